@@ -1,0 +1,1 @@
+"""The agency-side SDK: talk to the gateway, seal and open referrals."""

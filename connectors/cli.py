@@ -1,0 +1,48 @@
+"""``python -m connectors.cli``: small agency-side helpers (print an access token, show fingerprints)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crypto.keys import generate_agency_keys, load_key_file, save_key_file
+
+from .client import GatewayClient
+from .errors import ConnectorError
+
+app = typer.Typer(help="Agency-side helpers for the safe-referral gateway.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+
+@app.command()
+def token(
+    agency_id: str,
+    data_dir: Annotated[Path, typer.Option(help="Demo data directory holding agency-keys/.")] = Path("var/demo"),
+    key_file: Annotated[Path | None, typer.Option(help="The agency's private key file.")] = None,
+    url: Annotated[str, typer.Option(help="Gateway base URL.")] = "http://127.0.0.1:8000",
+) -> None:
+    """Print a five-minute access token obtained with a private_key_jwt assertion."""
+    keys = load_key_file(key_file or data_dir / "agency-keys" / f"{agency_id}.json")
+    try:
+        with GatewayClient(url, agency_id, keys) as client:
+            typer.echo(client.token())
+    except (ConnectorError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def keygen(path: Path) -> None:
+    """Generate an agency's key pair into PATH (mode 0600) and print the public keys and fingerprints."""
+    keypair = generate_agency_keys()
+    save_key_file(path, keypair)
+    public = keypair.public()
+    fps = public.fingerprints()
+    typer.echo(f"encryption (x25519) public key: {public.encryption_b64}\n  fingerprint: {fps['encryption']}")
+    typer.echo(f"signing (ed25519) public key:  {public.signing_b64}\n  fingerprint: {fps['signing']}")
+
+
+if __name__ == "__main__":
+    app()

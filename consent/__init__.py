@@ -1,0 +1,1 @@
+"""Consent records: granular, informed, revocable; with receipts the person keeps."""

@@ -1,0 +1,96 @@
+"""Access tokens: RFC 9068 ``at+jwt``, Ed25519-signed by the gateway, five minutes at most."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+
+from crypto.keys import ed25519_private_jwk, ed25519_public_jwk, signing_public_key
+
+from ..errors import Unauthenticated
+
+ALGORITHMS = ["Ed25519"]
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What an access token proves: which agency, with which scopes, until when."""
+
+    agency_id: str
+    scopes: frozenset[str]
+    jti: str
+    expires_at: int
+
+
+class TokenAuthority:
+    """Issues and verifies access tokens with the gateway's own signing key."""
+
+    def __init__(self, signing_seed: bytes, *, issuer: str, ttl_s: int) -> None:
+        self._private = OKPKey.import_key(_without_alg(ed25519_private_jwk(signing_seed)))
+        self.public_jwk = ed25519_public_jwk(signing_public_key(signing_seed))
+        self._public = OKPKey.import_key(_without_alg(self.public_jwk))
+        self.kid = str(self.public_jwk["kid"])
+        self.issuer = issuer
+        self.audience = issuer.rstrip("/") + "/v1"
+        self.ttl_s = ttl_s
+
+    def issue(self, agency_id: str, scopes: list[str], now: datetime) -> tuple[str, int]:
+        """Return (token, expires_in seconds)."""
+        iat = int(now.timestamp())
+        claims = {
+            "iss": self.issuer,
+            "sub": agency_id,
+            "client_id": agency_id,
+            "aud": self.audience,
+            "iat": iat,
+            "nbf": iat,
+            "exp": iat + self.ttl_s,
+            "jti": secrets.token_urlsafe(16),
+            "scope": " ".join(sorted(scopes)),
+        }
+        header = {"alg": "Ed25519", "typ": TOKEN_TYPE, "kid": self.kid}
+        return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), self.ttl_s
+
+    def verify(self, token: str, now: datetime) -> TokenClaims:
+        """Verify signature, type, issuer, audience and lifetime; any failure is a 401."""
+        try:
+            decoded = jwt.decode(token, self._public, algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated("invalid_token", "The access token is not valid.") from exc
+        if decoded.header.get("typ") != TOKEN_TYPE:
+            raise Unauthenticated("invalid_token", "Not an access token.")
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now.timestamp()),
+            leeway=5,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+            sub={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(decoded.claims)
+        except JoseError as exc:
+            reason = "token_expired" if "expired" in str(exc).lower() else "invalid_token"
+            raise Unauthenticated(reason, "The access token is expired or not for this gateway.") from exc
+        claims: dict[str, Any] = decoded.claims
+        if int(claims["exp"]) - int(claims.get("iat", 0)) > self.ttl_s:
+            raise Unauthenticated("invalid_token", "Token lifetime exceeds the gateway's limit.")
+        return TokenClaims(
+            agency_id=str(claims["sub"]),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+            jti=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+        )
+
+
+def _without_alg(jwk: dict[str, str]) -> dict[str, str | list[str]]:
+    # The JWK names the generic "EdDSA"; we sign with the fully specified "Ed25519" (RFC 9864).
+    return {k: v for k, v in jwk.items() if k != "alg"}

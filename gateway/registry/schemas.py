@@ -1,0 +1,122 @@
+"""Wire shapes of the registry API (pydantic at the edge; unknown fields are refused)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import Agency, AgencyEndpoint, AgencyKey, AgencyKind, KeyKind
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ExceptionPolicyEntry(Strict):
+    basis: str = Field(pattern=r"^L\d{1,2}[a-z]?$")
+    scenarios: list[str] = Field(min_length=1, max_length=50)
+
+
+class AgencyCreate(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=2, max_length=200)
+    kind: AgencyKind
+    jurisdiction: str = Field(pattern=r"^[A-Za-z]{2}$")
+    mandated_reporter: bool = False
+    statutory_duties: list[AgencyKind] = Field(default_factory=list, max_length=10)
+    confidentiality_policy_version: str | None = Field(default=None, max_length=64)
+    vetted: bool = False
+    exception_policy: list[ExceptionPolicyEntry] = Field(default_factory=list, max_length=20)
+
+
+class KeyCreate(Strict):
+    kind: KeyKind
+    public_key: str = Field(min_length=43, max_length=44, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class FingerprintReadBack(Strict):
+    fingerprint: str = Field(min_length=8, max_length=80)
+
+
+class Revocation(Strict):
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class EndpointCreate(Strict):
+    url: str = Field(min_length=10, max_length=2000)
+
+
+class KeyOut(BaseModel):
+    id: str
+    agency_id: str
+    kind: str
+    public_key: str
+    fingerprint: str
+    status: str
+    created_at: datetime
+    verified_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: AgencyKey) -> KeyOut:
+        return cls(
+            id=key.id, agency_id=key.agency_id, kind=key.kind, public_key=key.public_key,
+            fingerprint=key.fingerprint, status=key.status, created_at=key.created_at,
+            verified_at=key.verified_at, revoked_at=key.revoked_at,
+        )
+
+
+class EndpointOut(BaseModel):
+    id: str
+    agency_id: str
+    url: str
+    fingerprint: str
+    status: str
+    created_at: datetime
+    verified_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, ep: AgencyEndpoint) -> EndpointOut:
+        return cls(
+            id=ep.id, agency_id=ep.agency_id, url=ep.url, fingerprint=ep.fingerprint, status=ep.status,
+            created_at=ep.created_at, verified_at=ep.verified_at, revoked_at=ep.revoked_at,
+        )
+
+
+class AgencyOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    jurisdiction: str
+    vetting_status: str
+    vetted_at: datetime | None
+    mandated_reporter: bool
+    statutory_duties: list[str]
+    confidentiality_policy_version: str | None
+    exception_policy: list[dict[str, Any]]
+    keys: list[KeyOut]
+    endpoints: list[EndpointOut] | None = None
+    """Only shown to the agency itself and the operator."""
+
+    @classmethod
+    def of(cls, agency: Agency, *, with_endpoints: bool) -> AgencyOut:
+        return cls(
+            id=agency.id, name=agency.name, kind=agency.kind, jurisdiction=agency.jurisdiction,
+            vetting_status=agency.vetting_status, vetted_at=agency.vetted_at,
+            mandated_reporter=agency.mandated_reporter, statutory_duties=list(agency.statutory_duties),
+            confidentiality_policy_version=agency.confidentiality_policy_version,
+            exception_policy=list(agency.exception_policy),
+            keys=[KeyOut.of(k) for k in agency.keys],
+            endpoints=[EndpointOut.of(e) for e in agency.endpoints] if with_endpoints else None,
+        )
+
+
+class RecipientKeyOut(BaseModel):
+    agency_id: str
+    kind: str
+    key_id: str
+    public_key: str
+    fingerprint: str

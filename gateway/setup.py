@@ -1,0 +1,136 @@
+"""First-run set-up: data directory, the gateway's signing key, migrations, the demo registry.
+
+The demo creates real keys for each demonstration agency (their private halves go to
+``<data_dir>/agency-keys/``, as an agency would keep them on its own machine) and marks
+them verified itself. In production an administrator verifies each fingerprint read back
+over a separate channel; the demo skips only that phone call.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+from sqlalchemy.orm import Session
+
+from consent.clock import Clock, SystemClock
+from crypto.keys import (
+    generate_agency_keys,
+    generate_signing_seed,
+    load_key_file,
+    save_key_file,
+    save_signing_seed,
+)
+from crypto.passwords import SecretHasher
+
+from . import db, migrate
+from .accounts import StaffAccount, StaffRole
+from .audit.log import Actor
+from .registry import service
+from .registry.models import Agency, AgencyKind, KeyKind
+from .settings import Settings
+
+Progress = Callable[[str], None]
+
+
+def init_data_dir(settings: Settings, progress: Progress = lambda _m: None) -> None:
+    """Create the data directory and the gateway signing key (once), then migrate the database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    key_path = settings.signing_key_path
+    if not key_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        progress(f"generating the gateway signing key in {key_path}")
+        save_signing_seed(key_path, generate_signing_seed())
+    progress("applying database migrations")
+    migrate.upgrade(settings.resolved_database_url)
+
+
+@dataclass(frozen=True)
+class DemoAgency:
+    id: str
+    name: str
+    kind: AgencyKind
+    mandated_reporter: bool = False
+    duties: tuple[str, ...] = ()
+
+
+DEMO_AGENCIES = (
+    DemoAgency("iom-demo", "IOM country office (demo)", AgencyKind.IOM),
+    DemoAgency("unhcr-demo", "UNHCR field office (demo)", AgencyKind.UNHCR),
+    DemoAgency("police-demo", "Anti-trafficking police unit (demo)", AgencyKind.POLICE, mandated_reporter=True),
+    DemoAgency("shelter-demo", "Safe House NGO (demo)", AgencyKind.SHELTER),
+    DemoAgency("clinic-demo", "Community health clinic (demo)", AgencyKind.HEALTHCARE),
+    DemoAgency("advocate-demo", "Independent advocacy service (demo)", AgencyKind.INDEPENDENT_ADVOCATE),
+    DemoAgency("operator", "Gateway operator", AgencyKind.GATEWAY_OPERATOR),
+)
+DEMO_JURISDICTION = "NL"
+
+
+def agency_key_path(settings: Settings, agency_id: str) -> Path:
+    return settings.data_dir / "agency-keys" / f"{agency_id}.json"
+
+
+def seed_demo(settings: Settings, *, clock: Clock | None = None, progress: Progress = lambda _m: None) -> Path:
+    """Create the demonstration registry and a DPO account (idempotent). Returns the credentials file."""
+    clock = clock or SystemClock()
+    engine = db.make_engine(settings.resolved_database_url)
+    sessions = db.make_sessionmaker(engine)
+    creds = settings.data_dir / "demo-credentials.txt"
+    actor = Actor(role="operator", user="demo-setup")
+    try:
+        with sessions() as session, session.begin():
+            for demo in DEMO_AGENCIES:
+                if session.get(Agency, demo.id) is not None:
+                    continue
+                progress(f"registering {demo.name} and generating its keys")
+                _register_demo_agency(session, settings, demo, actor=actor, clock=clock)
+            if session.query(StaffAccount).filter_by(username="dpo").first() is None:
+                progress("creating the DPO account")
+                password = secrets.token_urlsafe(12)
+                totp_secret = pyotp.random_base32()
+                hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+                session.add(
+                    StaffAccount(
+                        id=service.new_id("staff"), username="dpo", role=StaffRole.DPO, agency_id=None,
+                        password_hash=hasher.hash(password), totp_secret=totp_secret, created_at=clock.now(),
+                    )
+                )
+                creds.write_text(
+                    "Demo DPO console account (shown once; demo only)\n"
+                    f"username: dpo\npassword: {password}\ntotp secret: {totp_secret}\n"
+                )
+                os.chmod(creds, 0o600)
+    finally:
+        engine.dispose()
+    return creds
+
+
+def _register_demo_agency(
+    session: Session, settings: Settings, demo: DemoAgency, *, actor: Actor, clock: Clock
+) -> None:
+    now = clock.now()
+    service.register_agency(
+        session,
+        service.AgencySpec(
+            id=demo.id, name=demo.name, kind=demo.kind, jurisdiction=DEMO_JURISDICTION,
+            mandated_reporter=demo.mandated_reporter, statutory_duties=demo.duties,
+            confidentiality_policy_version="demo-2026-1", vetted=True,
+        ),
+        actor=actor,
+        now=now,
+    )
+    path = agency_key_path(settings, demo.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keypair = load_key_file(path) if path.exists() else generate_agency_keys()
+    if not path.exists():
+        save_key_file(path, keypair)
+    public = keypair.public()
+    for kind, raw_b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
+        key = service.add_key(session, demo.id, kind, raw_b64, actor=actor, now=now)
+        # Demo only: the administrator's read-back is the fingerprint itself.
+        service.verify_key(session, demo.id, key.id, key.fingerprint, actor=actor, now=now)

@@ -1,0 +1,206 @@
+"""Shared fixtures: both databases, a fixed clock, a gateway app, and registered agencies.
+
+Every database test runs twice, on SQLite and on a real PostgreSQL server that the test
+session starts itself (``tests/support/postgres.py``) unless ``GATEWAY_TEST_POSTGRES_URL``
+points at one. ``GATEWAY_TEST_DATABASES=sqlite`` narrows a quick local run; CI runs both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from connectors.assertion import token_request_form
+from consent.clock import FixedClock
+from crypto.keys import AgencyKeyPair, generate_agency_keys, generate_signing_seed
+from gateway import migrate
+from gateway.app import build_context, create_app
+from gateway.audit.log import Actor
+from gateway.context import GatewayContext
+from gateway.models import metadata
+from gateway.registry import service
+from gateway.registry.models import AgencyKind, KeyKind
+from gateway.settings import Settings
+from tests.support.postgres import throwaway_cluster
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+ISSUER = "https://testserver"
+
+BACKENDS = [b.strip() for b in os.environ.get("GATEWAY_TEST_DATABASES", "sqlite,postgresql").split(",") if b]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    given = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    with throwaway_cluster() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database of each backend, migrated once per session with the real Alembic history."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'gateway.db'}"
+    elif request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        raise ValueError(f"unknown backend {request.param}")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db_url(migrated_database: str) -> Iterator[str]:
+    """The migrated database, emptied after the test (every table, children first)."""
+    yield migrated_database
+    engine = create_engine(migrated_database)
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT 1"))
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture(scope="session")
+def signing_seed() -> bytes:
+    return generate_signing_seed()
+
+
+class _PendingPolicy:
+    name = "pending"
+    version = "none"
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="session")
+def policy_bundle():  # type: ignore[no-untyped-def]
+    try:
+        from gateway.policy.bundle import PolicyBundle
+    except ImportError:
+        return None
+    return PolicyBundle.load(Path(__file__).resolve().parent.parent / "policies")
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=ISSUER,
+                    argon2_time_cost=1, argon2_memory_kib=8)
+
+
+@pytest.fixture
+def ctx(settings: Settings, clock: FixedClock, signing_seed: bytes, policy_bundle) -> Iterator[GatewayContext]:  # type: ignore[no-untyped-def]
+    if policy_bundle is None:
+        policy = _PendingPolicy()
+    else:
+        from gateway.policy.factory import build_engine
+
+        policy = build_engine("embedded", bundle=policy_bundle)
+    context = build_context(settings, clock=clock, signing_seed=signing_seed, policy=policy)
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
+def app(ctx: GatewayContext):  # type: ignore[no-untyped-def]
+    return create_app(context=ctx)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url=ISSUER, raise_server_exceptions=False) as c:
+        yield c
+
+
+@dataclass
+class Registry:
+    """Agencies registered for a test, with the private keys they hold."""
+
+    keys: dict[str, AgencyKeyPair]
+    key_ids: dict[str, dict[str, str]]
+
+
+AGENCIES = [
+    ("iom", AgencyKind.IOM),
+    ("unhcr", AgencyKind.UNHCR),
+    ("police", AgencyKind.POLICE),
+    ("shelter", AgencyKind.SHELTER),
+    ("clinic", AgencyKind.HEALTHCARE),
+    ("ngo", AgencyKind.NGO),
+    ("operator", AgencyKind.GATEWAY_OPERATOR),
+]
+
+
+def register(ctx: GatewayContext, agency_id: str, kind: AgencyKind, *, verified: bool = True,
+             jurisdiction: str = "NL", vetted: bool = True, **extra: object) -> tuple[AgencyKeyPair, dict[str, str]]:
+    keypair = generate_agency_keys()
+    public = keypair.public()
+    ids: dict[str, str] = {}
+    actor = Actor(role="operator", user="test")
+    now = ctx.clock.now()
+    with ctx.sessions() as session, session.begin():
+        service.register_agency(
+            session,
+            service.AgencySpec(id=agency_id, name=f"{agency_id} agency", kind=kind, jurisdiction=jurisdiction,
+                               vetted=vetted, **extra),  # type: ignore[arg-type]
+            actor=actor, now=now,
+        )
+        for kind_, b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
+            key = service.add_key(session, agency_id, kind_, b64, actor=actor, now=now)
+            ids[str(kind_)] = key.id
+            if verified:
+                service.verify_key(session, agency_id, key.id, key.fingerprint, actor=actor, now=now)
+    return keypair, ids
+
+
+@pytest.fixture
+def registry(ctx: GatewayContext) -> Registry:
+    reg = Registry(keys={}, key_ids={})
+    for agency_id, kind in AGENCIES:
+        reg.keys[agency_id], reg.key_ids[agency_id] = register(ctx, agency_id, kind)
+    return reg
+
+
+TokenFor = Callable[..., str]
+
+
+@pytest.fixture
+def token_for(client: TestClient, registry: Registry, clock: FixedClock) -> TokenFor:
+    """Get a real access token through the token endpoint with a private_key_jwt assertion."""
+
+    def get(agency_id: str, scope: str | None = None) -> str:
+        form = token_request_form(agency_id, registry.keys[agency_id].signing_seed, f"{ISSUER}/oauth/token",
+                                  scope=scope, now=clock.now().timestamp())
+        response = client.post("/oauth/token", data=form)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    return get
+
+
+@pytest.fixture
+def auth(token_for: TokenFor) -> Callable[..., dict[str, str]]:
+    def headers(agency_id: str, scope: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(agency_id, scope)}"}
+
+    return headers
