@@ -49,7 +49,8 @@ def _to_plain(value: object, depth: int, active: set[int]) -> JSON:
     if isinstance(value, float):
         return float(value)
     if isinstance(value, str):
-        return str(value)
+        # str.__str__, not str(): for a (str, Enum) mixin str() gives "Cls.MEMBER".
+        return str.__str__(value)
     if isinstance(value, Mapping | list | tuple):
         if depth >= MAX_DEPTH:
             raise ValueError(f"JSON nesting deeper than {MAX_DEPTH}")
@@ -62,7 +63,7 @@ def _to_plain(value: object, depth: int, active: set[int]) -> JSON:
                 for key, item in value.items():
                     if not isinstance(key, str):
                         raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-                    out[str(key)] = _to_plain(item, depth + 1, active)
+                    out[str.__str__(key)] = _to_plain(item, depth + 1, active)
                 return out
             return [_to_plain(item, depth + 1, active) for item in value]
         finally:

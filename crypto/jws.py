@@ -37,6 +37,7 @@ _ALGORITHMS = [ALGORITHM]
 # x5u, x5c, ...) is refused: those would let the token choose its own key or
 # change how the payload is interpreted.
 _ALLOWED_HEADER = frozenset({"alg", "typ", "kid"})
+_MAX_HEADER_CHARS = 1024
 
 
 @contextmanager
@@ -83,7 +84,9 @@ def verify_jws(token: str, public: bytes, *, typ: str | None = None) -> dict[str
         if not isinstance(token, str):
             raise ValueError
         parts = token.split(".")
-        if len(parts) != 3:
+        # The header is parsed before the signature is checked, so bound it
+        # (joserfc itself allows 512 bytes of header).
+        if len(parts) != 3 or len(parts[0]) > _MAX_HEADER_CHARS:
             raise ValueError
         header = _decode_segment(parts[0])
         # Check the header ourselves before joserfc sees it: the algorithm is

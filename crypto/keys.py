@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -105,9 +106,9 @@ def fingerprint(public_key: bytes, kind: KeyKind) -> str:
         raise ValueError("kind must be 'x25519' or 'ed25519'")
     _check_key_bytes(public_key, "public key")
     # Fixed-length label and key, NUL-separated kind: the encoding is injective.
-    digest = hashlib.sha256(
-        _FINGERPRINT_LABEL + b"\x00" + kind.encode("ascii") + b"\x00" + public_key
-    ).digest()[:_FINGERPRINT_BYTES]
+    digest = hashlib.sha256(_FINGERPRINT_LABEL + b"\x00" + kind.encode("ascii") + b"\x00" + public_key).digest()[
+        :_FINGERPRINT_BYTES
+    ]
     return _group(base64.b32encode(digest).decode("ascii"))
 
 
@@ -125,6 +126,9 @@ def normalise_fingerprint(text: str) -> str:
     """
     if not isinstance(text, str):
         raise TypeError("fingerprint must be a str")
+    if not text.isascii():
+        # Before upper(): "ß".upper() == "SS" would conjure valid characters.
+        raise ValueError("not a key fingerprint (expected 32 characters A-Z, 2-7)")
     compact = "".join(text.replace("-", " ").split()).upper()
     if len(compact) != 32 or not set(compact) <= _BASE32_ALPHABET:
         raise ValueError("not a key fingerprint (expected 32 characters A-Z, 2-7)")
@@ -220,6 +224,23 @@ def signing_public_key(seed: bytes) -> bytes:
 # --- Key files ---------------------------------------------------------------------
 
 
+def _move_exclusive(tmp: str, target: str) -> None:
+    """Rename ``tmp`` to ``target``, failing with FileExistsError if ``target`` exists."""
+    try:
+        os.link(tmp, target)  # atomic, and fails if target exists
+    except FileExistsError:
+        raise
+    except OSError:
+        # Filesystem without hard links: fall back to check-then-rename. The
+        # window between the two steps only matters with concurrent writers
+        # of the same key file, which key management never has.
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "key file already exists", target) from None
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
 def _write_private_file(path: PathLike, document: dict[str, Any], *, overwrite: bool) -> None:
     """Write ``document`` as JSON to ``path`` with mode 0600, atomically.
 
@@ -227,7 +248,7 @@ def _write_private_file(path: PathLike, document: dict[str, Any], *, overwrite: 
     mkstemp, so it is never readable by others, not even briefly), is
     fsync'ed, and is then moved into place in one step: readers see either the
     old file or the complete new one, never a torn key. Without ``overwrite``
-    the final step is ``os.link``, which fails atomically if ``path`` exists:
+    the final step is ``os.link`` + unlink, which fails atomically if ``path`` exists:
     overwriting a private key would make everything sealed to it unreadable.
     """
     target = os.fspath(path)
@@ -246,8 +267,7 @@ def _write_private_file(path: PathLike, document: dict[str, Any], *, overwrite: 
         if overwrite:
             os.replace(tmp, target)
         else:
-            os.link(tmp, target)
-            os.unlink(tmp)
+            _move_exclusive(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

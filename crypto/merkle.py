@@ -144,9 +144,7 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     return path
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """Return whether ``proof`` puts ``leaf_hash`` at ``index`` of the ``tree_size`` tree with ``root``.
 
     Implements the verification algorithm of RFC 9162 §2.1.3.2 literally.
@@ -218,9 +216,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     return outer_first
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """Return whether ``proof`` shows tree (old_size, old_root) is a prefix of (new_size, new_root).
 
     Implements RFC 9162 §2.1.4.2 for ``0 < old_size < new_size``. Edge cases,

@@ -61,8 +61,7 @@ class SecretHasher:
 
     def __repr__(self) -> str:
         return (
-            f"SecretHasher(time_cost={self.time_cost}, memory_cost={self.memory_cost}, "
-            f"parallelism={self.parallelism})"
+            f"SecretHasher(time_cost={self.time_cost}, memory_cost={self.memory_cost}, parallelism={self.parallelism})"
         )
 
     @staticmethod
@@ -118,6 +117,8 @@ def normalise_code(text: str, group_len: int = 4) -> str:
     """
     if not isinstance(text, str):
         raise TypeError("code must be a str")
+    if not text.isascii():
+        raise ValueError("code contains characters that are not in the code alphabet")
     compact = "".join(text.replace("-", " ").split()).upper()
     if not compact or any(ch not in CODE_ALPHABET for ch in compact):
         raise ValueError("code contains characters that are not in the code alphabet")

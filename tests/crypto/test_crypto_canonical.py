@@ -21,6 +21,14 @@ class Colour(enum.StrEnum):
     RED = "red"
 
 
+class Shape(str, enum.Enum):  # noqa: UP042 - deliberately the old mixin: str(member) is "Shape.ROUND"
+    ROUND = "round"
+
+
+class Size(enum.IntEnum):
+    LARGE = 3
+
+
 def test_canonical_json_sorts_keys_and_strips_whitespace() -> None:
     assert canonical_json({"b": 1, "a": {"d": [], "c": None}}) == b'{"a":{"c":null,"d":[]},"b":1}'
 
@@ -46,6 +54,7 @@ def test_key_order_does_not_change_the_bytes() -> None:
 def test_tuples_mappings_and_str_enums_are_accepted_as_their_json_equivalents() -> None:
     assert canonical_json((1, 2)) == b"[1,2]"
     assert canonical_json(MappingProxyType({"a": Colour.RED})) == b'{"a":"red"}'
+    assert canonical_json({Shape.ROUND: Shape.ROUND, "n": Size.LARGE}) == b'{"n":3,"round":"round"}'
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,11 @@ def test_payloads_that_are_not_json_objects_are_rejected(payload: object) -> Non
         verify_jws(_hand_signed({"alg": "EdDSA"}, payload), PUBLIC)
 
 
+def test_oversized_headers_are_rejected_before_parsing() -> None:
+    with pytest.raises(InvalidSignature):
+        verify_jws(_hand_signed({"alg": "EdDSA", "kid": "k" * 2000}, CLAIMS), PUBLIC)
+
+
 def test_payloads_with_duplicate_claims_are_rejected() -> None:
     header = _segment({"alg": "EdDSA"})
     payload = b64u_encode(b'{"sub":"agency-a","sub":"agency-b"}')

@@ -180,6 +180,8 @@ def test_normalise_fingerprint_accepts_what_people_type(typed: str) -> None:
         "GWNP-NYTZ-2F4Z-CJ7D-KQA3-57LG-MCXV-0G2P",  # digit 0 for letter O is not guessed
         "GWNP-NYTZ-2F4Z-CJ7D-KQA3-57LG-MCXV-OG1P",  # digit 1 is not in the alphabet
         "GWNP_NYTZ_2F4Z_CJ7D_KQA3_57LG_MCXV_OG2P",  # underscores are not separators
+        "GWNP-NYTZ-2F4Z-CJ7D-KQA3-57LG-MCXV-OG2\u00df",  # "ß".upper() == "SS": no Unicode tricks
+        "\uff27WNP-NYTZ-2F4Z-CJ7D-KQA3-57LG-MCXV-OG2P",  # full-width G
     ],
 )
 def test_normalise_fingerprint_rejects_anything_else(typed: str) -> None:
@@ -243,6 +245,24 @@ def test_saving_never_overwrites_a_key_unless_asked(tmp_path: Path) -> None:
     save_key_file(path, replacement, overwrite=True)
     assert load_key_file(path) == replacement
     assert _mode(path) == 0o600
+
+
+def test_saving_without_hard_link_support_still_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: str, dst: str) -> None:
+        raise PermissionError("this filesystem has no hard links")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "agency.key"
+    pair = generate_agency_keys()
+    save_key_file(path, pair)
+    assert load_key_file(path) == pair
+    assert _mode(path) == 0o600
+    with pytest.raises(FileExistsError):
+        save_key_file(path, generate_agency_keys())
+    assert load_key_file(path) == pair
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agency.key"]
 
 
 def test_loading_refuses_a_key_file_readable_by_others(tmp_path: Path) -> None:
