@@ -1,0 +1,73 @@
+"""The presumption of minority (CH1, CH1b): pure, so it can be tested exhaustively.
+
+A person is processed as a child when
+
+- a date of birth or an age band says they are under 18 at the moment of the decision, or
+- their age is disputed, until an assessment outcome of ``adult`` is recorded *and* every
+  appeal is exhausted (a pending appeal keeps the child policy set, CH1b), or
+- nothing about their age is known at all ("where there is doubt ... treated as a child",
+  seed 001 line 565).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from .vocabulary import CHILD_AGE_BANDS, AgeOutcome, AppealStatus
+
+ADULT_AGE = 18
+
+# The date on the calendar furthest behind UTC (UTC-12). Using it means nobody is treated
+# as an adult anywhere on Earth before their 18th birthday has begun where they are.
+_WESTERNMOST_OFFSET = timedelta(hours=12)
+
+
+class AgeFacts(Protocol):
+    """The subject attributes the presumption reads."""
+
+    @property
+    def date_of_birth(self) -> date | None: ...
+    @property
+    def age_band(self) -> str | None: ...
+    @property
+    def age_disputed(self) -> bool: ...
+    @property
+    def age_assessment_outcome(self) -> str | None: ...
+    @property
+    def age_appeal_status(self) -> str: ...
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    """Completed years on ``day``. A 29 February birthday falls on 1 March in common years."""
+    had_birthday = (day.month, day.day) >= (date_of_birth.month, date_of_birth.day)
+    return day.year - date_of_birth.year - (0 if had_birthday else 1)
+
+
+def age_dispute_resolved_as_adult(subject: AgeFacts) -> bool:
+    """CH1: only an ``adult`` outcome with appeals exhausted ends the dispute's presumption."""
+    return (
+        subject.age_assessment_outcome == AgeOutcome.ADULT
+        and subject.age_appeal_status == AppealStatus.EXHAUSTED
+    )
+
+
+def is_child(subject: AgeFacts, at: datetime) -> bool:
+    """Whether ``subject`` is processed under the child policy set at ``at`` (CH1, CH1b)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime refused")
+    if subject.age_disputed and not age_dispute_resolved_as_adult(subject):
+        return True
+    if subject.date_of_birth is not None:
+        local_day = (at - _WESTERNMOST_OFFSET).date()
+        if age_on(subject.date_of_birth, local_day) < ADULT_AGE:
+            return True
+    if subject.age_band is not None and subject.age_band in CHILD_AGE_BANDS:
+        return True
+    # Doubt about age is resolved in favour of childhood: nothing known about the age (no date
+    # of birth, no band, no concluded assessment) means child.
+    return (
+        subject.date_of_birth is None
+        and subject.age_band is None
+        and not age_dispute_resolved_as_adult(subject)
+    )

@@ -1,0 +1,103 @@
+"""The policy engine's input fragments for a subject and its consents: pure functions.
+
+The shapes are a contract with ``policies/gateway/*.rego``::
+
+    subject:  {"id", "is_child", "age_disputed", "asylum_claimed", "possible_refugee",
+               "country_of_origin", "declined_nrm", "placement_agency_id",
+               "guardian_advocate_id", "guardian_suspected",
+               "open_cases": [{"recipient_agency_id"}], "cj_role"}
+    consents: [{"id", "purpose", "recipients": [agency ids], "scope", "data_classes": [...],
+                "cj_option": null | ..., "expires_at": RFC 3339 "Z",
+                "guardian_consent": bool | null, "child_views_recorded": bool | null,
+                "subject_id", "countries": [ISO 3166 codes named explicitly]}]
+
+``subject_id`` and ``countries`` go beyond the shape first agreed: ``policies/input.schema.json``
+requires ``subject_id`` (``consent.rego`` ignores a consent whose subject differs, a useful
+second check) and reads ``countries`` for CR25 (a cross-border recipient counts only when the
+person agreed to its country). Without them every consent would be ignored: fail-closed,
+but nothing could ever be shared.
+
+Only consents in force belong in ``consents``: the caller passes what
+``ConsentService.in_force_for_subject`` returned at decision time (never a cached list);
+:func:`consents_fragment` re-checks and drops anything not in force at ``at`` all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .age import is_child
+from .models import ConsentEnding, ConsentRecord
+from .receipts import rfc3339
+from .subjects import Subject
+
+__all__ = ["consent_documents", "consent_fragment", "consents_fragment", "subject_document", "subject_fragment"]
+
+
+def subject_fragment(subject: Subject, at: datetime) -> dict[str, Any]:
+    """The ``subject`` fragment, with ``is_child`` evaluated at ``at`` (CH1)."""
+    return {
+        "id": subject.id,
+        "is_child": is_child(subject, at),
+        "age_disputed": bool(subject.age_disputed),
+        "asylum_claimed": bool(subject.asylum_claimed),
+        "possible_refugee": bool(subject.possible_refugee),
+        "country_of_origin": subject.country_of_origin,
+        "declined_nrm": bool(subject.declined_nrm),
+        "placement_agency_id": subject.placement_agency_id,
+        "guardian_advocate_id": subject.guardian_advocate_id,
+        "guardian_suspected": bool(subject.guardian_suspected),
+        "open_cases": [{"recipient_agency_id": c["recipient_agency_id"]} for c in subject.open_cases],
+        "cj_role": subject.cj_role,
+    }
+
+
+def _child_flag(present: bool, recorded_for_child: bool) -> bool | None:
+    # null: not asked (the subject was not processed as a child when this was recorded);
+    # false: recorded for a child without it; true: recorded.
+    if present:
+        return True
+    return False if recorded_for_child else None
+
+
+def consent_fragment(record: ConsentRecord) -> dict[str, Any]:
+    """One entry of the ``consents`` fragment."""
+    return {
+        "id": record.id,
+        "subject_id": record.subject_id,
+        "purpose": record.purpose,
+        "recipients": sorted(r.agency_id for r in record.recipients),
+        "countries": sorted({r.country for r in record.recipients if r.country}),
+        "scope": record.scope,
+        "data_classes": sorted(record.data_classes, key=lambda c: int(c[1:])),
+        "cj_option": record.cj_option,
+        "expires_at": rfc3339(record.expires_at),
+        "guardian_consent": _child_flag(record.guardian_id is not None, record.recorded_for_child),
+        "child_views_recorded": _child_flag(record.child_views_recorded_at is not None, record.recorded_for_child),
+    }
+
+
+def consents_fragment(
+    records: Iterable[ConsentRecord],
+    at: datetime,
+    endings: Mapping[str, ConsentEnding] | None = None,
+) -> list[dict[str, Any]]:
+    """Fragments of the records in force at ``at`` (ended, expired or future ones are dropped)."""
+    ended = endings or {}
+    return [
+        consent_fragment(r)
+        for r in sorted(records, key=lambda r: (r.purpose, r.obtained_at, r.id))
+        if r.id not in ended and r.obtained_at <= at < r.expires_at
+    ]
+
+
+def subject_document(subject: Subject, at: datetime) -> dict[str, Any]:
+    """Alias of :func:`subject_fragment` (the name the exchange adapter uses)."""
+    return subject_fragment(subject, at)
+
+
+def consent_documents(records: Iterable[ConsentRecord]) -> list[dict[str, Any]]:
+    """Fragments of ``records``, which the caller already selected as in force at decision time."""
+    return [consent_fragment(r) for r in sorted(records, key=lambda r: (r.purpose, r.obtained_at, r.id))]

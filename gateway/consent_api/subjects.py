@@ -1,0 +1,104 @@
+"""``/v1/subjects``: pseudonymous subjects, their attributes and attribute history.
+
+Only the agency that created a subject sees it; to every other agency it answers 404,
+exactly as for an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from consent import AuditAction, MandatedNoticeSpec, RefusedError, record_refusal
+from consent import subjects as service
+
+from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..errors import NotFound
+from .adapters import GatewayAuditSink, RegistryDirectory, actor_of, consent_errors
+from .schemas import (
+    AttributeChangeIn,
+    AttributeChangeOut,
+    MandatedNoticeIn,
+    MandatedNoticeOut,
+    SubjectCreate,
+    SubjectOut,
+)
+
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+SubjectWriter = Annotated[Caller, Depends(require_scope("subjects:write"))]
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _notice(body: MandatedNoticeIn) -> MandatedNoticeSpec:
+    return MandatedNoticeSpec(given_at=body.given_at, given_by=body.given_by, notice_version=body.notice_version,
+                              language=body.language)
+
+
+@router.post("", response_model=SubjectOut, status_code=201)
+def create_subject(body: SubjectCreate, caller: SubjectWriter, ctx: ContextDep, session: SessionDep,
+                   request: Request) -> SubjectOut:
+    """Issue a pseudonym for a person; at a mandated-reporter agency, only with the notice (CR8)."""
+    actor = actor_of(caller, body.created_by.staff_id)
+    sink = GatewayAuditSink(ctx.clock, _request_id(request))
+    notice = _notice(body.mandated_reporter_notice) if body.mandated_reporter_notice else None
+    with consent_errors():
+        try:
+            with session.begin():
+                directory = RegistryDirectory(session)
+                owner = directory.get(caller.agency_id)
+                if owner is None:
+                    raise NotFound("unknown_agency")
+                subject = service.create_subject(
+                    session, owner=owner, attributes=body.attributes.given(), directory=directory, actor=actor,
+                    now=ctx.clock.now(), audit=sink, mandated_notice=notice,
+                )
+                return SubjectOut.of(subject, ctx.clock.now())
+        except RefusedError as exc:
+            # Audited in a transaction of its own: the refused subject was never stored.
+            record_refusal(ctx.sessions, sink, action=AuditAction.SUBJECT_REFUSE,
+                           reasons=[f.reason for f in exc.failures], actor=actor)
+            raise
+
+
+@router.get("/{subject_id}", response_model=SubjectOut)
+def show_subject(subject_id: str, caller: SubjectWriter, ctx: ContextDep, session: SessionDep) -> SubjectOut:
+    with consent_errors():
+        subject = service.get_subject(session, subject_id, agency_id=caller.agency_id)
+        return SubjectOut.of(subject, ctx.clock.now())
+
+
+@router.post("/{subject_id}/attributes", response_model=list[AttributeChangeOut])
+def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectWriter, ctx: ContextDep,
+                      session: SessionDep, request: Request) -> list[AttributeChangeOut]:
+    """Change attributes with a reason code; every change is logged and audited (CH20)."""
+    actor = actor_of(caller, body.changed_by.staff_id)
+    with consent_errors(), session.begin():
+        rows = service.change_attributes(
+            session, subject_id, body.changes.given(), reason=body.reason, agency_id=caller.agency_id,
+            directory=RegistryDirectory(session), actor=actor, now=ctx.clock.now(),
+            audit=GatewayAuditSink(ctx.clock, _request_id(request)),
+        )
+        return [AttributeChangeOut.of(r) for r in rows]
+
+
+@router.get("/{subject_id}/attribute-history", response_model=list[AttributeChangeOut])
+def attribute_history(subject_id: str, caller: SubjectWriter, session: SessionDep) -> list[AttributeChangeOut]:
+    with consent_errors():
+        return [AttributeChangeOut.of(r) for r in service.attribute_history(session, subject_id,
+                                                                            agency_id=caller.agency_id)]
+
+
+@router.post("/{subject_id}/mandated-reporter-notices", response_model=MandatedNoticeOut, status_code=201)
+def record_mandated_notice(subject_id: str, body: MandatedNoticeIn, caller: SubjectWriter, ctx: ContextDep,
+                           session: SessionDep, request: Request) -> MandatedNoticeOut:
+    """Record that the person was told this agency is a mandated reporter (CR8, S09)."""
+    with consent_errors(), session.begin():
+        notice = service.record_mandated_notice(
+            session, subject_id, _notice(body), agency_id=caller.agency_id, actor=actor_of(caller, body.given_by),
+            now=ctx.clock.now(), audit=GatewayAuditSink(ctx.clock, _request_id(request)),
+        )
+        return MandatedNoticeOut.of(notice)
