@@ -1,0 +1,149 @@
+"""A real OPA server over its REST API, through ``opa-python-client``.
+
+This is the only module that imports ``opa_client``. Every failure to get a trustworthy
+answer raises (connection refused, timeout, 5xx, an answer that is not a JSON object);
+``decide`` turns that into a deny, so an unreachable OPA never stops the gateway and never
+lets anything through. ``decide`` also refuses an answer computed from another policy
+version than the local bundle's (policy_version_mismatch): a replica must not decide on
+stale policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from opa_client import OpaClient
+from opa_client.errors import RegoParseError
+
+from gateway.policy.bundle import PolicyBundle
+from gateway.policy.engine import (
+    PolicyEngineError,
+    PolicyResultError,
+    PolicyTimeoutError,
+    PolicyUnreachableError,
+)
+
+__all__ = ["RemotePolicyEngine"]
+
+_PACKAGE = "gateway"
+_RULE = "decision"
+_DATA_ROOT = "gateway_data"
+_META_ROOT = "gateway_meta"
+# Only modules under this prefix are ours to replace or delete on a shared server.
+_MODULE_PREFIX = "gateway/"
+
+
+class RemotePolicyEngine:
+    """A ``PolicyEngine`` that asks an OPA server (production, one per replica or sidecar)."""
+
+    name = "opa"
+
+    def __init__(
+        self,
+        base_url: str,
+        bundle: PolicyBundle,
+        timeout_s: float,
+        token: str | None = None,
+        *,
+        retries: int = 0,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("opa_url must be an http(s) URL with a host")
+        if parts.path not in {"", "/"}:
+            raise ValueError("opa_url must not have a path")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._bundle = bundle
+        self.version = bundle.version
+        self._client = OpaClient(
+            host=parts.hostname,
+            port=port,
+            ssl=parts.scheme == "https",
+            timeout=timeout_s,
+            retries=retries,
+            token=token,
+        )
+
+    def evaluate(self, input_doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """POST /v1/data/gateway/decision; None when OPA answers ``{}`` (undefined)."""
+        try:
+            response = self._client.query_rule(dict(input_doc), _PACKAGE, _RULE)
+        except requests.Timeout as exc:
+            raise PolicyTimeoutError("OPA did not answer in time") from exc
+        except requests.ConnectionError as exc:
+            raise PolicyUnreachableError("OPA is unreachable") from exc
+        if not isinstance(response, dict):
+            raise PolicyResultError("OPA answered with something other than an object")
+        if "result" not in response:
+            return None
+        result = response["result"]
+        if not isinstance(result, dict):
+            raise PolicyResultError("OPA result is not an object")
+        return result
+
+    def publish(self) -> None:
+        """Upload the bundle: policies, then data, then the version last.
+
+        Writing the version last means a half-finished upload is caught by the version
+        check rather than served. Modules on the server that the bundle no longer has are
+        deleted.
+        """
+        try:
+            wanted = {module.module_id for module in self._bundle.modules}
+            self._upload_modules()
+            for stale in self._server_module_ids() - wanted:
+                self._client.delete_policy(stale)
+            data = self._bundle.data()
+            self._client.update_or_create_data(data[_DATA_ROOT], _DATA_ROOT)
+            self._client.update_or_create_data(data[_META_ROOT], _META_ROOT)
+        except requests.Timeout as exc:
+            raise PolicyTimeoutError("OPA did not answer in time") from exc
+        except requests.ConnectionError as exc:
+            raise PolicyUnreachableError("OPA is unreachable") from exc
+
+    def _upload_modules(self) -> None:
+        """Upload every module; OPA compiles on each upload, so a module that calls a function
+        of a module not yet uploaded is rejected. Retry those until a round makes no progress."""
+        pending = list(self._bundle.modules)
+        while pending:
+            failed = []
+            last_error: RegoParseError | None = None
+            for module in pending:
+                try:
+                    self._client.update_policy_from_string(module.source, module.module_id, rego_compat=False)
+                except RegoParseError as exc:
+                    failed.append(module)
+                    last_error = exc
+            if len(failed) == len(pending) and last_error is not None:
+                raise PolicyEngineError(f"OPA rejected the policy bundle: {last_error.message}") from last_error
+            pending = failed
+
+    def _server_module_ids(self) -> set[str]:
+        listed = self._client.get_policies_list()
+        return {item for item in listed if isinstance(item, str) and item.startswith(_MODULE_PREFIX)}
+
+    def server_version(self) -> str | None:
+        """The bundle version the server holds, or None."""
+        try:
+            answer = self._client.get_data(f"{_META_ROOT}/version")
+        except Exception:
+            return None
+        value = answer.get("result") if isinstance(answer, dict) else None
+        return value if isinstance(value, str) else None
+
+    def ready(self) -> bool:
+        """Healthy, and serving this bundle's version."""
+        try:
+            healthy = bool(self._client.check_health())
+        except Exception:
+            return False
+        return healthy and self.server_version() == self.version
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.close_connection()

@@ -1,0 +1,95 @@
+"""The policy bundle: Rego modules plus the data documents, and the version that names them.
+
+The version is ``"sha256:" + 16 hex digits`` of a hash over the sorted relative file names
+and contents of every policy module and data document. The bundle injects it into the data
+as ``{"gateway_meta": {"version": ...}}``; the policy echoes it in every decision, and a
+replica answering with another version is not trusted (policy_version_mismatch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_POLICY_DIR", "PolicyBundle", "PolicyModule"]
+
+# gateway/policy/bundle.py -> <repo>/policies (a checkout; pass `directory` otherwise).
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
+
+_TEST_SUFFIX = "_test.rego"
+_DATA_DIR = "data"
+_DATA_ROOT = "gateway_data"
+_META_ROOT = "gateway_meta"
+
+
+@dataclass(frozen=True)
+class PolicyModule:
+    """One Rego source file; ``path`` is relative to the policies directory, with "/"."""
+
+    path: str
+    source: str
+
+    @property
+    def module_id(self) -> str:
+        """The id used on an OPA server (``PUT /v1/policies/<id>``)."""
+        return self.path.removesuffix(".rego")
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """Everything an engine needs to evaluate ``data.gateway.decision``."""
+
+    directory: Path
+    modules: tuple[PolicyModule, ...]
+    test_modules: tuple[PolicyModule, ...]
+    documents: Mapping[str, Any]
+    """The data documents by name (file stem), as loaded from ``policies/data``."""
+    version: str
+
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> PolicyBundle:
+        """Read every ``.rego`` under the directory and every JSON file in its ``data/``."""
+        root = Path(directory) if directory is not None else DEFAULT_POLICY_DIR
+        if not root.is_dir():
+            raise FileNotFoundError(f"policy directory not found: {root}")
+        modules: list[PolicyModule] = []
+        tests: list[PolicyModule] = []
+        for path in sorted(root.rglob("*.rego")):
+            module = PolicyModule(path.relative_to(root).as_posix(), path.read_text(encoding="utf-8"))
+            (tests if path.name.endswith(_TEST_SUFFIX) else modules).append(module)
+        if not modules:
+            raise FileNotFoundError(f"no policy modules under {root}")
+        documents: dict[str, Any] = {}
+        hashed: list[tuple[str, bytes]] = [(m.path, m.source.encode("utf-8")) for m in modules]
+        for path in sorted((root / _DATA_DIR).glob("*.json")):
+            raw = path.read_bytes()
+            documents[path.stem] = json.loads(raw)
+            hashed.append((path.relative_to(root).as_posix(), raw))
+        return cls(
+            directory=root,
+            modules=tuple(modules),
+            test_modules=tuple(tests),
+            documents=documents,
+            version=_version(hashed),
+        )
+
+    def data(self) -> dict[str, Any]:
+        """The data document for an engine: the data documents plus the bundle version."""
+        return {_DATA_ROOT: json.loads(json.dumps(self.documents)), _META_ROOT: {"version": self.version}}
+
+    def tests_modules(self) -> tuple[PolicyModule, ...]:
+        """The ``_test.rego`` modules (run by tests/policy on every engine)."""
+        return self.test_modules
+
+
+def _version(files: list[tuple[str, bytes]]) -> str:
+    digest = hashlib.sha256()
+    for name, content in sorted(files):
+        for part in (name.encode("utf-8"), content):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return "sha256:" + digest.hexdigest()[:16]

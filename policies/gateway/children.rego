@@ -1,0 +1,122 @@
+# METADATA
+# title: Children
+# description: |
+#   Digest 5 in policy: the presumption of minority (CH1, CH1b); a guardian advocate
+#   before anything leaves intake (CH3); a suspected guardian's consent does not count
+#   (CH7); legal-consequence purposes need the guardian's consent and the child's recorded
+#   views (CH6, CH9); return needs a best-interests decision (CH19); a child's identity is
+#   never made public except for family tracing with a second approver (CH11, L6, S18).
+#   Lawful exceptions (e.g. L3 emergency, L5c indicators) are not held up by CH3: a child
+#   is never refused emergency help because no guardian advocate is appointed yet.
+package gateway.children
+
+import rego.v1
+
+# CH1, CH1b: treated as a child while under 18 or while the age is disputed; the gateway
+# keeps age_disputed set until an adult outcome is recorded and appeals are exhausted.
+is_child if data.gateway.model.subject.is_child == true
+
+is_child if data.gateway.model.subject.age_disputed == true
+
+_family_tracing := data.gateway.exceptions.granted_fields if data.gateway.exceptions.claimed_basis == "L6" else := set()
+
+hard_denials contains [f, "child_identity_public"] if {
+	is_child
+	data.gateway.model.recipient_is_public
+	some f, k in data.gateway.model.field_class
+	data.gateway.model.classes[k].identifying == true
+	not f in _family_tracing
+}
+
+# ---------------------------------------------------------------- CH3 guardian advocate
+
+# Recipients that appoint or are the guardian advocate, or protect the child (CH13): a child's
+# case reaches them before a guardian advocate exists.
+guardian_free_kinds := {"child_protection", "guardian_advocate_service"}
+
+_has_guardian_advocate if {
+	x := data.gateway.model.subject.guardian_advocate_id
+	is_string(x)
+	trim_space(x) != ""
+}
+
+_exception_valid if data.gateway.exceptions.valid
+
+_exempt_from_ch3 if data.gateway.model.strings.recipient_kind in guardian_free_kinds
+
+_exempt_from_ch3 if _exception_valid
+
+overall_reasons contains "guardian_advocate_required" if {
+	is_child
+	not _has_guardian_advocate
+	not _exempt_from_ch3
+}
+
+# ---------------------------------------------------------------- CH7 suspected guardian
+
+# A consent given by a guardian who is now suspected does not count (the gateway marks such
+# consents guardian_suspected: true when the consent's guardian is the suspected one).
+_void_consent(c) if c.guardian_suspected == true
+
+_void_consent(c) if {
+	data.gateway.model.subject.guardian_suspected == true
+	c.guardian_consent == true
+	not c.guardian_suspected == false
+}
+
+_counting := [c | some c in data.gateway.consent.applicable; not _void_consent(c)]
+
+overall_reasons contains "guardian_suspected_consent_void" if {
+	is_child
+	count(data.gateway.consent.applicable) > 0
+	count(_counting) == 0
+	not _exception_valid
+}
+
+# ---------------------------------------------------------------- CH6, CH9 legal consequences
+
+legal_consequence_purposes := {
+	"criminal_justice", "data_sharing", "filming", "forensic", "nrm_referral", "post_return_monitoring",
+	"return",
+}
+
+_complete(c) if {
+	c.guardian_consent == true
+	c.child_views_recorded == true
+	not _void_consent(c)
+}
+
+overall_reasons contains "child_guardian_consent_and_views_required" if {
+	is_child
+	data.gateway.model.strings.purpose in legal_consequence_purposes
+	count(_counting) > 0
+	count([c | some c in _counting; _complete(c)]) == 0
+	not _exception_valid
+}
+
+# ---------------------------------------------------------------- CH19 return
+
+return_purposes := {"return", "post_return_monitoring"}
+
+_best_interests_recorded if {
+	x := data.gateway.model.subject.best_interests_ref
+	is_string(x)
+	trim_space(x) != ""
+}
+
+_best_interests_recorded if {
+	x := data.gateway.model.exception.best_interests_ref
+	is_string(x)
+	trim_space(x) != ""
+}
+
+overall_reasons contains "child_return_requires_best_interests" if {
+	is_child
+	data.gateway.model.strings.purpose in return_purposes
+	not _best_interests_recorded
+}
+
+explanations contains "CH3.guardian_advocate" if {
+	is_child
+	_has_guardian_advocate
+}

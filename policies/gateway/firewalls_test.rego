@@ -1,0 +1,203 @@
+package gateway.firewalls_test
+
+import rego.v1
+
+import data.gateway.fixtures_test as fx
+
+decide(inp) := d if {
+	d := data.gateway.decision with input as inp
+}
+
+reason_of(d, f) := [x.reason | some x in d.denied_fields; x.field == f][0]
+
+# rules: SEC2 S12
+test_deny_unregistered_recipient if {
+	d := decide(json.patch(fx.ngo_referral, [{"op": "replace", "path": "/recipient/registered", "value": false}]))
+	d.allow == false
+	"recipient_unverified" in d.reasons
+	d.permitted_fields == []
+	every x in d.denied_fields {
+		x.reason in {"recipient_unverified", "unknown_field"}
+	}
+}
+
+# rules: SEC2 S12
+test_deny_recipient_with_unverified_key if {
+	d := decide(json.patch(fx.ngo_referral, [{"op": "remove", "path": "/recipient/key_verified"}]))
+	"recipient_unverified" in d.reasons
+}
+
+immigration_request(purpose, fields, classes) := fx.request(
+	purpose,
+	fx.recipient("a-immig", "immigration"),
+	fields,
+	[fx.consent("c-1", purpose, ["a-immig"], "full", classes)],
+)
+
+# rules: SEC13 S26
+test_deny_service_data_to_immigration if {
+	d := decide(immigration_request(
+		"protection_support",
+		["assistance.case_notes", "health.conditions", "risk.level", "immigration.status"],
+		["D6", "D11", "D12", "D15"],
+	))
+	d.allow == false
+	"immigration_firewall" in d.reasons
+	reason_of(d, "assistance.case_notes") == "immigration_firewall"
+	reason_of(d, "health.conditions") == "immigration_firewall"
+}
+
+# rules: SEC13 S26
+test_allow_permit_data_to_immigration if {
+	d := decide(immigration_request(
+		"residence_permit",
+		["subject.first_name", "immigration.residence_permit", "nrm.stage1_decision", "assistance.case_notes", "health.conditions"],
+		["D1", "D6", "D11", "D15", "D20"],
+	))
+	d.allow == true
+	d.permitted_fields == ["immigration.residence_permit", "nrm.stage1_decision", "subject.first_name"]
+	reason_of(d, "assistance.case_notes") == "immigration_firewall"
+	reason_of(d, "health.conditions") == "immigration_firewall"
+}
+
+# rules: SEC13
+test_immigration_status_never_to_police if {
+	d := decide(object.union(fx.corpus.police_formal, {"fields": ["immigration.status", "subject.first_name"]}))
+	d.permitted_fields == ["subject.first_name"]
+	reason_of(d, "immigration.status") == "immigration_firewall"
+}
+
+coo_authority := object.union(fx.recipient("a-coo", "country_of_origin_authority"), {"jurisdiction": "XX"})
+
+return_consent := object.union(
+	fx.consent("c-ret", "return", ["a-coo"], "relevant_portion", ["D1", "D2", "D20"]),
+	{"countries": ["XX"]},
+)
+
+return_fields := [
+	"documents.travel_document",
+	"health.conditions",
+	"history.trafficking_account",
+	"risk.known_risks",
+	"status.nrm_status",
+	"subject.birthdate",
+	"subject.first_name",
+	"subject.second_name",
+]
+
+# rules: CR24 CR25 S23
+test_deny_return_data_without_a_return_consent if {
+	d := decide(fx.request("return", coo_authority, return_fields, []))
+	d.allow == false
+	"no_consent" in d.reasons
+	"cross_border_consent_must_name_recipient" in d.reasons
+}
+
+# rules: CR24 CR25 S23
+test_allow_minimal_return_profile_with_a_return_consent if {
+	d := decide(fx.request("return", coo_authority, return_fields, [return_consent]))
+	d.allow == true
+	d.permitted_fields == [
+		"documents.travel_document", "status.nrm_status", "subject.birthdate",
+		"subject.first_name", "subject.second_name",
+	]
+	reason_of(d, "history.trafficking_account") == "not_in_profile"
+	reason_of(d, "health.conditions") == "health_requires_healthcare_consent"
+	d.obligations.include_risk_summary == false
+}
+
+# rules: CR24
+test_deny_country_of_origin_for_any_other_purpose if {
+	inp := fx.request("protection_support", coo_authority, return_fields, [object.union(return_consent, {"purpose": "protection_support"})])
+	d := decide(inp)
+	"country_of_origin_requires_return_consent" in d.reasons
+}
+
+# rules: CR24
+test_embassy_of_the_country_of_origin_is_the_country_of_origin if {
+	embassy := object.union(fx.recipient("a-emb", "embassy"), {"jurisdiction": "XX"})
+	d := decide(fx.request("data_sharing", embassy, ["subject.first_name"], [object.union(
+		fx.consent("c-1", "data_sharing", ["a-emb"], "full", ["D1"]),
+		{"countries": ["XX"]},
+	)]))
+	"country_of_origin_requires_return_consent" in d.reasons
+}
+
+# rules: SEC14 CR24
+test_deny_country_of_origin_when_asylum_is_claimed if {
+	inp := json.patch(fx.request("return", coo_authority, return_fields, [return_consent]), [{"op": "replace", "path": "/subject/asylum_claimed", "value": true}])
+	d := decide(inp)
+	d.allow == false
+	"country_of_origin_asylum_block" in d.reasons
+	every x in d.denied_fields {
+		x.reason == "country_of_origin_asylum_block"
+	}
+}
+
+# rules: SEC14
+test_deny_country_of_origin_for_a_possible_refugee if {
+	inp := json.patch(fx.request("return", coo_authority, return_fields, [return_consent]), [{"op": "replace", "path": "/subject/possible_refugee", "value": true}])
+	d := decide(inp)
+	"country_of_origin_asylum_block" in d.reasons
+}
+
+# rules: SEC14
+test_asylum_does_not_block_other_recipients if {
+	inp := json.patch(fx.ngo_referral, [{"op": "replace", "path": "/subject/asylum_claimed", "value": true}])
+	d := decide(inp)
+	d.allow == true
+}
+
+# rules: CR26 SEC4
+test_shelter_address_to_the_placement_shelter if {
+	d := decide(fx.corpus.shelter_placement)
+	d.allow == true
+	d.permitted_fields == ["location.shelter_address", "risk.level", "subject.preferred_name"]
+	reason_of(d, "subject.first_name") == "not_in_profile"
+	d.obligations.second_approver_required == true
+}
+
+# rules: CR26 SEC4
+test_shelter_address_never_to_another_shelter if {
+	inp := json.patch(fx.corpus.shelter_placement, [
+		{"op": "replace", "path": "/recipient/agency_id", "value": "a-shelter-2"},
+		{"op": "replace", "path": "/consents/0/recipients", "value": ["a-shelter-2"]},
+	])
+	d := decide(inp)
+	reason_of(d, "location.shelter_address") == "shelter_location_accommodation_only"
+}
+
+# rules: CR26
+test_shelter_placement_needs_a_shelter_consent if {
+	inp := json.patch(fx.corpus.shelter_placement, [{"op": "replace", "path": "/consents/0/purpose", "value": "protection_support"}])
+	d := decide(inp)
+	d.reasons == ["no_consent", "purpose_not_consented"]
+}
+
+# rules: SEC4
+test_shelter_address_denied_when_nobody_is_placed if {
+	inp := json.patch(fx.corpus.shelter_placement, [{"op": "replace", "path": "/subject/placement_agency_id", "value": null}])
+	d := decide(inp)
+	reason_of(d, "location.shelter_address") == "shelter_location_accommodation_only"
+}
+
+volunteer_view(where) := json.patch(fx.ngo_referral, [
+	{"op": "replace", "path": "/fields", "value": ["subject.preferred_name", "subject.language", "risk.level", "assistance.appointment_time", "network.advocate_contact"]},
+	{"op": "replace", "path": "/consents/0/data_classes", "value": ["D1", "D5", "D22"]},
+	{"op": "add", "path": where, "value": "volunteer"},
+])
+
+# rules: SEC8 S27
+test_volunteer_requester_sees_no_s3_or_s4 if {
+	d := decide(volunteer_view("/requester/user_role"))
+	d.allow == true
+	d.permitted_fields == ["assistance.appointment_time", "network.advocate_contact", "subject.language"]
+	reason_of(d, "subject.preferred_name") == "volunteer_sensitive_class"
+	reason_of(d, "risk.level") == "volunteer_sensitive_class"
+}
+
+# rules: SEC8 S27
+test_volunteer_recipient_user_sees_no_s3_or_s4 if {
+	d := decide(volunteer_view("/recipient/user_role"))
+	d.permitted_fields == ["assistance.appointment_time", "network.advocate_contact", "subject.language"]
+}

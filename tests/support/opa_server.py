@@ -1,0 +1,252 @@
+"""A local server speaking OPA's REST API, evaluating with real OPA (opa-golib bindings).
+
+No ``opa`` binary can be installed here, so the remote-engine path is tested against this:
+the same REST surface (``/health``, ``/v1/policies``, ``/v1/data``, ``/v1/query``), the same
+answers as a real server (``{}`` for an undefined document, 400 with ``rego_parse_error`` or
+``rego_compile_error`` for a bad policy, 500 for an evaluation error), and OPA 1.20.2 doing
+the evaluation through ``opa_bindings.OpaEngine``.
+
+``Faults`` lets a test make the decision endpoint slow, fail with a status, or answer with
+a malformed result. ``OpaServer`` runs the app with uvicorn on 127.0.0.1 and an ephemeral
+port in a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from opa_bindings import OpaEngine, OpaError
+from opa_bindings.engine import OpaUndefinedError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+__all__ = ["Faults", "OpaServer", "OpaStore", "create_app"]
+
+
+@dataclass
+class Faults:
+    """Misbehaviour injected into ``POST /v1/data/...`` (the decision endpoint)."""
+
+    delay_s: float = 0.0
+    status: int | None = None
+    result: Any = field(default=None)
+    """If not None, answer ``{"result": result}`` instead of evaluating."""
+
+    def reset(self) -> None:
+        """Behave like a healthy server again."""
+        self.delay_s, self.status, self.result = 0.0, None, None
+
+
+class OpaStore:
+    """Policies and data, and a real OPA engine rebuilt whenever either changes."""
+
+    def __init__(self) -> None:
+        self.policies: dict[str, str] = {}
+        self.data: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._engine: OpaEngine | None = None
+
+    def _build(self, policies: dict[str, str], data: dict[str, Any]) -> OpaEngine:
+        engine = OpaEngine()
+        try:
+            for pid, src in policies.items():
+                engine.add_policy(pid, src)
+            engine.add_data(data)
+            engine.eval_query("true")  # forces compilation: surfaces compile errors now
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def engine(self) -> OpaEngine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._build(self.policies, self.data)
+            return self._engine
+
+    def _invalidate(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+        self._engine = None
+
+    def put_policy(self, pid: str, src: str) -> None:
+        """Add or replace a module; raises OpaError if the result does not compile."""
+        with self._lock:
+            candidate = {**self.policies, pid: src}
+            self._build(candidate, self.data).close()
+            self.policies = candidate
+            self._invalidate()
+
+    def delete_policy(self, pid: str) -> bool:
+        with self._lock:
+            found = self.policies.pop(pid, None) is not None
+            self._invalidate()
+            return found
+
+    def put_data(self, parts: list[str], value: Any) -> None:
+        with self._lock:
+            if not parts:
+                self.data = value if isinstance(value, dict) else {}
+            else:
+                node = self.data
+                for part in parts[:-1]:
+                    node = node.setdefault(part, {})
+                node[parts[-1]] = value
+            self._invalidate()
+
+    def delete_data(self, parts: list[str]) -> bool:
+        with self._lock:
+            node: Any = self.data
+            for part in parts[:-1]:
+                node = node.get(part) if isinstance(node, dict) else None
+            found = isinstance(node, dict) and parts and node.pop(parts[-1], None) is not None
+            self._invalidate()
+            return bool(found)
+
+
+def _compile_error(exc: OpaError) -> JSONResponse:
+    code = "rego_parse_error" if exc.code == "parse_error" else "rego_compile_error"
+    return JSONResponse(
+        {
+            "code": "invalid_parameter",
+            "message": "error(s) occurred while compiling module(s)",
+            "errors": [{"code": code, "message": exc.message}],
+        },
+        status_code=400,
+    )
+
+
+def _path_parts(request: Request) -> list[str]:
+    return [p for p in str(request.path_params.get("path", "")).split("/") if p]
+
+
+def create_app(store: OpaStore | None = None, faults: Faults | None = None) -> Starlette:
+    """The OPA-REST app over ``store``; ``faults`` is consulted on every decision query."""
+    state = store or OpaStore()
+    fault = faults or Faults()
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({})
+
+    async def list_policies(_: Request) -> Response:
+        return JSONResponse({"result": [{"id": k, "raw": v, "ast": {}} for k, v in state.policies.items()]})
+
+    async def policy(request: Request) -> Response:
+        pid = str(request.path_params["pid"])
+        if request.method == "GET":
+            if pid not in state.policies:
+                return JSONResponse({"code": "resource_not_found", "message": f"policy id {pid!r}"}, 404)
+            return JSONResponse({"result": {"id": pid, "raw": state.policies[pid], "ast": {}}})
+        if request.method == "DELETE":
+            if not await asyncio.to_thread(state.delete_policy, pid):
+                return JSONResponse({"code": "resource_not_found", "message": f"policy id {pid!r}"}, 404)
+            return JSONResponse({})
+        src = (await request.body()).decode("utf-8")
+        try:
+            await asyncio.to_thread(state.put_policy, pid, src)
+        except OpaError as exc:
+            return _compile_error(exc)
+        return JSONResponse({})
+
+    async def document(request: Request) -> Response:
+        parts = _path_parts(request)
+        if request.method == "PUT":
+            await asyncio.to_thread(state.put_data, parts, await request.json())
+            return Response(status_code=204)
+        if request.method == "DELETE":
+            found = await asyncio.to_thread(state.delete_data, parts)
+            return Response(status_code=204) if found else JSONResponse({"code": "resource_not_found"}, 404)
+        body = (await request.json()) if request.method == "POST" else {}
+        if request.method == "POST":
+            if fault.delay_s:
+                await asyncio.sleep(fault.delay_s)
+            if fault.status is not None:
+                return JSONResponse({"code": "internal_error", "message": "injected fault"}, fault.status)
+            if fault.result is not None:
+                return JSONResponse({"result": copy.deepcopy(fault.result)})
+        input_doc = body.get("input") if isinstance(body, dict) else None
+        try:
+            value = await asyncio.to_thread(_evaluate, state, ".".join(parts), input_doc)
+        except OpaUndefinedError:
+            return JSONResponse({})  # OPA answers {} when the document is undefined
+        except OpaError as exc:
+            return JSONResponse({"code": "internal_error", "message": exc.message}, 500)
+        return JSONResponse({"result": value})
+
+    async def query(request: Request) -> Response:
+        body = await request.json()
+        try:
+            rows = await asyncio.to_thread(state.engine().eval_query, body.get("query", ""), body.get("input"))
+        except OpaError as exc:
+            return JSONResponse({"code": "invalid_parameter", "message": exc.message}, 400)
+        return JSONResponse({"result": rows})
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/v1/policies", list_policies),
+            Route("/v1/policies/", list_policies),
+            Route("/v1/policies/{pid:path}", policy, methods=["GET", "PUT", "DELETE"]),
+            Route("/v1/data", document, methods=["GET", "POST", "PUT"]),
+            Route("/v1/data/{path:path}", document, methods=["GET", "POST", "PUT", "DELETE"]),
+            Route("/v1/query", query, methods=["POST"]),
+        ]
+    )
+
+
+def _evaluate(store: OpaStore, path: str, input_doc: Any) -> Any:
+    return store.engine().eval_document(path, input_doc)
+
+
+class OpaServer:
+    """Runs the stub with uvicorn on 127.0.0.1:<ephemeral> in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.store = OpaStore()
+        self.faults = Faults()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.store, self.faults),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> OpaServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("OPA stub did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout_s)
+        self._sock.close()
+
+    def __enter__(self) -> OpaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
