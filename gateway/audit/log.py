@@ -3,7 +3,24 @@
 Every effect (a consent withdrawal, a stored envelope, a verified key) and its audit
 entry commit or roll back together: the caller passes its own session and this module
 never commits. Entries get a gapless sequence number, which is their leaf index in the
-Merkle tree (RFC 9162) that makes the log tamper-evident.
+Merkle tree (RFC 9162) that makes the log tamper-evident; the tree nodes that the new
+leaf completes are stored in the same transaction (:mod:`gateway.audit.tree`).
+
+How other modules write entries::
+
+    with ctx.sessions() as session, session.begin():
+        ...  # the effect: rows added or changed
+        record(session, AuditEvent(AuditTag.CONSENT_WITHDRAW, subject_id=subject.id,
+                                   purpose=purpose, details={"consent_id": consent.id}),
+               actor=caller.actor(), at=ctx.clock.now(), request_id=request_id)
+
+A refused request rolls its transaction back, so write its entry with
+:func:`record_refusal` (its own transaction). Fields hold ids, codes, counts and class
+names only: never a payload value, a name, an address or free text typed by a person.
+Conventions the console relies on: ``basis = {"consent_ids": [...], "exception": "L3" | None}``
+(the policy decision's basis); ``details["envelope_id"]`` on every ``exchange:envelope:*``
+entry (to pair submits with acknowledgements); ``details["deferred_until"]`` (RFC 3339)
+and ``details["defer_reason"]`` (a code) on an entry the person's portal must hide for now.
 """
 
 from __future__ import annotations
@@ -13,18 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.canonical import canonical_json
 from crypto.merkle import leaf_hash
 
-from ..db import is_postgres
+from . import tree
 from .models import AuditEntry
 from .tags import AuditTag
-
-# Any constant works; it names the advisory lock that serialises appends on PostgreSQL.
-_APPEND_LOCK_ID = 0x5AFE_0A0D
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,19 @@ def compute_leaf_hash(entry: AuditEntry) -> str:
     return leaf_hash(canonical_json(entry_document(entry))).hex()
 
 
+def _key_sorted(value: Any) -> Any:
+    """A copy with every object's keys in sorted order.
+
+    The stored JSON then lists keys as canonical JSON does, which lets the verifier
+    recompute leaf hashes from the stored text without re-parsing it (gateway.audit.leaves).
+    """
+    if isinstance(value, dict):
+        return {key: _key_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_key_sorted(item) for item in value]
+    return value
+
+
 def record(
     session: Session,
     event: AuditEvent,
@@ -94,12 +120,10 @@ def record(
     """Append ``event`` in the caller's transaction and return the new entry (flushed)."""
     if event.decision not in {"allow", "deny", "info"}:
         raise ValueError(f"unknown decision {event.decision!r}")
-    if is_postgres(session):
-        # Serialise appenders so sequence numbers stay gapless; the lock ends with the transaction.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_ID})
-    next_seq = session.scalar(select(func.coalesce(func.max(AuditEntry.seq) + 1, 0)))
+    # Serialise appenders so sequence numbers stay gapless; the lock ends with the transaction.
+    tree.lock_appends(session)
     entry = AuditEntry(
-        seq=int(next_seq or 0),
+        seq=tree.tree_size(session),
         entry_id=str(uuid.uuid4()),
         at=at.astimezone(UTC),
         request_id=request_id,
@@ -113,14 +137,15 @@ def record(
         classes_requested=sorted(event.classes_requested),
         classes_released=sorted(event.classes_released),
         policy_version=event.policy_version,
-        basis=dict(event.basis),
+        basis=_key_sorted(event.basis),
         decision=event.decision,
         reason=event.reason,
-        details=dict(event.details),
+        details=_key_sorted(event.details),
     )
     entry.leaf_hash = compute_leaf_hash(entry)
     session.add(entry)
     session.flush()
+    tree.append_leaf(session, entry.seq, bytes.fromhex(entry.leaf_hash))
     return entry
 
 

@@ -1,0 +1,155 @@
+"""``gateway audit``: verify the whole log, sign a checkpoint, show the latest one.
+
+``gateway audit verify`` exits 0 only when every entry, tree node and checkpoint checks
+out; otherwise it prints each problem with the entry (seq) concerned and exits 1. An
+independent verifier passes the gateway's public key itself (``--public-key`` or
+``--jwks``) instead of trusting the key file next to the database, and any checkpoints
+it kept earlier (``--checkpoint``), which detects a log rewritten and re-signed since.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from consent.clock import SystemClock
+from crypto.checkpoint import Checkpoint
+from crypto.encoding import b64u_decode
+from crypto.keys import load_signing_seed, signing_public_key
+
+from .. import db
+from ..settings import Settings
+from . import checkpoints
+from .verify import record_verification, verify_database
+
+app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DataDir = Annotated[Path | None, typer.Option(help="Data directory (default: $GATEWAY_DATA_DIR or ./var).")]
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+
+
+def _public_key(settings: Settings, public_key: str | None, jwks: Path | None) -> bytes:
+    if public_key:
+        try:
+            raw = b64u_decode(public_key)
+        except ValueError:
+            _fail("--public-key is not base64url")
+        if len(raw) != 32:
+            _fail("--public-key must be a 32-byte Ed25519 key")
+        return raw
+    if jwks is not None:
+        try:
+            keys: list[dict[str, Any]] = json.loads(jwks.read_text())["keys"]
+            okp = [k for k in keys if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"]
+            return b64u_decode(okp[0]["x"])
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            _fail(f"{jwks} is not a JWK set with an Ed25519 key")
+    try:
+        return signing_public_key(load_signing_seed(settings.signing_key_path))
+    except Exception:
+        _fail(f"no gateway key at {settings.signing_key_path}: pass --public-key or --jwks")
+
+
+def _load_checkpoints(paths: list[Path]) -> list[Checkpoint]:
+    found: list[Checkpoint] = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text())
+            items = data if isinstance(data, list) else [data]
+            found.extend(Checkpoint.from_json(item) for item in items)
+        except (OSError, ValueError) as exc:
+            _fail(f"{path}: not a checkpoint ({exc})")
+    return found
+
+
+@app.command()
+def verify(
+    data_dir: DataDir = None,
+    public_key: Annotated[str | None, typer.Option(help="The gateway's Ed25519 public key, base64url.")] = None,
+    jwks: Annotated[Path | None, typer.Option(help="A saved copy of the gateway's /.well-known/jwks.json.")] = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        help="A checkpoint kept earlier (JSON as the API serves it; repeat, or a file with a list).")] = None,
+    origin: Annotated[str | None, typer.Option(help="Require checkpoints to name this log (the gateway URL).")] = None,
+    record: Annotated[bool, typer.Option(help="Store the outcome for the DPO console.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute every leaf, the tree and every checkpoint; name each entry that differs."""
+    settings = _settings(data_dir)
+    key = _public_key(settings, public_key, jwks)
+    external = _load_checkpoints(checkpoint or [])
+    engine = db.make_engine(settings.resolved_database_url)
+    sessions = db.make_sessionmaker(engine)
+    clock = SystemClock()
+    try:
+        started = clock.now()
+        with sessions() as session:
+            report = verify_database(session, key, external=external, origin=origin)
+        if record:
+            with sessions() as session, session.begin():
+                record_verification(session, report, started=started, finished=clock.now(), source="cli")
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print_json(json.dumps({
+            "ok": report.ok, "tree_size": report.tree_size, "root_hash": report.root_hash,
+            "entries_checked": report.entries_checked, "nodes_checked": report.nodes_checked,
+            "checkpoints_checked": report.checkpoints_checked, "problem_count": report.problem_count,
+            "problems": [p.as_dict() for p in report.problems], "warnings": report.warnings,
+            "seconds": round(report.seconds, 3),
+        }))
+    else:
+        for problem in report.problems:
+            where = f"seq {problem.seq}" if problem.seq is not None else "log"
+            out.print(f"{where}: {problem.kind}: {problem.detail}")
+        for warning in report.warnings:
+            err.print(f"warning: {warning}")
+        rate = report.entries_checked / report.seconds if report.seconds else 0.0
+        out.print(f"{report.summary()} ({report.seconds:.2f} s, {rate:,.0f} entries/s)")
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("checkpoint")
+def sign_checkpoint(data_dir: DataDir = None) -> None:
+    """Sign a checkpoint of the log as it is now and print it."""
+    settings = _settings(data_dir)
+    try:
+        seed = load_signing_seed(settings.signing_key_path)
+    except Exception:
+        _fail(f"no gateway signing key at {settings.signing_key_path}")
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        with db.make_sessionmaker(engine)() as session, session.begin():
+            made = checkpoints.create_checkpoint(session, seed, origin=settings.issuer, at=SystemClock().now())
+    finally:
+        engine.dispose()
+    out.print_json(json.dumps(made.to_json()))
+
+
+@app.command()
+def latest(data_dir: DataDir = None) -> None:
+    """Print the latest signed checkpoint (keep it: a later verify --checkpoint detects rewrites)."""
+    settings = _settings(data_dir)
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        with db.make_sessionmaker(engine)() as session:
+            found = checkpoints.latest_checkpoint(session)
+    finally:
+        engine.dispose()
+    if found is None:
+        _fail("no checkpoint yet")
+    out.print_json(json.dumps(found.to_json()))
