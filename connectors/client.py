@@ -15,7 +15,8 @@ import httpx
 from crypto.keys import AgencyKeyPair
 
 from .assertion import token_request_form
-from .errors import GatewayAPIError
+from .errors import GatewayAPIError, VerificationError
+from .referral import OpenedReferral, Preview, make_preview, open_referral, seal_referral
 
 JSONDict = dict[str, Any]
 
@@ -42,6 +43,7 @@ class GatewayClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
         self._token: str | None = None
         self._token_expires = 0.0
+        self._key_ids: dict[str, str] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -103,3 +105,102 @@ class GatewayClient:
     def recipient_key(self, agency_id: str, key_id: str | None = None) -> JSONDict:
         params = {"key_id": key_id} if key_id else None
         return dict(self.request("GET", f"/v1/agencies/{agency_id}/recipient-key", params=params))
+
+    def signing_key(self, agency_id: str, key_id: str) -> JSONDict:
+        """A sender's signing key from the registry; refused unless it is verified now."""
+        key = dict(self.request("GET", f"/v1/agencies/{agency_id}/keys/{key_id}"))
+        if key.get("status") != "verified" or key.get("kind") != "ed25519":
+            raise VerificationError(f"the sender's signing key is {key.get('status')}, not verified")
+        return key
+
+    def my_key_id(self, kind: str) -> str:
+        """The registry id of this client's own public key of ``kind`` (``x25519`` or ``ed25519``), verified.
+
+        Looked up once per client; if the key is revoked later, the gateway refuses the next submit
+        (``sender_key_revoked``) and a new client must be made with the new key.
+        """
+        if kind not in self._key_ids:
+            mine = self.keys.public().signing_b64 if kind == "ed25519" else self.keys.public().encryption_b64
+            keys = [k for k in self.me()["keys"]
+                    if k["kind"] == kind and k["status"] == "verified" and k["public_key"] == mine]
+            if not keys:
+                raise VerificationError(f"this client's {kind} key is not verified in the registry")
+            self._key_ids[kind] = str(keys[0]["id"])
+        return self._key_ids[kind]
+
+    # -- exchange ----------------------------------------------------------------------
+    def plan(self, subject_id: str, recipient_agency_id: str, purpose: str, fields: list[str]) -> JSONDict:
+        """Ask what may be sent. The answer says ``allow``, the permitted fields, reasons and obligations."""
+        return dict(self.request("POST", "/v1/plans", json={
+            "subject_id": subject_id, "recipient_agency_id": recipient_agency_id, "purpose": purpose,
+            "fields": sorted(fields),
+        }))
+
+    def preview(self, plan: JSONDict, fields: dict[str, Any], language: str) -> Preview:
+        """What the person must see before sending (only the permitted fields)."""
+        permitted = set(plan["permitted_fields"])
+        return make_preview({k: v for k, v in fields.items() if k in permitted}, language)
+
+    def approve_preview(self, plan: JSONDict, preview: Preview, *, approved_by: str,
+                        channel: str = "in_person") -> None:
+        """Record that the person approved ``preview`` (done by their advocate, with them present)."""
+        self.request("POST", f"/v1/plans/{plan['plan_id']}/preview-approvals", json={
+            "preview_hash": preview.hash, "approved_by": approved_by, "channel": channel})
+
+    def seal(self, plan: JSONDict, fields: dict[str, Any], *, preview: Preview | None = None,
+             endpoint_id: str | None = None) -> JSONDict:
+        """Seal the permitted ``fields`` to the recipient's verified key and sign the manifest."""
+        permitted = set(plan["permitted_fields"])
+        to_send = {k: v for k, v in fields.items() if k in permitted}
+        recipient_key = self.recipient_key(str(plan["recipient_agency_id"]))
+        body = seal_referral(plan=plan, fields=to_send, sender_agency_id=self.agency_id, sender_keys=self.keys,
+                             sender_key_id=self.my_key_id("ed25519"), recipient_key=recipient_key, preview=preview)
+        if endpoint_id:
+            body["endpoint_id"] = endpoint_id
+        return body
+
+    def submit_sealed(self, body: JSONDict, *, idempotency_key: str | None = None, attempts: int = 5,
+                      retry_delay_s: float = 0.5) -> JSONDict:
+        """Submit a sealed body; on a network failure, retry the *same* body with the same key.
+
+        A retry after a lost answer gets the first answer back (the gateway stored the key
+        with the envelope), so a referral is never stored twice.
+        """
+        key = idempotency_key or f"submit-{body['manifest']['envelope_id']}"
+        for attempt in range(attempts):
+            try:
+                return dict(self.request("POST", "/v1/envelopes", json=body, headers={"Idempotency-Key": key}))
+            except httpx.TransportError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(retry_delay_s * (2 ** attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def submit(self, plan: JSONDict, fields: dict[str, Any], *, preview: Preview | None = None,
+               idempotency_key: str | None = None, endpoint_id: str | None = None) -> JSONDict:
+        """Seal once and submit (with retries of the same sealed body)."""
+        body = self.seal(plan, fields, preview=preview, endpoint_id=endpoint_id)
+        return self.submit_sealed(body, idempotency_key=idempotency_key)
+
+    def send(self, subject_id: str, recipient_agency_id: str, purpose: str, fields: dict[str, Any]) -> JSONDict:
+        """Plan and submit in one call (for referrals that need no preview). Raises if nothing may go."""
+        plan = self.plan(subject_id, recipient_agency_id, purpose, list(fields))
+        if not plan["allow"]:
+            raise GatewayAPIError(403, str((plan.get("reasons") or ["denied"])[0]), "the policy refused", plan)
+        return self.submit(plan, fields)
+
+    def inbox(self, limit: int = 20) -> list[JSONDict]:
+        return list(self.request("GET", "/v1/inbox", params={"limit": limit}))
+
+    def open(self, envelope: JSONDict) -> OpenedReferral:
+        """Verify the sender's signature against the registry and decrypt the fields."""
+        manifest = envelope["manifest"]
+        key = self.signing_key(str(manifest["sender_agency_id"]), str(manifest["sender_key_id"]))
+        return open_referral(envelope, recipient_agency_id=self.agency_id, recipient_keys=self.keys,
+                             sender_signing_public_b64=str(key["public_key"]))
+
+    def ack(self, envelope_id: str) -> JSONDict:
+        return dict(self.request("POST", f"/v1/envelopes/{envelope_id}/ack"))
+
+    def outbox(self, envelope_id: str) -> JSONDict:
+        return dict(self.request("GET", f"/v1/outbox/{envelope_id}"))

@@ -1,0 +1,1 @@
+"""Adapters that hand opened referrals to an agency's own systems."""

@@ -1,0 +1,71 @@
+"""A first referral between two demo agencies, end to end, using only the SDK.
+
+    .venv/bin/python -m connectors.examples.first_referral --data-dir var/demo
+
+The advocacy service records the person's consent to share with the shelter, asks the
+gateway what may be sent, shows the person the preview, seals and submits; the shelter
+pulls, verifies, decrypts and files it into a folder its case system watches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connectors.adapters.base import pull_and_deliver
+from connectors.adapters.folder import FolderAdapter
+from connectors.client import GatewayClient
+from crypto.keys import load_key_file
+
+STAFF = {"staff_id": "advocate-7", "role": "advocate"}
+EXPLAINED = ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"]
+
+
+def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", recipient: str = "shelter-demo") -> Path:
+    """Run the whole exchange; return the file the shelter's system received."""
+    keys = data_dir / "agency-keys"
+    with GatewayClient(url, sender, load_key_file(keys / f"{sender}.json")) as advocate, \
+            GatewayClient(url, recipient, load_key_file(keys / f"{recipient}.json")) as shelter:
+        # 1. With the person present: a pseudonymous record and a consent naming the shelter.
+        subject = advocate.request("POST", "/v1/subjects", json={
+            "created_by": STAFF, "attributes": {"age_band": "25-34", "preferred_language": "en"}})
+        advocate.request("POST", "/v1/consents", json={
+            "subject_id": subject["id"], "purpose": "shelter", "recipients": [{"agency_id": recipient}],
+            "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"], "explained_items": EXPLAINED,
+            "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person",
+            "capacity": "has_capacity", "obtained_by": STAFF,
+            "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
+
+        # 2. Ask, preview, approve, seal and submit.
+        fields = {"subject.preferred_name": "A.", "subject.language": "en", "risk.level": "high",
+                  "risk.known_risks": "Do not confirm residence by phone.",
+                  "location.shelter_address": "never sent: the policy withholds it"}
+        plan = advocate.plan(subject["id"], recipient, "shelter", list(fields))
+        print("permitted:", plan["permitted_fields"])
+        print("withheld: ", {d["field"]: d["reason"] for d in plan["denied_fields"]})
+        preview = advocate.preview(plan, fields, language="en")
+        advocate.approve_preview(plan, preview, approved_by=STAFF["staff_id"])
+        sent = advocate.submit(plan, fields, preview=preview)
+        print("submitted:", sent["envelope_id"], sent["status"])
+
+        # 3. The shelter pulls, verifies against the registry, decrypts, files, acknowledges.
+        pull_and_deliver(shelter, FolderAdapter(inbox))
+        print("sender sees:", advocate.outbox(sent["envelope_id"])["status"])
+        return inbox / f"{sent['envelope_id']}.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--data-dir", type=Path, default=Path("var/demo"))
+    parser.add_argument("--inbox", type=Path, default=Path("var/demo/shelter-inbox"))
+    args = parser.parse_args()
+    received = run(args.url, args.data_dir, args.inbox)
+    print(f"the shelter's system received {received}:")
+    print(json.dumps(json.loads(received.read_text()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

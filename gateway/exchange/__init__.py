@@ -1,0 +1,1 @@
+"""The referral exchange: plan, submit, deliver, acknowledge, purge. Ciphertext only."""

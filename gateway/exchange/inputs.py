@@ -1,0 +1,63 @@
+"""Building the policy engine's input document (pure: values in, a dict out)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..registry.models import Agency
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+
+
+def agency_document(agency: Agency, *, user_role: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+    return {
+        "agency_id": agency.id,
+        "kind": agency.kind,
+        "jurisdiction": agency.jurisdiction,
+        "user_role": user_role or "caseworker",
+        "user_id": user_id,
+    }
+
+
+def policy_input(
+    *,
+    now: datetime,
+    requester: Agency,
+    recipient: Agency | None,
+    recipient_id: str,
+    recipient_key_verified: bool,
+    purpose: str,
+    fields: Sequence[str],
+    subject: dict[str, Any],
+    consents: list[dict[str, Any]],
+    user_role: str | None = None,
+    user_id: str | None = None,
+    exception: dict[str, Any] | None = None,
+    court_order: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The input of ``data.gateway.decision`` (documented in ``policies/README.md``)."""
+    recipient_doc: dict[str, Any] = {"agency_id": recipient_id, "kind": None, "jurisdiction": None,
+                                     "registered": False, "key_verified": False}
+    if recipient is not None:
+        recipient_doc = {
+            "agency_id": recipient.id,
+            "kind": recipient.kind,
+            "jurisdiction": recipient.jurisdiction,
+            "registered": recipient.vetting_status == "vetted",
+            "key_verified": recipient_key_verified,
+        }
+    return {
+        "now": rfc3339(now),
+        "requester": agency_document(requester, user_role=user_role, user_id=user_id),
+        "recipient": recipient_doc,
+        "purpose": purpose,
+        "fields": sorted(set(fields)),
+        "subject": subject,
+        "consents": consents,
+        "exception": exception,
+        "court_order": court_order,
+    }

@@ -1,0 +1,513 @@
+"""Plan, submit, inbox, acknowledge, purge: the exchange as functions of (session, context, caller).
+
+Promises kept here:
+
+- the gateway decides on every plan and every submit against the consents in force at
+  that moment (no cached decision: a withdrawal committed one millisecond earlier wins);
+- it stores only what policy permits, as ciphertext, and never holds a key that opens it;
+- an accepted submit stores the envelope and its audit entry in one transaction; a refused
+  one stores nothing but its audit entry (written on its own) and says exactly why;
+- retries with the same idempotency key get the first answer; a crash leaves either
+  everything or nothing of a submit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crypto.canonical import canonical_json
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.envelope import ciphertext_hash
+from crypto.errors import CryptoError
+from crypto.signing import verify_document
+
+from ..audit.log import Actor, AuditEvent, record, record_refusal
+from ..audit.tags import AuditTag
+from ..context import GatewayContext
+from ..deps import Caller
+from ..errors import BadRequest, Conflict, GatewayError, NotFound, Unprocessable
+from ..exceptions import service as exceptions
+from ..policy.decision import Decision
+from ..policy.engine import decide
+from ..registry import service as registry
+from ..registry.models import Agency, AgencyKey, KeyKind, TrustStatus
+from . import state
+from .catalogue import classes_of, risk_summary_fields
+from .inputs import policy_input
+from .models import Envelope, EnvelopePart, EnvelopeStatus, IdempotencyRecord, Plan, PlanStatus, PreviewApproval
+
+MAX_FIELDS = 200
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    subject_id: str
+    recipient_agency_id: str
+    purpose: str
+    fields: tuple[str, ...]
+    user_role: str | None = None
+    user_id: str | None = None
+    exception_grant_id: str | None = None
+
+
+def _decide(
+    session: Session, ctx: GatewayContext, caller: Caller, *, subject_id: str, recipient_id: str, purpose: str,
+    fields: tuple[str, ...] | list[str], user_role: str | None = None, user_id: str | None = None,
+    exception_grant_id: str | None = None,
+) -> tuple[Decision, Agency | None]:
+    """Evaluate the policy now, from the database state this transaction sees."""
+    now = ctx.clock.now()
+    subject = state.subject_document(session, subject_id, caller.agency_id, now)
+    if subject is None:
+        raise NotFound("unknown_subject")
+    requester = registry.get_agency(session, caller.agency_id)
+    recipient = session.get(Agency, recipient_id)
+    key_verified = False
+    if recipient is not None:
+        try:
+            registry.resolve_recipient(session, recipient_id)
+            key_verified = True
+        except GatewayError:
+            key_verified = False
+    document = policy_input(
+        now=now, requester=requester, recipient=recipient, recipient_id=recipient_id,
+        recipient_key_verified=key_verified, purpose=purpose, fields=fields, subject=subject,
+        consents=state.consents_in_force(session, subject_id, now), user_role=user_role, user_id=user_id,
+    )
+    document["requester"]["exception_policy"] = exceptions.policy_document(requester)
+    if exception_grant_id is not None:
+        claim = exceptions.claim_for_decision(session, ctx, caller, exception_grant_id, subject_id=subject_id,
+                                              recipient_agency_id=recipient_id, purpose=purpose)
+        document["exception"], document["court_order"] = claim.exception, claim.court_order
+    if ctx.policy is None:
+        return Decision.deny("policy_engine_unavailable", "none"), recipient
+    return decide(ctx.policy, document), recipient
+
+
+def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRequest,
+         request_id: str | None = None) -> dict[str, Any]:
+    """Ask the policy what may go; on allow, reserve a plan (and envelope id) that expires.
+
+    The answer is the decision either way. A refusal is audited (on its own transaction)
+    and, when no consent covers the recipient, the person is told (CR32, S34).
+    """
+    if not request.fields or len(request.fields) > MAX_FIELDS:
+        raise Unprocessable("invalid_field_list", f"Name between 1 and {MAX_FIELDS} fields.")
+    now = ctx.clock.now()
+    with session.begin():
+        decision, _recipient = _decide(
+            session, ctx, caller, subject_id=request.subject_id, recipient_id=request.recipient_agency_id,
+            purpose=request.purpose, fields=request.fields, user_role=request.user_role, user_id=request.user_id,
+            exception_grant_id=request.exception_grant_id,
+        )
+        event = AuditEvent(
+            AuditTag.EXCHANGE_PLAN,
+            decision="allow" if decision.allow else "deny",
+            reason=None if decision.allow else (decision.reasons[0] if decision.reasons else "denied"),
+            subject_id=request.subject_id,
+            purpose=request.purpose,
+            recipient_agency_id=request.recipient_agency_id,
+            classes_requested=tuple(classes_of(ctx.settings.policy_dir, request.fields)),
+            classes_released=tuple(classes_of(ctx.settings.policy_dir, decision.permitted_fields))
+            if decision.allow else (),
+            policy_version=decision.policy_version,
+            basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
+            details={"denied_fields": len(decision.denied_fields), "explanation": list(decision.explanation),
+                     **({"exception_grant_id": request.exception_grant_id} if request.exception_grant_id else {})},
+        )
+        body = decision.to_document()
+        if not decision.allow:
+            if "no_consent" in decision.reasons or "recipient_not_named" in decision.reasons:
+                state.notify_consent_needed(session, request.subject_id, request.recipient_agency_id,
+                                            request.purpose, now)
+            record(session, event, actor=_actor(caller, request.user_id), at=now, request_id=request_id)
+            return {"plan_id": None, "envelope_id": None, "expires_at": None, **body,
+                    "subject_id": request.subject_id, "recipient_agency_id": request.recipient_agency_id,
+                    "purpose": request.purpose}
+        the_plan = Plan(
+            id=_new_id("plan"), envelope_id=_new_id("env"), sender_agency_id=caller.agency_id,
+            recipient_agency_id=request.recipient_agency_id, subject_id=request.subject_id, purpose=request.purpose,
+            requested_fields=sorted(set(request.fields)), permitted_fields=list(decision.permitted_fields),
+            decision=body, status=PlanStatus.OPEN, created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.plan_ttl_s),
+        )
+        session.add(the_plan)
+        event = AuditEvent(**{**event.__dict__, "details": {**event.details, "plan_id": the_plan.id}})
+        record(session, event, actor=_actor(caller, request.user_id), at=now, request_id=request_id)
+        return _plan_answer(the_plan)
+
+
+def _plan_answer(the_plan: Plan) -> dict[str, Any]:
+    return {
+        "plan_id": the_plan.id,
+        "envelope_id": the_plan.envelope_id,
+        "expires_at": the_plan.expires_at,
+        "subject_id": the_plan.subject_id,
+        "recipient_agency_id": the_plan.recipient_agency_id,
+        "purpose": the_plan.purpose,
+        **the_plan.decision,
+    }
+
+
+def _actor(caller: Caller, user_id: str | None = None) -> Actor:
+    return Actor(agency_id=caller.agency_id, role=caller.kind, user=user_id)
+
+
+def _own_plan(session: Session, caller: Caller, plan_id: str) -> Plan:
+    the_plan = session.get(Plan, plan_id)
+    if the_plan is None or the_plan.sender_agency_id != caller.agency_id:
+        raise NotFound("unknown_plan")
+    return the_plan
+
+
+def record_preview_approval(session: Session, ctx: GatewayContext, caller: Caller, plan_id: str, *,
+                            preview_hash: str, approved_by: str, channel: str) -> dict[str, Any]:
+    """The advocate records that the person approved the preview with this hash (CR18, CR19)."""
+    now = ctx.clock.now()
+    with session.begin():
+        the_plan = _own_plan(session, caller, plan_id)
+        if the_plan.expires_at <= now:
+            raise Conflict("plan_expired", "The plan expired; ask for a new one.")
+        existing = session.get(PreviewApproval, plan_id)
+        if existing is not None:
+            if existing.preview_hash != preview_hash:
+                raise Conflict("preview_already_approved", "A different preview was already approved.")
+            return {"plan_id": plan_id, "preview_hash": existing.preview_hash, "approved_at": existing.approved_at}
+        session.add(PreviewApproval(plan_id=plan_id, preview_hash=preview_hash, approved_by=approved_by,
+                                    channel=channel, approved_at=now))
+        record(session, AuditEvent(AuditTag.EXCHANGE_PLAN, reason="preview_approved", subject_id=the_plan.subject_id,
+                                   purpose=the_plan.purpose, recipient_agency_id=the_plan.recipient_agency_id,
+                                   details={"plan_id": plan_id, "approved_by": approved_by, "channel": channel}),
+               actor=_actor(caller, approved_by), at=now)
+        return {"plan_id": plan_id, "preview_hash": preview_hash, "approved_at": now}
+
+
+# ------------------------------------------------------------------------------ submit
+
+def request_hash(body: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str, Any], *,
+           idempotency_key: str | None, endpoint_id: str | None = None,
+           request_id: str | None = None) -> SubmitOutcome:
+    """Check everything again, then store the envelope and its audit entry in one transaction."""
+    if not idempotency_key:
+        raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header with every submit.")
+    digest = request_hash({**body, "endpoint_id": endpoint_id})
+    replay = _replay(session, caller, idempotency_key, digest)
+    if replay is not None:
+        return replay
+    now = ctx.clock.now()
+    manifest: dict[str, Any] = body["manifest"]
+    try:
+        with session.begin():
+            envelope, decision = _check_and_store(session, ctx, caller, body, endpoint_id=endpoint_id, now=now,
+                                                  request_id=request_id)
+            answer = {"envelope_id": envelope.id, "status": envelope.status, "plan_id": envelope.plan_id,
+                      "recipient_agency_id": envelope.recipient_agency_id,
+                      "expires_at": envelope.expires_at.isoformat(), "policy_version": decision.policy_version}
+            session.add(IdempotencyRecord(
+                agency_id=caller.agency_id, key=idempotency_key, request_hash=digest, status_code=201,
+                response=answer, created_at=now,
+                expires_at=now + timedelta(seconds=ctx.settings.idempotency_retention_s),
+            ))
+            session.flush()
+        return SubmitOutcome(201, answer)
+    except IntegrityError:
+        # A concurrent request with the same key (or plan) committed first: answer as it did.
+        session.rollback()
+        replay = _replay(session, caller, idempotency_key, digest)
+        if replay is not None:
+            return replay
+        raise Conflict("plan_already_used", "This plan was already used for another envelope.") from None
+    except GatewayError as exc:
+        session.rollback()
+        record_refusal(
+            ctx.sessions,
+            AuditEvent(
+                AuditTag.EXCHANGE_SUBMIT, decision="deny", reason=exc.reason,
+                subject_id=str(manifest.get("subject_id")) if isinstance(manifest, dict) else None,
+                purpose=str(manifest.get("purpose")) if isinstance(manifest, dict) else None,
+                recipient_agency_id=str(manifest.get("recipient_agency_id")) if isinstance(manifest, dict) else None,
+                classes_requested=tuple(classes_of(ctx.settings.policy_dir, _manifest_fields(manifest))),
+                details={"plan_id": str(body.get("plan_id")), "endpoint_id": endpoint_id},
+            ),
+            actor=_actor(caller), at=now, request_id=request_id,
+        )
+        raise
+
+
+def _manifest_fields(manifest: Any) -> list[str]:
+    if not isinstance(manifest, dict):
+        return []
+    return [str(e.get("name")) for e in manifest.get("fields", []) if isinstance(e, dict)]
+
+
+def _replay(session: Session, caller: Caller, key: str, digest: str) -> SubmitOutcome | None:
+    with session.begin():
+        existing = session.get(IdempotencyRecord, (caller.agency_id, key))
+        if existing is None:
+            return None
+        if existing.request_hash != digest:
+            raise Unprocessable("idempotency_key_reused", "This Idempotency-Key was used with another request.")
+        return SubmitOutcome(existing.status_code, dict(existing.response), replayed=True)
+
+
+def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str, Any], *,
+                     endpoint_id: str | None, now: datetime, request_id: str | None) -> tuple[Envelope, Decision]:
+    manifest: dict[str, Any] = body["manifest"]
+    ciphertexts: dict[str, str] = body["ciphertexts"]
+    the_plan = _own_plan(session, caller, str(body["plan_id"]))
+    if the_plan.status != PlanStatus.OPEN:
+        raise Conflict("plan_already_used", "This plan was already used for another envelope.")
+    if the_plan.expires_at <= now:
+        raise Conflict("plan_expired", "The plan expired; ask for a new one (policy is decided again).")
+    # The manifest must describe this plan exactly.
+    expected = {
+        "type": "safe-referral/manifest", "v": 1,
+        "envelope_id": the_plan.envelope_id, "plan_id": the_plan.id, "subject_id": the_plan.subject_id,
+        "purpose": the_plan.purpose, "sender_agency_id": caller.agency_id,
+        "recipient_agency_id": the_plan.recipient_agency_id,
+    }
+    for name, value in expected.items():
+        if manifest.get(name) != value:
+            raise Unprocessable("manifest_mismatch", f"The manifest's {name} does not match the plan.")
+    fields = _manifest_fields(manifest)
+    if not fields or len(set(fields)) != len(fields):
+        raise Unprocessable("manifest_invalid", "The manifest must list each field once.")
+    outside = sorted(set(fields) - set(the_plan.permitted_fields))
+    if outside:
+        raise Unprocessable("field_outside_plan", "The manifest lists fields the plan does not permit.",
+                            extra={"fields": outside})
+    if set(fields) != set(ciphertexts):
+        raise Unprocessable("ciphertexts_mismatch", "Ciphertexts and manifest list different fields.")
+    sealed: dict[str, bytes] = {}
+    for entry in manifest["fields"]:
+        try:
+            raw = b64u_decode(ciphertexts[entry["name"]])
+        except (ValueError, CryptoError) as exc:
+            raise Unprocessable("ciphertext_invalid", "A ciphertext is not base64url.") from exc
+        if ciphertext_hash(raw) != entry.get("ciphertext_hash"):
+            raise Unprocessable("ciphertext_hash_mismatch", "A ciphertext does not match its manifest hash.")
+        sealed[entry["name"]] = raw
+    # The sender's signature, with a key the registry has verified.
+    sender_key = session.get(AgencyKey, str(manifest.get("sender_key_id")))
+    if sender_key is None or sender_key.agency_id != caller.agency_id or sender_key.kind != KeyKind.SIGNING:
+        raise Unprocessable("sender_key_unknown", "The manifest names a signing key that is not yours.")
+    if sender_key.status != TrustStatus.VERIFIED:
+        raise Unprocessable(f"sender_key_{sender_key.status}", f"Your signing key is {sender_key.status}.")
+    try:
+        verify_document(b64u_decode(sender_key.public_key), manifest, str(body["signature"]))
+    except (CryptoError, ValueError) as exc:
+        raise Unprocessable("signature_invalid", "The manifest signature does not verify.") from exc
+    # The recipient key as of now: never a pending or revoked one.
+    recipient = registry.resolve_recipient(session, the_plan.recipient_agency_id,
+                                           str(manifest.get("recipient_key_id")))
+    endpoint = None
+    if endpoint_id is not None:
+        endpoint = registry.verified_endpoint(session, the_plan.recipient_agency_id, endpoint_id)
+    # Decide again, now, on exactly the fields being sent.
+    grant_id = body.get("exception_grant_id")
+    if (the_plan.decision.get("basis") or {}).get("exception") and not grant_id:
+        raise Unprocessable("exception_grant_required", "This plan relied on an exception grant; send its id.")
+    decision, _ = _decide(session, ctx, caller, subject_id=the_plan.subject_id,
+                          recipient_id=the_plan.recipient_agency_id, purpose=the_plan.purpose, fields=fields,
+                          exception_grant_id=str(grant_id) if grant_id else None)
+    if not decision.allow or set(fields) - set(decision.permitted_fields):
+        raise Unprocessable(_refusal_reason(session, ctx, the_plan, decision, fields),
+                            "The policy no longer permits this referral.",
+                            extra={"policy_reasons": list(decision.reasons)})
+    obligations = decision.obligations
+    if obligations.include_risk_summary and not set(fields) & risk_summary_fields(ctx.settings.policy_dir):
+        raise Unprocessable("risk_summary_missing", "A referral to this service must carry the risk summary.")
+    if obligations.person_preview_required:
+        approval = session.get(PreviewApproval, the_plan.id)
+        if approval is None:
+            raise Unprocessable("preview_not_approved", "The person has not approved a preview of this referral.")
+        if manifest.get("preview_hash") != approval.preview_hash:
+            raise Unprocessable("preview_hash_mismatch", "The referral differs from the preview the person approved.")
+    envelope = Envelope(
+        id=the_plan.envelope_id, plan_id=the_plan.id, sender_agency_id=caller.agency_id,
+        recipient_agency_id=the_plan.recipient_agency_id, recipient_key_id=recipient.encryption_key.id,
+        sender_key_id=sender_key.id, endpoint_id=endpoint.id if endpoint else None,
+        subject_id=the_plan.subject_id, purpose=the_plan.purpose, manifest=manifest,
+        signature=str(body["signature"]), policy_version=decision.policy_version, status=EnvelopeStatus.QUEUED,
+        created_at=now, expires_at=now + timedelta(seconds=ctx.settings.undelivered_expiry_s),
+        next_attempt_at=now if endpoint else None,
+        parts=[EnvelopePart(field=name, ciphertext=raw) for name, raw in sorted(sealed.items())],
+    )
+    the_plan.status = PlanStatus.USED
+    session.add(envelope)
+    record(session, AuditEvent(
+        AuditTag.EXCHANGE_SUBMIT, decision="allow", subject_id=the_plan.subject_id, purpose=the_plan.purpose,
+        recipient_agency_id=the_plan.recipient_agency_id,
+        classes_requested=tuple(classes_of(ctx.settings.policy_dir, fields)),
+        classes_released=tuple(classes_of(ctx.settings.policy_dir, fields)),
+        policy_version=decision.policy_version,
+        basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
+        details={"envelope_id": envelope.id, "plan_id": the_plan.id, "fields": len(fields),
+                 "preview_hash": manifest.get("preview_hash"),
+                 **({"exception_grant_id": grant_id} if grant_id else {})},
+    ), actor=_actor(caller), at=now, request_id=request_id)
+    session.flush()
+    if grant_id and decision.basis.exception is not None:
+        # Single use, in this very transaction: a concurrent second use finds no approved row.
+        exceptions.consume(session, ctx, caller, str(grant_id), envelope_id=envelope.id, fields=fields,
+                           classes=classes_of(ctx.settings.policy_dir, fields),
+                           policy_version=decision.policy_version)
+    return envelope, decision
+
+
+def _refusal_reason(session: Session, ctx: GatewayContext, the_plan: Plan, decision: Decision,
+                    fields: list[str]) -> str:
+    """Name the change that made the plan's decision stale: a withdrawal beats a generic policy code."""
+    basis_ids = list(the_plan.decision.get("basis", {}).get("consent_ids", []))
+    statuses = state.consent_statuses(session, basis_ids, ctx.clock.now()) if basis_ids else {}
+    for wanted in ("withdrawn", "expired", "superseded"):
+        if wanted in statuses.values():
+            return f"consent_{wanted}"
+    if decision.reasons:
+        return str(decision.reasons[0])
+    denied = {d.field: d.reason for d in decision.denied_fields}
+    for field in fields:
+        if field in denied:
+            return denied[field]
+    return "policy_denied"
+
+
+# ------------------------------------------------------------------------------ delivery
+
+def envelope_document(envelope: Envelope) -> dict[str, Any]:
+    """What a recipient receives: the signed manifest and the ciphertexts (the gateway cannot open them)."""
+    return {
+        "envelope_id": envelope.id,
+        "sender_agency_id": envelope.sender_agency_id,
+        "sender_key_id": envelope.sender_key_id,
+        "subject_id": envelope.subject_id,
+        "purpose": envelope.purpose,
+        "created_at": envelope.created_at.isoformat(),
+        "status": envelope.status,
+        "manifest": envelope.manifest,
+        "signature": envelope.signature,
+        "ciphertexts": {p.field: b64u_encode(p.ciphertext) for p in envelope.parts},
+    }
+
+
+def inbox(session: Session, ctx: GatewayContext, caller: Caller, *, limit: int = 20,
+          request_id: str | None = None) -> list[dict[str, Any]]:
+    """Envelopes waiting for the caller (not yet acknowledged), oldest first; fetching marks them delivered."""
+    now = ctx.clock.now()
+    with session.begin():
+        pending = list(session.scalars(
+            select(Envelope)
+            .where(Envelope.recipient_agency_id == caller.agency_id,
+                   Envelope.status.in_([EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED]),
+                   Envelope.expires_at > now)
+            .order_by(Envelope.created_at, Envelope.id)
+            .limit(limit)
+        ))
+        documents = []
+        for envelope in pending:
+            if envelope.status == EnvelopeStatus.QUEUED:
+                envelope.status = EnvelopeStatus.DELIVERED
+                envelope.delivered_at = now
+                record(session, AuditEvent(
+                    AuditTag.EXCHANGE_DELIVER, subject_id=envelope.subject_id, purpose=envelope.purpose,
+                    recipient_agency_id=envelope.recipient_agency_id,
+                    details={"envelope_id": envelope.id, "channel": "pull"},
+                ), actor=_actor(caller), at=now, request_id=request_id)
+            documents.append(envelope_document(envelope))
+        return documents
+
+
+def _own_envelope(session: Session, caller: Caller, envelope_id: str, *, as_recipient: bool) -> Envelope:
+    envelope = session.get(Envelope, envelope_id)
+    if envelope is None:
+        raise NotFound("unknown_envelope")
+    owner = envelope.recipient_agency_id if as_recipient else envelope.sender_agency_id
+    if owner != caller.agency_id:
+        raise NotFound("unknown_envelope")
+    return envelope
+
+
+def acknowledge(session: Session, ctx: GatewayContext, caller: Caller, envelope_id: str,
+                request_id: str | None = None) -> dict[str, Any]:
+    """Idempotent: the first ack starts the retention clock; later ones change nothing."""
+    now = ctx.clock.now()
+    with session.begin():
+        envelope = _own_envelope(session, caller, envelope_id, as_recipient=True)
+        if envelope.status == EnvelopeStatus.EXPIRED:
+            raise Conflict("envelope_expired", "This envelope expired before it was acknowledged.")
+        if envelope.acknowledged_at is None:
+            envelope.status = EnvelopeStatus.ACKNOWLEDGED
+            envelope.acknowledged_at = now
+            envelope.delivered_at = envelope.delivered_at or now
+            envelope.purge_after = now + timedelta(seconds=ctx.settings.ciphertext_retention_s)
+            record(session, AuditEvent(
+                AuditTag.EXCHANGE_ACK, subject_id=envelope.subject_id, purpose=envelope.purpose,
+                recipient_agency_id=envelope.recipient_agency_id, details={"envelope_id": envelope.id},
+            ), actor=_actor(caller), at=now, request_id=request_id)
+        return {"envelope_id": envelope.id, "status": envelope.status,
+                "acknowledged_at": envelope.acknowledged_at.isoformat() if envelope.acknowledged_at else None}
+
+
+def outbox_status(session: Session, caller: Caller, envelope_id: str) -> dict[str, Any]:
+    """What the sender may know: where its envelope is (never the content, which it already has)."""
+    with session.begin():
+        envelope = _own_envelope(session, caller, envelope_id, as_recipient=False)
+        return {
+            "envelope_id": envelope.id, "status": envelope.status, "recipient_agency_id": envelope.recipient_agency_id,
+            "created_at": envelope.created_at.isoformat(),
+            "delivered_at": envelope.delivered_at.isoformat() if envelope.delivered_at else None,
+            "acknowledged_at": envelope.acknowledged_at.isoformat() if envelope.acknowledged_at else None,
+            "expires_at": envelope.expires_at.isoformat(),
+        }
+
+
+def purge(ctx: GatewayContext) -> dict[str, int]:
+    """Delete ciphertext that is acknowledged and past retention, or never acknowledged and expired.
+
+    Each purge or expiry is audited in the transaction that deletes the ciphertext; an
+    expired envelope's sender sees ``expired`` in its outbox (and in the DPO console).
+    """
+    now = ctx.clock.now()
+    counts = {"purged": 0, "expired": 0}
+    with ctx.sessions() as session, session.begin():
+        due = list(session.scalars(select(Envelope).where(
+            ((Envelope.status == EnvelopeStatus.ACKNOWLEDGED) & (Envelope.purge_after <= now))
+            | (Envelope.status.in_([EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED]) & (Envelope.expires_at <= now))
+        )))
+        for envelope in due:
+            expired = envelope.status != EnvelopeStatus.ACKNOWLEDGED
+            envelope.parts.clear()
+            envelope.status = EnvelopeStatus.EXPIRED if expired else EnvelopeStatus.PURGED
+            envelope.purged_at = now
+            counts["expired" if expired else "purged"] += 1
+            record(session, AuditEvent(
+                AuditTag.EXCHANGE_EXPIRE if expired else AuditTag.EXCHANGE_PURGE,
+                decision="info", reason="never_acknowledged" if expired else "retention_elapsed",
+                subject_id=envelope.subject_id, purpose=envelope.purpose,
+                recipient_agency_id=envelope.recipient_agency_id,
+                details={"envelope_id": envelope.id, "sender_agency_id": envelope.sender_agency_id},
+            ), actor=Actor.system(), at=now)
+    return counts

@@ -1,0 +1,42 @@
+"""What the exchange needs to know about a person and their consents, behind one seam.
+
+The consent module owns subjects and consent records; this adapter turns them into the
+policy engine's input fragments (see ``policies/README.md``) and answers the few other
+questions the exchange asks. It is read inside the exchange's own transaction, so a
+withdrawal committed before a submit started is always seen (no cache anywhere, CR14/CR33).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from consent import policy_view, service
+from consent.notices import notify_person
+
+
+def subject_document(session: Session, subject_id: str, agency_id: str, now: datetime) -> dict[str, Any] | None:
+    """The policy's ``subject`` fragment, or None when the subject is unknown or not this agency's."""
+    subject = service.get_subject_for_agency(session, subject_id, agency_id)
+    if subject is None:
+        return None
+    return policy_view.subject_document(subject, now)
+
+
+def consents_in_force(session: Session, subject_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The policy's ``consents`` fragment: every consent in force for the subject now."""
+    return policy_view.consent_documents(service.consents_in_force(session, subject_id, at=now))
+
+
+def consent_statuses(session: Session, consent_ids: list[str], now: datetime) -> dict[str, str]:
+    """``in_force``, ``withdrawn``, ``superseded``, ``expired`` or ``unknown`` for each id."""
+    return service.consent_statuses(session, consent_ids, at=now)
+
+
+def notify_consent_needed(session: Session, subject_id: str, recipient_agency_id: str, purpose: str,
+                          now: datetime) -> None:
+    """Tell the person (portal) that an agency asked for data no consent covers (CR32, S34)."""
+    notify_person(session, subject_id=subject_id, kind="consent_needed", now=now,
+                  details={"recipient_agency_id": recipient_agency_id, "purpose": purpose})
