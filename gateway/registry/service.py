@@ -154,32 +154,49 @@ def get_key(session: Session, agency_id: str, key_id: str) -> AgencyKey:
     return key
 
 
-def verify_key(
-    session: Session, agency_id: str, key_id: str, read_back: str, *, actor: Actor, now: datetime
-) -> AgencyKey:
-    """Mark a pending key verified if ``read_back`` equals its fingerprint.
+def _verify(
+    item: AgencyKey | AgencyEndpoint, what: str, read_back: str, tag: AuditTag, details: dict[str, str],
+    session: Session, *, actor: Actor, now: datetime,
+) -> None:
+    """pending -> verified, only when the fingerprint read back over the phone matches.
 
     A mismatch raises ``fingerprint_mismatch`` and changes nothing; callers audit the
     refusal in a transaction of its own (see :func:`gateway.audit.log.record_refusal`).
     """
-    key = get_key(session, agency_id, key_id)
-    if key.status != TrustStatus.PENDING:
-        raise Conflict(f"key_{key.status}", f"Only a pending key can be verified; this one is {key.status}.")
-    if not _fingerprint_matches(read_back, key.fingerprint):
+    if item.status != TrustStatus.PENDING:
+        raise Conflict(f"{what}_{item.status}", f"Only a pending {what} can be verified; this one is {item.status}.")
+    if not _fingerprint_matches(read_back, item.fingerprint):
         raise Unprocessable(
             "fingerprint_mismatch",
-            "The fingerprint read back does not match this key. Do not verify: call the agency "
+            f"The fingerprint read back does not match this {what}. Do not verify: call the agency "
             "on its known number and compare again.",
         )
-    key.status = TrustStatus.VERIFIED
-    key.verified_at = now
-    key.verified_by = actor.user or actor.agency_id
-    record(
-        session,
-        AuditEvent(AuditTag.REGISTRY_KEY_VERIFY, details={"agency_id": agency_id, "key_id": key_id}),
-        actor=actor,
-        at=now,
-    )
+    item.status = TrustStatus.VERIFIED
+    item.verified_at = now
+    item.verified_by = actor.user or actor.agency_id
+    record(session, AuditEvent(tag, details=details), actor=actor, at=now)
+
+
+def _revoke(
+    item: AgencyKey | AgencyEndpoint, what: str, reason: str, tag: AuditTag, details: dict[str, str],
+    session: Session, *, actor: Actor, now: datetime,
+) -> None:
+    """Any state -> revoked, at once and for good."""
+    if item.status == TrustStatus.REVOKED:
+        raise Conflict(f"{what}_revoked", f"This {what} is already revoked.")
+    item.status = TrustStatus.REVOKED
+    item.revoked_at = now
+    item.revoked_reason = reason
+    record(session, AuditEvent(tag, reason=reason[:80], details=details), actor=actor, at=now)
+
+
+def verify_key(
+    session: Session, agency_id: str, key_id: str, read_back: str, *, actor: Actor, now: datetime
+) -> AgencyKey:
+    """Mark a pending key verified if ``read_back`` equals its fingerprint."""
+    key = get_key(session, agency_id, key_id)
+    _verify(key, "key", read_back, AuditTag.REGISTRY_KEY_VERIFY, {"agency_id": agency_id, "key_id": key_id},
+            session, actor=actor, now=now)
     return key
 
 
@@ -187,21 +204,8 @@ def revoke_key(
     session: Session, agency_id: str, key_id: str, reason: str, *, actor: Actor, now: datetime
 ) -> AgencyKey:
     key = get_key(session, agency_id, key_id)
-    if key.status == TrustStatus.REVOKED:
-        raise Conflict("key_revoked", "This key is already revoked.")
-    key.status = TrustStatus.REVOKED
-    key.revoked_at = now
-    key.revoked_reason = reason
-    record(
-        session,
-        AuditEvent(
-            AuditTag.REGISTRY_KEY_REVOKE,
-            reason=reason[:80],
-            details={"agency_id": agency_id, "key_id": key_id},
-        ),
-        actor=actor,
-        at=now,
-    )
+    _revoke(key, "key", reason, AuditTag.REGISTRY_KEY_REVOKE, {"agency_id": agency_id, "key_id": key_id},
+            session, actor=actor, now=now)
     return key
 
 
@@ -240,20 +244,8 @@ def verify_endpoint(
     session: Session, agency_id: str, endpoint_id: str, read_back: str, *, actor: Actor, now: datetime
 ) -> AgencyEndpoint:
     endpoint = get_endpoint(session, agency_id, endpoint_id)
-    if endpoint.status != TrustStatus.PENDING:
-        raise Conflict(f"endpoint_{endpoint.status}", f"Only a pending endpoint can be verified; this one is "
-                       f"{endpoint.status}.")
-    if not _fingerprint_matches(read_back, endpoint.fingerprint):
-        raise Unprocessable("fingerprint_mismatch", "The fingerprint read back does not match this endpoint.")
-    endpoint.status = TrustStatus.VERIFIED
-    endpoint.verified_at = now
-    endpoint.verified_by = actor.user or actor.agency_id
-    record(
-        session,
-        AuditEvent(AuditTag.REGISTRY_ENDPOINT_VERIFY, details={"agency_id": agency_id, "endpoint_id": endpoint_id}),
-        actor=actor,
-        at=now,
-    )
+    _verify(endpoint, "endpoint", read_back, AuditTag.REGISTRY_ENDPOINT_VERIFY,
+            {"agency_id": agency_id, "endpoint_id": endpoint_id}, session, actor=actor, now=now)
     return endpoint
 
 
@@ -261,21 +253,8 @@ def revoke_endpoint(
     session: Session, agency_id: str, endpoint_id: str, reason: str, *, actor: Actor, now: datetime
 ) -> AgencyEndpoint:
     endpoint = get_endpoint(session, agency_id, endpoint_id)
-    if endpoint.status == TrustStatus.REVOKED:
-        raise Conflict("endpoint_revoked", "This endpoint is already revoked.")
-    endpoint.status = TrustStatus.REVOKED
-    endpoint.revoked_at = now
-    endpoint.revoked_reason = reason
-    record(
-        session,
-        AuditEvent(
-            AuditTag.REGISTRY_ENDPOINT_REVOKE,
-            reason=reason[:80],
-            details={"agency_id": agency_id, "endpoint_id": endpoint_id},
-        ),
-        actor=actor,
-        at=now,
-    )
+    _revoke(endpoint, "endpoint", reason, AuditTag.REGISTRY_ENDPOINT_REVOKE,
+            {"agency_id": agency_id, "endpoint_id": endpoint_id}, session, actor=actor, now=now)
     return endpoint
 
 
