@@ -8,9 +8,6 @@ tests in test_console.py. Screenshots land in test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +15,6 @@ from typing import Any
 
 import playwright.sync_api as playwright_sync
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -30,6 +26,7 @@ from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
 from tests.conftest import empty_database
 from tests.console.conftest import StaffLogin
+from tests.support.live_server import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -51,22 +48,8 @@ def db_url(sqlite_database: str) -> Iterator[str]:
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[str]:
     """The app under uvicorn on 127.0.0.1 and an ephemeral port, in a background thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(app, lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture

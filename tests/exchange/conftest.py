@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from connectors.referral import make_preview, seal_referral
@@ -21,6 +17,7 @@ from gateway.context import GatewayContext
 from gateway.settings import Settings
 from tests.conftest import Registry, register
 from tests.consent.conftest import consent_body, subject_body
+from tests.support.live_server import reserve_port, serve
 
 Auth = Callable[..., dict[str, str]]
 SENDER = "ngo"
@@ -93,12 +90,6 @@ def submit(client: TestClient, auth: Auth, body: dict[str, Any], key: str = "k-1
 
 # ------------------------------------------------------------------------------ live server
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class LiveGateway:
     url: str
@@ -111,8 +102,7 @@ def live_gateway(db_url: str, tmp_path: Path, signing_seed: bytes, policy_bundle
     """The real app served by uvicorn on 127.0.0.1, for the SDK (which speaks real HTTP)."""
     from gateway.policy.factory import build_engine
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{reserve_port()}"
     settings = Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=url, argon2_time_cost=1,
                         argon2_memory_kib=8, background_worker=False, log_level="WARNING")
     ctx = build_context(settings, signing_seed=signing_seed, policy=build_engine("embedded", bundle=policy_bundle))
@@ -121,19 +111,11 @@ def live_gateway(db_url: str, tmp_path: Path, signing_seed: bytes, policy_bundle
 
     for agency_id, kind in AGENCIES:
         reg.keys[agency_id], reg.key_ids[agency_id] = register(ctx, agency_id, kind)
-    server = uvicorn.Server(uvicorn.Config(create_app(context=ctx), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.02)
+    port = int(url.rsplit(":", 1)[1])
     try:
-        yield LiveGateway(url=url, ctx=ctx, registry=reg)
+        with serve(create_app(context=ctx), port=port) as _:
+            yield LiveGateway(url=url, ctx=ctx, registry=reg)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         ctx.engine.dispose()
 
 

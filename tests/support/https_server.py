@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,11 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.live_server import serve
 
 
 def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
@@ -71,8 +63,7 @@ class Receiver:
 @contextmanager
 def https_receiver(directory: Path, *, fail_first: int = 0) -> Iterator[Receiver]:
     ca, cert, key = make_ca_and_cert(directory)
-    port = _free_port()
-    receiver = Receiver(url=f"https://127.0.0.1:{port}/hook", ca_file=ca, fail_first=fail_first)
+    receiver = Receiver(url="", ca_file=ca, fail_first=fail_first)
 
     async def hook(request: Request) -> JSONResponse:
         receiver.calls += 1
@@ -82,17 +73,6 @@ def https_receiver(directory: Path, *, fail_first: int = 0) -> Iterator[Receiver
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           ssl_certfile=str(cert), ssl_keyfile=str(key)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test HTTPS receiver did not start")
-        time.sleep(0.02)
-    try:
+    with serve(app, scheme="https", ssl_certfile=str(cert), ssl_keyfile=str(key)) as base:
+        receiver.url = f"{base}/hook"
         yield receiver
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
