@@ -5,14 +5,21 @@ A code is four groups of four symbols from :data:`crypto.passwords.CODE_ALPHABET
 without a scan of hashes), the other three are the secret (~59 bits), of which only an
 Argon2id hash is kept. One code per subject: later cards tell the person to keep using it,
 unless the advocate asks to reissue, which replaces both the locator and the secret.
+
+Signing in to the portal takes the code *and* a PIN the person chose with their advocate
+(digits only, stored as an Argon2id hash). An optional *duress PIN* opens an empty-looking
+account and silently alerts the advocate. Consecutive failed sign-ins for one code are
+counted on the row; after the configured number the code is locked, and only the advocate
+(the subject's owner agency) can lift the lock.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crypto.passwords import SecretHasher, normalise_code, random_code
@@ -21,7 +28,24 @@ from .audit import Actor, AuditAction, AuditSink
 from .errors import ConflictError
 from .orm import Base
 
-__all__ = ["CODE_GROUPS", "IssuedCode", "PortalAccess", "ensure_access_code", "split_code", "verify_access_code"]
+__all__ = [
+    "CODE_GROUPS",
+    "PIN_MAX",
+    "PIN_MIN",
+    "IssuedCode",
+    "PortalAccess",
+    "SignInMatch",
+    "ensure_access_code",
+    "find_by_code",
+    "lift_lockout",
+    "match_sign_in",
+    "pin_problems",
+    "record_sign_in_failure",
+    "record_sign_in_success",
+    "set_pins",
+    "split_code",
+    "verify_access_code",
+]
 
 CODE_GROUPS = 4
 GROUP_LEN = 4
@@ -38,6 +62,16 @@ class PortalAccess(Base):
     code_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    """Argon2id hash of the PIN chosen with the advocate; no sign-in is possible without one."""
+    duress_pin_hash: Mapped[str | None] = mapped_column(String(255))
+    """Argon2id hash of the optional duress PIN (opens an empty-looking account, alerts the advocate)."""
+    pin_set_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """Consecutive failed sign-ins with this code since the last success or unlock."""
+    last_failure_at: Mapped[datetime | None]
+    locked_at: Mapped[datetime | None]
+    """Set after too many failures; only the advocate lifts it (:func:`lift_lockout`)."""
 
 
 @dataclass(frozen=True)
@@ -110,3 +144,128 @@ def verify_access_code(session: Session, code: str, *, hasher: SecretHasher) -> 
         hasher.hash(secret)
         return None
     return row.subject_id if hasher.verify(row.code_hash, secret) else None
+
+
+# ---------------------------------------------------------------- PINs, sign-in, lockout
+
+PIN_MIN = 4
+PIN_MAX = 12
+
+
+def pin_problems(pin: str) -> list[str]:
+    """Why ``pin`` is not acceptable (empty list: it is). Digits only, 4-12 of them, and not
+    one repeated digit or a run like 1234 / 9876 (the first guesses of anyone)."""
+    if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit():
+        return ["pin_digits_only"]
+    if not PIN_MIN <= len(pin) <= PIN_MAX:
+        return ["pin_length"]
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
+    if steps in ({0}, {1}, {9}):
+        return ["pin_too_simple"]
+    return []
+
+
+def set_pins(
+    session: Session, subject_id: str, *, pin: str, duress_pin: str | None, hasher: SecretHasher, now: datetime
+) -> PortalAccess:
+    """Store (replace) the PIN and the optional duress PIN as Argon2id hashes.
+
+    Raises ValueError with a reason code when a PIN is unacceptable or both are the same, and
+    LookupError when the subject has no access code yet (it is issued with the first consent).
+    Setting PINs with the person present also clears the failure count and any lock.
+    """
+    problems = pin_problems(pin) + (pin_problems(duress_pin) if duress_pin is not None else [])
+    if problems:
+        raise ValueError(problems[0])
+    if duress_pin is not None and duress_pin == pin:
+        raise ValueError("duress_pin_same_as_pin")
+    row = session.get(PortalAccess, subject_id, with_for_update=True)
+    if row is None:
+        raise LookupError("no_access_code")
+    row.pin_hash = hasher.hash(pin)
+    row.duress_pin_hash = hasher.hash(duress_pin) if duress_pin is not None else None
+    row.pin_set_at = now
+    row.failed_attempts = 0
+    row.locked_at = None
+    session.flush()
+    return row
+
+
+def lift_lockout(session: Session, subject_id: str) -> PortalAccess:
+    """The advocate lifts a lock (and the failure count); LookupError without an access code."""
+    row = session.get(PortalAccess, subject_id, with_for_update=True)
+    if row is None:
+        raise LookupError("no_access_code")
+    row.failed_attempts = 0
+    row.locked_at = None
+    session.flush()
+    return row
+
+
+def find_by_code(session: Session, code: str) -> tuple[str | None, PortalAccess | None]:
+    """(locator, row) for a typed code: (None, None) when it is not shaped like a code, and
+    (locator, None) when no subject has that locator."""
+    try:
+        locator, _secret = split_code(code)
+    except ValueError:
+        return None, None
+    return locator, session.scalar(select(PortalAccess).where(PortalAccess.locator == locator))
+
+
+@dataclass(frozen=True)
+class SignInMatch:
+    """What a code + PIN opened: nothing, the account, or the duress (decoy) account."""
+
+    subject_id: str | None
+    duress: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.subject_id is not None
+
+
+def match_sign_in(
+    *,
+    code: str,
+    pin: str,
+    code_hash: str | None,
+    pin_hash: str | None,
+    duress_pin_hash: str | None,
+    subject_id: str | None,
+    hasher: SecretHasher,
+    dummy_hash: str,
+) -> SignInMatch:
+    """Check a code and PIN against hashes read earlier (no session: run it outside any transaction).
+
+    Always three Argon2id verifications (the code's secret, the PIN, the duress PIN), with
+    ``dummy_hash`` standing in for whatever is missing, so that an unknown code, a wrong
+    code, a wrong PIN, no PIN set, the PIN and the duress PIN all cost the same time.
+    """
+    try:
+        _locator, secret = split_code(code)
+    except ValueError:
+        secret = "not-a-code"  # noqa: S105 - verified against a hash, never stored
+    code_ok = hasher.verify(code_hash or dummy_hash, secret) and code_hash is not None
+    pin_ok = hasher.verify(pin_hash or dummy_hash, pin) and pin_hash is not None
+    duress_ok = hasher.verify(duress_pin_hash or dummy_hash, pin) and duress_pin_hash is not None
+    if not code_ok or subject_id is None:
+        return SignInMatch(None)
+    if pin_ok:
+        return SignInMatch(subject_id)
+    if duress_ok:
+        return SignInMatch(subject_id, duress=True)
+    return SignInMatch(None)
+
+
+def record_sign_in_failure(row: PortalAccess, *, now: datetime, lock_after: int) -> bool:
+    """Count a failure against the code; returns True when this failure locked it."""
+    row.failed_attempts = (row.failed_attempts or 0) + 1
+    row.last_failure_at = now
+    if row.locked_at is None and row.failed_attempts >= lock_after:
+        row.locked_at = now
+        return True
+    return False
+
+
+def record_sign_in_success(row: PortalAccess) -> None:
+    row.failed_attempts = 0

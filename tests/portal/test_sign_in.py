@@ -1,0 +1,315 @@
+"""Signing in: code + PIN, one answer for every failure, back-off, lockout and the advocate's
+unlock, sessions that expire and end, cookies, CSRF, and the duress PIN."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from http.cookies import SimpleCookie
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from consent.clock import FixedClock
+from consent.portal_access import PortalAccess
+from gateway.audit.models import AuditEntry
+from gateway.context import GatewayContext
+from gateway.portal.models import PortalAlert, PortalRequest
+from tests.consent.conftest import STAFF
+from tests.portal.conftest import COOKIE, OWNER, Auth, PortalPerson, csrf_of, make_person, sign_in
+
+
+def _wrong_locator(code: str) -> str:
+    first = code[:4]
+    other = "2222" if first != "2222" else "3333"
+    return other + code[4:]
+
+
+def _wrong_secret(code: str) -> str:
+    last = code[-1]
+    return code[:-1] + ("2" if last != "2" else "3")
+
+
+def _without_token(html: str) -> str:
+    return html.replace(csrf_of(html), "TOKEN")
+
+
+def _advance_past_backoff(clock: FixedClock, ctx: GatewayContext) -> None:
+    clock.advance(timedelta(seconds=ctx.settings.portal_max_delay_s + 1))
+
+
+# ---------------------------------------------------------------------------- success
+
+
+@pytest.mark.rule("ASVS-7.2.4", "ASVS-3.3.1")
+def test_sign_in_starts_a_new_session_in_a_host_only_strict_cookie(client: TestClient, person: PortalPerson) -> None:
+    client.cookies.clear()
+    form = client.get("/p/")
+    before = form.cookies.get(COOKIE)
+    assert before, "the sign-in form runs in a pre-sign-in session"
+    response = client.post("/p/sign-in", data={"csrf_token": csrf_of(form.text), "code": person.code,
+                                                "pin": person.pin}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/p/"
+    raw = response.headers["set-cookie"]
+    cookie = SimpleCookie()
+    cookie.load(raw)
+    morsel = cookie[COOKIE]
+    assert morsel.value and morsel.value != before, "a new session id at sign-in (no fixation)"
+    assert morsel["path"] == "/" and not morsel["domain"]
+    lowered = raw.lower()
+    assert "secure" in lowered and "httponly" in lowered and "samesite=strict" in lowered
+    # The pre-sign-in id no longer opens anything.
+    client.cookies.clear()
+    client.cookies.set(COOKIE, before)
+    assert 'action="/p/sign-in"' in client.get("/p/").text
+    client.cookies.clear()
+    client.cookies.set(COOKIE, morsel.value)
+    assert 'action="/p/leave"' in client.get("/p/").text
+
+
+def test_code_is_accepted_however_it_is_typed(client: TestClient, person: PortalPerson) -> None:
+    typed = " " + person.code.lower().replace("-", " ") + " "
+    assert sign_in(client, typed, person.pin).status_code == 303
+
+
+# ---------------------------------------------------------------------------- one answer
+
+
+@pytest.mark.rule("ASVS-6.3.8")
+def test_wrong_code_unknown_code_and_wrong_pin_get_the_same_answer(
+    client: TestClient, person: PortalPerson, ctx: GatewayContext
+) -> None:
+    client.cookies.clear()
+    form = client.get("/p/")
+    token = csrf_of(form.text)
+    answers = []
+    for code, pin in ((person.code, "9999"), (_wrong_secret(person.code), person.pin),
+                      (_wrong_locator(person.code), person.pin), ("not a code", person.pin), (person.code, "")):
+        response = client.post("/p/sign-in", data={"csrf_token": token, "code": code, "pin": pin},
+                               follow_redirects=False)
+        answers.append((response.status_code, response.text, response.headers.get("retry-after")))
+    assert answers[0][0] == 401
+    assert all(a == answers[0] for a in answers), "every failure must look the same"
+    assert "Check the code and the PIN" in answers[0][1]
+
+
+def test_a_person_without_a_pin_cannot_sign_in(client: TestClient, auth: Auth, registry: object,
+                                              ctx: GatewayContext) -> None:
+    person = make_person(client, auth)
+    with ctx.sessions() as session, session.begin():
+        row = session.get(PortalAccess, person.subject_id)
+        assert row is not None
+        row.pin_hash = None
+        row.duress_pin_hash = None
+    assert sign_in(client, person.code, person.pin).status_code == 401
+
+
+# ---------------------------------------------------------------------------- throttling and lockout
+
+
+@pytest.mark.rule("ASVS-6.3.1", "NIST-800-63B-5.2.2")
+def test_back_off_per_code_after_the_free_failures(client: TestClient, person: PortalPerson, ctx: GatewayContext,
+                                                   clock: FixedClock) -> None:
+    free = ctx.settings.portal_code_free_failures
+    for _ in range(free + 1):
+        assert sign_in(client, person.code, "9999").status_code == 401
+    throttled = sign_in(client, person.code, person.pin)  # even the right PIN waits
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) >= 1
+    assert "Please wait" in throttled.text
+    clock.advance(timedelta(seconds=2))
+    assert sign_in(client, person.code, person.pin).status_code == 303
+    # A success clears the code's count: the next failure is a plain failure again.
+    assert sign_in(client, person.code, "9999").status_code == 401
+
+
+@pytest.mark.rule("ASVS-6.3.1")
+def test_back_off_per_client_address(client: TestClient, person: PortalPerson, ctx: GatewayContext) -> None:
+    free = ctx.settings.portal_address_free_failures
+    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    for i in range(free + 1):
+        code = f"{alphabet[i % 31]}{alphabet[i // 31]}ZZ-2222-3333-4444"  # a different code each time
+        assert sign_in(client, code, "1357").status_code == 401
+    assert sign_in(client, person.code, person.pin).status_code == 429
+
+
+def _fail_until_locked(client: TestClient, code: str, ctx: GatewayContext, clock: FixedClock) -> None:
+    for _ in range(ctx.settings.portal_lockout_after):
+        _advance_past_backoff(clock, ctx)
+        assert sign_in(client, code, "9999").status_code == 401
+
+
+@pytest.mark.rule("ASVS-6.3.1")
+def test_lockout_after_n_failures_only_the_advocate_lifts_it(
+    client: TestClient, auth: Auth, person: PortalPerson, ctx: GatewayContext, clock: FixedClock
+) -> None:
+    _fail_until_locked(client, person.code, ctx, clock)
+    for _ in range(2):  # waiting does not help
+        _advance_past_backoff(clock, ctx)
+        locked = sign_in(client, person.code, person.pin)
+        assert locked.status_code == 429
+        assert "Your advocate can help" in locked.text
+        assert "retry-after" not in locked.headers
+    status = client.get(f"/v1/subjects/{person.subject_id}/portal-access", headers=auth(OWNER)).json()
+    assert status["locked"] is True and status["failed_attempts"] == ctx.settings.portal_lockout_after
+    # Another agency cannot lift it: for them the subject does not exist.
+    assert client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth("shelter"),
+                       json={"unlocked_by": STAFF}).status_code == 404
+    unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER),
+                           json={"unlocked_by": STAFF})
+    assert unlocked.status_code == 200, unlocked.text
+    assert unlocked.json()["locked"] is False and unlocked.json()["failed_attempts"] == 0
+    assert sign_in(client, person.code, person.pin).status_code == 303
+    with ctx.sessions() as session:
+        actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.subject_id == person.subject_id)))
+    assert "portal:access_code:lock" in actions and "portal:access_code:unlock" in actions
+
+
+@pytest.mark.rule("ASVS-6.3.8")
+def test_a_code_nobody_holds_locks_the_same_way(client: TestClient, person: PortalPerson, ctx: GatewayContext,
+                                                clock: FixedClock) -> None:
+    """The lock does not tell whether a code exists."""
+    unknown = _wrong_locator(person.code)
+    _fail_until_locked(client, unknown, ctx, clock)
+    _fail_until_locked(client, person.code, ctx, clock)
+    _advance_past_backoff(clock, ctx)
+    a, b = sign_in(client, unknown, "1357"), sign_in(client, person.code, "1357")
+    assert (a.status_code, _without_token(a.text)) == (b.status_code, _without_token(b.text))
+    assert a.status_code == 429
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+@pytest.mark.rule("ASVS-7.3.1")
+def test_idle_timeout(signed_in: TestClient, ctx: GatewayContext, clock: FixedClock) -> None:
+    clock.advance(timedelta(seconds=ctx.settings.portal_session_idle_s - 5))
+    assert 'action="/p/leave"' in signed_in.get("/p/").text  # still in, and touched
+    clock.advance(timedelta(seconds=ctx.settings.portal_session_idle_s + 1))
+    page = signed_in.get("/p/shared")
+    assert 'action="/p/sign-in"' in page.text
+    assert "away for a while" in page.text
+
+
+@pytest.mark.rule("ASVS-7.3.2")
+def test_absolute_timeout(signed_in: TestClient, ctx: GatewayContext, clock: FixedClock) -> None:
+    step = ctx.settings.portal_session_idle_s - 10
+    elapsed = 0
+    while elapsed + step <= ctx.settings.portal_session_absolute_s:
+        clock.advance(timedelta(seconds=step))
+        elapsed += step
+        assert 'action="/p/leave"' in signed_in.get("/p/").text
+    clock.advance(timedelta(seconds=ctx.settings.portal_session_absolute_s - elapsed + 1))
+    assert 'action="/p/sign-in"' in signed_in.get("/p/").text
+
+
+@pytest.mark.rule("ASVS-14.3.1")
+def test_sign_out_ends_the_session_and_clears_the_site(signed_in: TestClient) -> None:
+    token = signed_in.cookies.get(COOKIE)
+    response = signed_in.post("/p/leave", data={"csrf_token": csrf_of(signed_in.get("/p/").text)},
+                              follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/p/?left=1"
+    assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'
+    signed_in.cookies.clear()
+    signed_in.cookies.set(COOKIE, token or "")
+    assert 'action="/p/sign-in"' in signed_in.get("/p/").text
+
+
+@pytest.mark.rule("ASVS-14.3.1")
+def test_quick_exit_ends_the_session_and_leaves_for_an_ordinary_site(signed_in: TestClient,
+                                                                     ctx: GatewayContext) -> None:
+    token = signed_in.cookies.get(COOKIE)
+    response = signed_in.get("/p/exit", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == ctx.settings.portal_exit_url
+    assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'
+    assert f"{COOKIE}=" in response.headers["set-cookie"]
+    signed_in.cookies.clear()
+    signed_in.cookies.set(COOKIE, token or "")
+    assert 'action="/p/sign-in"' in signed_in.get("/p/").text
+    # Signed out already: it still just leaves.
+    assert signed_in.get("/p/exit", follow_redirects=False).status_code == 303
+
+
+# ---------------------------------------------------------------------------- CSRF
+
+
+@pytest.mark.rule("ASVS-3.5.1")
+def test_every_form_refuses_a_missing_or_wrong_token(signed_in: TestClient, person: PortalPerson,
+                                                     ctx: GatewayContext, auth: Auth) -> None:
+    for data in ({}, {"csrf_token": "forged"}):
+        withdraw = signed_in.post(f"/p/choices/{person.consent_id}/withdraw", data=data)
+        assert withdraw.status_code == 403
+        sent = signed_in.post("/p/requests", data={**data, "kind": "complaint", "message": "x"})
+        assert sent.status_code == 403
+        lang = signed_in.post("/p/lang", data={**data, "lang": "fr"}, follow_redirects=False)
+        assert lang.status_code == 403
+        leave = signed_in.post("/p/leave", data=data, follow_redirects=False)
+        assert leave.status_code == 403
+    consent = signed_in.get(f"/v1/consents/{person.consent_id}", headers=auth(OWNER)).json()
+    assert consent["status"] == "in_force"
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PortalRequest)) == 0
+    assert 'lang="en"' in signed_in.get("/p/").text
+    assert 'action="/p/leave"' in signed_in.get("/p/").text  # still signed in
+
+
+def test_sign_in_without_the_forms_token_is_refused(client: TestClient, person: PortalPerson) -> None:
+    client.cookies.clear()
+    client.get("/p/")
+    refused = client.post("/p/sign-in", data={"csrf_token": "forged", "code": person.code, "pin": person.pin},
+                          follow_redirects=False)
+    assert refused.status_code == 403
+    assert "open too long" in refused.text
+    # The answer carries a fresh form that works.
+    ok = client.post("/p/sign-in", data={"csrf_token": csrf_of(refused.text), "code": person.code,
+                                         "pin": person.pin}, follow_redirects=False)
+    assert ok.status_code == 303
+
+
+# ---------------------------------------------------------------------------- duress
+
+
+def test_duress_pin_opens_an_empty_account_and_alerts_the_advocate(
+    client: TestClient, auth: Auth, person: PortalPerson, ctx: GatewayContext
+) -> None:
+    normal = sign_in(client, person.code, person.pin)
+    client.post("/p/leave", data={"csrf_token": csrf_of(client.get("/p/").text)})
+    assert person.duress_pin
+    duress = sign_in(client, person.code, person.duress_pin)
+    # The same answer as a normal sign-in.
+    assert (duress.status_code, duress.headers["location"]) == (normal.status_code, normal.headers["location"])
+    home = client.get("/p/")
+    assert 'action="/p/leave"' in home.text
+    assert "You have no agreements in force now." in home.text
+    assert "Stop this" not in home.text and "shelter agency" not in home.text
+    for path, empty in (("/p/past", "Nothing here yet."), ("/p/shared", "No information about you"),
+                        ("/p/requests", "Nothing here yet.")):
+        assert empty in client.get(path).text
+    # What the decoy does changes nothing.
+    token = csrf_of(home.text)
+    assert client.post(f"/p/choices/{person.consent_id}/withdraw", data={"csrf_token": token}).status_code == 404
+    sent = client.post("/p/requests", data={"csrf_token": token, "kind": "complaint", "message": "hello"},
+                       follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == "/p/requests?sent=1"
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PortalRequest)) == 0
+        alerts = list(session.scalars(select(PortalAlert)))
+    assert client.get(f"/v1/consents/{person.consent_id}", headers=auth(OWNER)).json()["status"] == "in_force"
+    # The advocate's agency reads the alert: ids and a code only. Nobody else does.
+    assert len(alerts) == 1
+    listed = client.get("/v1/alerts", headers=auth(OWNER)).json()["alerts"]
+    assert listed == [{"id": alerts[0].id, "subject_id": person.subject_id, "code": "duress_sign_in",
+                       "raised_at": listed[0]["raised_at"]}]
+    assert client.get("/v1/alerts", headers=auth("shelter")).json()["alerts"] == []
+    # Nothing on any page of the decoy session mentions it.
+    for path in ("/p/", "/p/past", "/p/shared", "/p/rules", "/p/requests"):
+        text = client.get(path).text.lower()
+        assert "alert" not in text and "duress" not in text
+
+
+def test_the_duress_pin_is_optional(client: TestClient, auth: Auth, registry: object) -> None:
+    person = make_person(client, auth, duress=False)
+    assert sign_in(client, person.code, person.pin).status_code == 303
+    client.post("/p/leave", data={"csrf_token": csrf_of(client.get("/p/").text)})
+    assert sign_in(client, person.code, "7315").status_code == 401
