@@ -32,7 +32,7 @@ hard_denials contains [f, "child_identity_public"] if {
 
 # Recipients that appoint or are the guardian advocate, or protect the child (CH13): a child's
 # case reaches them before a guardian advocate exists.
-guardian_free_kinds := {"child_protection", "guardian_advocate_service"}
+guardian_free_kinds := {k | some k in data.gateway_data.exceptions.children.guardian_free_recipient_kinds}
 
 _has_guardian_advocate if {
 	x := data.gateway.model.subject.guardian_advocate_id
@@ -58,12 +58,6 @@ overall_reasons contains "guardian_advocate_required" if {
 # consents guardian_suspected: true when the consent's guardian is the suspected one).
 _void_consent(c) if c.guardian_suspected == true
 
-_void_consent(c) if {
-	data.gateway.model.subject.guardian_suspected == true
-	c.guardian_consent == true
-	not c.guardian_suspected == false
-}
-
 _counting := [c | some c in data.gateway.consent.applicable; not _void_consent(c)]
 
 overall_reasons contains "guardian_suspected_consent_void" if {
@@ -75,10 +69,7 @@ overall_reasons contains "guardian_suspected_consent_void" if {
 
 # ---------------------------------------------------------------- CH6, CH9 legal consequences
 
-legal_consequence_purposes := {
-	"criminal_justice", "data_sharing", "filming", "forensic", "nrm_referral", "post_return_monitoring",
-	"return",
-}
+legal_consequence_purposes := {p | some p in data.gateway_data.exceptions.children.legal_consequence_purposes}
 
 _complete(c) if {
 	c.guardian_consent == true
@@ -96,7 +87,7 @@ overall_reasons contains "child_guardian_consent_and_views_required" if {
 
 # ---------------------------------------------------------------- CH19 return
 
-return_purposes := {"return", "post_return_monitoring"}
+return_purposes := {p | some p in data.gateway_data.exceptions.children.return_purposes}
 
 _best_interests_recorded if {
 	x := data.gateway.model.subject.best_interests_ref
@@ -114,9 +105,4 @@ overall_reasons contains "child_return_requires_best_interests" if {
 	is_child
 	data.gateway.model.strings.purpose in return_purposes
 	not _best_interests_recorded
-}
-
-explanations contains "CH3.guardian_advocate" if {
-	is_child
-	_has_guardian_advocate
 }

@@ -72,3 +72,153 @@ test_family_tracing_is_for_children_only if {
 	d := decide(media_request([], l6_grant))
 	"exception_requires_child" in d.reasons
 }
+
+# ---------------------------------------------------------------- issue 9
+
+guardian := [
+	{"op": "replace", "path": "/subject/is_child", "value": true},
+	{"op": "replace", "path": "/subject/guardian_advocate_id", "value": "ga-7"},
+]
+
+shelter_referral := fx.request(
+	"shelter",
+	fx.recipient("a-shelter", "shelter"),
+	["subject.preferred_name", "subject.language"],
+	[fx.consent("c-sh", "shelter", ["a-shelter"], "relevant_portion", ["D1", "D5"])],
+)
+
+# rules: CH3 CH20 S29
+test_a_childs_case_needs_a_guardian_advocate_before_anything_leaves_intake if {
+	d := decide(json.patch(shelter_referral, child))
+	d.allow == false
+	"guardian_advocate_required" in d.reasons
+	ok := decide(json.patch(shelter_referral, guardian))
+	ok.allow == true
+}
+
+# rules: CH3 CH13
+test_child_protection_is_reached_before_a_guardian_advocate_exists if {
+	inp := fx.request(
+		"protection_support",
+		fx.recipient("a-cp", "child_protection"),
+		["subject.preferred_name"],
+		[fx.consent("c-cp", "protection_support", ["a-cp"], "relevant_portion", ["D1"])],
+	)
+	d := decide(json.patch(inp, child))
+	not "guardian_advocate_required" in d.reasons
+}
+
+nrm_child(flags) := json.patch(
+	fx.request(
+		"nrm_referral",
+		fx.recipient("a-ca", "competent_authority"),
+		["subject.first_name"],
+		[object.union(fx.consent("c-nrm", "nrm_referral", ["a-ca"], "full", ["D1", "D11"]), flags)],
+	),
+	guardian,
+)
+
+# rules: CH6 CH9 S16
+test_a_legal_action_for_a_child_needs_the_guardians_consent_and_the_childs_views if {
+	none := decide(nrm_child({"guardian_consent": false, "child_views_recorded": false}))
+	"child_guardian_consent_and_views_required" in none.reasons
+	no_views := decide(nrm_child({"guardian_consent": true, "child_views_recorded": false}))
+	"child_guardian_consent_and_views_required" in no_views.reasons
+	both := decide(nrm_child({"guardian_consent": true, "child_views_recorded": true}))
+	not "child_guardian_consent_and_views_required" in both.reasons
+	both.allow == true
+}
+
+# rules: CH6
+test_the_guardian_and_views_rule_is_for_children_only if {
+	adult := json.patch(nrm_child({"guardian_consent": null, "child_views_recorded": null}), [
+		{"op": "replace", "path": "/subject/is_child", "value": false},
+	])
+	d := decide(adult)
+	not "child_guardian_consent_and_views_required" in d.reasons
+}
+
+# rules: CH7
+test_a_suspected_guardians_consent_does_not_count if {
+	suspect := {"guardian_consent": true, "child_views_recorded": true, "guardian_suspected": true}
+	d := decide(json.patch(nrm_child(suspect), [{"op": "replace", "path": "/subject/guardian_suspected", "value": true}]))
+	d.allow == false
+	"guardian_suspected_consent_void" in d.reasons
+}
+
+return_child(patch) := json.patch(
+	fx.request(
+		"return",
+		fx.recipient("a-iom2", "iom"),
+		["subject.first_name"],
+		[object.union(
+			fx.consent("c-ret", "return", ["a-iom2"], "full", ["D1"]),
+			{"guardian_consent": true, "child_views_recorded": true},
+		)],
+	),
+	array.concat(guardian, patch),
+)
+
+# rules: CH19 CH2
+test_return_of_a_child_needs_a_best_interests_decision if {
+	d := decide(return_child([]))
+	"child_return_requires_best_interests" in d.reasons
+	ok := decide(return_child([{"op": "add", "path": "/subject/best_interests_ref", "value": "bid-2026-4"}]))
+	not "child_return_requires_best_interests" in ok.reasons
+}
+
+# rules: CH23 S39
+test_an_adults_consent_does_not_cover_a_dependant_child if {
+	adults := object.union(fx.consent("c-adult", "shelter", ["a-shelter"], "relevant_portion", ["D1", "D5"]), {"subject_id": "s-adult"})
+	d := decide(json.patch(object.union(shelter_referral, {"consents": [adults]}), guardian))
+	d.allow == false
+	"no_consent" in d.reasons
+}
+
+l5c_grant(recipient_id) := {
+	"basis": "L5c",
+	"scenario": "child_trafficking_indicators",
+	"grant_id": "g-5c",
+	"classes": ["D1", "D26"],
+	"fields": [],
+	"recipient_agency_id": recipient_id,
+	"approved": true,
+	"second_approver_id": "u-2",
+	"expires_at": "2026-11-24T11:00:00Z",
+}
+
+l5c_request(kind, patch) := json.patch(
+	object.union(
+		fx.request(
+			"protection_support",
+			fx.recipient("a-x", kind),
+			["routing.iom_indicator", "needs.categories", "subject.first_name", "history.trafficking_account"],
+			[],
+		),
+		{
+			"exception": l5c_grant("a-x"),
+			"requester": object.union(fx.requester, {"exception_policy": {"L5c": ["child_trafficking_indicators"]}}),
+		},
+	),
+	patch,
+)
+
+# rules: L5c S19 CH3
+test_child_indicators_go_to_police_as_an_indicator_record_without_consent if {
+	every kind in ["police", "missing_persons", "child_protection"] {
+		d := decide(l5c_request(kind, child))
+		d.allow == true
+		d.basis.exception == "L5c"
+		not "history.trafficking_account" in d.permitted_fields
+		"routing.iom_indicator" in d.permitted_fields
+		d.obligations.notify_person == true
+	}
+}
+
+# rules: L5c S19
+test_l5c_is_for_children_and_indicator_recipients_only if {
+	adult := decide(l5c_request("police", []))
+	"exception_requires_child" in adult.reasons
+	media := decide(l5c_request("media", child))
+	"exception_recipient_role_not_allowed" in media.reasons
+}

@@ -70,7 +70,7 @@ hard_denied_fields := {d[0] | some d in hard_denials}
 # Consent-side reasons give way when an exception or court order covers the request.
 consent_reasons := set() if data.gateway.exceptions.basis_available else := data.gateway.consent.missing_reasons
 
-global_reasons := ((data.gateway.model.overall_reasons | data.gateway.firewalls.overall_reasons) | data.gateway.exceptions.overall_reasons) | consent_reasons
+global_reasons := (((data.gateway.model.overall_reasons | data.gateway.firewalls.overall_reasons) | data.gateway.exceptions.overall_reasons) | data.gateway.children.overall_reasons) | consent_reasons
 
 permitted_fields := set() if count(global_reasons) > 0 else := (granted_fields & data.gateway.model.known_fields) - hard_denied_fields
 

@@ -1,0 +1,103 @@
+"""``/v1/exceptions``: request, approve (four eyes), read grants; the agency's exception notices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..deps import Caller, ContextDep, SessionDep, require_scope
+from . import children, service
+
+router = APIRouter(prefix="/v1/exceptions", tags=["exceptions"])
+children_router = APIRouter(prefix="/v1/children", tags=["children"])
+Sender = Annotated[Caller, Depends(require_scope("referrals:write"))]
+
+CODE = r"^[A-Za-z0-9_.:\-]+$"
+FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GrantBody(Strict):
+    subject_id: str = Field(min_length=3, max_length=64)
+    basis: str = Field(pattern=r"^L\d{1,2}[a-z]?$")
+    scenario: str = Field(min_length=2, max_length=80, pattern=r"^[a-z0-9_]+$")
+    justification_code: str = Field(min_length=2, max_length=80, pattern=CODE)
+    justification_ref: str = Field(min_length=2, max_length=120, pattern=CODE)
+    """A reference to the written justification kept by the agency: never personal data."""
+    recipient_agency_id: str = Field(min_length=2, max_length=64)
+    purpose: str = Field(min_length=2, max_length=40, pattern=r"^[a-z_]+$")
+    classes: list[Annotated[str, Field(pattern=r"^D\d{1,2}$")]] = Field(min_length=1, max_length=26)
+    fields: list[Annotated[str, Field(max_length=120, pattern=FIELD_NAME)]] = Field(default_factory=list,
+                                                                                     max_length=50)
+    requested_by: str = Field(min_length=1, max_length=120)
+    ttl_s: int = Field(default=service.DEFAULT_TTL_S, ge=60, le=service.MAX_TTL_S)
+    best_interests_ref: str | None = Field(default=None, max_length=120, pattern=CODE)
+    defer_until: datetime | None = None
+    defer_reason: str | None = Field(default=None, max_length=40, pattern=CODE)
+
+
+class ApprovalBody(Strict):
+    approved_by: str = Field(min_length=1, max_length=120)
+
+
+@router.post("", status_code=201)
+def request_grant(body: GrantBody, caller: Sender, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Ask for an exception grant; refused at once outside your published exception policy (S35)."""
+    return service.request_grant(session, ctx, caller, service.GrantRequest(
+        subject_id=body.subject_id, basis=body.basis, scenario=body.scenario,
+        justification_code=body.justification_code, justification_ref=body.justification_ref,
+        recipient_agency_id=body.recipient_agency_id, purpose=body.purpose, classes=tuple(body.classes),
+        fields=tuple(body.fields), requested_by=body.requested_by, ttl_s=body.ttl_s,
+        best_interests_ref=body.best_interests_ref, defer_until=body.defer_until, defer_reason=body.defer_reason,
+    ))
+
+
+@router.post("/{grant_id}/approvals")
+def approve_grant(grant_id: str, body: ApprovalBody, caller: Sender, ctx: ContextDep,
+                  session: SessionDep) -> dict[str, Any]:
+    """The second approver (same agency, not the requester) approves."""
+    return service.approve_grant(session, ctx, caller, grant_id, body.approved_by)
+
+
+@router.get("")
+def list_grants(caller: Sender, session: SessionDep,
+                subject_id: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
+    return service.list_grants(session, caller, subject_id)
+
+
+@router.get("/notices")
+def agency_notices(caller: Sender, session: SessionDep) -> list[dict[str, Any]]:
+    """What your agency must be told: exceptions used on your cases, suspected guardians, age corrections."""
+    return service.agency_notices(session, caller)
+
+
+@router.get("/{grant_id}")
+def get_grant(grant_id: str, caller: Sender, session: SessionDep) -> dict[str, Any]:
+    return service.get_grant(session, caller, grant_id)
+
+
+class BestInterestsBody(Strict):
+    reference: str = Field(min_length=2, max_length=120, pattern=CODE)
+    decision_code: str = Field(min_length=2, max_length=40, pattern=r"^[a-z_]+$")
+    recorded_by: str = Field(min_length=1, max_length=120)
+
+
+@children_router.post("/{subject_id}/best-interests", status_code=201)
+def record_best_interests(subject_id: str, body: BestInterestsBody, caller: Sender, ctx: ContextDep,
+                          session: SessionDep) -> dict[str, Any]:
+    """Record a best-interests decision for a child (CH2, CH19): a reference, never its text."""
+    return children.record_best_interests(session, ctx, caller, subject_id, reference=body.reference,
+                                          decision_code=body.decision_code, recorded_by=body.recorded_by)
+
+
+@children_router.post("/{subject_id}/review")
+def review_child(subject_id: str, caller: Sender, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """After an attribute change: tell the guardian advocate of a suspected guardian (CH7) and earlier
+    recipients of adult-profile data of an age correction to child (CH20, S29). Idempotent."""
+    return children.review(session, ctx, caller, subject_id)

@@ -1,0 +1,320 @@
+"""Exception grants: request (refused at once outside the agency's published policy, S35),
+approval by a second person of the same agency (four eyes), single use inside the submit's
+own transaction, and the notices afterwards (the person, unless a recorded rule defers it,
+and their advocate agency).
+
+The policy (``policies/gateway/exceptions.rego``) decides what a valid grant covers; this
+module keeps what the policy cannot: who asked, who approved, and that a grant is used once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from consent.notices import notify_person
+from consent.service import get_subject_for_agency
+from consent.subjects import Subject
+
+from ..audit.log import Actor, AuditEvent, record, record_refusal
+from ..audit.tags import AuditTag
+from ..context import GatewayContext
+from ..deps import Caller
+from ..errors import Conflict, GatewayError, NotFound, Unprocessable
+from ..exchange.inputs import rfc3339
+from ..registry.models import Agency
+from .models import AgencyNotice, ExceptionGrant, GrantStatus
+
+#: Default and maximum life of a grant. Exceptions expire quickly (digest 4); the policy's
+#: per-basis ``max_validity_hours`` is a further ceiling.
+DEFAULT_TTL_S = 15 * 60
+MAX_TTL_S = 60 * 60
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+@cache
+def bases(policy_dir: Path) -> dict[str, dict[str, Any]]:
+    document = json.loads((policy_dir / "data" / "exceptions.json").read_text(encoding="utf-8"))
+    return dict(document["exceptions"])
+
+
+def published(agency: Agency, basis: str, scenario: str) -> bool:
+    """L1, S35: the agency published this basis and scenario in the registry in advance."""
+    return any(isinstance(e, dict) and e.get("basis") == basis and scenario in (e.get("scenarios") or [])
+               for e in agency.exception_policy)
+
+
+def policy_document(agency: Agency) -> dict[str, list[str]]:
+    """The ``requester.exception_policy`` input: basis -> scenarios."""
+    out: dict[str, list[str]] = {}
+    for entry in agency.exception_policy:
+        if isinstance(entry, dict) and isinstance(entry.get("basis"), str):
+            out.setdefault(entry["basis"], []).extend(str(s) for s in entry.get("scenarios") or [])
+    return out
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    subject_id: str
+    basis: str
+    scenario: str
+    justification_code: str
+    justification_ref: str
+    recipient_agency_id: str
+    purpose: str
+    classes: tuple[str, ...]
+    fields: tuple[str, ...] = ()
+    requested_by: str = ""
+    ttl_s: int = DEFAULT_TTL_S
+    best_interests_ref: str | None = None
+    defer_until: datetime | None = None
+    defer_reason: str | None = None
+
+
+def _actor(caller: Caller, user: str | None) -> Actor:
+    return Actor(agency_id=caller.agency_id, role=caller.kind, user=user)
+
+
+def _event(action: AuditTag, grant: ExceptionGrant | GrantRequest, *, decision: str = "info",
+           reason: str | None = None, details: dict[str, Any] | None = None) -> AuditEvent:
+    return AuditEvent(
+        action, decision=decision, reason=reason, subject_id=grant.subject_id, purpose=grant.purpose,
+        recipient_agency_id=grant.recipient_agency_id, classes_requested=tuple(sorted(grant.classes)),
+        basis={"consent_ids": [], "exception": grant.basis},
+        details={"scenario": grant.scenario, "justification_code": grant.justification_code,
+                 "justification_ref": grant.justification_ref, **(details or {})},
+    )
+
+
+def _refuse(ctx: GatewayContext, caller: Caller, grant: ExceptionGrant | GrantRequest, reason: str,
+            user: str | None, error: GatewayError, details: dict[str, Any] | None = None) -> GatewayError:
+    """Audit a refusal on its own transaction and hand back the error to raise."""
+    record_refusal(ctx.sessions, _event(AuditTag.EXCEPTION_REFUSE, grant, decision="deny", reason=reason,
+                                        details=details), actor=_actor(caller, user), at=ctx.clock.now())
+    return error
+
+
+def grant_view(grant: ExceptionGrant) -> dict[str, Any]:
+    return {
+        "id": grant.id, "agency_id": grant.agency_id, "subject_id": grant.subject_id, "basis": grant.basis,
+        "scenario": grant.scenario, "justification_code": grant.justification_code,
+        "justification_ref": grant.justification_ref, "recipient_agency_id": grant.recipient_agency_id,
+        "purpose": grant.purpose, "classes": list(grant.classes), "fields": list(grant.fields),
+        "status": grant.status, "requested_by": grant.requested_by, "requested_at": grant.requested_at,
+        "approved_by": grant.approved_by, "approved_at": grant.approved_at, "expires_at": grant.expires_at,
+        "used_at": grant.used_at, "used_envelope_id": grant.used_envelope_id,
+        "best_interests_ref": grant.best_interests_ref,
+        "defer_until": grant.defer_until, "defer_reason": grant.defer_reason,
+    }
+
+
+def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: GrantRequest) -> dict[str, Any]:
+    """Record a request; it is refused at once when the agency did not publish basis + scenario (S35)."""
+    now = ctx.clock.now()
+    known = bases(ctx.settings.policy_dir)
+    if req.basis not in known:
+        raise _refuse(ctx, caller, req, "exception_unknown_basis", req.requested_by,
+                      Unprocessable("exception_unknown_basis", "The claimed exception basis does not exist."))
+    if not 60 <= req.ttl_s <= MAX_TTL_S:
+        raise Unprocessable("exception_ttl_invalid", f"A grant lives between 60 and {MAX_TTL_S} seconds.")
+    if (req.defer_until is None) != (req.defer_reason is None):
+        raise Unprocessable("defer_rule_incomplete", "A deferral needs both defer_until and defer_reason.")
+    with session.begin():
+        agency = session.get(Agency, caller.agency_id)
+        if agency is None:
+            raise NotFound("unknown_agency")
+        if get_subject_for_agency(session, req.subject_id, caller.agency_id) is None:
+            raise NotFound("unknown_subject")
+        if session.get(Agency, req.recipient_agency_id) is None:
+            raise Unprocessable("unknown_recipient", "The grant must name one registered recipient agency.")
+        if not published(agency, req.basis, req.scenario):
+            reason = "exception_not_in_agency_policy"
+            error: GatewayError = Unprocessable(
+                reason, "Your agency has not published this exception basis and scenario in advance.")
+        elif not known[req.basis].get("enabled") or known[req.basis].get("claim") not in ("exception", "court_order"):
+            reason = "exception_basis_not_enabled"
+            error = Unprocessable(reason, "This exception basis cannot be invoked through this gateway yet.")
+        else:
+            grant = ExceptionGrant(
+                id=_new_id("exg"), agency_id=caller.agency_id, subject_id=req.subject_id, basis=req.basis,
+                scenario=req.scenario, justification_code=req.justification_code,
+                justification_ref=req.justification_ref, recipient_agency_id=req.recipient_agency_id,
+                purpose=req.purpose, classes=sorted(set(req.classes)), fields=sorted(set(req.fields)),
+                status=GrantStatus.REQUESTED, requested_by=req.requested_by, requested_at=now,
+                expires_at=now + timedelta(seconds=req.ttl_s), best_interests_ref=req.best_interests_ref,
+                defer_until=req.defer_until, defer_reason=req.defer_reason,
+            )
+            session.add(grant)
+            session.flush()
+            record(session, _event(AuditTag.EXCEPTION_REQUEST, grant, details={"grant_id": grant.id}),
+                   actor=_actor(caller, req.requested_by), at=now)
+            return grant_view(grant)
+    raise _refuse(ctx, caller, req, reason, req.requested_by, error)
+
+
+def _own_grant(session: Session, caller: Caller, grant_id: str, *, lock: bool = False) -> ExceptionGrant:
+    query = select(ExceptionGrant).where(ExceptionGrant.id == grant_id)
+    grant = session.scalars(query.with_for_update() if lock else query).first()
+    if grant is None or grant.agency_id != caller.agency_id:
+        raise NotFound("unknown_exception_grant")
+    return grant
+
+
+def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_id: str,
+                  approver_id: str) -> dict[str, Any]:
+    """Four eyes: a second person of the same agency, not the requester, approves before expiry."""
+    now = ctx.clock.now()
+    with session.begin():
+        grant = _own_grant(session, caller, grant_id, lock=True)
+        reason: str
+        error: GatewayError
+        if approver_id == grant.requested_by:
+            reason, error = "exception_self_approval", Unprocessable(
+                "exception_self_approval", "The requester cannot approve their own exception.")
+        elif grant.status != GrantStatus.REQUESTED:
+            reason, error = "exception_not_pending", Conflict("exception_not_pending",
+                                                              f"The grant is {grant.status}.")
+        elif grant.expires_at <= now:
+            reason, error = "exception_expired", Conflict("exception_expired", "The grant has expired.")
+        else:
+            grant.status = GrantStatus.APPROVED
+            grant.approved_by = approver_id
+            grant.approved_at = now
+            record(session, _event(AuditTag.EXCEPTION_APPROVE, grant, decision="allow",
+                                   details={"grant_id": grant.id, "requested_by": grant.requested_by}),
+                   actor=_actor(caller, approver_id), at=now)
+            return grant_view(grant)
+        snapshot = _snapshot(grant)
+    raise _refuse(ctx, caller, snapshot, reason, approver_id, error, {"grant_id": grant_id})
+
+
+def _snapshot(grant: ExceptionGrant) -> GrantRequest:
+    return GrantRequest(subject_id=grant.subject_id, basis=grant.basis, scenario=grant.scenario,
+                        justification_code=grant.justification_code, justification_ref=grant.justification_ref,
+                        recipient_agency_id=grant.recipient_agency_id, purpose=grant.purpose,
+                        classes=tuple(grant.classes))
+
+
+def get_grant(session: Session, caller: Caller, grant_id: str) -> dict[str, Any]:
+    with session.begin():
+        return grant_view(_own_grant(session, caller, grant_id))
+
+
+def list_grants(session: Session, caller: Caller, subject_id: str | None = None) -> list[dict[str, Any]]:
+    with session.begin():
+        query = select(ExceptionGrant).where(ExceptionGrant.agency_id == caller.agency_id)
+        if subject_id is not None:
+            query = query.where(ExceptionGrant.subject_id == subject_id)
+        return [grant_view(g) for g in session.scalars(query.order_by(ExceptionGrant.requested_at))]
+
+
+# ------------------------------------------------------------------------------ use
+
+@dataclass(frozen=True)
+class PolicyClaim:
+    """What a grant puts into the policy input."""
+
+    grant_id: str
+    exception: dict[str, Any] | None
+    court_order: dict[str, Any] | None
+
+
+def claim_for_decision(session: Session, ctx: GatewayContext, caller: Caller, grant_id: str, *,
+                       subject_id: str, recipient_agency_id: str, purpose: str) -> PolicyClaim:
+    """Load a grant for a plan or submit. Gateway-side checks first (ownership, single use, the
+    grant's own subject/recipient/purpose); the policy then checks approval, expiry and scope."""
+    grant = _own_grant(session, caller, grant_id)
+    if grant.status == GrantStatus.USED:
+        raise Conflict("exception_grant_used", "This exception grant was already used; grants are single-use.")
+    if grant.subject_id != subject_id:
+        raise Unprocessable("exception_grant_subject_mismatch", "The exception grant is for another person.")
+    if grant.recipient_agency_id != recipient_agency_id:
+        raise Unprocessable("exception_recipient_mismatch", "The exception grant names another recipient.")
+    if grant.purpose != purpose:
+        raise Unprocessable("exception_purpose_not_allowed", "The exception grant is for another purpose.")
+    basis = bases(ctx.settings.policy_dir).get(grant.basis, {})
+    if basis.get("claim") == "court_order":
+        # L8: the court order reference is the justification reference; four eyes still apply here.
+        if grant.status != GrantStatus.APPROVED:
+            raise Unprocessable("exception_second_approver_missing",
+                                "An exception needs a second approver who is not the requester.")
+        if grant.expires_at <= ctx.clock.now():
+            raise Unprocessable("exception_expired", "The exception grant has expired.")
+        return PolicyClaim(grant.id, None, {"reference": grant.justification_ref, "grant_id": grant.id})
+    approved = grant.status == GrantStatus.APPROVED
+    return PolicyClaim(grant.id, {
+        "basis": grant.basis, "scenario": grant.scenario, "grant_id": grant.id, "classes": list(grant.classes),
+        "fields": list(grant.fields), "recipient_agency_id": grant.recipient_agency_id, "approved": approved,
+        "second_approver_id": grant.approved_by if approved else None, "expires_at": rfc3339(grant.expires_at),
+        "best_interests_ref": grant.best_interests_ref,
+    }, None)
+
+
+def consume(session: Session, ctx: GatewayContext, caller: Caller, grant_id: str, *, envelope_id: str,
+            fields: list[str], classes: list[str], policy_version: str, user: str | None = None) -> None:
+    """Mark the grant used in the caller's (submit's) transaction: a second use finds no approved row."""
+    now = ctx.clock.now()
+    result = session.execute(
+        update(ExceptionGrant)
+        .where(ExceptionGrant.id == grant_id, ExceptionGrant.status == GrantStatus.APPROVED)
+        .values(status=GrantStatus.USED, used_at=now, used_envelope_id=envelope_id)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict("exception_grant_used", "This exception grant was already used; grants are single-use.")
+    grant = session.get(ExceptionGrant, grant_id)
+    assert grant is not None
+    session.refresh(grant)
+    deferred = grant.defer_until is not None and grant.defer_until > now
+    record(session, AuditEvent(
+        AuditTag.EXCEPTION_USE, decision="allow", subject_id=grant.subject_id, purpose=grant.purpose,
+        recipient_agency_id=grant.recipient_agency_id, classes_requested=tuple(classes),
+        classes_released=tuple(classes), policy_version=policy_version,
+        basis={"consent_ids": [], "exception": grant.basis},
+        details={"grant_id": grant.id, "envelope_id": envelope_id, "scenario": grant.scenario,
+                 "justification_code": grant.justification_code, "justification_ref": grant.justification_ref,
+                 "approved_by": grant.approved_by, "requested_by": grant.requested_by, "fields": len(fields),
+                 **({"best_interests_ref": grant.best_interests_ref} if grant.best_interests_ref else {}),
+                 **({"deferred_until": rfc3339(grant.defer_until), "defer_reason": grant.defer_reason}
+                    if deferred and grant.defer_until is not None else {})},
+    ), actor=_actor(caller, user), at=now)
+    # The person, through the portal (unless a recorded rule defers it) ...
+    notify_person(session, grant.subject_id, "exception_used", now=now,
+                  details={"basis": grant.basis, "grant_id": grant.id,
+                           "recipient_agency_id": grant.recipient_agency_id, "classes": sorted(classes)},
+                  defer_until=grant.defer_until if deferred else None,
+                  defer_reason=grant.defer_reason if deferred else None)
+    # ... and their advocate: the agency that owns the case (told at once, even when deferred).
+    subject = session.get(Subject, grant.subject_id)
+    if subject is not None:
+        notify_agency(session, subject.owner_agency_id, grant.subject_id, "exception_used", now=now,
+                      details={"basis": grant.basis, "grant_id": grant.id,
+                               "recipient_agency_id": grant.recipient_agency_id})
+
+
+def notify_agency(session: Session, agency_id: str, subject_id: str, kind: str, *, now: datetime,
+                  details: dict[str, Any] | None = None) -> AgencyNotice:
+    notice = AgencyNotice(id=_new_id("anc"), agency_id=agency_id, subject_id=subject_id, kind=kind,
+                          details=dict(details or {}), created_at=now)
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def agency_notices(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    with session.begin():
+        rows = session.scalars(select(AgencyNotice).where(AgencyNotice.agency_id == caller.agency_id)
+                               .order_by(AgencyNotice.created_at, AgencyNotice.id))
+        return [{"id": n.id, "subject_id": n.subject_id, "kind": n.kind, "details": n.details,
+                 "created_at": n.created_at} for n in rows]
