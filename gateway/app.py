@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from consent.clock import Clock, SystemClock
 from crypto.keys import load_signing_seed
 
 from . import db
+from .audit.checkpoints import periodic_checkpoints
+from .audit.routes import router as audit_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
+from .consent_api import consents_router, subjects_router
+from .console.routes import router as console_router
 from .context import GatewayContext
 from .errors import GatewayError, ServiceUnavailable
+from .exceptions.routes import children_router
+from .exceptions.routes import router as exceptions_router
+from .exchange.routes import router as exchange_router
+from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
+from .portal import api as portal_api
+from .portal import routes as portal_routes
+from .portal import staff as portal_staff
 from .registry.routes import router as registry_router
-from .settings import Settings
+from .settings import PACKAGE_ROOT, Settings
 
 
 def build_context(
@@ -48,6 +63,7 @@ def build_context(
             settings.policy_engine, bundle=bundle, opa_url=settings.opa_url or None,
             timeout_s=settings.opa_timeout_s,
         )
+        _sync_remote_policy(policy)
     return GatewayContext(
         settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock(),
         signing_seed=signing_seed, tokens=tokens, policy=policy,
@@ -66,6 +82,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         docs_url="/docs" if settings.show_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.show_docs else None,
+        lifespan=_lifespan(ctx),
     )
     app.state.ctx = ctx
     install_error_handlers(app)
@@ -112,6 +129,17 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         return JSONResponse({"status": "ready", "checks": checks})
 
     app.include_router(registry_router)
+    app.include_router(audit_router)
+    app.include_router(console_router)
+    app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
+    app.include_router(subjects_router)
+    app.include_router(consents_router)
+    app.include_router(exchange_router)
+    app.include_router(exceptions_router)
+    app.include_router(children_router)
+    app.include_router(portal_api.router)
+    app.include_router(portal_routes.router)
+    app.include_router(portal_staff.router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -119,8 +147,51 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     return app
 
 
+def _lifespan(ctx: GatewayContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Background work for the app's lifetime: signed audit checkpoints at a fixed interval, and
+    (unless switched off) webhook pushes and ciphertext purges."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = DeliveryWorker(ctx) if ctx.settings.background_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            async with periodic_checkpoints(ctx.sessions, ctx.signing_seed, origin=ctx.settings.issuer,
+                                            interval_s=ctx.settings.audit_checkpoint_interval_s,
+                                            now=ctx.clock.now):
+                yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    return lifespan
+
+
+def _sync_remote_policy(policy: Any) -> None:
+    """Publish this replica's policy bundle to a remote OPA (idempotent; every replica may do it).
+
+    A failure is not fatal: the gateway starts, ``/readyz`` reports the policy engine as not
+    ready, and every decision is a deny until OPA holds this bundle version.
+    """
+    publish = getattr(policy, "publish", None)
+    if publish is None:
+        return
+    try:
+        publish()
+    except Exception as exc:
+        logging.getLogger("gateway.policy").warning(
+            "policy bundle not published", extra={"error_type": type(exc).__name__})
+
+
 def _policy_ready(ctx: GatewayContext) -> bool:
     try:
-        return bool(ctx.policy is not None and ctx.policy.ready())
+        if ctx.policy is None:
+            return False
+        if ctx.policy.ready():
+            return True
+        # An OPA server that restarted has lost the bundle: publish it again, then re-check.
+        _sync_remote_policy(ctx.policy)
+        return bool(ctx.policy.ready())
     except Exception:
         return False

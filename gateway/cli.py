@@ -18,6 +18,7 @@ from rich.table import Table
 from consent.clock import SystemClock
 
 from . import db, migrate
+from .audit.cli import app as audit_app
 from .audit.log import Actor, AuditEvent, record_refusal
 from .audit.tags import AuditTag
 from .errors import GatewayError
@@ -31,6 +32,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 agency_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(agency_app, name="agency")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)

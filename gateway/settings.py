@@ -52,9 +52,25 @@ class Settings(BaseSettings):
     """Never-acknowledged envelopes are purged (and the sender told) after this long."""
     idempotency_retention_s: int = Field(default=2 * 86_400, ge=86_400)
     audit_checkpoint_interval_s: int = Field(default=300, ge=1)
+    delivery_interval_s: float = Field(default=5.0, ge=0.05, le=3600)
+    """How often the background worker pushes to endpoints and purges ciphertext."""
+    background_worker: bool = True
+    """Run pushes and purges in-process (one replica may own it; all replicas may run it safely)."""
+    webhook_ca_file: Path | None = None
+    """Extra CA bundle for agency webhook endpoints (tests use a throwaway CA)."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
 
     portal_session_idle_s: int = Field(default=600, ge=60, le=3600)
     portal_session_absolute_s: int = Field(default=1800, ge=300, le=4 * 3600)
+    portal_lockout_after: int = Field(default=10, ge=3, le=100)
+    """Consecutive failed sign-ins with one access code before it is locked (the advocate unlocks)."""
+    portal_code_free_failures: int = Field(default=3, ge=1, le=20)
+    """Failures with one code before back-off starts (then 1 s, 2 s, 4 s ... per further failure)."""
+    portal_address_free_failures: int = Field(default=20, ge=5, le=1000)
+    """Failures from one client address before back-off starts (shared networks: keep it generous)."""
+    portal_max_delay_s: int = Field(default=900, ge=10, le=3600)
+    portal_exit_url: str = Field(default="https://www.bbc.co.uk/weather", pattern=r"^https?://[^\s\"'<>]+$")
+    """Where "Exit this page" goes: an ordinary site that looks like everyday browsing."""
     console_session_idle_s: int = Field(default=900, ge=60, le=3600)
     console_session_absolute_s: int = Field(default=8 * 3600, ge=600, le=12 * 3600)
 

@@ -89,21 +89,26 @@ def seed_demo(settings: Settings, *, clock: Clock | None = None, progress: Progr
                     continue
                 progress(f"registering {demo.name} and generating its keys")
                 _register_demo_agency(session, settings, demo, actor=actor, clock=clock)
-            if session.query(StaffAccount).filter_by(username="dpo").first() is None:
-                progress("creating the DPO account")
+            hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+            lines: list[str] = []
+            for username, role, what in (("dpo", StaffRole.DPO, "DPO"),
+                                         ("monitor", StaffRole.MONITORING_BODY, "monitoring body")):
+                if session.query(StaffAccount).filter_by(username=username).first() is not None:
+                    continue
+                progress(f"creating the {what} account")
                 password = secrets.token_urlsafe(12)
                 totp_secret = pyotp.random_base32()
-                hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
                 session.add(
                     StaffAccount(
-                        id=service.new_id("staff"), username="dpo", role=StaffRole.DPO, agency_id=None,
+                        id=service.new_id("staff"), username=username, role=role, agency_id=None,
                         password_hash=hasher.hash(password), totp_secret=totp_secret, created_at=clock.now(),
                     )
                 )
-                creds.write_text(
-                    "Demo DPO console account (shown once; demo only)\n"
-                    f"username: dpo\npassword: {password}\ntotp secret: {totp_secret}\n"
-                )
+                lines.append(f"{what} console account\nusername: {username}\npassword: {password}\n"
+                             f"totp secret: {totp_secret}\n")
+            if lines:
+                creds.write_text("Demo audit console accounts (shown once; demo only). Sign in at /console\n\n"
+                                 + "\n".join(lines))
                 os.chmod(creds, 0o600)
     finally:
         engine.dispose()

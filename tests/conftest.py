@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from connectors.assertion import token_request_form
 from consent.clock import FixedClock
@@ -59,17 +59,29 @@ def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
     return url
 
 
-@pytest.fixture
-def db_url(migrated_database: str) -> Iterator[str]:
-    """The migrated database, emptied after the test (every table, children first)."""
-    yield migrated_database
-    engine = create_engine(migrated_database)
+def empty_database(url: str) -> None:
+    """Delete every row of every table, children first."""
+    engine = create_engine(url)
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT 1"))
     engine.dispose()
+
+
+@pytest.fixture
+def db_url(migrated_database: str) -> Iterator[str]:
+    """The migrated database, emptied after the test."""
+    yield migrated_database
+    empty_database(migrated_database)
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database for tests that run on one backend only (browser tests: what the
+    browser sees does not depend on the database, and the same flows run on both through HTTP)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite-only') / 'gateway.db'}"
+    migrate.upgrade(url)
+    return url
 
 
 @pytest.fixture
@@ -105,7 +117,7 @@ def policy_bundle():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=ISSUER,
-                    argon2_time_cost=1, argon2_memory_kib=8)
+                    argon2_time_cost=1, argon2_memory_kib=8, background_worker=False)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
 from ..errors import BadRequest, Conflict, GatewayError, NotFound, Unprocessable
+from ..exceptions import children as exception_children
 from ..exceptions import service as exceptions
 from ..policy.decision import Decision
 from ..policy.engine import decide
@@ -66,8 +67,12 @@ def _decide(
     session: Session, ctx: GatewayContext, caller: Caller, *, subject_id: str, recipient_id: str, purpose: str,
     fields: tuple[str, ...] | list[str], user_role: str | None = None, user_id: str | None = None,
     exception_grant_id: str | None = None,
-) -> tuple[Decision, Agency | None]:
-    """Evaluate the policy now, from the database state this transaction sees."""
+) -> tuple[Decision, dict[str, Any]]:
+    """Evaluate the policy now, from the database state this transaction sees.
+
+    Also returns the audit details a decision about a child carries (CH2): ``child`` and the
+    best-interests justification reference relied on (the subject's recorded decision or the grant's).
+    """
     now = ctx.clock.now()
     subject = state.subject_document(session, subject_id, caller.agency_id, now)
     if subject is None:
@@ -87,17 +92,37 @@ def _decide(
         consents=state.consents_in_force(session, subject_id, now), user_role=user_role, user_id=user_id,
     )
     document["requester"]["exception_policy"] = exceptions.policy_document(requester)
+    exception_children.enrich_input(session, document)
     if exception_grant_id is not None:
         claim = exceptions.claim_for_decision(session, ctx, caller, exception_grant_id, subject_id=subject_id,
                                               recipient_agency_id=recipient_id, purpose=purpose)
         document["exception"], document["court_order"] = claim.exception, claim.court_order
+    child: dict[str, Any] = {}
+    if exception_children.is_child_document(document):
+        grant_ref = (document.get("exception") or {}).get("best_interests_ref")
+        child = {"child": True, "best_interests_ref": grant_ref or document["subject"].get("best_interests_ref")}
     if ctx.policy is None:
-        return Decision.deny("policy_engine_unavailable", "none"), recipient
-    return decide(ctx.policy, document), recipient
+        return Decision.deny("policy_engine_unavailable", "none"), child
+    return decide(ctx.policy, document), child
 
 
 def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRequest,
          request_id: str | None = None) -> dict[str, Any]:
+    """Ask the policy what may go (see :func:`_plan`); a refused exception grant is audited on its own."""
+    try:
+        return _plan(session, ctx, caller, request, request_id)
+    except GatewayError as exc:
+        if request.exception_grant_id and exc.reason.startswith("exception_"):
+            record_refusal(ctx.sessions, AuditEvent(
+                AuditTag.EXCEPTION_REFUSE, decision="deny", reason=exc.reason, subject_id=request.subject_id,
+                purpose=request.purpose, recipient_agency_id=request.recipient_agency_id,
+                details={"grant_id": request.exception_grant_id, "stage": "plan"},
+            ), actor=_actor(caller, request.user_id), at=ctx.clock.now(), request_id=request_id)
+        raise
+
+
+def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRequest,
+          request_id: str | None = None) -> dict[str, Any]:
     """Ask the policy what may go; on allow, reserve a plan (and envelope id) that expires.
 
     The answer is the decision either way. A refusal is audited (on its own transaction)
@@ -107,7 +132,7 @@ def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanReq
         raise Unprocessable("invalid_field_list", f"Name between 1 and {MAX_FIELDS} fields.")
     now = ctx.clock.now()
     with session.begin():
-        decision, _recipient = _decide(
+        decision, child = _decide(
             session, ctx, caller, subject_id=request.subject_id, recipient_id=request.recipient_agency_id,
             purpose=request.purpose, fields=request.fields, user_role=request.user_role, user_id=request.user_id,
             exception_grant_id=request.exception_grant_id,
@@ -125,7 +150,8 @@ def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanReq
             policy_version=decision.policy_version,
             basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
             details={"denied_fields": len(decision.denied_fields), "explanation": list(decision.explanation),
-                     **({"exception_grant_id": request.exception_grant_id} if request.exception_grant_id else {})},
+                     **({"exception_grant_id": request.exception_grant_id} if request.exception_grant_id else {}),
+                     **child},
         )
         body = decision.to_document()
         if not decision.allow:
@@ -330,7 +356,7 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
     grant_id = body.get("exception_grant_id")
     if (the_plan.decision.get("basis") or {}).get("exception") and not grant_id:
         raise Unprocessable("exception_grant_required", "This plan relied on an exception grant; send its id.")
-    decision, _ = _decide(session, ctx, caller, subject_id=the_plan.subject_id,
+    decision, child = _decide(session, ctx, caller, subject_id=the_plan.subject_id,
                           recipient_id=the_plan.recipient_agency_id, purpose=the_plan.purpose, fields=fields,
                           exception_grant_id=str(grant_id) if grant_id else None)
     if not decision.allow or set(fields) - set(decision.permitted_fields):
@@ -367,7 +393,7 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
         details={"envelope_id": envelope.id, "plan_id": the_plan.id, "fields": len(fields),
                  "preview_hash": manifest.get("preview_hash"),
-                 **({"exception_grant_id": grant_id} if grant_id else {})},
+                 **({"exception_grant_id": grant_id} if grant_id else {}), **child},
     ), actor=_actor(caller), at=now, request_id=request_id)
     session.flush()
     if grant_id and decision.basis.exception is not None:

@@ -19,7 +19,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from crypto.keys import generate_agency_keys
+from gateway.context import GatewayContext
+from gateway.registry.models import Agency
 from tests.conftest import Registry
+from tests.exchange.conftest import open_case, plan, sealed, submit
 
 Auth = Callable[..., dict[str, str]]
 
@@ -44,7 +47,79 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
         "operator", lambda: {"fingerprint": "AAAA-BBBB"}),
     ("POST", "/v1/agencies/{agency_id}/endpoints/{endpoint_id}/revoke"): ("owned", lambda: {"reason": "testing"}),
     ("GET", "/v1/agencies/{agency_id}/recipient-key"): ("directory", None),
+    # Subjects and consents (tests/consent). "create" makes an object owned by the caller and names
+    # nobody else's (tests/consent/test_subjects_api.py checks the new subject is the caller's alone).
+    ("POST", "/v1/subjects"): ("create", None),
+    ("GET", "/v1/subjects/{subject_id}"): ("owned", None),
+    ("POST", "/v1/subjects/{subject_id}/attributes"): ("owned", lambda: {
+        "changes": {"declined_nrm": True}, "reason": "new_information", "changed_by": _STAFF}),
+    ("GET", "/v1/subjects/{subject_id}/attribute-history"): ("owned", None),
+    ("POST", "/v1/subjects/{subject_id}/mandated-reporter-notices"): ("owned", lambda: {
+        "given_at": "2026-11-24T09:00:00Z", "given_by": "staff-1", "notice_version": "mr-v1", "language": "en"}),
+    ("GET", "/v1/subjects/{subject_id}/consents"): ("owned", None),
+    # The body names OWNER's subject: for anyone else that subject does not exist.
+    ("POST", "/v1/consents"): ("owned", lambda: _consent_body(_OWNED["subject_id"])),
+    ("GET", "/v1/consents/{consent_id}"): ("owned", None),
+    ("GET", "/v1/consents/{consent_id}/history"): ("owned", None),
+    ("POST", "/v1/consents/{consent_id}/withdraw"): ("owned", lambda: {
+        "channel": "in_person", "withdrawn_by": _STAFF}),
+    ("GET", "/v1/consents/{consent_id}/card"): ("owned", None),
+    # The audit log (tests/audit/test_api.py): hashes and signed heads are for every reader; an
+    # agency lists, and gets proofs for, only entries it acted in or received.
+    # exchange: a plan names a subject (only its owner may plan about it); envelopes belong to their
+    # sender (outbox) or their recipient (ack); the inbox only ever lists the caller's own.
+    ("POST", "/v1/plans"): ("owned", lambda: {"subject_id": _OWNED["subject_id"], "recipient_agency_id": "shelter",
+                                               "purpose": "shelter", "fields": ["subject.language"]}),
+    ("POST", "/v1/plans/{plan_id}/preview-approvals"): ("owned", lambda: {
+        "preview_hash": "sha256:" + "0" * 64, "approved_by": "staff-1", "channel": "in_person"}),
+    ("POST", "/v1/envelopes"): ("owned", lambda: _OWNED_SUBMIT),
+    ("GET", "/v1/inbox"): ("directory", None),
+    ("POST", "/v1/envelopes/{envelope_id}/ack"): ("owned", None),
+    ("GET", "/v1/outbox/{outbox_envelope_id}"): ("owned", None),
+    ("GET", "/v1/audit/checkpoints/latest"): ("directory", None),
+    ("GET", "/v1/audit/checkpoints/{tree_size}"): ("directory", None),
+    ("POST", "/v1/audit/checkpoints"): ("operator", None),
+    ("GET", "/v1/audit/consistency-proof"): ("directory", None),
+    ("GET", "/v1/audit/entries"): ("directory", None),
+    ("GET", "/v1/audit/entries/{seq}/inclusion-proof"): ("owned", None),
+    # The person's portal (tests/portal): PINs, unlock and status are the subject owner's alone;
+    # alerts only ever list the caller's own (tests/portal/test_sign_in.py checks another agency's are not).
+    ("GET", "/v1/subjects/{subject_id}/portal-access"): ("owned", None),
+    ("POST", "/v1/subjects/{subject_id}/portal-access/pin"): ("owned", lambda: {
+        "pin": "4829", "duress_pin": "7315", "set_by": _STAFF, "person_present": True}),
+    ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("owned", lambda: {"unlocked_by": _STAFF}),
+    ("GET", "/v1/alerts"): ("directory", None),
+    # Exception grants (tests/exceptions): a grant belongs to the agency that asked for it; a request
+    # names OWNER's subject; the lists and notices only ever hold the caller's own.
+    ("POST", "/v1/exceptions"): ("owned", lambda: {
+        "subject_id": _OWNED["subject_id"], "basis": "L4", "scenario": "suicide_risk_primary_doctor",
+        "justification_code": "risk_high", "justification_ref": "ref-1", "recipient_agency_id": "clinic",
+        "purpose": "healthcare", "classes": ["D8"], "requested_by": "staff-1"}),
+    ("GET", "/v1/exceptions"): ("directory", None),
+    ("GET", "/v1/exceptions/notices"): ("directory", None),
+    ("GET", "/v1/exceptions/{grant_id}"): ("owned", None),
+    ("POST", "/v1/exceptions/{grant_id}/approvals"): ("owned", lambda: {"approved_by": "staff-2"}),
+    ("POST", "/v1/children/{subject_id}/best-interests"): ("owned", lambda: {
+        "reference": "bid-1", "decision_code": "stay_in_best_interests", "recorded_by": "staff-1"}),
+    ("POST", "/v1/children/{subject_id}/review"): ("owned", None),
 }
+
+# Headers a route needs before it looks at ownership at all.
+EXTRA_HEADERS: dict[tuple[str, str], dict[str, str]] = {("POST", "/v1/envelopes"): {"Idempotency-Key": "matrix"}}
+
+_STAFF = {"staff_id": "staff-1", "role": "advocate"}
+_OWNED: dict[str, str] = {}
+_OWNED_SUBMIT: dict[str, Any] = {}
+
+
+def _consent_body(subject_id: str) -> dict[str, Any]:
+    return {
+        "subject_id": subject_id, "purpose": "shelter", "recipients": [{"agency_id": "shelter"}],
+        "scope": "relevant_portion", "data_classes": ["D5"],
+        "explained_items": ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"],
+        "notice_version": "v1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
+        "obtained_by": _STAFF, "expires_at": "2027-11-24T10:00:00Z",
+    }
 
 
 def _v1_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -65,11 +140,39 @@ def test_every_route_is_classified(app: FastAPI) -> None:
 
 
 @pytest.fixture
-def owned_ids(client: TestClient, auth: Auth, registry: Registry) -> dict[str, str]:
+def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext) -> dict[str, str]:
     """Objects belonging to OWNER, one per path parameter name."""
     ep = client.post(f"/v1/agencies/{OWNER}/endpoints", headers=auth(OWNER),
                      json={"url": "https://ngo.example/inbox"}).json()
-    return {"agency_id": OWNER, "key_id": registry.key_ids[OWNER]["x25519"], "endpoint_id": ep["id"]}
+    subject = client.post("/v1/subjects", headers=auth(OWNER), json={"created_by": _STAFF}).json()
+    consent = client.post("/v1/consents", headers=auth(OWNER), json=_consent_body(subject["id"])).json()
+    _OWNED.clear()
+    _OWNED.update(subject_id=subject["id"])
+    # An envelope OWNER sent (its outbox), a sealed submit of OWNER's (for the submit route), and an
+    # envelope addressed to OWNER (its ack).
+    case = open_case(client, auth, sender=OWNER, recipient="shelter")
+    sent = submit(client, auth, sealed(client, auth, registry, plan(client, auth, case, sender=OWNER),
+                                       sender=OWNER), key="m-1", sender=OWNER).json()
+    pending_plan = plan(client, auth, case, sender=OWNER)
+    _OWNED_SUBMIT.clear()
+    _OWNED_SUBMIT.update(sealed(client, auth, registry, pending_plan, sender=OWNER))
+    incoming_case = open_case(client, auth, sender="iom", recipient=OWNER, purpose="protection_support")
+    incoming_plan = plan(client, auth, incoming_case, ["subject.language", "risk.level"], recipient=OWNER,
+                         purpose="protection_support", sender="iom")
+    incoming = submit(client, auth, sealed(client, auth, registry, incoming_plan, sender="iom"), key="m-2",
+                      sender="iom").json()
+    with ctx.sessions() as session, session.begin():
+        agency = session.get(Agency, OWNER)
+        assert agency is not None
+        agency.exception_policy = [{"basis": "L4", "scenarios": ["suicide_risk_primary_doctor"]}]
+    grant = client.post("/v1/exceptions", headers=auth(OWNER), json=ROUTES[("POST", "/v1/exceptions")][1]())
+    assert grant.status_code == 201, grant.text
+    own_entries = client.get("/v1/audit/entries", headers=auth(OWNER), params={"limit": 200}).json()["entries"]
+    return {"plan_id": pending_plan["plan_id"], "outbox_envelope_id": sent["envelope_id"],
+            "envelope_id": incoming["envelope_id"], "agency_id": OWNER, "key_id": registry.key_ids[OWNER]["x25519"],
+            "endpoint_id": ep["id"],
+            "subject_id": subject["id"], "consent_id": consent["consent"]["id"],
+            "seq": str(own_entries[-1]["seq"]), "grant_id": grant.json()["id"]}
 
 
 def _fill(path: str, ids: dict[str, str]) -> str:
@@ -87,15 +190,18 @@ def test_another_agency_gets_404_on_owned_objects(
     body_factory = ROUTES[(method, path)][1]
     url = _fill(path, owned_ids)
     kwargs: dict[str, Any] = {"json": body_factory()} if body_factory else {}
-    theirs = client.request(method, url, headers=auth(OTHER), **kwargs)
+    extra = EXTRA_HEADERS.get((method, path), {})
+    theirs = client.request(method, url, headers={**auth(OTHER), **extra}, **kwargs)
     assert theirs.status_code == 404, f"{method} {url}: {theirs.status_code} {theirs.text}"
-    absent_ids = {k: (v + "-absent" if k != "agency_id" else "absent-agency") for k, v in owned_ids.items()}
-    absent = client.request(method, _fill(path, absent_ids), headers=auth(OTHER),
+    absent_ids = {k: ("absent-agency" if k == "agency_id" else str(10**12) if k == "seq" else v + "-absent")
+                  for k, v in owned_ids.items()}
+    absent = client.request(method, _fill(path, absent_ids), headers={**auth(OTHER), **extra},
                             **({"json": body_factory()} if body_factory else {}))
     assert absent.status_code == 404
     # "Not yours" and "not there" are indistinguishable.
     assert theirs.json()["detail"] == absent.json()["detail"]
-    mine = client.request(method, url, headers=auth(OWNER), **({"json": body_factory()} if body_factory else {}))
+    mine = client.request(method, url, headers={**auth(OWNER), **extra},
+                          **({"json": body_factory()} if body_factory else {}))
     assert mine.status_code != 404, mine.text
 
 
