@@ -6,6 +6,7 @@ they are doing.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -38,9 +39,11 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _settings(data_dir: Path | None = None) -> Settings:
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     try:
-        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+        if data_dir is not None:
+            overrides["data_dir"] = data_dir
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         _fail(f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
@@ -68,6 +71,13 @@ def init(data_dir: DataDir = None) -> None:
     out.print(f"ready: {settings.data_dir}")
 
 
+def serve_settings(host: str, port: int, data_dir: Path | None) -> Settings:
+    """Settings for ``serve``: without an explicit ``GATEWAY_ISSUER`` the gateway is who it is served
+    as, since tokens and client assertions name that address."""
+    issuer = {} if os.environ.get("GATEWAY_ISSUER") else {"issuer": f"http://{host}:{port}"}
+    return _settings(data_dir, **issuer)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -79,7 +89,7 @@ def serve(
 
     from .app import create_app
 
-    settings = _settings(data_dir)
+    settings = serve_settings(host, port, data_dir)
     try:
         application = create_app(settings)
     except GatewayError as exc:

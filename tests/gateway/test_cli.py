@@ -82,3 +82,12 @@ def test_db_upgrade_reports_head(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)], env={"GATEWAY_DATABASE_URL": ""})
     assert result.exit_code == 0, result.output
     assert f"revision {head_revision()}" in result.output
+
+
+def test_serve_names_itself_by_the_address_it_serves_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.cli import serve_settings
+
+    monkeypatch.delenv("GATEWAY_ISSUER", raising=False)
+    assert serve_settings("127.0.0.1", 8765, tmp_path).issuer == "http://127.0.0.1:8765"
+    monkeypatch.setenv("GATEWAY_ISSUER", "https://gateway.example.org")
+    assert serve_settings("0.0.0.0", 8000, tmp_path).issuer == "https://gateway.example.org"
