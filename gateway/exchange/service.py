@@ -272,9 +272,9 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
             ctx.sessions,
             AuditEvent(
                 AuditTag.EXCHANGE_SUBMIT, decision="deny", reason=exc.reason,
-                subject_id=str(manifest.get("subject_id")) if isinstance(manifest, dict) else None,
-                purpose=str(manifest.get("purpose")) if isinstance(manifest, dict) else None,
-                recipient_agency_id=str(manifest.get("recipient_agency_id")) if isinstance(manifest, dict) else None,
+                subject_id=_short_text(manifest, "subject_id", 64),
+                purpose=_short_text(manifest, "purpose", 40),
+                recipient_agency_id=_short_text(manifest, "recipient_agency_id", 64),
                 classes_requested=tuple(classes_of(ctx.settings.policy_dir, _manifest_fields(manifest))),
                 details={"plan_id": str(body.get("plan_id")), "endpoint_id": endpoint_id},
             ),
@@ -283,10 +283,18 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
         raise
 
 
+def _short_text(manifest: Any, key: str, limit: int) -> str | None:
+    """A manifest value fit for an audit column, or None (a refused manifest may hold anything)."""
+    value = manifest.get(key) if isinstance(manifest, dict) else None
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
 def _manifest_fields(manifest: Any) -> list[str]:
-    if not isinstance(manifest, dict):
+    """Field names of a manifest that may be malformed in any way (it comes from the client)."""
+    entries = manifest.get("fields") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list):
         return []
-    return [str(e.get("name")) for e in manifest.get("fields", []) if isinstance(e, dict)]
+    return [str(e.get("name")) for e in entries if isinstance(e, dict)]
 
 
 def _replay(session: Session, caller: Caller, key: str, digest: str) -> SubmitOutcome | None:
@@ -318,6 +326,12 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
     for name, value in expected.items():
         if manifest.get(name) != value:
             raise Unprocessable("manifest_mismatch", f"The manifest's {name} does not match the plan.")
+    entries = manifest.get("fields")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("ciphertext_hash"), str)
+        for e in entries
+    ):
+        raise Unprocessable("manifest_invalid", "Each manifest field needs a name and a ciphertext hash.")
     fields = _manifest_fields(manifest)
     if not fields or len(set(fields)) != len(fields):
         raise Unprocessable("manifest_invalid", "The manifest must list each field once.")
