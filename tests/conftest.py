@@ -30,6 +30,8 @@ from gateway.registry.models import AgencyKind, KeyKind
 from gateway.settings import Settings
 from tests.support.postgres import throwaway_cluster
 
+pytest_plugins = ["tests.support.browser"]
+
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ISSUER = "https://testserver"
 

@@ -13,9 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import playwright.sync_api as playwright_sync
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from consent.clock import FixedClock
@@ -26,12 +24,7 @@ from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
 from tests.conftest import empty_database
 from tests.console.conftest import StaffLogin
-from tests.support.live_server import serve
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+from tests.support.browser import screenshot, serious_axe_violations
 
 # No skip when Chromium is missing: ./dev test and .ci/run install it, and a browser test that
 # silently skips proves nothing.
@@ -40,24 +33,9 @@ pytestmark = [pytest.mark.browser]
 
 @pytest.fixture
 def db_url(sqlite_database: str) -> Iterator[str]:
-    """SQLite only (see the module docstring); emptied afterwards like the shared fixture."""
+    """SQLite only (see tests/support/browser.py); emptied afterwards like the shared fixture."""
     yield sqlite_database
     empty_database(sqlite_database)
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1 and an ephemeral port, in a background thread."""
-    with serve(app, lifespan="on") as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -87,15 +65,7 @@ def history(ctx: GatewayContext) -> None:
 
 
 def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
-
-
-def _axe(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    return [f"{v['id']} ({v['impact']}): {v['help']}" for v in violations if v["impact"] in ("serious", "critical")]
+    screenshot(page, f"console-{name}")
 
 
 def _sign_in(page: Any, base: str, dpo: StaffLogin, code: str | None = None) -> None:
@@ -116,7 +86,7 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
     # Signed out: the console sends the browser to the sign-in form.
     page.goto(f"{server}/console")
     assert page.url.endswith("/console/login")
-    accessibility["login"] = _axe(page)
+    accessibility["login"] = serious_axe_violations(page)
 
     # A wrong one-time code is refused, with the same words as any other failure.
     wrong = "000000" if dpo.code() != "000000" else "111111"
@@ -129,7 +99,7 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
     assert page.text_content("h1") == "Overview"
     cookie = next(c for c in page.context.cookies() if c["name"] == "__Host-gw-console")
     assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-    accessibility["overview"] = _axe(page)
+    accessibility["overview"] = serious_axe_violations(page)
     _shot(page, "02-overview")
 
     # The subject's trail.
@@ -140,7 +110,7 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
     assert rows.count() == 3
     assert "bundle-2026-11" in page.text_content("table.entries")
     assert "cns-17" in page.text_content("table.entries")
-    accessibility["trail"] = _axe(page)
+    accessibility["trail"] = serious_axe_violations(page)
     _shot(page, "03-subject-trail")
     with ctx.sessions() as session:
         views = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "audit:log:view")))
@@ -157,7 +127,7 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
     assert head is not None
     assert page.text_content("#proof-tree-size") == str(head.tree_size)
     assert page.text_content("#proof-root") == head.root_hash
-    accessibility["entry"] = _axe(page)
+    accessibility["entry"] = serious_axe_violations(page)
     _shot(page, "04-entry-verified")
 
     # Export the trail as CSV.
@@ -181,7 +151,7 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
     # A dashboard, and the deferred entry it lists.
     page.goto(f"{server}/console/dashboards/exceptions")
     assert "deferred until 2027-03-01" in page.text_content("table.entries")
-    accessibility["dashboard"] = _axe(page)
+    accessibility["dashboard"] = serious_axe_violations(page)
     _shot(page, "05-dashboard-exceptions")
 
     # A form posted without its CSRF token is refused.

@@ -17,9 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import playwright.sync_api as playwright_sync
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -32,12 +30,8 @@ from tests.conftest import ISSUER, Registry, empty_database
 from tests.consent.conftest import STAFF
 from tests.exchange.conftest import Case, plan, sealed, submit
 from tests.portal.conftest import OWNER, Auth, PortalPerson, make_person
-from tests.support.live_server import serve
+from tests.support.browser import screenshot, serious_axe_violations
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 360, "height": 740}
 
 # No skip when Chromium is missing (as for the console): a browser test that silently skips proves nothing.
@@ -46,7 +40,7 @@ pytestmark = [pytest.mark.browser]
 
 @pytest.fixture
 def db_url(sqlite_database: str) -> Iterator[str]:
-    """SQLite only (see the module docstring); emptied afterwards like the shared fixture."""
+    """SQLite only (see tests/support/browser.py); emptied afterwards like the shared fixture."""
     yield sqlite_database
     empty_database(sqlite_database)
 
@@ -81,36 +75,13 @@ def settings(db_url: str, tmp_path: Path, weather: str) -> Settings:
                     argon2_memory_kib=8, background_worker=False, portal_exit_url=weather)
 
 
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1 and an ephemeral port, in a background thread."""
-    with serve(app, lifespan="on") as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
 def _phone(browser: Any, *, js: bool = True) -> Any:
     context = browser.new_context(viewport=PHONE, java_script_enabled=js, device_scale_factor=1)
     return context.new_page()
 
 
 def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"portal-{name}.png"), full_page=True)
-
-
-def _axe(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    return [f"{v['id']} ({v['impact']}): {v['help']}" for v in violations if v["impact"] in ("serious", "critical")]
+    screenshot(page, f"portal-{name}")
 
 
 def _sign_in(page: Any, base: str, person: PortalPerson, pin: str | None = None) -> None:
@@ -153,12 +124,12 @@ def test_sign_in_withdraw_and_the_next_referral_is_refused(
     assert page.locator("article.card").count() == 1
     assert "shelter agency" in page.text_content("main")
     assert _layout_problems(page) == []
-    assert _axe(page) == []
+    assert serious_axe_violations(page) == []
     _shot(page, "home-en")
     page.click("button.stop")
     page.wait_for_selector("#withdrawn")
     assert "You stopped: A safe place to stay." in page.text_content("#withdrawn")
-    assert _axe(page) == []
+    assert serious_axe_violations(page) == []
     _shot(page, "withdrawn-en")
     clock.advance(timedelta(seconds=1))
     refused = submit(client, auth, pending)
@@ -185,7 +156,7 @@ def test_lockout_and_the_advocates_unlock(
     clock.advance(timedelta(seconds=ctx.settings.portal_max_delay_s + 1))
     _sign_in(page, server, person)
     assert "Your advocate can help you sign in again." in page.text_content("#sign-in-error")
-    assert _axe(page) == []
+    assert serious_axe_violations(page) == []
     _shot(page, "locked-en")
     unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER),
                            json={"unlocked_by": STAFF})
@@ -309,11 +280,11 @@ def test_every_language_at_360_px_with_arabic_right_to_left(
         assert page.title() == i18n.translations().catalogues[lang]["My account"].string
         box = page.locator("#quick-exit").bounding_box()
         exit_x[lang] = box["x"] + box["width"] / 2
-        problems[f"{lang} home"] = _axe(page) + _layout_problems(page)
+        problems[f"{lang} home"] = serious_axe_violations(page) + _layout_problems(page)
         _shot(page, f"home-{lang}")
         for path in ("/p/shared", "/p/rules", "/p/complaint"):
             page.goto(f"{server}{path}")
-            problems[f"{lang} {path}"] = _axe(page) + _layout_problems(page)
+            problems[f"{lang} {path}"] = serious_axe_violations(page) + _layout_problems(page)
         _shot(page, f"complaint-{lang}")
         page.context.close()
     assert {k: v for k, v in problems.items() if v} == {}
