@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, func, select
@@ -33,6 +33,7 @@ from .vocabulary import (
     CapacityStatus,
     ChangeReason,
     CJRole,
+    NrmOutcome,
     Purpose,
 )
 
@@ -88,6 +89,12 @@ class Subject(Base):
     open_cases: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     """[{"recipient_agency_id"}]: agencies holding an open criminal case (CR15)."""
     placement_agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
+    nrm_referred_at: Mapped[datetime | None]
+    """When the referral into the National Referral Mechanism (Stage 1) was made: starts the timers."""
+    stage1_outcome: Mapped[str | None] = mapped_column(String(8))
+    stage1_decided_at: Mapped[datetime | None]
+    stage2_outcome: Mapped[str | None] = mapped_column(String(8))
+    stage2_decided_at: Mapped[datetime | None]
 
 
 class SubjectAttributeChange(Base):
@@ -185,6 +192,14 @@ def _date(value: Any) -> date | None:
     return value
 
 
+def _instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError
+    return value.astimezone(UTC)
+
+
 def _capacity(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ValueError
@@ -221,6 +236,11 @@ ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
     "cj_role": _code(CJRole),
     "open_cases": _open_cases,
     "placement_agency_id": _opaque_id,
+    "nrm_referred_at": _instant,
+    "stage1_outcome": _optional_code(NrmOutcome),
+    "stage1_decided_at": _instant,
+    "stage2_outcome": _optional_code(NrmOutcome),
+    "stage2_decided_at": _instant,
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -229,6 +249,8 @@ _DEFAULTS: dict[str, Any] = {
     "possible_refugee": False, "country_of_origin": None, "guardian_advocate_id": None,
     "parental_guardian_id": None, "guardian_suspected": False, "declined_nrm": False, "capacity": {},
     "cj_role": str(CJRole.NONE), "open_cases": [], "placement_agency_id": None,
+    "nrm_referred_at": None, "stage1_outcome": None, "stage1_decided_at": None, "stage2_outcome": None,
+    "stage2_decided_at": None,
 }
 
 
@@ -259,6 +281,32 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
     if failures:
         raise RefusedError(failures)
     return clean
+
+
+_NRM = ("nrm_referred_at", "stage1_outcome", "stage1_decided_at", "stage2_outcome", "stage2_decided_at")
+
+
+def _check_nrm(values: Mapping[str, Any], now: datetime) -> None:
+    """The NRM stage attributes tell one consistent story: an outcome comes with its time, Stage 1
+    follows the referral, Stage 2 follows a positive Stage 1, and nothing is in the future."""
+    failures: list[Failure] = []
+    for name in ("nrm_referred_at", "stage1_decided_at", "stage2_decided_at"):
+        if values.get(name) is not None and values[name] > now:
+            failures.append(Failure("nrm_time_in_future", "S38", name))
+    for stage in ("stage1", "stage2"):
+        if (values.get(f"{stage}_outcome") is None) != (values.get(f"{stage}_decided_at") is None):
+            failures.append(Failure("nrm_outcome_needs_time", "S38", f"{stage}_decided_at"))
+    referred, stage1_at = values.get("nrm_referred_at"), values.get("stage1_decided_at")
+    if stage1_at is not None and (referred is None or stage1_at < referred):
+        failures.append(Failure("nrm_stage1_before_referral", "S38", "stage1_decided_at"))
+    if values.get("stage2_outcome") is not None:
+        stage2_at = values.get("stage2_decided_at")
+        if values.get("stage1_outcome") != NrmOutcome.POSITIVE:
+            failures.append(Failure("nrm_stage2_without_positive_stage1", "S38", "stage2_outcome"))
+        elif stage1_at is not None and stage2_at is not None and stage2_at < stage1_at:
+            failures.append(Failure("nrm_stage2_before_stage1", "S38", "stage2_decided_at"))
+    if failures:
+        raise RefusedError(failures)
 
 
 # ---------------------------------------------------------------- service
@@ -307,6 +355,7 @@ def create_subject(
         raise RefusedError([Failure("mandated_reporter_notice_missing", "CR8", "mandated_reporter_notice")])
     clean = _normalise(attributes, directory)
     values = {**_DEFAULTS, **clean}
+    _check_nrm(values, now)
     subject = Subject(id=new_subject_id(), owner_agency_id=owner.id, created_at=now,
                       created_by=actor.user or "unknown", **values)
     session.add(subject)
@@ -358,6 +407,8 @@ def change_attributes(
     if not changes:
         raise RefusedError([Failure("no_changes", "CR4", "changes")])
     clean = _normalise(changes, directory)
+    if any(name in clean for name in _NRM):
+        _check_nrm({name: clean.get(name, getattr(subject, name)) for name in _NRM}, now)
     last = session.scalar(select(func.max(SubjectAttributeChange.seq))
                           .where(SubjectAttributeChange.subject_id == subject.id)) or 0
     rows: list[SubjectAttributeChange] = []

@@ -102,6 +102,14 @@ class AgeOutcome(StrEnum):
     PENDING = "pending"
 
 
+class NrmOutcome(StrEnum):
+    """The outcome of a National Referral Mechanism decision (Stage 1 reasonable grounds, Stage 2
+    conclusive grounds): the timers of digest S37/S38 and CH14 run from these."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
 class AppealStatus(StrEnum):
     """Where appeals against an age assessment stand (CH1b)."""
 
@@ -134,6 +142,7 @@ class ChangeReason(StrEnum):
     CASE_UPDATE = "case_update"
     PLACEMENT_CHANGE = "placement_change"
     PERSON_REQUEST = "person_request"
+    NRM_DECISION = "nrm_decision"
 
 
 class EndingKind(StrEnum):

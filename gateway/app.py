@@ -28,6 +28,7 @@ from .exceptions.routes import router as exceptions_router
 from .exchange.routes import router as exchange_router
 from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
+from .nrm.worker import TimerWorker
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
@@ -149,21 +150,24 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
 
 def _lifespan(ctx: GatewayContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Background work for the app's lifetime: signed audit checkpoints at a fixed interval, and
-    (unless switched off) webhook pushes and ciphertext purges."""
+    (unless switched off) webhook pushes, ciphertext purges and the NRM deadlines."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = DeliveryWorker(ctx) if ctx.settings.background_worker else None
-        if worker is not None:
-            worker.start()
+        timers = TimerWorker(ctx) if ctx.settings.background_worker else None
+        for thread in (worker, timers):
+            if thread is not None:
+                thread.start()
         try:
             async with periodic_checkpoints(ctx.sessions, ctx.signing_seed, origin=ctx.settings.issuer,
                                             interval_s=ctx.settings.audit_checkpoint_interval_s,
                                             now=ctx.clock.now):
                 yield
         finally:
-            if worker is not None:
-                worker.stop()
+            for thread in (timers, worker):
+                if thread is not None:
+                    thread.stop()
 
     return lifespan
 

@@ -271,6 +271,26 @@ def agency_revoke_key(
     out.print(f"revoked {key_id}")
 
 
+@app.command("nrm-timers")
+def nrm_timers(data_dir: DataDir = None) -> None:
+    """Check the NRM deadlines now (S37, S38, CH14) and raise the alerts that are due (idempotent;
+    the server does this by itself every ``GATEWAY_NRM_TIMER_INTERVAL_S``)."""
+    from datetime import UTC, datetime
+
+    from .nrm.service import run_timers
+
+    settings = _settings(data_dir)
+    engine, sessions = _session(settings)
+    try:
+        raised = run_timers(sessions, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    for alert in raised:
+        out.print(f"{alert['kind']}  {alert['subject_id']}  rule {alert['rule']}  due {alert['due_at'].isoformat()}  "
+                  f"notified {', '.join(alert['notified']) or '-'}")
+    out.print(f"{len(raised)} alert(s) raised")
+
+
 @app.command()
 def rules(
     repo: Annotated[Path, typer.Option(help="Repository root.")] = Path("."),

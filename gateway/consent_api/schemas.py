@@ -33,6 +33,7 @@ from consent.vocabulary import (
     CJRole,
     ExplainedItem,
     InterpreterRelationship,
+    NrmOutcome,
     Purpose,
     ScopeTier,
 )
@@ -82,6 +83,11 @@ class SubjectAttributesIn(Strict):
     cj_role: CJRole | None = None
     open_cases: list[OpenCase] | None = Field(default=None, max_length=20)
     placement_agency_id: AgencyId | None = None
+    nrm_referred_at: AwareDatetime | None = None
+    stage1_outcome: NrmOutcome | None = None
+    stage1_decided_at: AwareDatetime | None = None
+    stage2_outcome: NrmOutcome | None = None
+    stage2_decided_at: AwareDatetime | None = None
 
     _NOT_NULLABLE = frozenset({"age_disputed", "age_appeal_status", "asylum_claimed", "possible_refugee",
                                "guardian_suspected", "declined_nrm", "capacity", "cj_role", "open_cases"})
@@ -102,7 +108,7 @@ class SubjectAttributesIn(Strict):
                 value = [c.model_dump() for c in value]
             elif name == "capacity":
                 value = {str(k): str(v) for k, v in value.items()}
-            elif value is not None and not isinstance(value, bool | date):
+            elif value is not None and not isinstance(value, bool | date | datetime):
                 value = str(value)
             out[name] = value
         return out
@@ -151,6 +157,11 @@ class SubjectOut(BaseModel):
     cj_role: str
     open_cases: list[dict[str, str]]
     placement_agency_id: str | None
+    nrm_referred_at: datetime | None
+    stage1_outcome: str | None
+    stage1_decided_at: datetime | None
+    stage2_outcome: str | None
+    stage2_decided_at: datetime | None
 
     @classmethod
     def of(cls, s: Subject, now: datetime) -> SubjectOut:
@@ -163,6 +174,9 @@ class SubjectOut(BaseModel):
             guardian_advocate_id=s.guardian_advocate_id, parental_guardian_id=s.parental_guardian_id,
             guardian_suspected=s.guardian_suspected, declined_nrm=s.declined_nrm, capacity=dict(s.capacity),
             cj_role=s.cj_role, open_cases=list(s.open_cases), placement_agency_id=s.placement_agency_id,
+            nrm_referred_at=s.nrm_referred_at, stage1_outcome=s.stage1_outcome,
+            stage1_decided_at=s.stage1_decided_at, stage2_outcome=s.stage2_outcome,
+            stage2_decided_at=s.stage2_decided_at,
         )
 
 

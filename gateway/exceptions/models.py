@@ -82,3 +82,41 @@ class BestInterestsDecision(Base):
     """e.g. ``return_in_best_interests``, ``stay_in_best_interests``."""
     recorded_by: Mapped[str] = mapped_column(String(120))
     recorded_at: Mapped[datetime]
+
+
+class ChildInterview(Base):
+    """An interview or assessment of a child, scheduled only with the guardian advocate attending (CH10)."""
+
+    __tablename__ = "child_interviews"
+    __table_args__ = (Index("ix_child_interviews_subject_scheduled", "subject_id", "scheduled_for"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    scheduled_for: Mapped[datetime]
+    guardian_advocate_id: Mapped[str] = mapped_column(String(64))
+    parent_attending: Mapped[bool] = mapped_column(default=False)
+    parent_safety_ref: Mapped[str | None] = mapped_column(String(120))
+    """CH8: reference to the recorded assessment that the parent's attendance is safe."""
+    interpreter: Mapped[str] = mapped_column(String(20))
+    """``none`` or ``child_specialist`` (CH24)."""
+    scheduled_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+
+
+class ExceptionPolicyExplanation(Base):
+    """L1: the person was told, at the outset, in which predefined situations this agency may share
+    without their consent (its published exception policy). Rows are only ever inserted."""
+
+    __tablename__ = "exception_policy_explanations"
+    __table_args__ = (Index("ix_exception_policy_explanations_subject_agency", "subject_id", "agency_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    given_at: Mapped[datetime]
+    given_by: Mapped[str] = mapped_column(String(120))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(35))
+    recorded_at: Mapped[datetime]

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..deps import Caller, ContextDep, SessionDep, require_scope
-from . import children, service
+from . import children, interviews, service
 
 router = APIRouter(prefix="/v1/exceptions", tags=["exceptions"])
 children_router = APIRouter(prefix="/v1/children", tags=["children"])
@@ -58,6 +58,23 @@ def request_grant(body: GrantBody, caller: Sender, ctx: ContextDep, session: Ses
     ))
 
 
+class ExplanationBody(Strict):
+    subject_id: str = Field(min_length=3, max_length=64)
+    given_at: AwareDatetime
+    given_by: str = Field(min_length=1, max_length=120)
+    policy_version: str = Field(min_length=1, max_length=64, pattern=CODE)
+    language: str = Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+@router.post("/explanations", status_code=201)
+def record_explanation(body: ExplanationBody, caller: Sender, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Record that the person was told, at the outset, when your agency may share without asking (L1);
+    the general safeguarding override (L1) is refused for a person who was not."""
+    return service.record_explanation(session, ctx, caller, body.subject_id, given_at=body.given_at,
+                                      given_by=body.given_by, policy_version=body.policy_version,
+                                      language=body.language)
+
+
 @router.post("/{grant_id}/approvals")
 def approve_grant(grant_id: str, body: ApprovalBody, caller: Sender, ctx: ContextDep,
                   session: SessionDep) -> dict[str, Any]:
@@ -101,3 +118,34 @@ def review_child(subject_id: str, caller: Sender, ctx: ContextDep, session: Sess
     """After an attribute change: tell the guardian advocate of a suspected guardian (CH7) and earlier
     recipients of adult-profile data of an age correction to child (CH20, S29). Idempotent."""
     return children.review(session, ctx, caller, subject_id)
+
+
+class InterviewBody(Strict):
+    kind: interviews.InterviewKind
+    scheduled_for: AwareDatetime
+    guardian_advocate_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=CODE)
+    """The guardian advocate who will attend (CH10): must be the one allocated to the child."""
+    guardian_advocate_briefed: bool = False
+    """The guardian advocate has had an opportunity to speak to the child beforehand (CH10)."""
+    parent_attending: bool = False
+    parent_safety_ref: str | None = Field(default=None, min_length=2, max_length=120, pattern=CODE)
+    """CH8: reference to the recorded assessment that the parent's attendance is safe."""
+    interpreter: interviews.Interpreter = interviews.Interpreter.NONE
+    scheduled_by: str = Field(min_length=1, max_length=120)
+
+
+@children_router.post("/{subject_id}/interviews", status_code=201)
+def schedule_interview(subject_id: str, body: InterviewBody, caller: Sender, ctx: ContextDep,
+                       session: SessionDep) -> dict[str, Any]:
+    """Schedule an interview or assessment of a child: refused without the allocated guardian advocate
+    attending and briefed (CH10, S17), with a parent whose attendance was not assessed as safe (CH8), or
+    with an interpreter who is not a child specialist (CH24)."""
+    return interviews.schedule(session, ctx, caller, subject_id, interviews.InterviewRequest(
+        kind=body.kind, scheduled_for=body.scheduled_for, guardian_advocate_id=body.guardian_advocate_id,
+        guardian_advocate_briefed=body.guardian_advocate_briefed, parent_attending=body.parent_attending,
+        parent_safety_ref=body.parent_safety_ref, interpreter=body.interpreter, scheduled_by=body.scheduled_by))
+
+
+@children_router.get("/{subject_id}/interviews")
+def list_interviews(subject_id: str, caller: Sender, session: SessionDep) -> list[dict[str, Any]]:
+    return interviews.list_interviews(session, caller, subject_id)

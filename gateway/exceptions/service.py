@@ -31,7 +31,7 @@ from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
 from ..exchange.inputs import rfc3339
 from ..registry.models import Agency
-from .models import AgencyNotice, ExceptionGrant, GrantStatus
+from .models import AgencyNotice, ExceptionGrant, ExceptionPolicyExplanation, GrantStatus
 
 #: Default and maximum life of a grant. Exceptions expire quickly (digest 4); the policy's
 #: per-basis ``max_validity_hours`` is a further ceiling.
@@ -62,6 +62,41 @@ def policy_document(agency: Agency) -> dict[str, list[str]]:
         if isinstance(entry, dict) and isinstance(entry.get("basis"), str):
             out.setdefault(entry["basis"], []).extend(str(s) for s in entry.get("scenarios") or [])
     return out
+
+
+#: Bases that are usable only after the person was told of the agency's exception policy (L1: the
+#: general safeguarding override must be "explained to victims at the outset"). The emergency bases
+#: (an unconscious person, L3) cannot wait for that and are limited by their own scope instead.
+EXPLAINED_IN_ADVANCE = frozenset({"L1"})
+
+
+def explained(session: Session, subject_id: str, agency_id: str, at: datetime) -> bool:
+    """L1: the agency recorded that it told this person its exception policy, at or before ``at``."""
+    found = session.scalar(select(ExceptionPolicyExplanation.id).where(
+        ExceptionPolicyExplanation.subject_id == subject_id, ExceptionPolicyExplanation.agency_id == agency_id,
+        ExceptionPolicyExplanation.given_at <= at).limit(1))
+    return found is not None
+
+
+def record_explanation(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str, *,
+                       given_at: datetime, given_by: str, policy_version: str, language: str) -> dict[str, Any]:
+    """Record that the person was told, at the outset, when this agency may share without asking (L1)."""
+    now = ctx.clock.now()
+    if given_at > now:
+        raise Unprocessable("explanation_in_future", "An explanation cannot be recorded before it was given.")
+    with session.begin():
+        if get_subject_for_agency(session, subject_id, caller.agency_id) is None:
+            raise NotFound("unknown_subject")
+        row = ExceptionPolicyExplanation(id=_new_id("epx"), subject_id=subject_id, agency_id=caller.agency_id,
+                                         given_at=given_at, given_by=given_by, policy_version=policy_version,
+                                         language=language, recorded_at=now)
+        session.add(row)
+        record(session, AuditEvent(AuditTag.SUBJECT_ATTRIBUTE_CHANGE, subject_id=subject_id,
+                                   reason="exception_policy_explained",
+                                   details={"explanation_id": row.id, "policy_version": policy_version}),
+               actor=_actor(caller, given_by), at=now)
+        return {"id": row.id, "subject_id": subject_id, "agency_id": caller.agency_id, "given_at": given_at,
+                "policy_version": policy_version, "language": language}
 
 
 @dataclass(frozen=True)
@@ -145,6 +180,9 @@ def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: Gr
         elif not known[req.basis].get("enabled") or known[req.basis].get("claim") not in ("exception", "court_order"):
             reason = "exception_basis_not_enabled"
             error = Unprocessable(reason, "This exception basis cannot be invoked through this gateway yet.")
+        elif req.basis in EXPLAINED_IN_ADVANCE and not explained(session, req.subject_id, caller.agency_id, now):
+            reason = "exception_policy_not_explained"
+            error = Unprocessable(reason, "The person was not told of your agency's exception policy at the outset.")
         else:
             grant = ExceptionGrant(
                 id=_new_id("exg"), agency_id=caller.agency_id, subject_id=req.subject_id, basis=req.basis,

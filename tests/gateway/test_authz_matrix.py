@@ -95,6 +95,9 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
         "subject_id": _OWNED["subject_id"], "basis": "L4", "scenario": "suicide_risk_primary_doctor",
         "justification_code": "risk_high", "justification_ref": "ref-1", "recipient_agency_id": "clinic",
         "purpose": "healthcare", "classes": ["D8"], "requested_by": "staff-1"}),
+    ("POST", "/v1/exceptions/explanations"): ("owned", lambda: {
+        "subject_id": _OWNED["subject_id"], "given_at": "2020-01-01T10:00:00Z", "given_by": "staff-1",
+        "policy_version": "v1", "language": "en"}),
     ("GET", "/v1/exceptions"): ("directory", None),
     ("GET", "/v1/exceptions/notices"): ("directory", None),
     ("GET", "/v1/exceptions/{grant_id}"): ("owned", None),
@@ -102,6 +105,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/children/{subject_id}/best-interests"): ("owned", lambda: {
         "reference": "bid-1", "decision_code": "stay_in_best_interests", "recorded_by": "staff-1"}),
     ("POST", "/v1/children/{subject_id}/review"): ("owned", None),
+    ("POST", "/v1/children/{subject_id}/interviews"): ("owned", lambda: {
+        "kind": "investigative_interview", "scheduled_for": "2031-01-01T10:00:00Z", "guardian_advocate_id": "ga-1",
+        "guardian_advocate_briefed": True, "scheduled_by": "staff-1"}),
+    ("GET", "/v1/children/{subject_id}/interviews"): ("owned", None),
 }
 
 # Headers a route needs before it looks at ownership at all.
