@@ -13,8 +13,10 @@ from fastapi import APIRouter, Depends, Request
 from consent import AuditAction, MandatedNoticeSpec, RefusedError, record_refusal
 from consent import subjects as service
 
+from ..audit.log import Actor
 from ..deps import Caller, ContextDep, SessionDep, require_scope
 from ..errors import NotFound
+from ..exceptions import children
 from .adapters import GatewayAuditSink, RegistryDirectory, actor_of, consent_errors
 from .schemas import (
     AttributeChangeIn,
@@ -74,7 +76,8 @@ def show_subject(subject_id: str, caller: SubjectWriter, ctx: ContextDep, sessio
 @router.post("/{subject_id}/attributes", response_model=list[AttributeChangeOut])
 def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectWriter, ctx: ContextDep,
                       session: SessionDep, request: Request) -> list[AttributeChangeOut]:
-    """Change attributes with a reason code; every change is logged and audited (CH20)."""
+    """Change attributes with a reason code; every change is logged and audited. A change that makes the
+    person a child or their guardian a suspect tells those concerned in the same transaction (CH7, CH20)."""
     actor = actor_of(caller, body.changed_by.staff_id)
     with consent_errors(), session.begin():
         rows = service.change_attributes(
@@ -82,6 +85,11 @@ def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectW
             directory=RegistryDirectory(session), actor=actor, now=ctx.clock.now(),
             audit=GatewayAuditSink(ctx.clock, _request_id(request)),
         )
+        if any(r.attribute in children.REVIEWED_ATTRIBUTES for r in rows):
+            # CH7, CH20: a suspected guardian or an age correction tells those concerned at once.
+            subject = service.get_subject(session, subject_id, agency_id=caller.agency_id)
+            reviewer = Actor(agency_id=caller.agency_id, role=caller.kind, user=body.changed_by.staff_id)
+            children.review_subject(session, subject, actor=reviewer, now=ctx.clock.now())
         return [AttributeChangeOut.of(r) for r in rows]
 
 

@@ -9,6 +9,7 @@ after an age correction is automatic; what this module adds are the notices.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from consent.models import ConsentRecord
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject
 
-from ..audit.log import AuditEvent, record
+from ..audit.log import Actor, AuditEvent, record
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
@@ -96,47 +97,61 @@ def earlier_adult_recipients(session: Session, subject_id: str) -> list[str]:
                    if e.recipient_agency_id and not (e.details or {}).get("child")})
 
 
-def review(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str) -> dict[str, Any]:
-    """Run the child reviews for a subject after its attributes changed; idempotent.
+#: Attributes whose change can make a person a child or a guardian suspect: a change of any of them
+#: runs the reviews below in the same transaction (CH7, CH20).
+REVIEWED_ATTRIBUTES = frozenset({"date_of_birth", "age_band", "age_disputed", "age_assessment_outcome",
+                                 "age_appeal_status", "guardian_suspected", "parental_guardian_id"})
+
+
+def review_subject(session: Session, subject: Subject, *, actor: Actor, now: datetime,
+                   always_audit: bool = False) -> dict[str, Any]:
+    """Run the child reviews for a subject in the caller's transaction; idempotent.
 
     - CH7: the guardian is suspected -> the guardian advocate (through the owner agency) is told;
       the guardian's consents stop counting at once (``enrich_input``).
     - CH20, S29: the person is now handled as a child -> every earlier recipient of adult-profile
       data is told to re-evaluate, and the owner agency gets a guardian-advocate task.
     """
-    now = ctx.clock.now()
+    subject_id = subject.id
     notices: list[dict[str, Any]] = []
+    child = bool(is_child(subject, now) or subject.age_disputed)
+    owner = subject.owner_agency_id
+    if child and subject.guardian_suspected:
+        ref = subject.parental_guardian_id or "unknown"
+        if not _already(session, owner, subject_id, "guardian_suspected", "guardian_id", ref):
+            n = notify_agency(session, owner, subject_id, "guardian_suspected", now=now, details={
+                "guardian_id": ref, "guardian_advocate_id": subject.guardian_advocate_id,
+                "action": "consent_and_access_revoked"})
+            notices.append({"agency_id": owner, "kind": n.kind})
+    if child:
+        for recipient in earlier_adult_recipients(session, subject_id):
+            if _already(session, recipient, subject_id, "age_corrected_to_child", "subject_id", subject_id):
+                continue
+            n = notify_agency(session, recipient, subject_id, "age_corrected_to_child", now=now, details={
+                "subject_id": subject_id, "action": "apply_child_rules_to_data_received"})
+            notices.append({"agency_id": recipient, "kind": n.kind})
+        if notices and not _already(session, owner, subject_id, "guardian_advocate_task", "subject_id",
+                                    subject_id):
+            n = notify_agency(session, owner, subject_id, "guardian_advocate_task", now=now, details={
+                "subject_id": subject_id, "guardian_advocate_id": subject.guardian_advocate_id,
+                "action": "review_case_as_child"})
+            notices.append({"agency_id": owner, "kind": n.kind})
+    if always_audit or notices:
+        record(session, AuditEvent(AuditTag.SUBJECT_ATTRIBUTE_CHANGE, subject_id=subject_id, reason="child_review",
+                                   details={"child": child, "notices": len(notices),
+                                            "best_interests_ref": _bi_ref(session, subject_id)}),
+               actor=actor, at=now)
+    return {"subject_id": subject_id, "child": child, "notices": notices}
+
+
+def review(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str) -> dict[str, Any]:
+    """The reviews on demand (they also run by themselves on every change of a reviewed attribute)."""
+    now = ctx.clock.now()
     with session.begin():
         subject = get_subject_for_agency(session, subject_id, caller.agency_id)
         if subject is None:
             raise NotFound("unknown_subject")
-        child = bool(is_child(subject, now) or subject.age_disputed)
-        owner = subject.owner_agency_id
-        if child and subject.guardian_suspected:
-            ref = subject.parental_guardian_id or "unknown"
-            if not _already(session, owner, subject_id, "guardian_suspected", "guardian_id", ref):
-                n = notify_agency(session, owner, subject_id, "guardian_suspected", now=now, details={
-                    "guardian_id": ref, "guardian_advocate_id": subject.guardian_advocate_id,
-                    "action": "consent_and_access_revoked"})
-                notices.append({"agency_id": owner, "kind": n.kind})
-        if child:
-            for recipient in earlier_adult_recipients(session, subject_id):
-                if _already(session, recipient, subject_id, "age_corrected_to_child", "subject_id", subject_id):
-                    continue
-                n = notify_agency(session, recipient, subject_id, "age_corrected_to_child", now=now, details={
-                    "subject_id": subject_id, "action": "apply_child_rules_to_data_received"})
-                notices.append({"agency_id": recipient, "kind": n.kind})
-            if notices and not _already(session, owner, subject_id, "guardian_advocate_task", "subject_id",
-                                        subject_id):
-                n = notify_agency(session, owner, subject_id, "guardian_advocate_task", now=now, details={
-                    "subject_id": subject_id, "guardian_advocate_id": subject.guardian_advocate_id,
-                    "action": "review_case_as_child"})
-                notices.append({"agency_id": owner, "kind": n.kind})
-        record(session, AuditEvent(AuditTag.SUBJECT_ATTRIBUTE_CHANGE, subject_id=subject_id, reason="child_review",
-                                   details={"child": child, "notices": len(notices),
-                                            "best_interests_ref": _bi_ref(session, subject_id)}),
-               actor=caller.actor(), at=now)
-    return {"subject_id": subject_id, "child": child, "notices": notices}
+        return review_subject(session, subject, actor=caller.actor(), now=now, always_audit=True)
 
 
 def _bi_ref(session: Session, subject_id: str) -> str | None:

@@ -82,11 +82,11 @@ def test_a_suspected_guardian_loses_consent_power_and_the_guardian_advocate_is_t
     _change(client, auth, subject_id, reason="safeguarding_concern", guardian_suspected=True)
     denied = _plan(client, auth, subject_id)
     assert denied["allow"] is False and "guardian_suspected_consent_void" in denied["reasons"]
-    reviewed = client.post(f"/v1/children/{subject_id}/review", headers=auth("ngo"))
-    assert reviewed.status_code == 200, reviewed.text
-    again = client.post(f"/v1/children/{subject_id}/review", headers=auth("ngo")).json()
-    assert again["notices"] == []
+    # Told by the change itself; a review on demand finds nothing left to tell.
     told = _notices(ctx, "guardian_suspected")
+    assert len(told) == 1
+    again = client.post(f"/v1/children/{subject_id}/review", headers=auth("ngo"))
+    assert again.status_code == 200 and again.json()["notices"] == []
     assert [(n.agency_id, n.details["guardian_advocate_id"], n.details["guardian_id"]) for n in told] == [
         ("ngo", "ga-7", "pg-1")]
 
@@ -103,10 +103,12 @@ def test_s29_age_corrected_to_child_reevaluates_and_tells_earlier_recipients(
     # Re-evaluated at once: the same referral is now decided under the child rules.
     replan = _plan(client, auth, case.subject_id, sorted(FIELDS))
     assert replan["allow"] is False and "guardian_advocate_required" in replan["reasons"]
+    # The change itself told the earlier recipient and gave the owner a guardian-advocate task.
+    told = [(n.agency_id, n.kind) for n in _notices(ctx, "age_corrected_to_child") + _notices(
+        ctx, "guardian_advocate_task")]
+    assert sorted(told) == [("ngo", "guardian_advocate_task"), ("shelter", "age_corrected_to_child")]
     review = client.post(f"/v1/children/{case.subject_id}/review", headers=auth("ngo")).json()
-    assert review["child"] is True
-    assert sorted((n["agency_id"], n["kind"]) for n in review["notices"]) == [
-        ("ngo", "guardian_advocate_task"), ("shelter", "age_corrected_to_child")]
+    assert review["child"] is True and review["notices"] == []
     shelter_sees = client.get("/v1/exceptions/notices", headers=auth("shelter")).json()
     assert [n["kind"] for n in shelter_sees] == ["age_corrected_to_child"]
 
