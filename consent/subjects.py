@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, func, select
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crypto.canonical import canonical_json
@@ -283,6 +283,24 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
     return clean
 
 
+#: CH4: a guardian advocate's caseload is at most 20 children (seed 001 line 4711).
+GUARDIAN_ADVOCATE_CASELOAD = 20
+
+
+def _check_caseload(session: Session, guardian_advocate_id: str | None, subject_id: str | None) -> None:
+    """CH4: allocating one more child to a guardian advocate who already has a full caseload is refused."""
+    if guardian_advocate_id is None:
+        return
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":  # two allocations at once must not both see 19 (SQLite writers queue)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "ga:" + guardian_advocate_id})
+    query = select(func.count()).select_from(Subject).where(Subject.guardian_advocate_id == guardian_advocate_id)
+    if subject_id is not None:
+        query = query.where(Subject.id != subject_id)
+    if (session.scalar(query) or 0) >= GUARDIAN_ADVOCATE_CASELOAD:
+        raise RefusedError([Failure("guardian_advocate_caseload_full", "CH4", "guardian_advocate_id")])
+
+
 _NRM = ("nrm_referred_at", "stage1_outcome", "stage1_decided_at", "stage2_outcome", "stage2_decided_at")
 
 
@@ -356,6 +374,7 @@ def create_subject(
     clean = _normalise(attributes, directory)
     values = {**_DEFAULTS, **clean}
     _check_nrm(values, now)
+    _check_caseload(session, values["guardian_advocate_id"], None)
     subject = Subject(id=new_subject_id(), owner_agency_id=owner.id, created_at=now,
                       created_by=actor.user or "unknown", **values)
     session.add(subject)
@@ -409,6 +428,8 @@ def change_attributes(
     clean = _normalise(changes, directory)
     if any(name in clean for name in _NRM):
         _check_nrm({name: clean.get(name, getattr(subject, name)) for name in _NRM}, now)
+    if clean.get("guardian_advocate_id") not in (None, subject.guardian_advocate_id):
+        _check_caseload(session, clean["guardian_advocate_id"], subject.id)
     last = session.scalar(select(func.max(SubjectAttributeChange.seq))
                           .where(SubjectAttributeChange.subject_id == subject.id)) or 0
     rows: list[SubjectAttributeChange] = []

@@ -172,3 +172,29 @@ def test_s18_a_childs_identity_reaches_media_only_under_a_four_eyes_family_traci
     assert the_plan["allow"] is True, the_plan
     assert the_plan["permitted_fields"] == ["subject.first_name"]
     assert the_plan["basis"]["exception"] == "L6"
+
+
+@pytest.mark.rule("CH4")
+def test_a_guardian_advocates_caseload_is_at_most_20_children(
+    client: TestClient, auth: Auth, published: Registry
+) -> None:
+    ids = []
+    for _ in range(20):
+        created = client.post("/v1/subjects", headers=auth("ngo"), json={
+            "created_by": STAFF, "attributes": {"age_band": "12-15", "guardian_advocate_id": "ga-full"}})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    refused = client.post("/v1/subjects", headers=auth("ngo"), json={
+        "created_by": STAFF, "attributes": {"age_band": "12-15", "guardian_advocate_id": "ga-full"}})
+    assert refused.status_code == 422 and "guardian_advocate_caseload_full" in refused.text
+    other = open_case(client, auth, age_band="12-15", guardian_advocate_id="ga-other")
+    moved = client.post(f"/v1/subjects/{other.subject_id}/attributes", headers=auth("ngo"), json={
+        "changes": {"guardian_advocate_id": "ga-full"}, "reason": "guardian_change", "changed_by": STAFF})
+    assert moved.status_code == 422 and "guardian_advocate_caseload_full" in moved.text
+    # A child handed over to another advocate frees a place; re-saving an allocated child is not a new one.
+    _change(client, auth, ids[0], reason="guardian_change", guardian_advocate_id="ga-other")
+    _change(client, auth, other.subject_id, reason="guardian_change", guardian_advocate_id="ga-full")
+    unchanged = client.post(f"/v1/subjects/{ids[1]}/attributes", headers=auth("ngo"), json={
+        "changes": {"guardian_advocate_id": "ga-full", "age_band": "16-17"}, "reason": "correction",
+        "changed_by": STAFF})
+    assert unchanged.status_code == 200, unchanged.text
