@@ -84,8 +84,22 @@ def test_check_reports_an_implemented_rule_without_tests(tmp_path: Path) -> None
     repo = _repo(tmp_path, RULES, "def test_x():\n    pass\n")
     problems = check(build_report(repo))
     assert "CR1: implemented but no pytest test is marked with it" in problems
-    assert "CR1: implemented but no Rego test names it" in problems
+    assert "CR1: implemented in Rego but no Rego test names it" in problems
     assert main_check(repo) == 1
+
+
+def test_a_rule_enforced_in_python_needs_a_pytest_test_and_a_defined_function_but_no_rego_test(
+    tmp_path: Path
+) -> None:
+    rules = RULES.replace("[policies/gateway/a.rego:allow]", "[gateway/timers.py:due_alerts, gateway/timers.py:LIMIT]")
+    repo = _repo(tmp_path, rules, "import pytest\n\n@pytest.mark.rule('CR1')\ndef test_x():\n    assert True\n")
+    (repo / "gateway").mkdir()
+    (repo / "gateway" / "timers.py").write_text("LIMIT = 3\n\n\ndef due_alerts():\n    return []\n")
+    assert check(build_report(repo)) == []
+    (repo / "gateway" / "timers.py").write_text("def other():\n    return []\n")
+    problems = check(build_report(repo))
+    assert "unresolved policy reference CR1: gateway/timers.py:due_alerts" in problems
+    assert "unresolved policy reference CR1: gateway/timers.py:LIMIT" in problems
 
 
 def test_check_reports_unknown_ids_and_unresolved_policy_refs(tmp_path: Path) -> None:
