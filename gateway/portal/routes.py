@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,6 +125,17 @@ def _signed_in_or_sign_in(page: Page, session: Session) -> Response | Person:
         expired = page.request.cookies.get(page.auth.store.policy.cookie_name) is not None and page.row is None
         return _sign_in_page(page, session, notice="expired" if expired else None)
     return page.person
+
+
+def _person_page(ctx: GatewayContext, request: Request,
+                 view: Callable[[Page, Session, Person], Response]) -> Response:
+    """A signed-in page: one transaction, and the sign-in page instead when nobody is signed in."""
+    with ctx.sessions() as session, session.begin():
+        page = Page(ctx, request, session)
+        person = _signed_in_or_sign_in(page, session)
+        if isinstance(person, Response):
+            return person
+        return view(page, session, person)
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -241,49 +253,41 @@ def static_file(name: str) -> Response:
 
 @router.get("/p/past")
 def past(request: Request, ctx: ContextDep) -> Response:
-    with ctx.sessions() as session, session.begin():
-        page = Page(ctx, request, session)
-        person = _signed_in_or_sign_in(page, session)
-        if isinstance(person, Response):
-            return person
+    def view(page: Page, session: Session, person: Person) -> Response:
         history: list[content.ConsentView] = []
         if not person.duress:
             _live, history = content.consents(session, person.subject_id, ctx.clock.now())
         return page.render("past.html", consents=history, nav="past")
 
+    return _person_page(ctx, request, view)
+
 
 @router.get("/p/shared")
 def shared(request: Request, ctx: ContextDep) -> Response:
-    with ctx.sessions() as session, session.begin():
-        page = Page(ctx, request, session)
-        person = _signed_in_or_sign_in(page, session)
-        if isinstance(person, Response):
-            return person
+    def view(page: Page, session: Session, person: Person) -> Response:
         rows = [] if person.duress else content.disclosures(session, person.subject_id, ctx.clock.now())
         return page.render("shared.html", disclosures=rows, nav="shared")
+
+    return _person_page(ctx, request, view)
 
 
 @router.get("/p/rules")
 def rules(request: Request, ctx: ContextDep) -> Response:
-    with ctx.sessions() as session, session.begin():
-        page = Page(ctx, request, session)
-        person = _signed_in_or_sign_in(page, session)
-        if isinstance(person, Response):
-            return person
+    def view(page: Page, session: Session, person: Person) -> Response:
         rows = [] if person.duress else content.exceptions_that_apply(
             session, person.subject_id, ctx.clock.now(), ctx.settings.policy_dir)
         return page.render("rules.html", exceptions=rows, nav="rules")
 
+    return _person_page(ctx, request, view)
+
 
 @router.get("/p/requests")
 def my_requests(request: Request, ctx: ContextDep, sent: int = 0) -> Response:
-    with ctx.sessions() as session, session.begin():
-        page = Page(ctx, request, session)
-        person = _signed_in_or_sign_in(page, session)
-        if isinstance(person, Response):
-            return person
+    def view(page: Page, session: Session, person: Person) -> Response:
         rows = [] if person.duress else content.requests(session, person.subject_id)
         return page.render("requests.html", requests=rows, sent=bool(sent), nav="requests")
+
+    return _person_page(ctx, request, view)
 
 
 def _form(page: Page, session: Session, ctx: GatewayContext, kind: str, *, status: int = 200,
@@ -296,22 +300,14 @@ def _form(page: Page, session: Session, ctx: GatewayContext, kind: str, *, statu
 
 @router.get("/p/correction")
 def correction_form(request: Request, ctx: ContextDep) -> Response:
-    with ctx.sessions() as session, session.begin():
-        page = Page(ctx, request, session)
-        person = _signed_in_or_sign_in(page, session)
-        if isinstance(person, Response):
-            return person
-        return _form(page, session, ctx, RequestKind.CORRECTION)
+    return _person_page(ctx, request, lambda page, session, _person: _form(page, session, ctx,
+                                                                           RequestKind.CORRECTION))
 
 
 @router.get("/p/complaint")
 def complaint_form(request: Request, ctx: ContextDep) -> Response:
-    with ctx.sessions() as session, session.begin():
-        page = Page(ctx, request, session)
-        person = _signed_in_or_sign_in(page, session)
-        if isinstance(person, Response):
-            return person
-        return _form(page, session, ctx, RequestKind.COMPLAINT)
+    return _person_page(ctx, request, lambda page, session, _person: _form(page, session, ctx,
+                                                                           RequestKind.COMPLAINT))
 
 
 def clean_message(text: str) -> str:
