@@ -21,10 +21,13 @@ from tests.consent.conftest import STAFF, Auth
 
 Grant = Callable[..., dict[str, Any]]
 TEMPLATE = i18n.TEMPLATE_DIR / "consent" / "card.html"
+NAMES = i18n.TEMPLATE_DIR / "names.html"
+"""The plain words for codes, shared with the portal pages."""
 
 
 def template_msgids() -> list[str]:
-    found = extract_from_file("jinja2", str(TEMPLATE), options={"extensions": "jinja2.ext.i18n"})
+    found = [m for path in (TEMPLATE, NAMES)
+             for m in extract_from_file("jinja2", str(path), options={"extensions": "jinja2.ext.i18n"})]
     return list(dict.fromkeys(str(message) for _, message, _, _ in found))
 
 

@@ -24,7 +24,8 @@ SAME_IN_TRANSLATION: set[str] = set()
 
 def person_templates() -> list[Path]:
     """The templates the person sees (the staff pages are the English-only console)."""
-    return sorted(p for p in PORTAL_TEMPLATES.glob("*.html") if not p.name.startswith("staff_"))
+    pages = sorted(p for p in PORTAL_TEMPLATES.glob("*.html") if not p.name.startswith("staff_"))
+    return [*pages, i18n.TEMPLATE_DIR / "names.html"]
 
 
 def portal_msgids() -> list[str]:
