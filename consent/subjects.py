@@ -80,6 +80,8 @@ class Subject(Base):
     possible_refugee: Mapped[bool] = mapped_column(default=False)
     country_of_origin: Mapped[str | None] = mapped_column(String(2))
     guardian_advocate_id: Mapped[str | None] = mapped_column(String(64))
+    guardian_advocate_agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
+    """The guardian advocate service the child is allocated to: the only one that receives their data (CH4)."""
     parental_guardian_id: Mapped[str | None] = mapped_column(String(64))
     guardian_suspected: Mapped[bool] = mapped_column(default=False)
     declined_nrm: Mapped[bool] = mapped_column(default=False)
@@ -229,6 +231,7 @@ ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
     "possible_refugee": _bool,
     "country_of_origin": _country,
     "guardian_advocate_id": _opaque_id,
+    "guardian_advocate_agency_id": _opaque_id,
     "parental_guardian_id": _opaque_id,
     "guardian_suspected": _bool,
     "declined_nrm": _bool,
@@ -247,7 +250,8 @@ _DEFAULTS: dict[str, Any] = {
     "date_of_birth": None, "age_band": None, "age_disputed": False, "age_assessment_outcome": None,
     "age_appeal_status": str(AppealStatus.NONE), "preferred_language": None, "asylum_claimed": False,
     "possible_refugee": False, "country_of_origin": None, "guardian_advocate_id": None,
-    "parental_guardian_id": None, "guardian_suspected": False, "declined_nrm": False, "capacity": {},
+    "guardian_advocate_agency_id": None, "parental_guardian_id": None, "guardian_suspected": False,
+    "declined_nrm": False, "capacity": {},
     "cj_role": str(CJRole.NONE), "open_cases": [], "placement_agency_id": None,
     "nrm_referred_at": None, "stage1_outcome": None, "stage1_decided_at": None, "stage2_outcome": None,
     "stage2_decided_at": None,
@@ -273,7 +277,8 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
             clean[name] = check(value)
         except (ValueError, TypeError):
             failures.append(Failure("invalid_attribute", "CR4", name))
-    agency_refs = [("placement_agency_id", clean.get("placement_agency_id"))]
+    agency_refs = [("placement_agency_id", clean.get("placement_agency_id")),
+                   ("guardian_advocate_agency_id", clean.get("guardian_advocate_agency_id"))]
     agency_refs += [("open_cases", c["recipient_agency_id"]) for c in clean.get("open_cases", [])]
     for field, agency_id in agency_refs:
         if agency_id is not None and directory.get(agency_id) is None:

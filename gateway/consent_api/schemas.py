@@ -76,6 +76,7 @@ class SubjectAttributesIn(Strict):
     possible_refugee: bool | None = None
     country_of_origin: CountryCode | None = None
     guardian_advocate_id: OpaqueId | None = None
+    guardian_advocate_agency_id: AgencyId | None = None
     parental_guardian_id: OpaqueId | None = None
     guardian_suspected: bool | None = None
     declined_nrm: bool | None = None
@@ -150,6 +151,7 @@ class SubjectOut(BaseModel):
     possible_refugee: bool
     country_of_origin: str | None
     guardian_advocate_id: str | None
+    guardian_advocate_agency_id: str | None
     parental_guardian_id: str | None
     guardian_suspected: bool
     declined_nrm: bool
@@ -171,7 +173,8 @@ class SubjectOut(BaseModel):
             age_assessment_outcome=s.age_assessment_outcome, age_appeal_status=s.age_appeal_status,
             preferred_language=s.preferred_language, asylum_claimed=s.asylum_claimed,
             possible_refugee=s.possible_refugee, country_of_origin=s.country_of_origin,
-            guardian_advocate_id=s.guardian_advocate_id, parental_guardian_id=s.parental_guardian_id,
+            guardian_advocate_id=s.guardian_advocate_id, guardian_advocate_agency_id=s.guardian_advocate_agency_id,
+            parental_guardian_id=s.parental_guardian_id,
             guardian_suspected=s.guardian_suspected, declined_nrm=s.declined_nrm, capacity=dict(s.capacity),
             cj_role=s.cj_role, open_cases=list(s.open_cases), placement_agency_id=s.placement_agency_id,
             nrm_referred_at=s.nrm_referred_at, stage1_outcome=s.stage1_outcome,

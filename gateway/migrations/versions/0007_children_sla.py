@@ -1,4 +1,4 @@
-"""children and NRM timers: NRM stage times on subjects, SLA alerts, child interviews, L1 explanations
+"""children and NRM timers: NRM stage times and the guardian advocate service on subjects, SLA alerts, child interviews, L1 explanations
 
 Revision ID: 0007
 Revises: 0006
@@ -28,6 +28,9 @@ def upgrade() -> None:
     with op.batch_alter_table("subjects") as batch:
         for name, kind in _NRM_COLUMNS:
             batch.add_column(sa.Column(name, kind(), nullable=True))
+        batch.add_column(sa.Column("guardian_advocate_agency_id", sa.String(length=64), nullable=True))
+        batch.create_foreign_key(op.f("fk_subjects_guardian_advocate_agency_id_agencies"), "agencies",
+                                 ["guardian_advocate_agency_id"], ["id"])
     op.create_table('sla_alerts',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('subject_id', sa.String(length=64), nullable=False),
@@ -89,5 +92,7 @@ def downgrade() -> None:
     op.drop_index('ix_sla_alerts_raised_at', table_name='sla_alerts')
     op.drop_table('sla_alerts')
     with op.batch_alter_table("subjects") as batch:
+        batch.drop_constraint(op.f("fk_subjects_guardian_advocate_agency_id_agencies"), type_="foreignkey")
+        batch.drop_column("guardian_advocate_agency_id")
         for name, _kind in reversed(_NRM_COLUMNS):
             batch.drop_column(name)
