@@ -4,6 +4,7 @@ within 5 days, the 90-day reminders), CH14 (Stage 1 within 48 hours for a child)
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from consent.clock import FixedClock
 from gateway.audit.models import AuditEntry
+from gateway.cli import app
 from gateway.context import GatewayContext
 from gateway.exceptions.models import AgencyNotice
 from gateway.nrm.models import SlaAlert
@@ -212,3 +215,16 @@ def test_timers_never_fire_early_and_once_due_stay_due(case: CaseTimes, now: dat
     assert {(a.kind, a.due_at) for a in alerts} <= {(a.kind, a.due_at) for a in due_alerts(case, now + later)}
     if case.referred_at is None:
         assert alerts == []
+
+
+@pytest.mark.rule("S38")
+def test_gateway_nrm_timers_raises_what_is_due_from_the_command_line(
+    client: TestClient, auth: Auth, nrm: Registry, ctx: GatewayContext, db_url: str, tmp_path: Path
+) -> None:
+    subject_id = _subject(client, auth, nrm_referred_at=_iso(T0 - 10 * DAY))
+    env = {"GATEWAY_DATABASE_URL": db_url, "GATEWAY_DATA_DIR": str(tmp_path)}
+    first = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["nrm-timers"], env=env)
+    assert first.exit_code == 0, first.output
+    assert f"stage1_decision_overdue  {subject_id}  rule S38" in first.output and "1 alert(s) raised" in first.output
+    again = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["nrm-timers"], env=env)
+    assert again.exit_code == 0 and "0 alert(s) raised" in again.output
