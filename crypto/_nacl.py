@@ -117,6 +117,33 @@ def sealed_box_open(ciphertext: bytes, recipient_private: bytes) -> bytes:
         raise DecryptionFailed from None
 
 
+# --- XChaCha20-Poly1305 (secret key, for data at rest) ------------------------
+
+AEAD_KEY_BYTES = 32
+AEAD_NONCE_BYTES = 24
+AEAD_OVERHEAD = AEAD_NONCE_BYTES + 16
+
+
+def aead_encrypt(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """``nonce || ciphertext`` under ``key`` (XChaCha20-Poly1305-IETF, random 24-byte nonce);
+    ``associated`` is authenticated, not encrypted (it binds the ciphertext to its place)."""
+    _require_key(key, AEAD_KEY_BYTES, "AEAD key")
+    nonce = nacl.utils.random(AEAD_NONCE_BYTES)
+    return nonce + bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associated, nonce, key))
+
+
+def aead_decrypt(key: bytes, data: bytes, associated: bytes) -> bytes:
+    """The plaintext of :func:`aead_encrypt`'s output; :class:`DecryptionFailed` for every failure."""
+    try:
+        _require_key(key, AEAD_KEY_BYTES, "AEAD key")
+        if not isinstance(data, bytes) or len(data) < AEAD_OVERHEAD:
+            raise ValueError
+        return bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            data[AEAD_NONCE_BYTES:], associated, data[:AEAD_NONCE_BYTES], key))
+    except (nacl.exceptions.CryptoError, InvalidKey, ValueError, TypeError):
+        raise DecryptionFailed from None
+
+
 # --- Ed25519 ----------------------------------------------------------------
 
 

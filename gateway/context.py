@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.clock import Clock
+from crypto.at_rest import derive_key
 
 from .auth.tokens import TokenAuthority
 from .settings import Settings
@@ -27,3 +28,7 @@ class GatewayContext:
     tokens: TokenAuthority
     policy: PolicyEngine | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def at_rest_key(self, label: str) -> bytes:
+        """The key that encrypts one kind of stored free text (``crypto.at_rest``)."""
+        return derive_key(self.signing_seed, label)

@@ -47,6 +47,8 @@ OUTCOMES_BY_KIND = {
 }
 
 ROUTED_TO = ("dpo", "monitoring_body")
+MESSAGE_KEY = "portal-request-message"
+"""Label of the key that encrypts the person's words and staff notes at rest (``crypto.at_rest``)."""
 """Who handles every request: console roles, never the agencies involved."""
 
 
@@ -77,8 +79,9 @@ class PortalRequest(Base):
     topic: Mapped[str | None] = mapped_column(String(8))
     """For a correction: the data class concerned (D1-D26), if the person chose one."""
     message: Mapped[str] = mapped_column(Text)
-    """The person's own words. Shown only to the DPO and the monitoring body, never echoed on
-    the person's screen (a device someone else checks must not show it)."""
+    """The person's own words, encrypted at rest (``sr1.`` text, bound to this row's id). Shown only
+    to the DPO and the monitoring body, never echoed on the person's screen (a device someone else
+    checks must not show it)."""
     routed_to: Mapped[list[str]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(20), default=RequestStatus.RECEIVED)
     outcome: Mapped[str | None] = mapped_column(String(20))
@@ -101,7 +104,8 @@ class PortalRequestEvent(Base):
     """``person`` or the console role that acted."""
     by_user: Mapped[str | None] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
-    """Staff's working note (staff only; the person sees the status and outcome)."""
+    """Staff's working note, encrypted at rest and bound to this event's id (staff only; the person
+    sees the status and outcome)."""
 
 
 class AlertCode(StrEnum):

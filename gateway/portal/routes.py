@@ -29,6 +29,7 @@ from consent import Actor as ConsentActor
 from consent import ConflictError, NotFoundError
 from consent.subjects import Subject
 from consent.vocabulary import DATA_CLASSES, Channel
+from crypto.at_rest import seal_text
 
 from .. import i18n
 from ..audit.log import Actor, AuditEvent, record
@@ -41,7 +42,15 @@ from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA
 from . import content
 from .auth import Person, PortalAuth
-from .models import ROUTED_TO, PortalRequest, PortalRequestEvent, PortalSessionState, RequestKind, RequestStatus
+from .models import (
+    MESSAGE_KEY,
+    ROUTED_TO,
+    PortalRequest,
+    PortalRequestEvent,
+    PortalSessionState,
+    RequestKind,
+    RequestStatus,
+)
 from .views import apply_portal_headers, browser_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -337,12 +346,13 @@ def send_request(request: Request, ctx: ContextDep, csrf_token: Field = "", kind
             return _redirect("/p/requests?sent=1")  # looks sent; a decoy account keeps nothing
         involved = content.involved_agencies(session, person.subject_id)
         now = ctx.clock.now()
+        request_id = "req_" + secrets.token_urlsafe(12)
         row = PortalRequest(
-            id="req_" + secrets.token_urlsafe(12), subject_id=person.subject_id, kind=kind,
+            id=request_id, subject_id=person.subject_id, kind=kind,
             about_agency_id=about if about in involved else None,
             topic=topic if kind == RequestKind.CORRECTION and topic in DATA_CLASSES else None,
-            message=text, routed_to=list(ROUTED_TO), status=RequestStatus.RECEIVED, outcome=None,
-            created_at=now, updated_at=now,
+            message=seal_text(ctx.at_rest_key(MESSAGE_KEY), text, where=request_id), routed_to=list(ROUTED_TO),
+            status=RequestStatus.RECEIVED, outcome=None, created_at=now, updated_at=now,
         )
         session.add(row)
         session.flush()

@@ -9,6 +9,7 @@ and visible to the person in the portal (the status and outcome, not staff notes
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,6 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from crypto.at_rest import open_text, seal_text
+from crypto.errors import DecryptionFailed
+
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
 from ..console.auth import ConsoleAuth, Staff
@@ -28,9 +32,10 @@ from ..settings import PACKAGE_ROOT
 from ..web.csrf import csrf_token_matches
 from ..web.headers import apply_html_headers
 from .content import agency_names
-from .models import OUTCOMES_BY_KIND, PortalRequest, PortalRequestEvent, RequestKind, RequestStatus
+from .models import MESSAGE_KEY, OUTCOMES_BY_KIND, PortalRequest, PortalRequestEvent, RequestKind, RequestStatus
 
 router = APIRouter(prefix="/console/requests", include_in_schema=False)
+log = logging.getLogger("gateway.portal")
 
 _env = Environment(loader=FileSystemLoader(PACKAGE_ROOT / "templates"),
                    autoescape=select_autoescape(["html"]), undefined=StrictUndefined, trim_blocks=True,
@@ -48,6 +53,15 @@ def visible_to(staff: Staff, row: PortalRequest) -> bool:
     if staff.role not in (row.routed_to or []):
         return False
     return not (row.about_agency_id and staff.agency_id and row.about_agency_id == staff.agency_id)
+
+
+def _readable(key: bytes, sealed: str, where: str) -> str:
+    try:
+        return open_text(key, sealed, where=where)
+    except DecryptionFailed:
+        # Moved from another row, altered, or written under another key: never show a wrong text.
+        log.warning("stored text does not open", extra={"row": where})
+        return "[this text cannot be decrypted]"
 
 
 def _staff(ctx: Any, request: Request, session: Session) -> Staff | Response:
@@ -91,7 +105,10 @@ def show_request(request_id: str, request: Request, ctx: ContextDep) -> Response
         record(session, AuditEvent(AuditTag.AUDIT_VIEW, decision="allow", subject_id=row.subject_id,
                                    purpose="oversight", details={"view": "portal_request", "request_id": row.id}),
                actor=staff.actor(), at=ctx.clock.now())
+        key = ctx.at_rest_key(MESSAGE_KEY)
+        notes = {e.id: _readable(key, e.note, e.id) for e in events if e.note}
         return _render("staff_request.html", staff=staff, row=row, events=events, names=names,
+                       message=_readable(key, row.message, row.id), notes=notes,
                        statuses=[s.value for s in RequestStatus],
                        outcomes=[o.value for o in OUTCOMES_BY_KIND[RequestKind(row.kind)]])
 
@@ -121,9 +138,12 @@ def update_request(request_id: str, request: Request, ctx: ContextDep, csrf_toke
         row.status = status
         row.outcome = outcome if status == RequestStatus.RESOLVED else None
         row.updated_at = now
-        session.add(PortalRequestEvent(id="rqe_" + secrets.token_urlsafe(12), request_id=row.id, status=status,
+        event_id = "rqe_" + secrets.token_urlsafe(12)
+        text = note.strip()[:2000]
+        session.add(PortalRequestEvent(id=event_id, request_id=row.id, status=status,
                                        outcome=row.outcome, at=now, by_role=staff.role, by_user=staff.username,
-                                       note=note.strip()[:2000] or None))
+                                       note=seal_text(ctx.at_rest_key(MESSAGE_KEY), text, where=event_id)
+                                       if text else None))
         record(session, AuditEvent(AuditTag.PORTAL_REQUEST_UPDATE, decision="info", subject_id=row.subject_id,
                                    details={"request_id": row.id, "status": status, "outcome": row.outcome}),
                actor=staff.actor(), at=now)

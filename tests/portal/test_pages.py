@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from consent.clock import FixedClock
+from crypto.at_rest import open_text
 from crypto.passwords import SecretHasher
 from gateway.accounts import StaffAccount
 from gateway.audit.log import Actor, AuditEvent, record
 from gateway.audit.models import AuditEntry
 from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
-from gateway.portal.models import PortalRequest
+from gateway.portal.models import MESSAGE_KEY, PortalRequest, PortalRequestEvent
 from gateway.registry.models import Agency
 from tests.conftest import Registry
 from tests.console.conftest import StaffLogin
@@ -222,7 +223,10 @@ def test_a_complaint_goes_to_the_dpo_and_monitoring_body_and_its_status_reaches_
     with ctx.sessions() as session:
         row = session.scalars(select(PortalRequest)).one()
     assert row.about_agency_id == "shelter" and row.routed_to == ["dpo", "monitoring_body"]
-    assert "\u202e" not in row.message and "told my employer" in row.message
+    # Stored encrypted, bound to the row: a copy of the database alone does not read it.
+    assert row.message.startswith("sr1.") and "told my employer" not in row.message
+    stored = open_text(ctx.at_rest_key(MESSAGE_KEY), row.message, where=row.id)
+    assert "\u202e" not in stored and "told my employer" in stored
     # The DPO sees it and progresses it; the person sees each status.
     console = TestClient(signed_in.app, base_url="https://testserver")
     dpo = _staff(ctx, "dpo", "dpo", None)
@@ -245,6 +249,10 @@ def test_a_complaint_goes_to_the_dpo_and_monitoring_body_and_its_status_reaches_
     mine = signed_in.get("/p/requests").text
     assert "Finished" in mine and "Your complaint was found to be right." in mine
     assert "spoke to the shelter" not in mine
+    assert "spoke to the shelter" in console.get(f"/console/requests/{row.id}").text
+    with ctx.sessions() as session:
+        notes = [e.note for e in session.scalars(select(PortalRequestEvent)) if e.note]
+    assert len(notes) == 1 and notes[0].startswith("sr1.") and "shelter" not in notes[0]
     # The monitoring body sees it too.
     monitor = TestClient(signed_in.app, base_url="https://testserver")
     assert console_sign_in(monitor, _staff(ctx, "monitor", "monitoring_body", "iom")).status_code == 303
@@ -343,3 +351,20 @@ def test_a_language_chosen_before_signing_in_is_kept(client: TestClient, person:
 def test_the_card_address_leads_to_the_portal(client: TestClient) -> None:
     response = client.get("/portal", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/p/"
+
+
+def test_a_stored_message_moved_to_another_request_does_not_open_there(
+    signed_in: TestClient, person: PortalPerson, ctx: GatewayContext
+) -> None:
+    _complain(signed_in, "shelter", "first-marker-8841")
+    _complain(signed_in, "shelter", "second-marker-8842")
+    with ctx.sessions() as session, session.begin():
+        first, second = session.scalars(select(PortalRequest).order_by(PortalRequest.created_at,
+                                                                        PortalRequest.id)).all()
+        second.message = first.message
+        second_id = second.id
+    console = TestClient(signed_in.app, base_url="https://testserver")
+    assert console_sign_in(console, _staff(ctx, "dpo", "dpo", None)).status_code == 303
+    page = console.get(f"/console/requests/{second_id}").text
+    assert "[this text cannot be decrypted]" in page
+    assert "first-marker-8841" not in page and "second-marker-8842" not in page
