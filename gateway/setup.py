@@ -66,6 +66,8 @@ DEMO_AGENCIES = (
     DemoAgency("shelter-demo", "Safe House NGO (demo)", AgencyKind.SHELTER),
     DemoAgency("clinic-demo", "Community health clinic (demo)", AgencyKind.HEALTHCARE),
     DemoAgency("advocate-demo", "Independent advocacy service (demo)", AgencyKind.INDEPENDENT_ADVOCATE),
+    DemoAgency("nrm-demo", "NRM competent authority (demo): receives the NRM deadline alerts",
+               AgencyKind.COMPETENT_AUTHORITY),
     DemoAgency("operator", "Gateway operator", AgencyKind.GATEWAY_OPERATOR),
 )
 DEMO_JURISDICTION = "NL"
