@@ -8,6 +8,11 @@ touches: a module-level ``threading.local``, which outlives every adapter and is
 each thread as it exits. Closing or discarding an adapter only marks it retired; each thread
 drops its own engines of retired adapters the next time it evaluates, or when it exits.
 This is the only module that imports ``regorus``.
+
+Each decision passes regorus only the consent records the policy can read (:func:`relevant_input`):
+converting a long consent history into regorus values would otherwise cost more than the
+decision itself. ``tests/policy/test_engines.py`` and the conformance tests (real OPA gets the
+whole input) check that this never changes a decision.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ from gateway.policy.engine import PolicyResultError
 __all__ = ["EmbeddedPolicyEngine", "to_plain"]
 
 DECISION_RULE = "data.gateway.decision"
+# What eval_rule_as_json answers for an undefined rule (a decision is never a string).
+_UNDEFINED_JSON = json.dumps("<undefined>")
+
+# The policy reads a consent record only when its purpose is the request's
+# (policies/gateway/consent.rego: for_purpose) or one of these (purpose_in_force).
+PURPOSES_ALWAYS_READ = frozenset({"filming", "forensic"})
 
 # Per thread: {adapter token: regorus.Engine}. Never replaced, so never dropped elsewhere.
 _THREAD_ENGINES = threading.local()
@@ -97,14 +108,16 @@ class EmbeddedPolicyEngine:
     def evaluate(self, input_doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """Evaluate ``data.gateway.decision``; None when undefined."""
         engine = self._engine()
-        engine.set_input(dict(input_doc))
-        result = engine.eval_rule(DECISION_RULE)
-        if result is None:
+        engine.set_input_json(json.dumps(relevant_input(input_doc)))
+        # JSON out is cheaper than Python objects; a decision holds no sets (sets would come
+        # back as sorted arrays, as from OPA).
+        answer = engine.eval_rule_as_json(DECISION_RULE)
+        if answer == _UNDEFINED_JSON:
             return None
-        plain = to_plain(result)
-        if not isinstance(plain, dict):
+        result = json.loads(answer)
+        if not isinstance(result, dict):
             raise PolicyResultError("decision is not an object")
-        return plain
+        return result
 
     def evaluate_rule(self, rule: str, input_doc: Mapping[str, Any] | None = None, *, tests: bool = False) -> Any:
         """Evaluate any rule (tests and debugging) on a fresh engine; None when undefined."""
@@ -134,6 +147,27 @@ class EmbeddedPolicyEngine:
         self._closed = True
         _retire(self._token)
         _thread_table()
+
+
+def relevant_input(input_doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The input without the consent records the policy never reads (see PURPOSES_ALWAYS_READ).
+
+    Only records that are objects with a string purpose the policy does not read are dropped;
+    anything else is passed on as it is.
+    """
+    consents = input_doc.get("consents")
+    if not isinstance(consents, list):
+        return input_doc
+    purpose = input_doc.get("purpose")
+    read = {purpose if isinstance(purpose, str) else "", *PURPOSES_ALWAYS_READ}
+    kept = [c for c in consents if not _unread(c, read)]
+    if len(kept) == len(consents):
+        return input_doc
+    return {**input_doc, "consents": kept}
+
+
+def _unread(consent: Any, read: set[str]) -> bool:
+    return isinstance(consent, dict) and isinstance(consent.get("purpose"), str) and consent["purpose"] not in read
 
 
 def to_plain(value: Any) -> Any:

@@ -31,6 +31,7 @@ __all__ = ["RemotePolicyEngine"]
 _PACKAGE = "gateway"
 _RULE = "decision"
 _DATA_ROOT = "gateway_data"
+_INDEX_ROOT = "gateway_index"
 _META_ROOT = "gateway_meta"
 # Only modules under this prefix are ours to replace or delete on a shared server.
 _MODULE_PREFIX = "gateway/"
@@ -87,7 +88,7 @@ class RemotePolicyEngine:
         return result
 
     def publish(self) -> None:
-        """Upload the bundle: policies, then data, then the version last.
+        """Upload the bundle: policies, then data and its index, then the version last.
 
         Writing the version last means a half-finished upload is caught by the version
         check rather than served. Modules on the server that the bundle no longer has are
@@ -100,6 +101,7 @@ class RemotePolicyEngine:
                 self._client.delete_policy(stale)
             data = self._bundle.data()
             self._client.update_or_create_data(data[_DATA_ROOT], _DATA_ROOT)
+            self._client.update_or_create_data(data[_INDEX_ROOT], _INDEX_ROOT)
             self._client.update_or_create_data(data[_META_ROOT], _META_ROOT)
         except requests.Timeout as exc:
             raise PolicyTimeoutError("OPA did not answer in time") from exc

@@ -1,9 +1,10 @@
 """The policy bundle: Rego modules plus the data documents, and the version that names them.
 
 The version is ``"sha256:" + 16 hex digits`` of a hash over the sorted relative file names
-and contents of every policy module and data document. The bundle injects it into the data
-as ``{"gateway_meta": {"version": ...}}``; the policy echoes it in every decision, and a
-replica answering with another version is not trusted (policy_version_mismatch).
+and contents of every policy module and data document, and over the index derived from the
+documents (``gateway/policy/index.py``). The bundle injects it into the data as
+``{"gateway_meta": {"version": ...}}``; the policy echoes it in every decision, and a replica
+answering with another version is not trusted (policy_version_mismatch).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.policy.index import derive_index
+
 __all__ = ["DEFAULT_POLICY_DIR", "PolicyBundle", "PolicyModule"]
 
 # gateway/policy/bundle.py -> <repo>/policies (a checkout; pass `directory` otherwise).
@@ -24,6 +27,9 @@ _TEST_SUFFIX = "_test.rego"
 _DATA_DIR = "data"
 _DATA_ROOT = "gateway_data"
 _META_ROOT = "gateway_meta"
+_INDEX_ROOT = "gateway_index"
+# The derived index takes part in the version under this name (no file has it).
+_INDEX_NAME = "<derived>/gateway_index.json"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class PolicyBundle:
     documents: Mapping[str, Any]
     """The data documents by name (file stem), as loaded from ``policies/data``."""
     version: str
+    index: Mapping[str, Any]
+    """Pre-indexed views of the documents (``data.gateway_index``), see ``gateway/policy/index.py``."""
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> PolicyBundle:
@@ -69,17 +77,24 @@ class PolicyBundle:
             raw = path.read_bytes()
             documents[path.stem] = json.loads(raw)
             hashed.append((path.relative_to(root).as_posix(), raw))
+        index = derive_index(documents)
+        hashed.append((_INDEX_NAME, json.dumps(index, sort_keys=True).encode("utf-8")))
         return cls(
             directory=root,
             modules=tuple(modules),
             test_modules=tuple(tests),
             documents=documents,
             version=_version(hashed),
+            index=index,
         )
 
     def data(self) -> dict[str, Any]:
-        """The data document for an engine: the data documents plus the bundle version."""
-        return {_DATA_ROOT: json.loads(json.dumps(self.documents)), _META_ROOT: {"version": self.version}}
+        """The data document for an engine: the data documents, their index and the bundle version."""
+        return {
+            _DATA_ROOT: json.loads(json.dumps(self.documents)),
+            _INDEX_ROOT: json.loads(json.dumps(self.index)),
+            _META_ROOT: {"version": self.version},
+        }
 
     def tests_modules(self) -> tuple[PolicyModule, ...]:
         """The ``_test.rego`` modules (run by tests/policy on every engine)."""

@@ -14,19 +14,32 @@ import rego.v1
 
 # CH1, CH1b: treated as a child while under 18 or while the age is disputed; the gateway
 # keeps age_disputed set until an adult outcome is recorded and appeals are exhausted.
-is_child if data.gateway.model.subject.is_child == true
+default is_child := false
 
-is_child if data.gateway.model.subject.age_disputed == true
+is_child if input.subject.is_child == true
 
-_family_tracing := data.gateway.exceptions.granted_fields if data.gateway.exceptions.claimed_basis == "L6" else := set()
+is_child if input.subject.age_disputed == true
 
-hard_denials contains [f, "child_identity_public"] if {
+# Nothing here applies to an adult.
+findings := data.gateway.model.no_findings if not is_child else := object.union(data.gateway.model.no_findings, {
+	"overall_reasons": overall_reasons,
+	"hard_denials": hard_denials,
+})
+
+_exceptions := data.gateway.exceptions.findings
+
+_family_tracing := _exceptions.granted_fields if _exceptions.claimed_basis == "L6" else := set()
+
+# reason code -> requested fields no basis opens
+hard_denials := {"child_identity_public": {f |
 	is_child
-	data.gateway.model.recipient_is_public
-	some f, k in data.gateway.model.field_class
-	data.gateway.model.classes[k].identifying == true
-	not f in _family_tracing
-}
+	data.gateway_data.roles.agency_kinds[data.gateway.model.strings.recipient_kind].public == true
+	identifying := data.gateway_index.class_sets.identifying
+	family_tracing := _family_tracing
+	some f, k in data.gateway.model.request.field_class
+	identifying[k]
+	not f in family_tracing
+}}
 
 # ---------------------------------------------------------------- CH3 guardian advocate
 
@@ -40,7 +53,7 @@ _has_guardian_advocate if {
 	trim_space(x) != ""
 }
 
-_exception_valid if data.gateway.exceptions.valid
+_exception_valid if _exceptions.valid
 
 _exempt_from_ch3 if data.gateway.model.strings.recipient_kind in guardian_free_kinds
 

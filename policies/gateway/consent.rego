@@ -10,111 +10,120 @@ import rego.v1
 
 # A consent record in force for this subject now, that the policy can reason about.
 # The gateway passes only consents in force; a withdrawal stamp still voids one (CR14),
-# and an expired one never counts.
-in_force(c) if {
-	c.subject_id == data.gateway.model.strings.subject_id
+# and an expired one never counts. ctx is _context: the values every check compares with,
+# looked up once per decision rather than once per consent.
+in_force(c, ctx) if {
+	c.subject_id == ctx.subject_id
 	is_string(c.id)
 	is_array(c.recipients)
 	is_array(c.data_classes)
-	data.gateway.model.scopes[c.scope]
+	ctx.scopes[c.scope]
 	object.get(c, "withdrawn_at", null) == null
-	data.gateway.model.timestamp(c.expires_at) > data.gateway.model.now_ns
+	is_string(c.expires_at)
+	expires_ns := time.parse_rfc3339_ns(c.expires_at)
+	some now in ctx.now
+	expires_ns > now
+}
+
+# now: [now_ns], or [] when input.now is not a time (then no consent is in force, but every
+# expiry is still read, so a malformed one still fails the decision).
+_context := {
+	"subject_id": data.gateway.model.strings.subject_id,
+	"scopes": data.gateway_data.scopes.scopes,
+	"now": [n | n := data.gateway.model.now_ns],
 }
 
 # A consent of the given purpose is in force (used for filming and forensic consents).
+# The embedded engine's adapter passes regorus only the consents whose purpose is the
+# request's or one of these (gateway/policy/_regorus.py, PURPOSES_ALWAYS_READ).
 purpose_in_force(p) if {
+	ctx := _context
 	some c in data.gateway.model.consents
 	c.purpose == p
-	in_force(c)
+	in_force(c, ctx)
 }
 
 # CR2: consent to one purpose never implies another.
 for_purpose := [c |
+	consents := input.consents
+	is_array(consents)
 	purpose := data.gateway.model.strings.purpose
-	some c in data.gateway.model.consents
+	ctx := _context
+	some c in consents
 	c.purpose == purpose
-	in_force(c)
+	in_force(c, ctx)
 ]
 
 # CR1: the consents that cover this purpose and name this recipient.
-applicable := [c | some c in for_purpose; names_recipient(c)]
-
-has_applicable if count(applicable) > 0
+applicable := [c |
+	naming := _naming(data.gateway.model.strings)
+	some c in for_purpose
+	names_recipient(c, naming)
+]
 
 # Data classes listed by at least one applicable consent.
 listed_classes := {k | some c in applicable; some k in c.data_classes}
 
 # ---------------------------------------------------------------- naming the recipient
 
-# CR30: between IOM and UNHCR the consent must name the other agency itself.
-iom_unhcr_pair if {
-	data.gateway.model.strings.requester_kind == "iom"
-	data.gateway.model.strings.recipient_kind == "unhcr"
+# CR30: between IOM and UNHCR (one of them requests, the other receives) the consent must
+# name the other agency itself. s is data.gateway.model.strings.
+iom_unhcr_pair(s) := {s.requester_kind, s.recipient_kind} == {"iom", "unhcr"}
+
+# How a consent must name this recipient: domestic_names are the names by which a consent
+# may name a recipient in this country, the agency itself or its kind ("kind:shelter") where
+# naming the agency is not required (not between IOM and UNHCR).
+_naming(s) := {
+	"cross_border": data.gateway.model.cross_border(s),
+	"domestic_names": {s.recipient_agency_id} | {name |
+		not iom_unhcr_pair(s)
+		name := concat(":", ["kind", s.recipient_kind])
+	},
+	"agency_id": s.recipient_agency_id,
+	"jurisdiction": s.recipient_jurisdiction,
 }
 
-iom_unhcr_pair if {
-	data.gateway.model.strings.requester_kind == "unhcr"
-	data.gateway.model.strings.recipient_kind == "iom"
+names_recipient(c, naming) if {
+	not naming.cross_border
+	some name in c.recipients
+	name in naming.domestic_names
 }
 
-explicit_naming_required if data.gateway.model.cross_border
-
-explicit_naming_required if iom_unhcr_pair
-
-_kind_name := concat(":", ["kind", data.gateway.model.strings.recipient_kind])
-
-# A consent may name a kind of recipient ("kind:shelter") where naming the agency is not required.
-names_recipient(c) if {
-	not explicit_naming_required
-	_kind_name in c.recipients
-}
-
-names_recipient(c) if {
-	not data.gateway.model.cross_border
-	data.gateway.model.strings.recipient_agency_id in c.recipients
-}
-
-# CR25: a recipient in another country is named, with its country.
-names_recipient(c) if {
-	data.gateway.model.cross_border
-	data.gateway.model.strings.recipient_agency_id in c.recipients
+# CR25: a recipient in another country is named, with its country; never by its kind.
+names_recipient(c, naming) if {
+	naming.cross_border
+	naming.agency_id in c.recipients
 	countries := object.get(c, "countries", [])
 	is_array(countries)
-	data.gateway.model.strings.recipient_jurisdiction in countries
+	naming.jurisdiction in countries
 }
 
 # ---------------------------------------------------------------- reasons
 
 # Why no consent counts (reported unless an exception or court order is the basis).
-missing_reasons contains "no_consent" if not has_applicable
-
-missing_reasons contains "purpose_not_consented" if {
-	not has_applicable
-	count(for_purpose) == 0
+missing_reasons := set() if count(applicable) > 0 else := {code |
+	s := data.gateway.model.strings
+	some code, applies in {
+		"no_consent": true,
+		"purpose_not_consented": count(for_purpose) == 0,
+		"recipient_not_named": count(for_purpose) > 0,
+		"iom_unhcr_consent_must_name_agency": iom_unhcr_pair(s),
+		"cross_border_consent_must_name_recipient": data.gateway.model.cross_border(s),
+	}
+	applies
 }
 
-missing_reasons contains "recipient_not_named" if {
-	not has_applicable
-	count(for_purpose) > 0
+# Without an applicable consent every requested field has no consent; with one, a class
+# that no applicable consent lists is not consented.
+findings := {
+	"overall_reasons": set(),
+	"hard_denials": {},
+	"hard_class_denials": {},
+	"diagnostics": {},
+	"class_diagnostics": _class_diagnostics(count(applicable) > 0, data.gateway.model.request.requested_classes),
+	"explanations": set(),
 }
 
-missing_reasons contains "iom_unhcr_consent_must_name_agency" if {
-	not has_applicable
-	iom_unhcr_pair
-}
+_class_diagnostics(true, requested) := {"class_not_consented": requested - listed_classes}
 
-missing_reasons contains "cross_border_consent_must_name_recipient" if {
-	not has_applicable
-	data.gateway.model.cross_border
-}
-
-diagnostics contains [f, "no_consent"] if {
-	not has_applicable
-	some f in data.gateway.model.known_fields
-}
-
-diagnostics contains [f, "class_not_consented"] if {
-	has_applicable
-	some f, k in data.gateway.model.field_class
-	not k in listed_classes
-}
+_class_diagnostics(false, requested) := {"no_consent": requested}

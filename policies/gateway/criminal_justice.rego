@@ -10,6 +10,8 @@ package gateway.cj
 
 import rego.v1
 
+default is_cj_purpose := false
+
 is_cj_purpose if data.gateway.model.strings.purpose == "criminal_justice"
 
 # CR36: three options, and what each lets travel under the criminal_justice purpose.
@@ -23,34 +25,37 @@ tiers := {
 option(c) := c.cj_option if tiers[c.cj_option] else := "none"
 
 # Hook used by the decision for every consent: every requested class outside criminal justice.
-consent_classes(_) := data.gateway.model.requested_classes if not is_cj_purpose
+consent_classes(_) := data.gateway.model.request.requested_classes if not is_cj_purpose
 
 consent_classes(c) := tiers[option(c)] if is_cj_purpose
 
-_tier_reach := {k | some c in data.gateway.consent.applicable; some k in tiers[option(c)]}
+# ---------------------------------------------------------------- findings
 
-diagnostics contains [f, "police_tier"] if {
-	is_cj_purpose
-	some f, k in data.gateway.model.field_class
-	not k in _tier_reach
+findings := {
+	"overall_reasons": set(),
+	"hard_denials": hard_denials(cj, film),
+	"hard_class_denials": {},
+	"diagnostics": {},
+	"class_diagnostics": _police_tier(cj, request.requested_classes, applicable),
+	"explanations": {concat(".", ["police_tier", option(c)]) | cj; some c in applicable},
+} if {
+	cj := is_cj_purpose
+	request := data.gateway.model.request
+	applicable := data.gateway.consent.applicable
+	field_class := request.field_class
+	film := {f | some f, _ in data.gateway_index.field_sets.criminal_justice_only; field_class[f]}
 }
 
-# ---------------------------------------------------------------- CR21 film
+# CR36: the requested classes no applicable consent's police tier reaches.
+_police_tier(false, _, _) := {}
 
-_film_fields := {f | some f in data.gateway.model.known_fields; data.gateway.model.fields[f].criminal_justice_only == true}
+_police_tier(true, requested, applicable) := {"police_tier": requested - {k | some c in applicable; some k in tiers[option(c)]}}
 
-hard_denials contains [f, "film_criminal_justice_only"] if {
-	not is_cj_purpose
-	some f in _film_fields
-}
+# CR21: a filmed interview is used for criminal justice only, and only while the filming
+# consent is in force (asked only when a filmed interview is requested).
+hard_denials(false, film) := {"film_criminal_justice_only": film}
 
-hard_denials contains [f, "film_requires_filming_consent"] if {
-	is_cj_purpose
-	some f in _film_fields
+hard_denials(true, film) := {"film_requires_filming_consent": film} if {
+	count(film) > 0
 	not data.gateway.consent.purpose_in_force("filming")
-}
-
-explanations contains concat(".", ["police_tier", option(c)]) if {
-	is_cj_purpose
-	some c in data.gateway.consent.applicable
-}
+} else := {"film_requires_filming_consent": set()}

@@ -30,179 +30,224 @@ default decision := {
 }
 
 decision := {
-	"allow": allow,
-	"permitted_fields": sort(permitted_fields),
+	"allow": o.allow,
+	"permitted_fields": sort(o.permitted),
 	"denied_fields": denied_fields,
-	"reasons": sort(reasons),
-	"basis": {"consent_ids": sort(basis_consent_ids), "exception": basis_exception},
+	"reasons": sort(o.reasons),
+	"basis": {"consent_ids": sort(b.consent_ids), "exception": b.exception},
 	"obligations": obligations,
 	"policy_version": policy_version,
 	"explanation": sort(explanation),
+} if {
+	o := outcome
+	b := basis
 }
 
 # Set by the bundle loader (gateway/policy/bundle.py). A bundle without a version never
 # decides: the decision falls back to the default deny.
 policy_version := data.gateway_meta.version if is_string(data.gateway_meta.version)
 
+# Performance: regorus pays about 4 µs for every rule it evaluates (see model.rego), so
+# the decision is computed in few rules, each with named local steps.
+
 # ---------------------------------------------------------------- bases
 
 # For every applicable consent, the requested classes it may carry: what it lists, within
 # the profile and scope tier (CR6, CR18), the police tier (CR36) and the health rules (CR20, CR23).
 consent_grants := [{"consent": c, "classes": g} |
+	scopes := data.gateway.minimisation.scope_classes
+	health := data.gateway.health.consent_classes
 	some c in data.gateway.consent.applicable
 	listed := {k | some k in c.data_classes}
-	g := ((listed & data.gateway.minimisation.scope_classes(c.scope)) & data.gateway.cj.consent_classes(c)) & data.gateway.health.consent_classes
+	scope := scopes[c.scope]
+	g := ((listed & scope.classes) & data.gateway.cj.consent_classes(c)) & health
 	count(g) > 0
 ]
 
-_consent_classes := {k | some g in consent_grants; some k in g.classes}
+# ---------------------------------------------------------------- the outcome
 
-consent_granted_fields := {f | some f, k in data.gateway.model.field_class; k in _consent_classes} & data.gateway.minimisation.within_limits
+# Every package's findings (see model.rego for their keys).
+_findings := [
+	data.gateway.model.findings,
+	data.gateway.consent.findings,
+	data.gateway.minimisation.findings,
+	data.gateway.cj.findings,
+	data.gateway.health.findings,
+	data.gateway.firewalls.findings,
+	data.gateway.children.findings,
+	data.gateway.exceptions.findings,
+]
 
-granted_fields := ((consent_granted_fields | data.gateway.minimisation.risk_fields) | data.gateway.exceptions.granted_fields) | data.gateway.exceptions.court_order_fields
+# by_consent: the requested fields an applicable consent grants. A field is permitted when
+# some basis grants it (by_consent, the L9 risk summary, an exception grant, a court order),
+# no hard rule denies it (hard_denials, or hard_class_denials of its class), and no global
+# reason denies the whole request. Consent-side reasons give way when an exception or court
+# order covers the request.
+outcome := {
+	"by_consent": by_consent,
+	"global": global,
+	"permitted": permitted,
+	"reasons": reasons,
+	"allow": count(reasons) == 0,
+} if {
+	request := data.gateway.model.request
+	field_class := request.field_class
+	exceptions := data.gateway.exceptions.findings
+	found := _findings
 
-# ---------------------------------------------------------------- denials
+	consent_classes := {k | some g in consent_grants; some k in g.classes}
+	by_consent := {f |
+		count(consent_classes) > 0
+		some f, k in field_class
+		k in consent_classes
+	} & data.gateway.minimisation.within_limits
+	granted := ((by_consent | data.gateway.minimisation.risk_fields) | exceptions.granted_fields) | exceptions.court_order_fields
 
-hard_denials := (((data.gateway.model.hard_denials | data.gateway.firewalls.hard_denials) | data.gateway.cj.hard_denials) | data.gateway.health.hard_denials) | data.gateway.children.hard_denials
+	hard_classes := union({ks | some x in found; some ks in x.hard_class_denials})
+	hard_denied := union({fs | some x in found; some fs in x.hard_denials}) | {f |
+		count(hard_classes) > 0
+		some f, k in field_class
+		k in hard_classes
+	}
 
-hard_denied_fields := {d[0] | some d in hard_denials}
+	consent_reasons := {r | not exceptions.basis_available; some r in data.gateway.consent.missing_reasons}
+	global := union({x.overall_reasons | some x in found}) | consent_reasons
+	permitted := {f | count(global) == 0; some f in ((granted & request.known_fields) - hard_denied)}
 
-# Consent-side reasons give way when an exception or court order covers the request.
-consent_reasons := set() if data.gateway.exceptions.basis_available else := data.gateway.consent.missing_reasons
-
-global_reasons := (((data.gateway.model.overall_reasons | data.gateway.firewalls.overall_reasons) | data.gateway.exceptions.overall_reasons) | data.gateway.children.overall_reasons) | consent_reasons
-
-permitted_fields := set() if count(global_reasons) > 0 else := (granted_fields & data.gateway.model.known_fields) - hard_denied_fields
-
-final_reasons contains "no_fields_requested" if count(data.gateway.model.requested_fields) == 0
-
-final_reasons contains "no_permitted_fields" if {
-	count(data.gateway.model.requested_fields) > 0
-	count(global_reasons) == 0
-	count(permitted_fields) == 0
+	requested := count(request.requested_fields)
+	final := {"no_fields_requested" | requested == 0} | {"no_permitted_fields" |
+		requested > 0
+		count(global) == 0
+		count(permitted) == 0
+	}
+	reasons := global | final
 }
-
-reasons := global_reasons | final_reasons
-
-default allow := false
-
-allow if count(reasons) == 0
 
 # ---------------------------------------------------------------- per-field reasons
 
-# Explanations of the consent path that failed; they matter only for denied fields.
-diagnostics := (((data.gateway.consent.diagnostics | data.gateway.minimisation.diagnostics) | data.gateway.cj.diagnostics) | data.gateway.health.diagnostics) | data.gateway.exceptions.diagnostics
-
-_denied := data.gateway.model.requested_fields - permitted_fields
-
-_pairs := hard_denials | diagnostics
-
-# For each denied field, the most telling of its reasons (lowest priority number).
-_chosen := {f: ranked[0][1] |
-	some f in _denied
-	codes := {d[1] | some d in _pairs; d[0] == f} | global_reasons
-	ranked := sort([[data.gateway_data.reasons.reasons[c].priority, c] | some c in codes])
-	count(ranked) > 0
+# Every denied field gets the most telling of its reasons (lowest priority number): the
+# hard denials and diagnostics that name it or its class, and the global reasons.
+denied_fields := [{"field": f, "reason": object.get(chosen, f, "not_permitted")} | some f in sort(denied)] if {
+	o := outcome
+	denied := data.gateway.model.request.requested_fields - o.permitted
+	field_class := data.gateway.model.request.field_class
+	found := _findings
+	field_reasons := [[code, fs] |
+		some x in found
+		some kind in ["hard_denials", "diagnostics"]
+		some code, fs in x[kind]
+		fs != set()
+	]
+	class_reasons := [[code, ks] |
+		some x in found
+		some kind in ["hard_class_denials", "class_diagnostics"]
+		some code, ks in x[kind]
+		ks != set()
+	]
+	catalogue := data.gateway_data.reasons.reasons
+	global := o.global
+	chosen := {f: code |
+		some f in denied
+		codes := ({c | some [c, fs] in field_reasons; f in fs} | {c |
+			k := field_class[f]
+			some [c, ks] in class_reasons
+			k in ks
+		}) | global
+		ranked := sort([[catalogue[c].priority, c] | some c in codes])
+		first := ranked[0]
+		[_, code] := first
+	}
 }
-
-denied_fields := [{"field": f, "reason": object.get(_chosen, f, "not_permitted")} | some f in sort(_denied)]
 
 # ---------------------------------------------------------------- basis
 
-_permitted_by_consent := consent_granted_fields & permitted_fields
+# consents: those that carry a permitted field, and those the risk summary rides on;
+# exception: the exception basis ("L8" for a court order) when it carries a permitted field.
+# Nothing is permitted on a deny, so nothing is relied on.
+basis := {"consents": consents, "consent_ids": {c.id | some c in consents}, "exception": _basis_exception(o.permitted)} if {
+	o := outcome
+	o.allow
+	field_class := data.gateway.model.request.field_class
+	classes := {field_class[f] | some f in (o.by_consent & o.permitted)}
+	consents := {g.consent | some g in consent_grants; count(g.classes & classes) > 0} | {c |
+		count(data.gateway.minimisation.risk_fields & o.permitted) > 0
+		some c in data.gateway.minimisation.risk_basis
+	}
+} else := {"consents": set(), "consent_ids": set(), "exception": null}
 
-_basis_consents := {g.consent |
-	some g in consent_grants
-	some f in _permitted_by_consent
-	data.gateway.model.field_class[f] in g.classes
-} | {c |
-	count(data.gateway.minimisation.risk_fields & permitted_fields) > 0
-	some c in data.gateway.minimisation.risk_basis
-}
-
-basis_consent_ids := {c.id | some c in _basis_consents}
-
-basis_exception := data.gateway.exceptions.claimed_basis if {
-	count(data.gateway.exceptions.granted_fields & permitted_fields) > 0
+_basis_exception(permitted) := exceptions.claimed_basis if {
+	exceptions := data.gateway.exceptions.findings
+	count(exceptions.granted_fields & permitted) > 0
 } else := "L8" if {
-	count(data.gateway.exceptions.court_order_fields & permitted_fields) > 0
+	count(data.gateway.exceptions.findings.court_order_fields & permitted) > 0
 } else := null
-
-exception_used if basis_exception != null
 
 # ---------------------------------------------------------------- obligations
 
-default include_risk_summary := false
-
-include_risk_summary if {
-	allow
-	data.gateway.minimisation.risk_summary_applies
+# Obligations are all false / null on a deny. The risk summary goes with a referral that
+# carries it (T1, L9); the person and their advocate are told afterwards of an exception or
+# court order; expires_at is the earliest expiry of the consents and grant relied on.
+obligations := {
+	"include_risk_summary": count(data.gateway.minimisation.risk_basis) > 0,
+	"person_preview_required": person_preview_required(b),
+	"notify_person": b.exception != null,
+	"second_approver_required": second_approver_required(o.permitted, b),
+	"expires_at": _earliest(expiries),
+} if {
+	o := outcome
+	o.allow
+	b := basis
+	exceptions := data.gateway.exceptions.findings
+	# (a consent relied on is in force, so its expires_at is an RFC 3339 string)
+	expiries := {[time.parse_rfc3339_ns(c.expires_at), c.expires_at] | some c in b.consents} | {[data.gateway.model.timestamp(x.expires_at), x.expires_at] |
+		count(exceptions.granted_fields & o.permitted) > 0
+		x := data.gateway.model.exception
+	}
+} else := {
+	"include_risk_summary": false,
+	"person_preview_required": false,
+	"notify_person": false,
+	"second_approver_required": false,
+	"expires_at": null,
 }
 
-# CR18, CR19: the person (or their advocate) previews a referral made on consent.
-default person_preview_required := false
-
-person_preview_required if {
-	allow
-	data.gateway.minimisation.referral_purpose
-	count(basis_consent_ids) > 0
-}
-
-# The person and their advocate are told afterwards of an exception or court order.
-default notify_person := false
-
-notify_person if {
-	allow
-	exception_used
-}
-
-# Four eyes (digest 8.2 item 6): any S4 class released, and any exception.
-default second_approver_required := false
-
-second_approver_required if {
-	allow
-	some f in permitted_fields
-	data.gateway.model.classes[data.gateway.model.field_class[f]].level >= 4
-}
-
-second_approver_required if {
-	allow
-	exception_used
-}
-
-_expiries contains [data.gateway.model.timestamp(c.expires_at), c.expires_at] if some c in _basis_consents
-
-_expiries contains [data.gateway.model.timestamp(x.expires_at), x.expires_at] if {
-	count(data.gateway.exceptions.granted_fields & permitted_fields) > 0
-	x := data.gateway.model.exception
-}
-
-expires_at := sort(_expiries)[0][1] if {
-	allow
-	count(_expiries) > 0
+_earliest(expiries) := x if {
+	first := sort(expiries)[0]
+	[_, x] := first
 } else := null
 
-obligations := {
-	"include_risk_summary": include_risk_summary,
-	"person_preview_required": person_preview_required,
-	"notify_person": notify_person,
-	"second_approver_required": second_approver_required,
-	"expires_at": expires_at,
+# CR18, CR19: the person (or their advocate) previews a referral made on consent (b is basis).
+default person_preview_required(_) := false
+
+person_preview_required(b) if {
+	data.gateway.minimisation.referral_purpose(data.gateway.model.strings)
+	count(b.consent_ids) > 0
+}
+
+# Four eyes (digest 8.2 item 6): any exception, and any S4 class released (b is basis).
+default second_approver_required(_, _) := false
+
+second_approver_required(_, b) if b.exception != null
+
+second_approver_required(permitted, _) if {
+	field_class := data.gateway.model.request.field_class
+	level_4 := data.gateway_index.class_sets.level_4
+	some f in permitted
+	k := field_class[f]
+	level_4[k]
 }
 
 # ---------------------------------------------------------------- explanation
 
-_positive contains "CR1.consent" if count(basis_consent_ids) > 0
-
-_positive contains "L8.court_order" if basis_exception == "L8"
-
-_positive contains "CR18.preview" if person_preview_required
-
-_positive contains "SEC6.four_eyes" if second_approver_required
-
-_positive contains x if {
-	allow
-	some x in (data.gateway.minimisation.explanations | data.gateway.cj.explanations) | data.gateway.exceptions.explanations
+# The rules that fired: every reason's, every denied field's, and the positive ones.
+explanation := (({catalogue[r].explain | some r in o.reasons} | {catalogue[d.reason].explain | some d in denied_fields}) | positive) if {
+	o := outcome
+	b := basis
+	ob := obligations
+	catalogue := data.gateway_data.reasons.reasons
+	positive := (((({"CR1.consent" | count(b.consent_ids) > 0} | {"L8.court_order" | b.exception == "L8"}) | {"CR18.preview" | ob.person_preview_required}) | {"SEC6.four_eyes" | ob.second_approver_required}) | {id |
+		o.allow
+		some x in _findings
+		some id in x.explanations
+	})
 }
-
-explanation := ({data.gateway.model.reasons[r].explain | some r in reasons} | {data.gateway.model.reasons[d.reason].explain | some d in denied_fields}) | _positive

@@ -12,11 +12,40 @@ package gateway.exceptions
 
 import rego.v1
 
-claimed if count(data.gateway.model.exception) > 0
+# What the decision and children.rego read. Most requests claim neither an exception nor a
+# court order: then nothing here applies.
+findings := object.union(data.gateway.model.no_findings, {
+	"granted_fields": set(),
+	"court_order_fields": set(),
+	"valid": false,
+	"claimed_basis": "",
+	"basis_available": false,
+}) if {
+	not claimed
+	not court_order_claimed
+} else := {
+	"overall_reasons": overall_reasons,
+	"hard_denials": {},
+	"hard_class_denials": {},
+	"diagnostics": diagnostics,
+	"class_diagnostics": {},
+	"explanations": explanations,
+	"granted_fields": granted_fields,
+	"court_order_fields": court_order_fields,
+	"valid": valid,
+	"claimed_basis": claimed_basis,
+	"basis_available": basis_available,
+}
+
+claimed if {
+	x := input.exception
+	is_object(x)
+	count(x) > 0
+}
 
 claimed_basis := data.gateway.model.text(data.gateway.model.exception, "basis")
 
-basis := data.gateway.model.exception_bases[claimed_basis]
+basis := data.gateway_data.exceptions.exceptions[claimed_basis]
 
 known_basis if basis
 
@@ -117,6 +146,8 @@ exception_reasons contains "exception_requires_child" if {
 	not _child_ok
 }
 
+default valid := false
+
 valid if {
 	claimed
 	count(exception_reasons) == 0
@@ -143,22 +174,28 @@ _field_in_basis(f) if f in basis.fields
 
 granted_fields contains f if {
 	valid
-	some f, k in data.gateway.model.field_class
+	some f, k in data.gateway.model.request.field_class
 	k in basis.classes
 	k in _grant_classes
 	_field_in_basis(f)
 	_field_in_grant(f)
 }
 
-diagnostics contains [f, "exception_scope"] if {
+# reason code -> requested fields it explains
+diagnostics := {"exception_scope": {f |
 	valid
-	some f in data.gateway.model.known_fields
-	not f in granted_fields
-}
+	granted := granted_fields
+	some f in data.gateway.model.request.known_fields
+	not f in granted
+}}
 
 # ---------------------------------------------------------------- L8 court order
 
-court_order_claimed if count(data.gateway.model.court_order) > 0
+court_order_claimed if {
+	x := input.court_order
+	is_object(x)
+	count(x) > 0
+}
 
 court_order_valid if trim_space(data.gateway.model.text(data.gateway.model.court_order, "reference")) != ""
 
@@ -168,14 +205,15 @@ court_order_reasons contains "court_order_invalid" if {
 }
 
 court_order_fields contains f if {
+	court_order_claimed
 	court_order_valid
-	l8 := data.gateway.model.exception_bases.L8
+	l8 := data.gateway_data.exceptions.exceptions.L8
 	l8.enabled == true
 	data.gateway.model.strings.recipient_kind in l8.recipient_kinds
-	some f, k in data.gateway.model.field_class
+	some f, k in data.gateway.model.request.field_class
 	k in l8.classes
 	f in l8.fields
-	data.gateway.model.fields[f].court_disclosable == true
+	data.gateway_data.fields.fields[f].court_disclosable == true
 }
 
 # The exception checks run only when an exception is claimed (most requests claim none).
@@ -184,6 +222,8 @@ overall_reasons := exception_reasons | court_order_reasons if claimed
 overall_reasons := court_order_reasons if not claimed
 
 # An exception or court order that actually covers a requested field stands in for consent.
+default basis_available := false
+
 basis_available if some _ in granted_fields
 
 basis_available if some _ in court_order_fields

@@ -9,83 +9,104 @@ package gateway.firewalls
 
 import rego.v1
 
-immigration := data.gateway.model.firewalls.immigration
+findings := {
+	"overall_reasons": overall_reasons(s),
+	"hard_denials": {},
+	"hard_class_denials": hard_denials(s, data.gateway.model.request.requested_classes),
+	"diagnostics": {},
+	"class_diagnostics": {},
+	"explanations": set(),
+} if {
+	s := data.gateway.model.strings
+}
 
-law_enforcement_status := data.gateway.model.firewalls.immigration_status_to_law_enforcement
+# In the functions below, s is data.gateway.model.strings.
 
-# ---------------------------------------------------------------- item 2: verified recipients
+# The reasons that deny the whole request: item 2, unverified recipients; item 13,
+# immigration receives permit and R&R data only; item 14, CR24, the country of origin is
+# never contacted about an asylum seeker or possible refugee, and otherwise only for return
+# or post-return monitoring.
+overall_reasons(s) := ((({"recipient_unverified" | not data.gateway.model.recipient_verified(object.get(input, "recipient", null))} | {"immigration_firewall" |
+	immigration_recipient(s)
+	not s.purpose in data.gateway_data.firewalls.firewalls.immigration.purposes
+}) | {"country_of_origin_asylum_block" |
+	in_country
+	asylum_or_refugee(object.get(input, "subject", null))
+}) | {"country_of_origin_requires_return_consent" |
+	in_country
+	not _country_of_origin_purpose(s)
+}) if {
+	in_country := data.gateway.model.recipient_in_country_of_origin(s)
+}
 
-overall_reasons contains "recipient_unverified" if not data.gateway.model.recipient_verified
+# reason code -> requested classes whose fields no basis opens: outside the immigration
+# firewall (S26), and service-derived immigration status to law enforcement (digest 1.1);
+# location outside the placement (CR26); S3/S4 for volunteers (S27).
+hard_denials(s, requested) := {
+	"immigration_firewall": {k |
+		immigration_recipient(s)
+		open := data.gateway_data.firewalls.firewalls.immigration.classes
+		some k in requested
+		not k in open
+	} | {k |
+		status := data.gateway_data.firewalls.firewalls.immigration_status_to_law_enforcement
+		s.recipient_kind in status.recipient_kinds
+		some k in requested
+		k in status.classes
+	},
+	"shelter_location_accommodation_only": {k |
+		not placement_recipient(s)
+		location := data.gateway_index.class_sets.location
+		some k in requested
+		location[k]
+	},
+	"volunteer_sensitive_class": {k |
+		_volunteer(s)
+		max_level := _max_level(s)
+		classes := data.gateway_data.classes.classes
+		some k in requested
+		classes[k].level > max_level
+	},
+}
 
 # ---------------------------------------------------------------- item 13: immigration
 
-immigration_recipient if data.gateway.model.strings.recipient_kind in immigration.recipient_kinds
+default immigration_recipient(_) := false
 
-_immigration_purpose if data.gateway.model.strings.purpose in immigration.purposes
-
-overall_reasons contains "immigration_firewall" if {
-	immigration_recipient
-	not _immigration_purpose
-}
-
-hard_denials contains [f, "immigration_firewall"] if {
-	immigration_recipient
-	some f, k in data.gateway.model.field_class
-	not k in immigration.classes
-}
-
-# Service-derived immigration status never reaches law enforcement (digest 1.1).
-hard_denials contains [f, "immigration_firewall"] if {
-	data.gateway.model.strings.recipient_kind in law_enforcement_status.recipient_kinds
-	some f, k in data.gateway.model.field_class
-	k in law_enforcement_status.classes
-}
+immigration_recipient(s) if s.recipient_kind in data.gateway_data.firewalls.firewalls.immigration.recipient_kinds
 
 # ---------------------------------------------------------------- item 14, CR24: country of origin
 
-asylum_or_refugee if data.gateway.model.subject.asylum_claimed == true
+# subject is input.subject (null when absent)
+default asylum_or_refugee(_) := false
 
-asylum_or_refugee if data.gateway.model.subject.possible_refugee == true
+asylum_or_refugee(subject) if subject.asylum_claimed == true
 
-overall_reasons contains "country_of_origin_asylum_block" if {
-	data.gateway.model.recipient_in_country_of_origin
-	asylum_or_refugee
-}
+asylum_or_refugee(subject) if subject.possible_refugee == true
 
-_country_of_origin_purpose if data.gateway.model.purposes[data.gateway.model.strings.purpose].country_of_origin_allowed == true
+default _country_of_origin_purpose(_) := false
 
-overall_reasons contains "country_of_origin_requires_return_consent" if {
-	data.gateway.model.recipient_in_country_of_origin
-	not _country_of_origin_purpose
-}
+_country_of_origin_purpose(s) if data.gateway_data.purposes.purposes[s.purpose].country_of_origin_allowed == true
 
 # ---------------------------------------------------------------- item 4, CR26: shelter location
 
-placement_recipient if {
-	data.gateway.model.strings.placement_agency_id != ""
-	data.gateway.model.strings.placement_agency_id == data.gateway.model.strings.recipient_agency_id
-}
+default placement_recipient(_) := false
 
-hard_denials contains [f, "shelter_location_accommodation_only"] if {
-	not placement_recipient
-	some f, k in data.gateway.model.field_class
-	data.gateway.model.classes[k].location == true
+placement_recipient(s) if {
+	s.placement_agency_id != ""
+	s.placement_agency_id == s.recipient_agency_id
 }
 
 # ---------------------------------------------------------------- item 8: volunteers
 
-_volunteer if data.gateway.model.strings.requester_user_role in data.gateway.model.firewalls.volunteer.user_roles
+default _volunteer(_) := false
 
-_volunteer if data.gateway.model.strings.recipient_user_role in data.gateway.model.firewalls.volunteer.user_roles
+_volunteer(s) if s.requester_user_role in data.gateway_data.firewalls.firewalls.volunteer.user_roles
+
+_volunteer(s) if s.recipient_user_role in data.gateway_data.firewalls.firewalls.volunteer.user_roles
 
 # The lowest max_level among the users involved.
-_max_level := min({
-	data.gateway.model.user_roles[data.gateway.model.strings.requester_user_role].max_level,
-	object.get(data.gateway.model.user_roles, [data.gateway.model.strings.recipient_user_role, "max_level"], 4),
+_max_level(s) := min({
+	data.gateway_data.roles.user_roles[s.requester_user_role].max_level,
+	object.get(data.gateway_data.roles.user_roles, [s.recipient_user_role, "max_level"], 4),
 })
-
-hard_denials contains [f, "volunteer_sensitive_class"] if {
-	_volunteer
-	some f, k in data.gateway.model.field_class
-	data.gateway.model.classes[k].level > _max_level
-}

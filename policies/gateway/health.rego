@@ -15,40 +15,56 @@ health_purposes := {"healthcare", "forensic"}
 # Recipient kinds a consent may open the therapy record (D9) to.
 therapy_record_kinds := {"therapy", "court", "prosecutor"}
 
-health_channel if {
-	data.gateway.model.recipient_is_health
-	data.gateway.model.strings.purpose in health_purposes
+# s is data.gateway.model.strings
+default health_channel(_) := false
+
+health_channel(s) if {
+	data.gateway_data.roles.agency_kinds[s.recipient_kind].health == true
+	s.purpose in health_purposes
 }
 
-therapy_channel if data.gateway.model.strings.recipient_kind in therapy_record_kinds
+default therapy_channel(_) := false
 
-_health_classes := {k | some k in data.gateway.model.requested_classes; data.gateway.model.classes[k].health == true}
+therapy_channel(s) if s.recipient_kind in therapy_record_kinds
 
-_closed_health := set() if health_channel else := _health_classes
-
-_closed_therapy := set() if therapy_channel else := {"D9"}
+# The requested classes closed to consent: health classes outside the health channel,
+# the therapy record (D9) outside the therapy channel.
+_closed := {
+	"health": {k | not health_channel(s); health := data.gateway_index.class_sets.health; some k in requested; health[k]},
+	"therapy": {"D9" | not therapy_channel(s)},
+} if {
+	s := data.gateway.model.strings
+	requested := data.gateway.model.request.requested_classes
+}
 
 # Hook used by the decision: the requested classes a consent may carry, as far as CR20/CR23 go.
-consent_classes := (data.gateway.model.requested_classes - _closed_health) - _closed_therapy
-
-diagnostics contains [f, "health_requires_healthcare_consent"] if {
-	some f, k in data.gateway.model.field_class
-	k in _closed_health
+consent_classes := (data.gateway.model.request.requested_classes - closed.health) - closed.therapy if {
+	closed := _closed
 }
 
-diagnostics contains [f, "therapy_requires_consent_or_court_order"] if {
-	some f, k in data.gateway.model.field_class
-	k == "D9"
+findings := object.union(data.gateway.model.no_findings, {
+	"hard_denials": hard_denials(data.gateway.model.strings, request.field_class),
+	"class_diagnostics": {
+		"health_requires_healthcare_consent": _closed.health,
+		"therapy_requires_consent_or_court_order": request.requested_classes & {"D9"},
+	},
+}) if {
+	request := data.gateway.model.request
 }
 
-hard_denials contains [f, "therapy_content_confined"] if {
-	data.gateway.model.strings.recipient_kind != "therapy"
-	some f in data.gateway.model.known_fields
-	data.gateway.model.fields[f].therapy_confined == true
-}
-
-hard_denials contains [f, "forensic_requires_consent"] if {
-	some f in data.gateway.model.known_fields
-	data.gateway.model.fields[f].forensic == true
-	not data.gateway.consent.purpose_in_force("forensic")
+# reason code -> requested fields no basis opens: therapy session content never leaves the
+# therapy service (CR23); forensic findings go only while a forensic consent is in force
+# (CR22; asked only when forensic findings are requested).
+hard_denials(s, field_class) := {
+	"therapy_content_confined": {f |
+		s.recipient_kind != "therapy"
+		some f, _ in data.gateway_index.field_sets.therapy_confined
+		field_class[f]
+	},
+	"forensic_requires_consent": {f |
+		forensic := {x | some x, _ in data.gateway_index.field_sets.forensic; field_class[x]}
+		count(forensic) > 0
+		not data.gateway.consent.purpose_in_force("forensic")
+		some f in forensic
+	},
 }

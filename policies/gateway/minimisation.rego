@@ -8,117 +8,122 @@ package gateway.minimisation
 
 import rego.v1
 
-# The default profile for this purpose and recipient kind; a missing one lets nothing through.
+# The default profile for this purpose and recipient kind, as sets (data.gateway_index):
+# core = its classes (the relevant portion), extended = its classes and full_only,
+# outside_limits = the fields its field_limits exclude. A missing one lets nothing through.
 profile := p if {
-	p := data.gateway.model.profiles[data.gateway.model.strings.purpose][data.gateway.model.strings.recipient_kind]
+	s := data.gateway.model.strings
+	by_kind := data.gateway_index.profiles[s.purpose]
+	p := by_kind[s.recipient_kind]
 } else := {
-	"classes": [],
-	"full_only": [],
-	"field_limits": {},
+	"core": {},
+	"extended": {},
+	"outside_limits": {},
 }
 
-_requested := data.gateway.model.requested_classes
+# ---------------------------------------------------------------- CR6 scope tiers, CR18 profiles
 
-_core := {k | some k in profile.classes} & _requested
+# scope -> reach: the requested classes of the profile that a consent with this scope
+# reaches (the relevant portion is the profile's classes; full adds full_only); tier: the
+# requested classes its tier may carry (case_specific_no_personal_data strips every
+# identifying class); classes: both, what such a consent may carry to this recipient.
+# Computed for the scopes of the applicable consents only.
+scope_classes := {scope: {"reach": reach, "tier": tier, "classes": reach & tier} |
+	requested := data.gateway.model.request.requested_classes
+	p := profile
+	index := data.gateway_index
+	some scope in {c.scope | some c in data.gateway.consent.applicable}
+	spec := index.scopes[scope]
+	reach := _part(spec.reach, requested, p, index)
+	tier := _part(spec.tier, requested, p, index)
+}
 
-_extended := _core | ({k | some k in profile.full_only} & _requested)
+# The requested classes in a part of the profile (core, extended) or of a tier (all, non_identifying).
+_part("core", requested, p, _) := {k | some k in requested; p.core[k]}
 
-# ---------------------------------------------------------------- CR6 scope tiers
+_part("extended", requested, p, _) := {k | some k in requested; p.extended[k]}
 
-# case_specific_no_personal_data strips every identifying class.
-_non_identifying := {k | some k in _requested; data.gateway.model.classes[k].identifying == false}
+_part("all", requested, _, _) := requested
 
-tier_classes(scope) := _requested if data.gateway.model.scopes[scope].strips_identifying == false
-
-tier_classes(scope) := _non_identifying if data.gateway.model.scopes[scope].strips_identifying == true
-
-# ---------------------------------------------------------------- CR18 profiles
-
-# The relevant portion is profile.classes; a consent with scope full may add full_only.
-reachable_classes(scope) := _extended if data.gateway.model.scopes[scope].extended_profile == true
-
-reachable_classes(scope) := _core if data.gateway.model.scopes[scope].extended_profile == false
-
-# The classes a consent with this scope may carry to this recipient for this purpose.
-scope_classes(scope) := reachable_classes(scope) & tier_classes(scope)
+_part("non_identifying", requested, _, index) := {k |
+	non_identifying := index.class_sets.non_identifying
+	some k in requested
+	non_identifying[k]
+}
 
 # field_limits narrows a class to named fields (e.g. the minimal identity subset).
-within_limits := {f |
-	some f, k in data.gateway.model.field_class
-	not profile.field_limits[k]
-} | {f |
-	some f, k in data.gateway.model.field_class
-	f in profile.field_limits[k]
-}
-
-_applicable_scopes := {c.scope | some c in data.gateway.consent.applicable}
-
-_reach_by_consents := {k | some scope in _applicable_scopes; some k in reachable_classes(scope)}
-
-# With no applicable consent, report what even a full consent could not reach.
-_reach := _reach_by_consents if data.gateway.consent.has_applicable else := _extended
-
-diagnostics contains [f, "not_in_profile"] if {
-	some f, k in data.gateway.model.field_class
-	not k in _reach
-}
-
-diagnostics contains [f, "not_in_profile"] if {
-	some f in data.gateway.model.known_fields
-	not f in within_limits
-}
-
-_tier_reach := {k |
-	some scope in _applicable_scopes
-	tiered := tier_classes(scope)
-	some c in data.gateway.consent.applicable
-	c.scope == scope
-	some k in c.data_classes
-	k in tiered
-}
-
-diagnostics contains [f, "scope_excludes_identifying"] if {
-	some f, k in data.gateway.model.field_class
-	k in data.gateway.consent.listed_classes
-	not k in _tier_reach
-}
+within_limits := data.gateway.model.request.known_fields - object.keys(profile.outside_limits)
 
 # ---------------------------------------------------------------- T1 / L9 risk summary
 
 # A referral that is lawful on consent (not the no-personal-data tier), for a purpose that
 # carries the risk summary, to a service provider: the risk summary goes with it.
 risk_basis := [c |
-	data.gateway.model.purposes[data.gateway.model.strings.purpose].risk_summary == true
-	data.gateway.model.recipient_is_service_provider
+	s := data.gateway.model.strings
+	data.gateway_data.purposes.purposes[s.purpose].risk_summary == true
+	data.gateway_data.roles.agency_kinds[s.recipient_kind].service_provider == true
+	scopes := data.gateway_data.scopes.scopes
 	some c in data.gateway.consent.applicable
-	data.gateway.model.scopes[c.scope].strips_identifying == false
+	scopes[c.scope].strips_identifying == false
 ]
-
-risk_summary_applies if count(risk_basis) > 0
 
 # The L9 basis covers the summary fields only: never narrative, health, therapy or location.
 risk_fields := {f |
-	risk_summary_applies
-	some f, k in data.gateway.model.field_class
-	k == "D12"
-	data.gateway.model.fields[f].risk_summary == true
-}
-
-diagnostics contains [f, "risk_summary_narrative_excluded"] if {
-	risk_summary_applies
-	some f, k in data.gateway.model.field_class
-	data.gateway.model.classes[k].risk_summary_excluded == true
-}
-
-diagnostics contains [f, "risk_summary_narrative_excluded"] if {
-	risk_summary_applies
-	some f, k in data.gateway.model.field_class
-	k == "D12"
-	data.gateway.model.fields[f].risk_summary == false
+	count(risk_basis) > 0
+	field_class := data.gateway.model.request.field_class
+	some f, _ in data.gateway_index.field_sets.risk_summary
+	field_class[f] == "D12"
 }
 
 # ---------------------------------------------------------------- CR18 preview
 
-referral_purpose if data.gateway.model.purposes[data.gateway.model.strings.purpose].referral == true
+default referral_purpose(_) := false
 
-explanations contains "L9.risk_summary" if risk_summary_applies
+# s is data.gateway.model.strings
+referral_purpose(s) if data.gateway_data.purposes.purposes[s.purpose].referral == true
+
+# ---------------------------------------------------------------- findings
+
+findings := {
+	"overall_reasons": set(),
+	"hard_denials": {},
+	"hard_class_denials": {},
+	"diagnostics": {
+		"not_in_profile": request.known_fields - within_limits,
+		"risk_summary_narrative_excluded": {f |
+			summary
+			catalogue := data.gateway_data.fields.fields
+			some f, k in request.field_class
+			k == "D12"
+			catalogue[f].risk_summary == false
+		},
+	},
+	"class_diagnostics": {
+		"not_in_profile": requested - _reach(applicable, scopes, requested),
+		"scope_excludes_identifying": (data.gateway.consent.listed_classes & requested) - tier_reach,
+		"risk_summary_narrative_excluded": {k |
+			summary
+			excluded := data.gateway_index.class_sets.risk_summary_excluded
+			some k in requested
+			excluded[k]
+		},
+	},
+	"explanations": {"L9.risk_summary" | summary},
+} if {
+	request := data.gateway.model.request
+	requested := request.requested_classes
+	applicable := data.gateway.consent.applicable
+	scopes := scope_classes
+	tier_reach := {k |
+		some c in applicable
+		tier := scopes[c.scope].tier
+		some k in c.data_classes
+		k in tier
+	}
+	summary := count(risk_basis) > 0
+}
+
+# The classes the applicable consents reach; with none, what even a full consent could not reach.
+_reach(applicable, scopes, _) := {k | some c in applicable; some k in scopes[c.scope].reach} if count(applicable) > 0
+
+_reach(applicable, _, requested) := {k | p := profile; some k in requested; p.extended[k]} if count(applicable) == 0

@@ -7,31 +7,36 @@
 #   construct on which regorus and OPA disagree (deps-probe Q3).
 #   Other packages refer to these rules by full path (data.gateway.model.x): regorus
 #   evaluates a whole package when it is reached through an import alias.
+#
+#   Performance (bench/decision.py, policies/README.md): regorus evaluates every rule
+#   afresh for each decision and pays about 4 µs per rule, 1.5 µs per function call and
+#   about 1 µs per expression or loop step, whatever it does; an index chain (x[a][b])
+#   costs over 10 µs. So each package reports its findings in one rule, computed with
+#   local variables and helper functions (a boolean helper has `default f(_) := false`
+#   so that it can be used as a value), rule values are bound to local variables before
+#   a loop, and shapes that depend on the data documents only come pre-indexed in
+#   data.gateway_index (gateway/policy/index.py, checked by model_test.rego).
+#
+#   Findings (every package's `findings` rule has these keys):
+#     overall_reasons     set of reason codes that deny the whole request
+#     hard_denials        reason code -> requested fields no basis opens
+#     hard_class_denials  reason code -> requested classes no basis opens (all their fields)
+#     diagnostics         reason code -> requested fields, why the consent path failed
+#     class_diagnostics   reason code -> requested classes (all their fields), likewise
+#     explanations        ids of rules that fired, reported on an allow
 package gateway.model
 
 import rego.v1
 
-# ---------------------------------------------------------------- data documents
-
-classes := data.gateway_data.classes.classes
-
-fields := data.gateway_data.fields.fields
-
-kinds := data.gateway_data.roles.agency_kinds
-
-user_roles := data.gateway_data.roles.user_roles
-
-purposes := data.gateway_data.purposes.purposes
-
-profiles := data.gateway_data.profiles.profiles
-
-scopes := data.gateway_data.scopes.scopes
-
-exception_bases := data.gateway_data.exceptions.exceptions
-
-firewalls := data.gateway_data.firewalls.firewalls
-
-reasons := data.gateway_data.reasons.reasons
+# Findings with nothing in them.
+no_findings := {
+	"overall_reasons": set(),
+	"hard_denials": {},
+	"hard_class_denials": {},
+	"diagnostics": {},
+	"class_diagnostics": {},
+	"explanations": set(),
+}
 
 # ---------------------------------------------------------------- normalised input
 
@@ -49,24 +54,57 @@ court_order := input.court_order if is_object(input.court_order) else := {}
 
 consents := input.consents if is_array(input.consents) else := []
 
-# Every string the policy reads from the input, "" when absent or not a string. One object
-# rather than one rule per value: regorus pays a few microseconds for every rule it evaluates.
-strings := {name: value |
-	some name, path in {
-		"purpose": ["purpose"],
-		"requester_kind": ["requester", "kind"],
-		"requester_jurisdiction": ["requester", "jurisdiction"],
-		"requester_user_role": ["requester", "user_role"],
-		"requester_user_id": ["requester", "user_id"],
-		"recipient_agency_id": ["recipient", "agency_id"],
-		"recipient_kind": ["recipient", "kind"],
-		"recipient_jurisdiction": ["recipient", "jurisdiction"],
-		"recipient_user_role": ["recipient", "user_role"],
-		"subject_id": ["subject", "id"],
-		"country_of_origin": ["subject", "country_of_origin"],
-		"placement_agency_id": ["subject", "placement_agency_id"],
+# Every string the policy reads from the input, "" when absent or not a string. The first
+# body is the usual case (every value present and a string); the second handles the rest.
+strings := s if {
+	s := {
+		"purpose": input.purpose,
+		"requester_kind": input.requester.kind,
+		"requester_jurisdiction": input.requester.jurisdiction,
+		"requester_user_role": input.requester.user_role,
+		"requester_user_id": input.requester.user_id,
+		"recipient_agency_id": input.recipient.agency_id,
+		"recipient_kind": input.recipient.kind,
+		"recipient_jurisdiction": input.recipient.jurisdiction,
+		"recipient_user_role": object.get(input, ["recipient", "user_role"], ""),
+		"subject_id": input.subject.id,
+		"country_of_origin": input.subject.country_of_origin,
+		"placement_agency_id": input.subject.placement_agency_id,
 	}
-	value := concat("", [v | v := object.get(input, path, null); is_string(v)])
+	every v in s {
+		is_string(v)
+	}
+} else := object.union(_no_strings, {name: value |
+	some name, value in {
+		"purpose": object.get(input, "purpose", null),
+		"requester_kind": object.get(requester, "kind", null),
+		"requester_jurisdiction": object.get(requester, "jurisdiction", null),
+		"requester_user_role": object.get(requester, "user_role", null),
+		"requester_user_id": object.get(requester, "user_id", null),
+		"recipient_agency_id": object.get(recipient, "agency_id", null),
+		"recipient_kind": object.get(recipient, "kind", null),
+		"recipient_jurisdiction": object.get(recipient, "jurisdiction", null),
+		"recipient_user_role": object.get(recipient, "user_role", null),
+		"subject_id": object.get(subject, "id", null),
+		"country_of_origin": object.get(subject, "country_of_origin", null),
+		"placement_agency_id": object.get(subject, "placement_agency_id", null),
+	}
+	is_string(value)
+})
+
+_no_strings := {
+	"purpose": "",
+	"requester_kind": "",
+	"requester_jurisdiction": "",
+	"requester_user_role": "",
+	"requester_user_id": "",
+	"recipient_agency_id": "",
+	"recipient_kind": "",
+	"recipient_jurisdiction": "",
+	"recipient_user_role": "",
+	"subject_id": "",
+	"country_of_origin": "",
+	"placement_agency_id": "",
 }
 
 # text(obj, key) is obj[key] when it is a string, "" otherwise.
@@ -82,70 +120,88 @@ now_ns := timestamp(input.now)
 
 # ---------------------------------------------------------------- fields
 
-requested_fields := {f | some f in input.fields; is_string(f)} if is_array(input.fields) else := set()
+# The requested fields: field_class (field name -> data class, for every requested field
+# in the catalogue), known_fields (its keys), requested_fields (every requested name that
+# is a string), unknown_fields and requested_classes.
+request := {
+	"field_class": field_class,
+	"known_fields": known,
+	"requested_fields": requested,
+	"unknown_fields": requested - known,
+	"requested_classes": {k | some k in field_class},
+} if {
+	names := input.fields
+	is_array(names)
+	catalogue := data.gateway_data.fields.fields
+	field_class := {f: catalogue[f].class | some f in names}
+	known := object.keys(field_class)
 
-# field name -> data class, for every requested field in the catalogue
-field_class := {f: fields[f].class | some f in requested_fields}
+	# When every name is a distinct catalogue field, nothing else needs checking.
+	requested := known | {f | count(known) != count(names); some f in names; not field_class[f]; is_string(f)}
+} else := {
+	"field_class": {},
+	"known_fields": set(),
+	"requested_fields": set(),
+	"unknown_fields": set(),
+	"requested_classes": set(),
+}
 
-known_fields := {f | some f, _ in field_class}
+# ---------------------------------------------------------------- recipient
 
-unknown_fields := requested_fields - known_fields
+# The recipient is registered with a verified key (digest 8.2 item 2).
+default recipient_verified(_) := false
 
-requested_classes := {k | some k in field_class}
-
-# ---------------------------------------------------------------- roles and purposes
-
-known_purpose if purposes[strings.purpose]
-
-known_recipient_kind if kinds[strings.recipient_kind]
-
-recipient_role := kinds[strings.recipient_kind]
-
-recipient_is_service_provider if recipient_role.service_provider == true
-
-recipient_is_health if recipient_role.health == true
-
-recipient_is_public if recipient_role.public == true
-
-recipient_verified if {
-	recipient.registered == true
-	recipient.key_verified == true
+recipient_verified(recipient_doc) if {
+	recipient_doc.registered == true
+	recipient_doc.key_verified == true
 }
 
 # An authority of the subject's country of origin: by kind, or by jurisdiction
-# (an embassy's jurisdiction is the state it represents).
-recipient_in_country_of_origin if strings.recipient_kind == "country_of_origin_authority"
+# (an embassy's jurisdiction is the state it represents). s is `strings`.
+default recipient_in_country_of_origin(_) := false
 
-recipient_in_country_of_origin if {
-	strings.country_of_origin != ""
-	strings.recipient_jurisdiction == strings.country_of_origin
+recipient_in_country_of_origin(s) if s.recipient_kind == "country_of_origin_authority"
+
+recipient_in_country_of_origin(s) if {
+	s.country_of_origin != ""
+	s.recipient_jurisdiction == s.country_of_origin
 }
 
-cross_border if strings.requester_jurisdiction != strings.recipient_jurisdiction
-
-_recipient_user_role_ok if strings.recipient_user_role == ""
-
-_recipient_user_role_ok if user_roles[strings.recipient_user_role]
+# Requester and recipient are in different jurisdictions. s is `strings`.
+cross_border(s) := s.requester_jurisdiction != s.recipient_jurisdiction
 
 # ---------------------------------------------------------------- input validity
 
-input_valid if {
+# s is `strings`.
+default input_valid(_) := false
+
+input_valid(s) if {
 	now_ns
 	is_array(input.fields)
 	is_array(input.consents)
-	strings.subject_id != ""
-	strings.requester_kind != ""
-	strings.requester_jurisdiction != ""
-	user_roles[strings.requester_user_role]
-	strings.recipient_agency_id != ""
-	strings.recipient_jurisdiction != ""
-	_recipient_user_role_ok
+	s.subject_id != ""
+	s.requester_kind != ""
+	s.requester_jurisdiction != ""
+	roles := data.gateway_data.roles.user_roles
+	roles[s.requester_user_role]
+	s.recipient_agency_id != ""
+	s.recipient_jurisdiction != ""
+	_recipient_user_role_ok(s.recipient_user_role, roles)
 }
 
-overall_reasons contains "input_invalid" if not input_valid
+_recipient_user_role_ok(role, _) if role == ""
 
-overall_reasons contains "unknown_purpose" if not known_purpose
+_recipient_user_role_ok(role, roles) if roles[role]
 
-overall_reasons contains "unknown_recipient_role" if not known_recipient_kind
-
-hard_denials contains [f, "unknown_field"] if some f in unknown_fields
+findings := {
+	"overall_reasons": ({"input_invalid" | not input_valid(s)} | {"unknown_purpose" | not purposes[s.purpose]}) | {"unknown_recipient_role" | not kinds[s.recipient_kind]},
+	"hard_denials": {"unknown_field": request.unknown_fields},
+	"hard_class_denials": {},
+	"diagnostics": {},
+	"class_diagnostics": {},
+	"explanations": set(),
+} if {
+	s := strings
+	purposes := data.gateway_data.purposes.purposes
+	kinds := data.gateway_data.roles.agency_kinds
+}

@@ -55,7 +55,7 @@ def test_cr17_only_the_criminal_justice_file_reads_criminal_justice(bundle: Poli
 @pytest.mark.rule("CR17")
 def test_cr17_the_criminal_justice_hooks_are_constant_outside_criminal_justice(bundle: PolicyBundle) -> None:
     source = next(m for m in bundle.modules if m.path == CJ_FILE).source
-    assert "consent_classes(_) := data.gateway.model.requested_classes if not is_cj_purpose" in source
+    assert "consent_classes(_) := data.gateway.model.request.requested_classes if not is_cj_purpose" in source
 
 
 NON_CJ = [p for p in PolicyBundle.load().documents["purposes"]["purposes"] if p != "criminal_justice"]

@@ -148,14 +148,39 @@ def test_exceptions_are_l1_to_l15_with_scoped_coverage() -> None:
     assert EXCEPTIONS["L9"]["classes"] == ["D12"]
 
 
+# Object keys in the policy that are not reason codes: the input's and the decision's keys, the
+# findings' and the index's. Reason codes are written `contains "code" if`, `{"code" | ...}`
+# or as keys of reason maps (`"code": <fields or classes>`); a key that is neither listed
+# here nor documented fails the test below, so a misspelt code cannot slip through.
+STRUCTURAL_KEYS = {
+    "agency_id", "all", "allow", "basis", "basis_available", "by_consent", "claimed_basis", "class_diagnostics",
+    "classes", "consent", "consent_ids", "consents", "core", "country_of_origin", "court_order_fields",
+    "cross_border", "denied_fields", "diagnostics", "domestic_names", "exception", "expires_at", "explanation",
+    "explanations", "extended", "field", "field_class", "global", "granted_fields", "hard_class_denials",
+    "hard_denials", "health", "include_risk_summary", "jurisdiction", "known_fields", "non_identifying",
+    "notify_person", "now", "obligations", "outside_limits", "overall_reasons", "permitted", "permitted_fields",
+    "person_preview_required", "placement_agency_id", "policy_version", "purpose", "reach", "reason", "reasons",
+    "recipient_agency_id", "recipient_jurisdiction", "recipient_kind", "recipient_user_role", "requested_classes",
+    "requested_fields", "requester_jurisdiction", "requester_kind", "requester_user_id", "requester_user_role",
+    "scopes", "second_approver_required", "subject_id", "therapy", "tier", "unknown_fields", "valid",
+    # criminal_justice.rego: the police tier options (CR36)
+    "formal_report_and_witness", "anonymous_intelligence_only", "none",
+}
+
+
+def _rego_code(source: str) -> str:
+    return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
+
+
 def _rego_reason_codes() -> set[str]:
     codes: set[str] = set()
     for path in (REPO / "policies" / "gateway").glob("*.rego"):
         if path.name.endswith("_test.rego"):
             continue
-        source = path.read_text(encoding="utf-8")
-        codes.update(re.findall(r'contains \[f, "([a-z_]+)"\]', source))
+        source = _rego_code(path.read_text(encoding="utf-8"))
         codes.update(re.findall(r'contains "([a-z_]+)" if', source))
+        codes.update(re.findall(r'\{"([a-z_]+)" \|', source))
+        codes.update(set(re.findall(r'"([a-z][a-z_0-9]*)": ', source)) - STRUCTURAL_KEYS)
     return codes
 
 

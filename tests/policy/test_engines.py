@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 import regorus
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.policy import DEFAULT_POLICY_DIR, PolicyBundle, build_engine, decide
-from gateway.policy._regorus import EmbeddedPolicyEngine, to_plain
+from gateway.policy._regorus import PURPOSES_ALWAYS_READ, EmbeddedPolicyEngine, relevant_input, to_plain
 from tests.policy import inputs as i
+from tests.policy.strategies import PURPOSES, consents, decision_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -200,3 +203,66 @@ def test_explain_gives_a_text_for_every_reason(embedded: EmbeddedPolicyEngine, b
     assert [line.code for line in lines[: len(decision.reasons)]] == list(decision.reasons)
     assert all(line.text and line.rule != "unknown" for line in lines)
     assert {line.field for line in lines[len(decision.reasons):]} == set(i.REFERRAL_FIELDS)
+
+
+# ---------------------------------------------------------------- the consents the adapter passes on
+
+
+def test_the_adapter_passes_on_only_the_consents_the_policy_reads() -> None:
+    kept = [
+        i.consent("c-1", "protection_support", ["a-ngo"], ["D1"]),
+        i.consent("c-2", "forensic", ["a-ngo"], ["D10"]),
+        i.consent("c-3", "filming", ["a-ngo"], ["D17"]),
+        "not a consent",
+        {"id": "c-4", "purpose": 7},
+        {"id": "c-5"},
+    ]
+    dropped = [i.consent("c-6", "healthcare", ["a-ngo"], ["D6"]), i.consent("c-7", "shelter", ["a-ngo"], ["D4"])]
+    doc = i.ngo_referral(consents=[dropped[0], *kept, dropped[1]])
+    assert relevant_input(doc)["consents"] == kept
+    assert relevant_input(i.ngo_referral(consents=kept)) == i.ngo_referral(consents=kept)
+    for odd in ({**doc, "consents": {"c-1": True}}, {**doc, "consents": tuple(dropped)}, {"consents": dropped}):
+        assert relevant_input(odd) is odd or relevant_input(odd)["consents"] == []
+    assert relevant_input({"purpose": ["protection_support"], "consents": dropped})["consents"] == []
+    assert relevant_input({"purpose": 7, "consents": [{"purpose": ""}]})["consents"] == [{"purpose": ""}]
+
+
+def test_the_purposes_always_read_are_those_the_policy_asks_about(bundle: PolicyBundle) -> None:
+    """consent.rego's purpose_in_force(p) is the only other reader of consent records."""
+    import re
+
+    asked = {
+        purpose
+        for module in bundle.modules
+        for purpose in re.findall(r'purpose_in_force\("([a-z_]+)"\)', module.source)
+    }
+    assert asked == set(PURPOSES_ALWAYS_READ)
+    consent_module = next(m.source for m in bundle.modules if m.path == "gateway/consent.rego")
+    readers = [m.path for m in bundle.modules if "input.consents" in m.source or "model.consents" in m.source]
+    assert sorted(readers) == ["gateway/consent.rego", "gateway/model.rego"]
+    assert consent_module.count("data.gateway.model.consents") == 1  # purpose_in_force
+    assert consent_module.count("input.consents") == 1  # for_purpose, which compares with the request's purpose
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    doc=decision_inputs(),
+    extra=st.lists(st.tuples(consents(), st.sampled_from([*PURPOSES, "filming", "forensic"])), max_size=6),
+)
+def test_dropping_unread_consents_never_changes_a_decision(
+    doc: dict[str, Any], extra: list[tuple[dict[str, Any], str]], embedded: EmbeddedPolicyEngine
+) -> None:
+    """The adapter's decision equals regorus's on the whole input (real OPA gets it whole too)."""
+    doc = {**doc, "consents": [*doc["consents"], *({**c, "purpose": p} for c, p in extra)]}
+    whole = embedded.evaluate_rule("data.gateway.decision", doc)
+    assert embedded.evaluate(doc) == whole
+
+
+def test_an_undefined_decision_is_a_deny_with_policy_undefined(tmp_path: Path) -> None:
+    (tmp_path / "gateway").mkdir()
+    policy = tmp_path / "gateway" / "decision.rego"
+    policy.write_text("package gateway\n\ndecision := 1 if input.never\n", encoding="utf-8")
+    engine = EmbeddedPolicyEngine(PolicyBundle.load(tmp_path))
+    assert engine.evaluate(i.ngo_referral()) is None
+    assert decide(engine, i.ngo_referral()).reasons == ("policy_undefined",)
+    engine.close()
