@@ -4,7 +4,7 @@ The shapes are a contract with ``policies/gateway/*.rego``::
 
     subject:  {"id", "is_child", "age_disputed", "asylum_claimed", "possible_refugee",
                "country_of_origin", "declined_nrm", "placement_agency_id",
-               "guardian_advocate_id", "guardian_suspected",
+               "guardian_advocate_id", "guardian_advocate_agency_id", "guardian_suspected",
                "open_cases": [{"recipient_agency_id"}], "cj_role"}
     consents: [{"id", "purpose", "recipients": [agency ids], "scope", "data_classes": [...],
                 "cj_option": null | ..., "expires_at": RFC 3339 "Z",
@@ -48,6 +48,7 @@ def subject_fragment(subject: Subject, at: datetime) -> dict[str, Any]:
         "declined_nrm": bool(subject.declined_nrm),
         "placement_agency_id": subject.placement_agency_id,
         "guardian_advocate_id": subject.guardian_advocate_id,
+        "guardian_advocate_agency_id": subject.guardian_advocate_agency_id,
         "guardian_suspected": bool(subject.guardian_suspected),
         "open_cases": [{"recipient_agency_id": c["recipient_agency_id"]} for c in subject.open_cases],
         "cj_role": subject.cj_role,

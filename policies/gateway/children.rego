@@ -65,6 +65,23 @@ overall_reasons contains "guardian_advocate_required" if {
 	not _exempt_from_ch3
 }
 
+# ---------------------------------------------------------------- CH4 allocated children only
+
+# A guardian advocate service sees the children allocated to it, and only those: another
+# service (or one the child was moved away from) gets nothing, whatever the consent says.
+_allocated_to_recipient if {
+	x := data.gateway.model.subject.guardian_advocate_agency_id
+	is_string(x)
+	x != ""
+	x == data.gateway.model.strings.recipient_agency_id
+}
+
+overall_reasons contains "guardian_advocate_service_not_allocated" if {
+	is_child
+	data.gateway.model.strings.recipient_kind == "guardian_advocate_service"
+	not _allocated_to_recipient
+}
+
 # ---------------------------------------------------------------- CH7 suspected guardian
 
 # A consent given by a guardian who is now suspected does not count (the gateway marks such

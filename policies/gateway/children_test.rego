@@ -96,6 +96,26 @@ test_a_childs_case_needs_a_guardian_advocate_before_anything_leaves_intake if {
 	ok.allow == true
 }
 
+allocated_to(service) := array.concat(guardian, [{"op": "replace", "path": "/subject/guardian_advocate_agency_id", "value": service}])
+
+# rules: CH4
+test_a_guardian_advocate_service_receives_only_the_children_allocated_to_it if {
+	inp := fx.request(
+		"protection_support",
+		fx.recipient("a-ga", "guardian_advocate_service"),
+		["subject.preferred_name"],
+		[fx.consent("c-ga", "protection_support", ["a-ga"], "relevant_portion", ["D1"])],
+	)
+	decide(json.patch(inp, allocated_to("a-ga"))).allow == true
+	other := decide(json.patch(inp, allocated_to("a-ga-2")))
+	other.allow == false
+	"guardian_advocate_service_not_allocated" in other.reasons
+	unallocated := decide(json.patch(inp, guardian))
+	"guardian_advocate_service_not_allocated" in unallocated.reasons
+	adult := decide(inp)
+	not "guardian_advocate_service_not_allocated" in adult.reasons
+}
+
 # rules: CH3 CH13
 test_child_protection_is_reached_before_a_guardian_advocate_exists if {
 	inp := fx.request(

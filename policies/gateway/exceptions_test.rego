@@ -94,6 +94,23 @@ test_exception_basis_not_enabled_yet if {
 	"exception_basis_not_enabled" in d.reasons
 }
 
+# rules: L1
+test_l1_safeguarding_override_covers_identity_and_risk_only_in_a_published_scenario if {
+	grant := object.union(l3_grant, {"basis": "L1", "scenario": "imminent_harm", "classes": ["D1", "D12"]})
+	inp := object.union(emergency(grant), {"fields": ["health.allergies", "risk.level", "subject.first_name"]})
+	d := decide(inp)
+	d.allow == true
+	d.permitted_fields == ["risk.level", "subject.first_name"]
+	reason_of(d, "health.allergies") == "exception_scope"
+	d.basis == {"consent_ids": [], "exception": "L1"}
+	d.obligations.notify_person == true
+	unpublished := decide(object.union(inp, {"exception": object.union(grant, {"scenario": "staff_worried"})}))
+	unpublished.allow == false
+	"exception_not_in_agency_policy" in unpublished.reasons
+	alone := decide(object.union(inp, {"exception": object.union(grant, {"approved": false})}))
+	alone.allow == false
+}
+
 # rules: L1 S35
 test_exception_scenario_not_published_by_the_agency if {
 	d := decide(emergency(object.union(l3_grant, {"scenario": "staff_convenience"})))

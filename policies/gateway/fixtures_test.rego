@@ -37,6 +37,7 @@ subject := {
 	"declined_nrm": false,
 	"placement_agency_id": "a-shelter",
 	"guardian_advocate_id": null,
+	"guardian_advocate_agency_id": null,
 	"guardian_suspected": false,
 	"open_cases": [],
 	"cj_role": "none",

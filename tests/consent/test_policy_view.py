@@ -18,7 +18,8 @@ from tests.conftest import register
 from tests.consent.conftest import STAFF
 
 SUBJECT_KEYS = {"id", "is_child", "age_disputed", "asylum_claimed", "possible_refugee", "country_of_origin",
-                "declined_nrm", "placement_agency_id", "guardian_advocate_id", "guardian_suspected", "open_cases",
+                "declined_nrm", "placement_agency_id", "guardian_advocate_id", "guardian_advocate_agency_id",
+                "guardian_suspected", "open_cases",
                 "cj_role"}
 CONSENT_KEYS = {"id", "purpose", "recipients", "scope", "data_classes", "cj_option", "expires_at",
                 "guardian_consent", "child_views_recorded",
@@ -40,7 +41,7 @@ def test_subject_fragment_has_exactly_the_agreed_keys(ctx: GatewayContext, new_s
     assert fragment == {
         "id": sid, "is_child": True, "age_disputed": False, "asylum_claimed": True, "possible_refugee": False,
         "country_of_origin": "ER", "declined_nrm": False, "placement_agency_id": "shelter",
-        "guardian_advocate_id": "ga-1", "guardian_suspected": False,
+        "guardian_advocate_id": "ga-1", "guardian_advocate_agency_id": None, "guardian_suspected": False,
         "open_cases": [{"recipient_agency_id": "police"}], "cj_role": "witness",
     }
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from gateway.exceptions.models import AgencyNotice
-from tests.conftest import Registry
+from gateway.registry.models import AgencyKind
+from tests.conftest import Registry, register
 from tests.consent.conftest import STAFF, consent_body
 from tests.exceptions.conftest import Auth, approve, plan_with, publish, request_grant
 from tests.exchange.conftest import FIELDS, open_case, plan, sealed, submit
@@ -198,3 +199,32 @@ def test_a_guardian_advocates_caseload_is_at_most_20_children(
         "changes": {"guardian_advocate_id": "ga-full", "age_band": "16-17"}, "reason": "correction",
         "changed_by": STAFF})
     assert unchanged.status_code == 200, unchanged.text
+
+
+@pytest.mark.rule("CH4")
+def test_only_the_guardian_advocate_service_a_child_is_allocated_to_receives_their_data(
+    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext
+) -> None:
+    for agency_id in ("ga-north", "ga-south"):
+        published.keys[agency_id], published.key_ids[agency_id] = register(
+            ctx, agency_id, AgencyKind.GUARDIAN_ADVOCATE_SERVICE)
+    case = open_case(client, auth, purpose="protection_support", recipient="ga-north", age_band="12-15",
+                     guardian_advocate_id="ga-7", guardian_advocate_agency_id="ga-north")
+    granted = client.post("/v1/consents", headers=auth("ngo"), json=consent_body(
+        case.subject_id, purpose="protection_support", recipients=[{"agency_id": "ga-south"}],
+        data_classes=["D1", "D5", "D12"]))
+    assert granted.status_code == 201, granted.text
+
+    def plan_to(recipient: str) -> dict[str, Any]:
+        response = plan_with(client, auth, case.subject_id, None, SHELTER_FIELDS, recipient=recipient,
+                             purpose="protection_support")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    assert plan_to("ga-north")["allow"] is True
+    other = plan_to("ga-south")
+    assert other["allow"] is False and "guardian_advocate_service_not_allocated" in other["reasons"]
+    # Moved to the other service: the first one gets nothing more, whatever its consent says.
+    _change(client, auth, case.subject_id, reason="guardian_change", guardian_advocate_agency_id="ga-south")
+    assert plan_to("ga-south")["allow"] is True
+    assert "guardian_advocate_service_not_allocated" in plan_to("ga-north")["reasons"]

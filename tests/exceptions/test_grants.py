@@ -244,3 +244,32 @@ def test_a_recorded_deferral_rule_delays_the_persons_notice_not_the_advocates(
         assert session.scalars(select(PersonNotice).where(PersonNotice.kind == "exception_used")).first()
     use = _entries(ctx, "exception:grant:use")[0]
     assert use.details["defer_reason"] == "risk_to_person_if_told_now"
+
+
+@pytest.mark.rule("L1")
+def test_l1_is_granted_only_for_a_person_told_the_agencys_exception_policy_at_the_outset(
+    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext, clock: FixedClock
+) -> None:
+    publish(ctx, "ngo", [{"basis": "L1", "scenarios": ["imminent_harm"]}])
+    subject_id = _subject(client, auth)
+    l1 = {"basis": "L1", "scenario": "imminent_harm", "recipient_agency_id": "clinic", "purpose": "healthcare",
+          "classes": ["D1", "D12"], "fields": ["risk.level", "subject.preferred_name"]}
+    refused = request_grant(client, auth, subject_id, expect=422, **l1)
+    assert refused["reason"] == "exception_policy_not_explained"
+    future = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
+        "subject_id": subject_id, "given_at": "2026-12-01T10:00:00Z", "given_by": "staff-1",
+        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    assert future.status_code == 422 and future.json()["reason"] == "explanation_in_future"
+    told = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
+        "subject_id": subject_id, "given_at": "2026-11-20T10:00:00Z", "given_by": "staff-1",
+        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    assert told.status_code == 201, told.text
+    grant = request_grant(client, auth, subject_id, **l1)
+    approve(client, auth, grant["id"])
+    allowed = plan_with(client, auth, subject_id, grant["id"], ["risk.level", "subject.preferred_name",
+                                                                "health.allergies"]).json()
+    assert allowed["allow"] is True, allowed
+    assert allowed["permitted_fields"] == ["risk.level", "subject.preferred_name"]
+    assert allowed["basis"]["exception"] == "L1"
+    # The refusal before the explanation was audited.
+    assert [e.reason for e in _entries(ctx, "exception:grant:refuse")] == ["exception_policy_not_explained"]

@@ -53,6 +53,7 @@ def subject(**extra: Any) -> dict[str, Any]:
         "declined_nrm": False,
         "placement_agency_id": "a-shelter",
         "guardian_advocate_id": None,
+        "guardian_advocate_agency_id": None,
         "guardian_suspected": False,
         "open_cases": [],
         "cj_role": "none",
