@@ -2,12 +2,29 @@
 
     .venv/bin/python bench/exchange.py [--seconds 10] [--threads 4]
 
-Starts two servers as child processes (uvicorn, one worker each, SQLite, embedded Rego):
-the gateway, and a bare FastAPI app whose one endpoint only parses the same JSON body as
-a submit. Load comes from threads in this process. An exchange round is plan, preview
-approval, submit, inbox, ack (five HTTP requests, sealing done client-side); the table
-shows requests/s for both servers and their ratio, then the SDK's sealing and opening
-cost per referral. Ends with one JSON line of the figures.
+Two servers run as child processes, one uvicorn worker each: the gateway (SQLite in WAL mode
+with ``synchronous=FULL``, embedded Rego, background worker off), and a bare FastAPI app whose
+one endpoint only parses the same JSON body as a submit (pydantic, extra fields forbidden) and
+answers 201. Load comes from ``--threads`` threads in this process; each thread has its own
+subject and its own receiving agency, so every exchange round does the same work.
+
+What is measured: HTTP requests answered per second of wall time, nothing else.
+
+- exchange: six requests per referral. Phase 1 (``--seconds``/2): plan, preview approval,
+  recipient key lookup. Then, outside the measured time, each referral is sealed to the key
+  it looked up (the client's X25519 and Ed25519 work, reported below as ``sdk_seal_ms``):
+  the bare loop does no client-side cryptography, so neither does the measured exchange.
+  Phase 2: submit, inbox, acknowledgement of every referral planned in phase 1. The
+  figure is all requests of both phases over the wall time of both phases.
+- bare: one POST per request of the body of a real submit, as bytes; measured for
+  ``--seconds``/4 before and ``--seconds``/4 after the exchange, so that drifting load on the
+  machine weighs on both alike.
+
+In both loops the client's remaining work is building, sending and reading HTTP requests
+(httpx, in this process, on the same cores as the servers). The ratio is exchange over bare
+requests/s. Also printed: each server's CPU time per request (Linux ``/proc``; steadier than
+requests/s on a busy machine), the p50 latency of each exchange request as the client sees it,
+and the SDK's sealing and opening cost per referral (one thread). Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -23,8 +40,10 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,8 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors.client import GatewayClient  # noqa: E402
-from connectors.referral import make_preview, open_referral, seal_referral  # noqa: E402
-from crypto.keys import generate_agency_keys, generate_signing_seed, save_signing_seed  # noqa: E402
+from connectors.referral import Preview, make_preview, open_referral, seal_referral  # noqa: E402
+from crypto.keys import AgencyKeyPair, generate_agency_keys, generate_signing_seed, save_signing_seed  # noqa: E402
 from gateway import db, migrate  # noqa: E402
 from gateway.audit.log import Actor  # noqa: E402
 from gateway.registry import service  # noqa: E402
@@ -57,6 +76,7 @@ BARE_APP = textwrap.dedent("""
     def submit(body: Body) -> dict[str, str]:
         return {"envelope_id": body.manifest["envelope_id"], "status": "queued"}
 """)
+KINDS = ("plan", "preview_approval", "recipient_key", "submit", "inbox", "ack")
 
 
 def free_port() -> int:
@@ -75,7 +95,17 @@ def wait_up(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def setup(data: Path) -> tuple[Settings, dict[str, object]]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a running process (Linux), or None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def setup(data: Path, threads: int) -> tuple[Settings, dict[str, AgencyKeyPair]]:
+    """A registry with one sending agency (``ngo``) and one receiving shelter per thread."""
     port = free_port()
     settings = Settings(data_dir=data, issuer=f"http://127.0.0.1:{port}", background_worker=False,
                         log_level="WARNING")
@@ -86,8 +116,9 @@ def setup(data: Path) -> tuple[Settings, dict[str, object]]:
     keys = {}
     actor = Actor(role="operator", user="bench")
     now = datetime.now(UTC)
+    agencies = [("ngo", AgencyKind.NGO)] + [(f"shelter-{n}", AgencyKind.SHELTER) for n in range(threads)]
     with db.make_sessionmaker(engine)() as session, session.begin():
-        for agency_id, kind in (("ngo", AgencyKind.NGO), ("shelter", AgencyKind.SHELTER)):
+        for agency_id, kind in agencies:
             service.register_agency(session, service.AgencySpec(id=agency_id, name=agency_id, kind=kind,
                                                                 jurisdiction="NL", vetted=True), actor=actor, now=now)
             pair = generate_agency_keys()
@@ -97,11 +128,11 @@ def setup(data: Path) -> tuple[Settings, dict[str, object]]:
                 key = service.add_key(session, agency_id, kk, b64, actor=actor, now=now)
                 service.verify_key(session, agency_id, key.id, key.fingerprint, actor=actor, now=now)
     engine.dispose()
-    return settings, {"port": port, "keys": keys}
+    return settings, keys
 
 
-def consent_body(subject_id: str) -> dict[str, object]:
-    return {"subject_id": subject_id, "purpose": "shelter", "recipients": [{"agency_id": "shelter"}],
+def consent_body(subject_id: str, recipient: str) -> dict[str, object]:
+    return {"subject_id": subject_id, "purpose": "shelter", "recipients": [{"agency_id": recipient}],
             "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"],
             "explained_items": ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"],
             "notice_version": "v1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
@@ -109,27 +140,20 @@ def consent_body(subject_id: str) -> dict[str, object]:
             "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
 
 
-def run_load(seconds: float, threads: int, work) -> tuple[int, list[float]]:  # type: ignore[no-untyped-def]
-    stop = time.monotonic() + seconds
+def run_threads(threads: int, work: Callable[[int], int]) -> tuple[int, float]:
+    """Run ``work(n)`` in ``threads`` threads; (requests it reports, wall seconds)."""
     counts = [0] * threads
-    latencies: list[float] = []
-    lock = threading.Lock()
 
-    def loop(n: int) -> None:
-        local: list[float] = []
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            counts[n] += work(n)
-            local.append(time.perf_counter() - started)
-        with lock:
-            latencies.extend(local)
+    def run(n: int) -> None:
+        counts[n] = work(n)
 
-    pool = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    started = time.perf_counter()
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    return sum(counts), latencies
+    return sum(counts), time.perf_counter() - started
 
 
 def main() -> None:
@@ -137,15 +161,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
+    threads = args.threads
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "gw"
-        settings, info = setup(data)
-        port = int(info["port"])  # type: ignore[call-overload]
-        keys = info["keys"]
+        settings, keys = setup(data, threads)
+        port = int(settings.issuer.rsplit(":", 1)[1])
         env = {**os.environ, "GATEWAY_DATA_DIR": str(data), "GATEWAY_ISSUER": settings.issuer,
                "GATEWAY_BACKGROUND_WORKER": "false", "GATEWAY_LOG_LEVEL": "WARNING"}
         gw = subprocess.Popen([sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare_port = free_port()
         (Path(tmp) / "bare_app.py").write_text(BARE_APP)
         bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
@@ -154,51 +178,114 @@ def main() -> None:
         try:
             wait_up(f"{settings.issuer}/healthz")
             wait_up(f"http://127.0.0.1:{bare_port}/docs")
-            clients = [(GatewayClient(settings.issuer, "ngo", keys["ngo"]),  # type: ignore[index]
-                        GatewayClient(settings.issuer, "shelter", keys["shelter"]))  # type: ignore[index]
-                       for _ in range(args.threads)]
+            recipients = [f"shelter-{n}" for n in range(threads)]
+            senders = [GatewayClient(settings.issuer, "ngo", keys["ngo"]) for _ in range(threads)]
+            receivers = [GatewayClient(settings.issuer, r, keys[r]) for r in recipients]
             subjects = []
-            for ngo, _ in clients:
-                subject = ngo.request("POST", "/v1/subjects", json={
+            for sender, recipient in zip(senders, recipients, strict=True):
+                subject = sender.request("POST", "/v1/subjects", json={
                     "created_by": {"staff_id": "s-1", "role": "advocate"}, "attributes": {"age_band": "25-34"}})
-                ngo.request("POST", "/v1/consents", json=consent_body(subject["id"]))
+                sender.request("POST", "/v1/consents", json=consent_body(subject["id"], recipient))
                 subjects.append(subject["id"])
-            sample_body: dict[str, object] = {}
+            sender_key_id = senders[0].my_key_id("ed25519")
+            latency: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            lock = threading.Lock()
+            planned: list[list[tuple[dict[str, Any], Preview, dict[str, Any]]]] = [[] for _ in range(threads)]
+            sealed: list[list[dict[str, Any]]] = [[] for _ in range(threads)]
 
-            def exchange_round(n: int) -> int:
-                ngo, shelter = clients[n]
-                plan = ngo.plan(subjects[n], "shelter", "shelter", list(FIELDS))
-                preview = ngo.preview(plan, FIELDS, "en")
-                ngo.approve_preview(plan, preview, approved_by="advocate")
-                body = ngo.seal(plan, FIELDS, preview=preview)
-                sample_body.update(body)
-                ngo.submit_sealed(body)
-                for envelope in shelter.inbox(limit=5):
-                    shelter.ack(envelope["envelope_id"])
-                return 5 + 1  # plan, approval, recipient key lookup in seal, submit, inbox, ack (+ acks counted below)
+            def timed(local: dict[str, list[float]], kind: str, call: Callable[[], Any]) -> Any:
+                started = time.perf_counter()
+                answer = call()
+                local[kind].append(time.perf_counter() - started)
+                return answer
 
-            exchange_round(0)  # warm up (token, policy engine)
-            requests, round_lat = run_load(args.seconds, args.threads, exchange_round)
+            def plan_phase(n: int, stop: float) -> int:
+                sender, recipient, local = senders[n], recipients[n], {kind: [] for kind in KINDS}
+                requests = 0
+                while time.monotonic() < stop:
+                    plan = timed(local, "plan", lambda: sender.plan(subjects[n], recipient, "shelter", list(FIELDS)))
+                    preview = sender.preview(plan, FIELDS, "en")
+                    timed(local, "preview_approval",
+                          lambda: sender.approve_preview(plan, preview, approved_by="advocate"))  # noqa: B023
+                    key = timed(local, "recipient_key", lambda: sender.recipient_key(recipient))
+                    planned[n].append((plan, preview, key))
+                    requests += 3
+                with lock:
+                    for kind, values in local.items():
+                        latency[kind].extend(values)
+                return requests
+
+            def seal_all() -> None:
+                for n in range(threads):
+                    sealed[n] = [seal_referral(plan=plan, fields={k: v for k, v in FIELDS.items()
+                                                                  if k in plan["permitted_fields"]},
+                                               sender_agency_id="ngo", sender_keys=keys["ngo"],
+                                               sender_key_id=sender_key_id, recipient_key=key, preview=preview)
+                                 for plan, preview, key in planned[n]]
+                    planned[n] = []
+
+            def deliver_phase(n: int) -> int:
+                sender, receiver, local = senders[n], receivers[n], {kind: [] for kind in KINDS}
+                requests = 0
+                for body in sealed[n]:
+                    timed(local, "submit", lambda: sender.submit_sealed(body))  # noqa: B023
+                    envelopes = timed(local, "inbox", lambda: receiver.inbox(limit=5))
+                    if len(envelopes) != 1:
+                        raise RuntimeError(f"expected one envelope in the inbox, found {len(envelopes)}")
+                    timed(local, "ack", lambda: receiver.ack(envelopes[0]["envelope_id"]))  # noqa: B023
+                    requests += 3
+                with lock:
+                    for kind, values in local.items():
+                        latency[kind].extend(values)
+                return requests
+
+            # Warm up both servers (tokens, the policy engine, connection pools), then discard.
+            run_threads(threads, lambda n: plan_phase(n, time.monotonic() + 0.5))
+            seal_all()
+            run_threads(threads, deliver_phase)
+            for values in latency.values():
+                values.clear()
+            sample_body = sealed[0][0]
             body_bytes = json.dumps(sample_body).encode()
-            bare_clients = [httpx.Client(base_url=f"http://127.0.0.1:{bare_port}") for _ in range(args.threads)]
+            bare_clients = [httpx.Client(base_url=f"http://127.0.0.1:{bare_port}") for _ in range(threads)]
 
-            def bare_round(n: int) -> int:
-                bare_clients[n].post("/v1/envelopes", content=body_bytes,
-                                     headers={"content-type": "application/json"}).raise_for_status()
-                return 1
+            def bare_phase(n: int, stop: float) -> int:
+                requests = 0
+                while time.monotonic() < stop:
+                    bare_clients[n].post("/v1/envelopes", content=body_bytes,
+                                         headers={"content-type": "application/json"}).raise_for_status()
+                    requests += 1
+                return requests
 
-            bare_round(0)
-            bare_requests, _ = run_load(args.seconds, args.threads, bare_round)
+            bare_phase(0, time.monotonic() + 0.5)
+
+            def measure_bare(seconds: float) -> tuple[int, float, float | None]:
+                cpu0 = cpu_seconds(bare.pid)
+                stop = time.monotonic() + seconds
+                requests, wall = run_threads(threads, lambda n: bare_phase(n, stop))
+                cpu1 = cpu_seconds(bare.pid)
+                return requests, wall, (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
+
+            bare_a = measure_bare(args.seconds / 4)
+            cpu0 = cpu_seconds(gw.pid)
+            stop = time.monotonic() + args.seconds / 2
+            requests_1, wall_1 = run_threads(threads, lambda n: plan_phase(n, stop))
+            cpu1 = cpu_seconds(gw.pid)
+            seal_all()  # not measured: client-side cryptography
+            cpu2 = cpu_seconds(gw.pid)
+            requests_2, wall_2 = run_threads(threads, deliver_phase)
+            cpu3 = cpu_seconds(gw.pid)
+            bare_b = measure_bare(args.seconds / 4)
         finally:
             gw.terminate()
             bare.terminate()
             gw.wait()
             bare.wait()
         # SDK cost per referral (client side, single thread).
-        recipient = keys["shelter"]  # type: ignore[index]
-        sender = keys["ngo"]  # type: ignore[index]
+        recipient = keys["shelter-0"]
+        sender = keys["ngo"]
         plan = {"plan_id": "p", "envelope_id": "e", "subject_id": "s", "purpose": "shelter",
-                "recipient_agency_id": "shelter", "permitted_fields": list(FIELDS)}
+                "recipient_agency_id": "shelter-0", "permitted_fields": list(FIELDS)}
         rkey = {"key_id": "k", "public_key": recipient.public().encryption_b64}
         seal_times, open_times = [], []
         for _ in range(300):
@@ -206,27 +293,36 @@ def main() -> None:
             body = seal_referral(plan=plan, fields=FIELDS, sender_agency_id="ngo", sender_keys=sender,
                                  sender_key_id="s", recipient_key=rkey, preview=make_preview(FIELDS, "en"))
             t1 = time.perf_counter()
-            open_referral(body, recipient_agency_id="shelter", recipient_keys=recipient,
+            open_referral(body, recipient_agency_id="shelter-0", recipient_keys=recipient,
                           sender_signing_public_b64=sender.public().signing_b64)
             t2 = time.perf_counter()
             seal_times.append(t1 - t0)
             open_times.append(t2 - t1)
 
-    exchange_rps = requests / args.seconds
-    bare_rps = bare_requests / args.seconds
-    figures = {
-        "seconds": args.seconds, "threads": args.threads,
+    exchange_requests = requests_1 + requests_2
+    exchange_wall = wall_1 + wall_2
+    exchange_rps = exchange_requests / exchange_wall
+    bare_requests = bare_a[0] + bare_b[0]
+    bare_rps = bare_requests / (bare_a[1] + bare_b[1])
+    gw_cpu = None
+    if cpu0 is not None and cpu1 is not None and cpu2 is not None and cpu3 is not None:
+        gw_cpu = (cpu1 - cpu0) + (cpu3 - cpu2)
+    bare_cpu = None if bare_a[2] is None or bare_b[2] is None else bare_a[2] + bare_b[2]
+    figures: dict[str, Any] = {
+        "seconds": args.seconds, "threads": threads,
         "exchange_requests_per_s": round(exchange_rps, 1),
-        "exchange_rounds_per_s": round(len(round_lat) / args.seconds, 1),
-        "exchange_round_p50_ms": round(statistics.median(round_lat) * 1000, 1),
+        "exchange_rounds_per_s": round(exchange_requests / len(KINDS) / exchange_wall, 1),
         "bare_requests_per_s": round(bare_rps, 1),
         "ratio_exchange_to_bare": round(exchange_rps / bare_rps, 3),
+        "exchange_server_cpu_ms_per_request": round(gw_cpu / exchange_requests * 1000, 2) if gw_cpu else None,
+        "bare_server_cpu_ms_per_request": round(bare_cpu / bare_requests * 1000, 3) if bare_cpu else None,
+        **{f"p50_ms_{kind}": round(statistics.median(latency[kind]) * 1000, 1) for kind in KINDS},
         "sdk_seal_ms": round(statistics.median(seal_times) * 1000, 3),
         "sdk_open_ms": round(statistics.median(open_times) * 1000, 3),
     }
-    print(f"{'measure':<34}{'value':>12}")
+    print(f"{'measure':<36}{'value':>12}")
     for name, value in figures.items():
-        print(f"{name:<34}{value:>12}")
+        print(f"{name:<36}{value!s:>12}")
     print(json.dumps(figures))
 
 

@@ -129,13 +129,15 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
             return JSONResponse(exc.problem(), status_code=503, media_type="application/problem+json")
         return JSONResponse({"status": "ready", "checks": checks})
 
+    # Routes are matched in this order, router by router: the exchange and the registry, which
+    # carry the traffic, come first (no path of theirs overlaps another router's).
+    app.include_router(exchange_router)
     app.include_router(registry_router)
     app.include_router(audit_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
     app.include_router(subjects_router)
     app.include_router(consents_router)
-    app.include_router(exchange_router)
     app.include_router(exceptions_router)
     app.include_router(children_router)
     app.include_router(portal_api.router)

@@ -1,21 +1,29 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the context, a session, the calling agency."""
+"""FastAPI dependencies as ``Annotated`` aliases: the context, a session, the calling agency.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in the
+thread pool, a hop per dependency per request. Only :func:`get_caller` (a database read) and
+the handlers themselves run there.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from . import db
 from .audit.log import Actor
 from .context import GatewayContext
 from .errors import Forbidden, Unauthenticated
 from .registry.models import Agency, AgencyKind, VettingStatus
 
 
-def get_context(request: Request) -> GatewayContext:
+async def get_context(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.ctx
     return ctx
 
@@ -23,10 +31,20 @@ def get_context(request: Request) -> GatewayContext:
 ContextDep = Annotated[GatewayContext, Depends(get_context)]
 
 
-def get_session(ctx: ContextDep) -> Iterator[Session]:
-    """One session per request. Handlers open their own transaction with ``session.begin()``."""
-    with ctx.sessions() as session:
+async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
+    """One session per request. Handlers open their own transaction with ``session.begin()``.
+
+    Making a session touches no database; closing one whose transactions all ended touches
+    none either, so only a session left inside a transaction is closed in the thread pool.
+    """
+    session = ctx.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -49,18 +67,23 @@ class Caller:
         return Actor(agency_id=self.agency_id, role=self.kind)
 
 
+_CALLER_AGENCY = select(Agency.id, Agency.kind, Agency.jurisdiction, Agency.vetting_status, Agency.scopes).where(
+    Agency.id == bindparam("agency_id"))
+
+
 def get_caller(request: Request, ctx: ContextDep) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("missing_token", "A Bearer access token is required.")
     claims = ctx.tokens.verify(token.strip(), ctx.clock.now())
-    # Its own short session, so the handler's session starts with no transaction open.
-    with ctx.sessions() as session:
-        agency = session.get(Agency, claims.agency_id)
-        # Suspension takes effect on the very next request, not when the token expires.
-        if agency is None or agency.vetting_status != VettingStatus.VETTED:
-            raise Unauthenticated("client_suspended", "This agency may not use the gateway now.")
+    # Read now, on every request (no cache): suspension takes effect on the very next request,
+    # not when the token expires. Its own short read transaction, so the handler's session
+    # starts with none open.
+    with db.read_connection(ctx.engine) as conn:
+        agency = conn.execute(_CALLER_AGENCY, {"agency_id": claims.agency_id}).first()
+    if agency is None or agency.vetting_status != VettingStatus.VETTED:
+        raise Unauthenticated("client_suspended", "This agency may not use the gateway now.")
     request.scope.setdefault("state", {})["agency_id"] = agency.id
     return Caller(
         agency_id=agency.id,
@@ -73,10 +96,10 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_scope(scope: str) -> Callable[[Caller], Caller]:
+def require_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that demands ``scope`` of the caller's token (function-level authorisation)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if scope not in caller.scopes:
             raise Forbidden("insufficient_scope", f"This call needs the scope {scope}.")
         return caller
@@ -85,7 +108,7 @@ def require_scope(scope: str) -> Callable[[Caller], Caller]:
     return check
 
 
-def require_operator(caller: CallerDep) -> Caller:
+async def require_operator(caller: CallerDep) -> Caller:
     if not caller.is_operator or "registry:admin" not in caller.scopes:
         raise Forbidden("operator_only", "Only the gateway operator may do this.")
     return caller

@@ -34,6 +34,7 @@ DEFAULT_SECURITY_HEADERS = {
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
+_SECURITY_HEADERS = [(name.encode(), value.encode()) for name, value in DEFAULT_SECURITY_HEADERS.items()]
 
 
 def problem_response(exc: GatewayError, request: Request | None = None) -> JSONResponse:
@@ -111,9 +112,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for name, value in DEFAULT_SECURITY_HEADERS.items():
-                    if name.encode() not in present:
-                        headers.append((name.encode(), value.encode()))
+                headers.extend(h for h in _SECURITY_HEADERS if h[0] not in present)
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
@@ -197,6 +196,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(message)s")
     structlog.configure(
         processors=[
+            # First: a line below the level is dropped before it is stamped and rendered.
+            structlog.stdlib.filter_by_level,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(),

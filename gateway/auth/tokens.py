@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,9 @@ from ..errors import Unauthenticated
 
 ALGORITHMS = ["Ed25519"]
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type
+SIGNATURE_MEMO_SIZE = 4096
+"""Tokens whose signature this authority already checked (a pure function of the token's bytes
+and the key; every claim, lifetime included, is still validated on every request)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class TokenAuthority:
         self.issuer = issuer
         self.audience = issuer.rstrip("/") + "/v1"
         self.ttl_s = ttl_s
+        self._signed: dict[str, dict[str, Any]] = {}
+        self._signed_lock = threading.Lock()
 
     def issue(self, agency_id: str, scopes: list[str], now: datetime) -> tuple[str, int]:
         """Return (token, expires_in seconds)."""
@@ -60,12 +66,9 @@ class TokenAuthority:
 
     def verify(self, token: str, now: datetime) -> TokenClaims:
         """Verify signature, type, issuer, audience and lifetime; any failure is a 401."""
-        try:
-            decoded = jwt.decode(token, self._public, algorithms=ALGORITHMS)
-        except (JoseError, ValueError) as exc:
-            raise Unauthenticated("invalid_token", "The access token is not valid.") from exc
-        if decoded.header.get("typ") != TOKEN_TYPE:
-            raise Unauthenticated("invalid_token", "Not an access token.")
+        claims = self._signed.get(token)
+        if claims is None:
+            claims = self._check_signature(token)
         registry = jwt.JWTClaimsRegistry(
             now=int(now.timestamp()),
             leeway=5,
@@ -76,19 +79,39 @@ class TokenAuthority:
             jti={"essential": True},
         )
         try:
-            registry.validate(decoded.claims)
+            registry.validate(claims)
         except JoseError as exc:
             reason = "token_expired" if "expired" in str(exc).lower() else "invalid_token"
             raise Unauthenticated(reason, "The access token is expired or not for this gateway.") from exc
-        claims: dict[str, Any] = decoded.claims
         if int(claims["exp"]) - int(claims.get("iat", 0)) > self.ttl_s:
             raise Unauthenticated("invalid_token", "Token lifetime exceeds the gateway's limit.")
+        self._remember(token, claims)
         return TokenClaims(
             agency_id=str(claims["sub"]),
             scopes=frozenset(str(claims.get("scope", "")).split()),
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
         )
+
+    def _check_signature(self, token: str) -> dict[str, Any]:
+        """The claims of ``token`` if its signature (ours) and type are right; 401 otherwise."""
+        try:
+            decoded = jwt.decode(token, self._public, algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated("invalid_token", "The access token is not valid.") from exc
+        if decoded.header.get("typ") != TOKEN_TYPE:
+            raise Unauthenticated("invalid_token", "Not an access token.")
+        claims: dict[str, Any] = decoded.claims
+        return claims
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> None:
+        """Skip the signature check the next time this exact token comes (it expires in minutes)."""
+        if token in self._signed:
+            return
+        with self._signed_lock:
+            while len(self._signed) >= SIGNATURE_MEMO_SIZE:
+                del self._signed[next(iter(self._signed))]
+            self._signed[token] = claims
 
 
 def _without_alg(jwk: dict[str, str]) -> dict[str, str | list[str]]:

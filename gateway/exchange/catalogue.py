@@ -22,6 +22,8 @@ def classes_of(policy_dir: Path, fields: list[str] | tuple[str, ...] | set[str])
     return sorted({catalogue.get(f, "unknown") for f in fields})
 
 
-def risk_summary_fields(policy_dir: Path) -> set[str]:
+@cache
+def risk_summary_fields(policy_dir: Path) -> frozenset[str]:
+    """Fields that make up the risk summary (read once per bundle directory, like :func:`field_classes`)."""
     document = json.loads((policy_dir / "data" / "fields.json").read_text(encoding="utf-8"))
-    return {name for name, spec in document["fields"].items() if spec.get("risk_summary")}
+    return frozenset(name for name, spec in document["fields"].items() if spec.get("risk_summary"))

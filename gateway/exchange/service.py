@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from crypto.canonical import canonical_json
 from crypto.encoding import b64u_decode, b64u_encode
@@ -29,6 +30,7 @@ from crypto.envelope import ciphertext_hash
 from crypto.errors import CryptoError
 from crypto.signing import verify_document
 
+from .. import db
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
@@ -63,24 +65,45 @@ class PlanRequest:
     exception_grant_id: str | None = None
 
 
+def _prefetch(session: Session, entity: type[Agency] | type[AgencyKey], ids: set[str]) -> list[Any]:
+    """Load the rows of ``ids`` the session does not hold yet, in one query.
+
+    Keep the returned list while the rows are needed: the session's identity map holds rows
+    weakly, and while they are held ``session.get`` answers from it without a query. Rows are
+    read in the caller's transaction, as ``session.get`` would read them.
+    """
+    missing = [i for i in ids if identity_key(entity, i) not in session.identity_map]
+    if not missing:
+        return []
+    return list(session.scalars(select(entity).where(entity.id.in_(missing))))
+
+
 def _decide(
     session: Session, ctx: GatewayContext, caller: Caller, *, subject_id: str, recipient_id: str, purpose: str,
     fields: tuple[str, ...] | list[str], user_role: str | None = None, user_id: str | None = None,
-    exception_grant_id: str | None = None,
+    exception_grant_id: str | None = None, recipient_key_verified: bool | None = None,
 ) -> tuple[Decision, dict[str, Any]]:
     """Evaluate the policy now, from the database state this transaction sees.
+
+    ``recipient_key_verified`` is passed when this transaction already resolved a verified key of
+    the recipient (the submit, for the manifest's key); otherwise it is looked up here.
 
     Also returns the audit details a decision about a child carries (CH2): ``child`` and the
     best-interests justification reference relied on (the subject's recorded decision or the grant's).
     """
     now = ctx.clock.now()
-    subject = state.subject_document(session, subject_id, caller.agency_id, now)
-    if subject is None:
+    # Held until the decision is made, so later reads of the subject come from the session.
+    subject_row = state.own_subject(session, subject_id, caller.agency_id)
+    if subject_row is None:
         raise NotFound("unknown_subject")
+    subject = state.subject_document(subject_row, now)
+    held = _prefetch(session, Agency, {caller.agency_id, recipient_id})  # both agencies, one query
     requester = registry.get_agency(session, caller.agency_id)
     recipient = session.get(Agency, recipient_id)
     key_verified = False
-    if recipient is not None:
+    if recipient is not None and recipient_key_verified is not None:
+        key_verified = recipient_key_verified
+    elif recipient is not None:
         try:
             registry.resolve_recipient(session, recipient_id)
             key_verified = True
@@ -101,6 +124,7 @@ def _decide(
     if exception_children.is_child_document(document):
         grant_ref = (document.get("exception") or {}).get("best_interests_ref")
         child = {"child": True, "best_interests_ref": grant_ref or document["subject"].get("best_interests_ref")}
+    del held
     if ctx.policy is None:
         return Decision.deny("policy_engine_unavailable", "none"), child
     return decide(ctx.policy, document), child
@@ -240,25 +264,25 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
     if not idempotency_key:
         raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header with every submit.")
     digest = request_hash({**body, "endpoint_id": endpoint_id})
-    replay = _replay(session, caller, idempotency_key, digest)
-    if replay is not None:
-        return replay
     now = ctx.clock.now()
     manifest: dict[str, Any] = body["manifest"]
+    answer: dict[str, Any] = {}
     try:
         with session.begin():
-            envelope, decision = _check_and_store(session, ctx, caller, body, endpoint_id=endpoint_id, now=now,
-                                                  request_id=request_id)
-            answer = {"envelope_id": envelope.id, "status": envelope.status, "plan_id": envelope.plan_id,
-                      "recipient_agency_id": envelope.recipient_agency_id,
-                      "expires_at": envelope.expires_at.isoformat(), "policy_version": decision.policy_version}
-            session.add(IdempotencyRecord(
-                agency_id=caller.agency_id, key=idempotency_key, request_hash=digest, status_code=201,
-                response=answer, created_at=now,
-                expires_at=now + timedelta(seconds=ctx.settings.idempotency_retention_s),
-            ))
-            session.flush()
-        return SubmitOutcome(201, answer)
+            # A retry gets the first answer: looked up in the transaction that would otherwise store.
+            earlier = session.get(IdempotencyRecord, (caller.agency_id, idempotency_key))
+            if earlier is None:
+                envelope, decision = _check_and_store(session, ctx, caller, body, endpoint_id=endpoint_id,
+                                                      now=now, request_id=request_id)
+                answer = {"envelope_id": envelope.id, "status": envelope.status, "plan_id": envelope.plan_id,
+                          "recipient_agency_id": envelope.recipient_agency_id,
+                          "expires_at": envelope.expires_at.isoformat(), "policy_version": decision.policy_version}
+                session.add(IdempotencyRecord(
+                    agency_id=caller.agency_id, key=idempotency_key, request_hash=digest, status_code=201,
+                    response=answer, created_at=now,
+                    expires_at=now + timedelta(seconds=ctx.settings.idempotency_retention_s),
+                ))
+                session.flush()
     except IntegrityError:
         # A concurrent request with the same key (or plan) committed first: answer as it did.
         session.rollback()
@@ -281,6 +305,9 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
             actor=_actor(caller), at=now, request_id=request_id,
         )
         raise
+    if earlier is not None:
+        return _replayed(earlier, digest)  # outside the try: a reused key is refused, not audited
+    return SubmitOutcome(201, answer)
 
 
 def _short_text(manifest: Any, key: str, limit: int) -> str | None:
@@ -300,11 +327,14 @@ def _manifest_fields(manifest: Any) -> list[str]:
 def _replay(session: Session, caller: Caller, key: str, digest: str) -> SubmitOutcome | None:
     with session.begin():
         existing = session.get(IdempotencyRecord, (caller.agency_id, key))
-        if existing is None:
-            return None
-        if existing.request_hash != digest:
-            raise Unprocessable("idempotency_key_reused", "This Idempotency-Key was used with another request.")
-        return SubmitOutcome(existing.status_code, dict(existing.response), replayed=True)
+        return None if existing is None else _replayed(existing, digest)
+
+
+def _replayed(existing: IdempotencyRecord, digest: str) -> SubmitOutcome:
+    """The first answer for this key, if it came with the same request."""
+    if existing.request_hash != digest:
+        raise Unprocessable("idempotency_key_reused", "This Idempotency-Key was used with another request.")
+    return SubmitOutcome(existing.status_code, dict(existing.response), replayed=True)
 
 
 def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str, Any], *,
@@ -350,6 +380,10 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         if ciphertext_hash(raw) != entry.get("ciphertext_hash"):
             raise Unprocessable("ciphertext_hash_mismatch", "A ciphertext does not match its manifest hash.")
         sealed[entry["name"]] = raw
+    # Both keys and both agencies read below (and in _decide): two queries instead of four.
+    key_ids = {str(manifest.get("sender_key_id")), str(manifest.get("recipient_key_id"))}
+    held = [*_prefetch(session, AgencyKey, key_ids),
+            *_prefetch(session, Agency, {caller.agency_id, the_plan.recipient_agency_id})]
     # The sender's signature, with a key the registry has verified.
     sender_key = session.get(AgencyKey, str(manifest.get("sender_key_id")))
     if sender_key is None or sender_key.agency_id != caller.agency_id or sender_key.kind != KeyKind.SIGNING:
@@ -371,8 +405,9 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
     if (the_plan.decision.get("basis") or {}).get("exception") and not grant_id:
         raise Unprocessable("exception_grant_required", "This plan relied on an exception grant; send its id.")
     decision, child = _decide(session, ctx, caller, subject_id=the_plan.subject_id,
-                          recipient_id=the_plan.recipient_agency_id, purpose=the_plan.purpose, fields=fields,
-                          exception_grant_id=str(grant_id) if grant_id else None)
+                              recipient_id=the_plan.recipient_agency_id, purpose=the_plan.purpose, fields=fields,
+                              exception_grant_id=str(grant_id) if grant_id else None,
+                              recipient_key_verified=True)  # the manifest's key, resolved above
     if not decision.allow or set(fields) - set(decision.permitted_fields):
         raise Unprocessable(_refusal_reason(session, ctx, the_plan, decision, fields),
                             "The policy no longer permits this referral.",
@@ -398,11 +433,12 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
     )
     the_plan.status = PlanStatus.USED
     session.add(envelope)
+    classes = tuple(classes_of(ctx.settings.policy_dir, fields))
     record(session, AuditEvent(
         AuditTag.EXCHANGE_SUBMIT, decision="allow", subject_id=the_plan.subject_id, purpose=the_plan.purpose,
         recipient_agency_id=the_plan.recipient_agency_id,
-        classes_requested=tuple(classes_of(ctx.settings.policy_dir, fields)),
-        classes_released=tuple(classes_of(ctx.settings.policy_dir, fields)),
+        classes_requested=classes,
+        classes_released=classes,
         policy_version=decision.policy_version,
         basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
         details={"envelope_id": envelope.id, "plan_id": the_plan.id, "fields": len(fields),
@@ -413,8 +449,9 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
     if grant_id and decision.basis.exception is not None:
         # Single use, in this very transaction: a concurrent second use finds no approved row.
         exceptions.consume(session, ctx, caller, str(grant_id), envelope_id=envelope.id, fields=fields,
-                           classes=classes_of(ctx.settings.policy_dir, fields),
+                           classes=list(classes),
                            policy_version=decision.policy_version)
+    del held
     return envelope, decision
 
 
@@ -465,6 +502,7 @@ def inbox(session: Session, ctx: GatewayContext, caller: Caller, *, limit: int =
                    Envelope.expires_at > now)
             .order_by(Envelope.created_at, Envelope.id)
             .limit(limit)
+            .options(selectinload(Envelope.parts))  # one query for every envelope's parts, not one each
         ))
         documents = []
         for envelope in pending:
@@ -513,7 +551,7 @@ def acknowledge(session: Session, ctx: GatewayContext, caller: Caller, envelope_
 
 def outbox_status(session: Session, caller: Caller, envelope_id: str) -> dict[str, Any]:
     """What the sender may know: where its envelope is (never the content, which it already has)."""
-    with session.begin():
+    with db.read_transaction(session):
         envelope = _own_envelope(session, caller, envelope_id, as_recipient=False)
         return {
             "envelope_id": envelope.id, "status": envelope.status, "recipient_agency_id": envelope.recipient_agency_id,

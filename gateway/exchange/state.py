@@ -15,13 +15,20 @@ from sqlalchemy.orm import Session
 
 from consent import policy_view, service
 from consent.notices import notify_person
+from consent.subjects import Subject
 
 
-def subject_document(session: Session, subject_id: str, agency_id: str, now: datetime) -> dict[str, Any] | None:
-    """The policy's ``subject`` fragment, or None when the subject is unknown or not this agency's."""
-    subject = service.get_subject_for_agency(session, subject_id, agency_id)
-    if subject is None:
-        return None
+def own_subject(session: Session, subject_id: str, agency_id: str) -> Subject | None:
+    """The subject if this agency owns it, else None (unknown and not-yours look the same).
+
+    Keep the returned object while deciding: the session's identity map holds objects weakly,
+    so a dropped one is loaded again by the next ``session.get``.
+    """
+    return service.get_subject_for_agency(session, subject_id, agency_id)
+
+
+def subject_document(subject: Subject, now: datetime) -> dict[str, Any]:
+    """The policy's ``subject`` fragment."""
     return policy_view.subject_document(subject, now)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from .. import db
 from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
@@ -46,22 +47,25 @@ def _own_or_operator(caller: Caller, agency_id: str) -> None:
 @router.get("", response_model=list[AgencyOut])
 def list_agencies(caller: RegistryReader, session: SessionDep) -> list[AgencyOut]:
     """The directory of registered agencies with their public keys and fingerprints."""
-    return [
-        AgencyOut.of(a, with_endpoints=caller.is_operator or a.id == caller.agency_id)
-        for a in service.list_agencies(session)
-        if a.kind != "gateway_operator"
-    ]
+    with db.read_transaction(session):
+        return [
+            AgencyOut.of(a, with_endpoints=caller.is_operator or a.id == caller.agency_id)
+            for a in service.list_agencies(session)
+            if a.kind != "gateway_operator"
+        ]
 
 
 @router.get("/me", response_model=AgencyOut)
 def show_me(caller: CallerDep, session: SessionDep) -> AgencyOut:
-    return AgencyOut.of(service.get_agency(session, caller.agency_id), with_endpoints=True)
+    with db.read_transaction(session):
+        return AgencyOut.of(service.get_agency(session, caller.agency_id), with_endpoints=True)
 
 
 @router.get("/{agency_id}", response_model=AgencyOut)
 def show_agency(agency_id: str, caller: RegistryReader, session: SessionDep) -> AgencyOut:
-    agency = service.get_agency(session, agency_id)
-    return AgencyOut.of(agency, with_endpoints=caller.is_operator or agency.id == caller.agency_id)
+    with db.read_transaction(session):
+        agency = service.get_agency(session, agency_id)
+        return AgencyOut.of(agency, with_endpoints=caller.is_operator or agency.id == caller.agency_id)
 
 
 @router.post("", response_model=AgencyOut, status_code=201)
@@ -94,7 +98,8 @@ def add_key(agency_id: str, body: KeyCreate, caller: CallerDep, ctx: ContextDep,
 
 @router.get("/{agency_id}/keys/{key_id}", response_model=KeyOut)
 def show_key(agency_id: str, key_id: str, caller: RegistryReader, session: SessionDep) -> KeyOut:
-    return KeyOut.of(service.get_key(session, agency_id, key_id))
+    with db.read_transaction(session):
+        return KeyOut.of(service.get_key(session, agency_id, key_id))
 
 
 @router.post("/{agency_id}/keys/{key_id}/verify", response_model=KeyOut)
@@ -138,7 +143,8 @@ def add_endpoint(
 @router.get("/{agency_id}/endpoints/{endpoint_id}", response_model=EndpointOut)
 def show_endpoint(agency_id: str, endpoint_id: str, caller: CallerDep, session: SessionDep) -> EndpointOut:
     _own_or_operator(caller, agency_id)
-    return EndpointOut.of(service.get_endpoint(session, agency_id, endpoint_id))
+    with db.read_transaction(session):
+        return EndpointOut.of(service.get_endpoint(session, agency_id, endpoint_id))
 
 
 @router.post("/{agency_id}/endpoints/{endpoint_id}/verify", response_model=EndpointOut)
@@ -176,7 +182,8 @@ def recipient_key(
     key_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> RecipientKeyOut:
     """The key a sender may seal to now, or 422 with why nothing may be addressed to it."""
-    recipient = service.resolve_recipient(session, agency_id, key_id)
+    with db.read_transaction(session):
+        recipient = service.resolve_recipient(session, agency_id, key_id)
     key = recipient.encryption_key
     return RecipientKeyOut(agency_id=agency_id, kind=str(KeyKind.ENCRYPTION), key_id=key.id,
                            public_key=key.public_key, fingerprint=key.fingerprint)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crypto.encoding import b64u_decode
 from crypto.keys import fingerprint as key_fingerprint
@@ -111,7 +111,9 @@ def get_agency(session: Session, agency_id: str) -> Agency:
 
 
 def list_agencies(session: Session) -> list[Agency]:
-    return list(session.scalars(select(Agency).order_by(Agency.id)))
+    # Keys and endpoints in one query each, not one per agency.
+    return list(session.scalars(select(Agency).order_by(Agency.id)
+                                .options(selectinload(Agency.keys), selectinload(Agency.endpoints))))
 
 
 def add_key(
@@ -291,11 +293,17 @@ def resolve_recipient(session: Session, agency_id: str, key_id: str | None = Non
         if key.status == TrustStatus.REVOKED:
             raise Unprocessable("recipient_key_revoked", "The recipient's key has been revoked.")
         return Recipient(agency, key)
-    verified = [k for k in agency.keys if k.kind == KeyKind.ENCRYPTION and k.status == TrustStatus.VERIFIED]
-    if not verified:
-        raise Unprocessable("no_verified_key", "The recipient has no verified encryption key.")
     # The newest verified key wins: rotation adds and verifies a new key, then revokes the old.
-    return Recipient(agency, max(verified, key=lambda k: k.created_at))
+    newest = session.scalars(
+        select(AgencyKey)
+        .where(AgencyKey.agency_id == agency_id, AgencyKey.kind == KeyKind.ENCRYPTION,
+               AgencyKey.status == TrustStatus.VERIFIED)
+        .order_by(AgencyKey.created_at.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        raise Unprocessable("no_verified_key", "The recipient has no verified encryption key.")
+    return Recipient(agency, newest)
 
 
 def verified_signing_keys(agency: Agency) -> list[AgencyKey]:

@@ -141,3 +141,24 @@ def test_backoff_grows_and_is_capped() -> None:
     assert delays[:3] == [5.0, 10.0, 20.0]
     assert delays == sorted(delays)
     assert max(delays) == 3600.0
+
+
+def test_inbox_hands_out_several_envelopes_oldest_first_each_with_its_own_ciphertexts(
+    client: TestClient, auth: Auth, registry: Registry, case: Case, ctx: GatewayContext, clock: FixedClock
+) -> None:
+    sent = []
+    for _ in range(3):
+        sent.append(_send(client, auth, registry, case))
+        clock.advance(timedelta(seconds=1))
+    inbox = client.get("/v1/inbox", headers=auth(RECIPIENT)).json()
+    assert [e["envelope_id"] for e in inbox] == sent
+    sender_key = client.get(f"/v1/agencies/{SENDER}/keys/{inbox[0]['sender_key_id']}", headers=auth(RECIPIENT)).json()
+    for envelope in inbox:
+        assert envelope["status"] == "delivered"
+        opened = open_referral(envelope, recipient_agency_id=RECIPIENT, recipient_keys=registry.keys[RECIPIENT],
+                               sender_signing_public_b64=sender_key["public_key"])
+        assert opened.fields == FIELDS
+    assert _actions(ctx).count("exchange:envelope:deliver") == 3
+    limited = client.get("/v1/inbox", params={"limit": 2}, headers=auth(RECIPIENT)).json()
+    assert [e["envelope_id"] for e in limited] == sent[:2]
+    assert _actions(ctx).count("exchange:envelope:deliver") == 3  # delivered once, audited once

@@ -168,6 +168,22 @@ def test_same_idempotency_key_replays_the_first_answer(client: TestClient, auth:
     assert other_key.json()["reason"] == "plan_already_used"
 
 
+def test_a_replay_or_a_reused_key_adds_no_audit_decision(client: TestClient, auth: Auth, registry: Registry,
+                                                         case: Case, ctx: GatewayContext) -> None:
+    """Only the first submit decides (and is audited); a replay answers from the stored record, and a
+    key reused for another request is refused before anything is decided."""
+    the_plan = plan(client, auth, case)
+    body = sealed(client, auth, registry, the_plan)
+    assert submit(client, auth, body, key="once").status_code == 201
+    first = _last_submit_audit(ctx)
+    assert submit(client, auth, body, key="once").status_code == 201
+    changed = copy.deepcopy(body)
+    changed["manifest"]["language"] = "fr"
+    assert submit(client, auth, changed, key="once").json()["reason"] == "idempotency_key_reused"
+    assert _last_submit_audit(ctx).seq == first.seq
+    assert (first.decision, first.reason) == ("allow", None)
+
+
 def test_idempotency_keys_are_scoped_per_agency(client: TestClient, auth: Auth, registry: Registry,
                                                 case: Case, ctx: GatewayContext) -> None:
     the_plan = plan(client, auth, case)

@@ -194,3 +194,29 @@ def test_token_issue_and_refusal_are_audited(client: TestClient, ctx: GatewayCon
         actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
     assert "auth:token:issue" in actions
     assert actions[-1] == "auth:token:refuse"
+
+
+def test_a_token_whose_signature_was_checked_is_still_validated_on_every_use(
+    clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authority remembers signatures it verified, never the rest of the verdict."""
+    from gateway.auth import tokens
+    from gateway.errors import Unauthenticated
+
+    authority = TokenAuthority(generate_signing_seed(), issuer=ISSUER, ttl_s=300)
+    token, _ = authority.issue("ngo", ["referrals:read"], clock.now())
+    assert authority.verify(token, clock.now()).agency_id == "ngo"
+    assert authority.verify(token, clock.now()).scopes == frozenset({"referrals:read"})
+    with pytest.raises(Unauthenticated) as expired:
+        authority.verify(token, clock.now() + timedelta(seconds=306))
+    assert expired.value.reason == "token_expired"
+    head, payload, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["sub"] = "operator"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(Unauthenticated):
+        authority.verify(f"{head}.{forged}.{sig}", clock.now())
+    monkeypatch.setattr(tokens, "SIGNATURE_MEMO_SIZE", 8)
+    for n in range(20):
+        authority.verify(authority.issue(f"agency-{n}", [], clock.now())[0], clock.now())
+    assert len(authority._signed) <= 8
