@@ -28,11 +28,11 @@ from .exceptions.routes import router as exceptions_router
 from .exchange.routes import router as exchange_router
 from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
-from .nrm.worker import TimerWorker
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
 from .registry.routes import router as registry_router
+from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
 
 
@@ -152,13 +152,13 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
 
 def _lifespan(ctx: GatewayContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Background work for the app's lifetime: signed audit checkpoints at a fixed interval, and
-    (unless switched off) webhook pushes, ciphertext purges and the NRM deadlines."""
+    (unless switched off) webhook pushes, ciphertext purges, NRM deadlines and consent expiries."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = DeliveryWorker(ctx) if ctx.settings.background_worker else None
-        timers = TimerWorker(ctx) if ctx.settings.background_worker else None
-        for thread in (worker, timers):
+        jobs = ScheduledJobs(ctx) if ctx.settings.background_worker else None
+        for thread in (worker, jobs):
             if thread is not None:
                 thread.start()
         try:
@@ -167,7 +167,7 @@ def _lifespan(ctx: GatewayContext) -> Callable[[FastAPI], AbstractAsyncContextMa
                                             now=ctx.clock.now):
                 yield
         finally:
-            for thread in (timers, worker):
+            for thread in (jobs, worker):
                 if thread is not None:
                     thread.stop()
 

@@ -274,7 +274,7 @@ def agency_revoke_key(
 @app.command("nrm-timers")
 def nrm_timers(data_dir: DataDir = None) -> None:
     """Check the NRM deadlines now (S37, S38, CH14) and raise the alerts that are due (idempotent;
-    the server does this by itself every ``GATEWAY_NRM_TIMER_INTERVAL_S``)."""
+    the server does this by itself every ``GATEWAY_SCHEDULED_JOBS_INTERVAL_S``)."""
     from datetime import UTC, datetime
 
     from .nrm.service import run_timers

@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     """How often the background worker pushes to endpoints and purges ciphertext."""
     background_worker: bool = True
     """Run pushes and purges in-process (one replica may own it; all replicas may run it safely)."""
-    nrm_timer_interval_s: float = Field(default=60.0, ge=0.05, le=3600)
-    """How often the NRM deadlines (S37, S38, CH14) are checked by the background worker."""
+    scheduled_jobs_interval_s: float = Field(default=60.0, ge=0.05, le=3600)
+    """How often the NRM deadlines (S37, S38, CH14) and consent expiries are checked in process."""
     webhook_ca_file: Path | None = None
     """Extra CA bundle for agency webhook endpoints (tests use a throwaway CA)."""
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)

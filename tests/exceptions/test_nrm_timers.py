@@ -22,8 +22,8 @@ from gateway.exceptions.models import AgencyNotice
 from gateway.nrm.models import SlaAlert
 from gateway.nrm.service import run_timers
 from gateway.nrm.timers import AlertKind, Audience, CaseTimes, due_alerts
-from gateway.nrm.worker import TimerWorker
 from gateway.registry.models import AgencyKind
+from gateway.scheduler import ScheduledJobs
 from tests.conftest import T0, Registry, register
 from tests.consent.conftest import STAFF, subject_body
 from tests.exceptions.conftest import Auth
@@ -147,14 +147,14 @@ def test_90_days_after_a_positive_stage1_without_stage2_the_extension_and_permit
 
 
 @pytest.mark.rule("S38")
-def test_the_background_worker_raises_due_alerts(
+def test_the_scheduled_jobs_raise_due_alerts(
     client: TestClient, auth: Auth, nrm: Registry, ctx: GatewayContext, clock: FixedClock
 ) -> None:
     subject_id = _subject(client, auth, nrm_referred_at=_iso(T0))
     clock.set(T0 + 6 * DAY)
-    worker = TimerWorker(ctx)
-    assert worker.run_once() == 1
-    assert worker.run_once() == 0
+    jobs = ScheduledJobs(ctx)
+    assert jobs.run_once()["nrm_alerts"] == 1
+    assert jobs.run_once()["nrm_alerts"] == 0
     assert [a.kind for a in _alerts(ctx, subject_id)] == ["stage1_decision_overdue"]
 
 
