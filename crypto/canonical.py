@@ -19,6 +19,13 @@ Input rules (stricter than :func:`json.dumps`, by design):
 
 Note that JCS writes ``1.0`` as ``1``: a float that is a whole number comes
 back from a round trip as an ``int``.
+
+Speed: values without floats whose object keys all lie below U+D800 (nearly everything
+the gateway hashes or signs) are written by the C encoder behind :func:`json.dumps`,
+which for those values produces exactly the RFC 8785 bytes (same escapes, integers
+as ``str(int)``, keys in code-point order, which equals UTF-16 order below U+D800);
+everything else goes through ``rfc8785``. ``tests/crypto/test_crypto_canonical.py``
+checks the two byte for byte with hypothesis.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import rfc8785
 
@@ -39,33 +46,57 @@ JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | 
 #: Maximum nesting of arrays/objects accepted by :func:`canonical_json` and :func:`parse_json`.
 MAX_DEPTH = 64
 
+_MAX_SAFE_INTEGER = 2**53 - 1
 
-def _to_plain(value: object, depth: int, active: set[int]) -> JSON:
-    """Return a copy of ``value`` built only from plain JSON types, or raise."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        # str.__str__, not str(): for a (str, Enum) mixin str() gives "Cls.MEMBER".
-        return str.__str__(value)
-    if isinstance(value, Mapping | list | tuple):
+
+# The C encoder json.dumps uses, made once: compact separators, sorted keys, UTF-8 output
+# (escapes exactly what RFC 8785 escapes: quote, backslash and control characters, with the
+# same short forms and lower-case \u00xx), NaN refused.
+_c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]  # NOTE: private C helper, stable since 3.1
+    None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False
+)
+_FIRST_SURROGATE = "\ud800"
+
+
+def _to_plain(value: object, depth: int, active: set[int], fast: list[bool]) -> JSON:
+    """Return a copy of ``value`` built only from plain JSON types, or raise.
+
+    Clears ``fast[0]`` when the C encoder would not write the RFC 8785 bytes for it.
+    """
+    kind = type(value)
+    if kind is str or value is None or kind is bool:  # the common cases first, by exact type
+        return cast(JSON, value)
+    if kind is not dict and kind is not list:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            value = int(value)
+            if not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+                fast[0] = False
+            return value
+        if isinstance(value, float):
+            fast[0] = False
+            return float(value)
+        if isinstance(value, str):
+            # str.__str__, not str(): for a (str, Enum) mixin str() gives "Cls.MEMBER".
+            return str.__str__(value)
+    if isinstance(value, (dict, list, tuple, Mapping)):
         if depth >= MAX_DEPTH:
             raise ValueError(f"JSON nesting deeper than {MAX_DEPTH}")
         if id(value) in active:
             raise ValueError("circular reference")
         active.add(id(value))
         try:
-            if isinstance(value, Mapping):
+            if isinstance(value, (dict, Mapping)):
                 out: dict[str, JSON] = {}
                 for key, item in value.items():
                     if not isinstance(key, str):
                         raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-                    out[str.__str__(key)] = _to_plain(item, depth + 1, active)
+                    if not key.isascii() and max(key) >= _FIRST_SURROGATE:
+                        fast[0] = False  # UTF-16 order differs from code-point order here
+                    out[str.__str__(key)] = _to_plain(item, depth + 1, active, fast)
                 return out
-            return [_to_plain(item, depth + 1, active) for item in value]
+            return [_to_plain(item, depth + 1, active, fast) for item in value]
         finally:
             active.discard(id(value))
     raise TypeError(f"{type(value).__name__} is not a JSON type")
@@ -77,7 +108,13 @@ def canonical_json(obj: object) -> bytes:
     Raises :class:`TypeError` for non-JSON types and :class:`ValueError` for
     JSON values JCS cannot represent (see the module docstring).
     """
-    plain = _to_plain(obj, 0, set())
+    fast = [True]
+    plain = _to_plain(obj, 0, set(), fast)
+    if fast[0]:
+        try:
+            return "".join(_c_encode(plain, 0)).encode()
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: rfc8785 names the problem
     # rfc8785 raises CanonicalizationError (a ValueError) for NaN/inf, big
     # integers and lone surrogates; we let those through as ValueError.
     return rfc8785.dumps(plain)
@@ -94,9 +131,6 @@ def _reject_duplicates(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
 
 def _reject_constant(name: str) -> JSON:
     raise ValueError(f"{name} is not valid JSON")
-
-
-_MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def _parse_int(text: str) -> int | float:

@@ -3,8 +3,10 @@
 :func:`gateway.audit.log.compute_leaf_hash` is the definition: ``SHA-256(0x00 ||
 canonical_json(entry_document(entry)))`` with RFC 8785 canonical JSON. A general RFC 8785
 encoder costs ~50 µs per entry; :func:`fast_leaf_hash` writes the same bytes in a few µs by
-filling the entry document's fixed, sorted key layout with C-escaped strings, and
-rewriting the free-form JSON columns' stored text (memoised) instead of re-encoding it.
+filling the entry document's fixed, sorted key layout with C-escaped strings, and using
+the free-form JSON columns' stored text (parsed to be sure it is one JSON value, memoised)
+instead of re-encoding it. This is the PostgreSQL path, and the check of any entry the
+SQLite path (:mod:`.sqlite_leaves`, where SQLite writes the text) could not vouch for.
 
 The fast path is optimistic, never trusted on a miss: :func:`leaf_matches` re-checks any
 row whose fast hash differs from the stored one with the general encoder
@@ -100,34 +102,29 @@ _scan = json.scanner.c_make_scanner(  # type: ignore[attr-defined]  # NOTE: the 
 def _canonical_text(stored: str) -> str:
     """The RFC 8785 text of the JSON value stored as ``stored``, optimistically (memoised).
 
-    * Compact text (how SQLite stores it, see ``CompactJSON``) is used as it is.
-    * ASCII text without escapes (json.dumps' default): every quote delimits a string, so
-      dropping the spaces json.dumps writes after ``,`` and ``:`` *outside* strings is a
-      lossless rewrite. It is the canonical text when keys were stored sorted (record()
-      stores them so) and numbers are integers; otherwise the leaf hash misses and
-      :func:`leaf_matches` re-checks the slow way.
-    * Other text is parsed and written by the C encoder, which matches RFC 8785 for what
-      JSON parsing yields, unless a float, an integer beyond I-JSON or an object key at or
-      above U+D800 (ordered differently by UTF-16) is present: those take the general encoder.
+    The stored text is parsed first (by the C scanner json.loads uses), so whatever is
+    returned is a lossless function of the value the entry holds: a stored text that is not
+    one JSON value cannot shift text into a neighbouring field of the document.
+
+    * Compact text (how SQLite stores it, see ``CompactJSON``) is then used as it is.
+    * Other text is written by the C encoder, which matches RFC 8785 for what JSON parsing
+      yields, unless a float, an integer beyond I-JSON or an object key at or above U+D800
+      (ordered differently by UTF-16) is present: those take the general encoder.
+
+    Text that is not canonical (keys stored unsorted by an older writer, say) makes the leaf
+    hash miss, and :func:`leaf_matches` re-checks that entry the slow way.
     """
     hit = _canonical_cache.get(stored)
     if hit is not None:
         return hit
-    if ", " not in stored and ": " not in stored:
-        return stored  # stored compactly (CompactJSON): used as is, the hash decides
     try:
-        if stored.isascii() and "\\" not in stored:
-            parts = stored.split('"')
-            parts[::2] = [p.replace(", ", ",").replace(": ", ":") for p in parts[::2]]
-            text = '"'.join(parts)
-        elif _HIGH_ESCAPE.search(stored):
+        if _HIGH_ESCAPE.search(stored):
             raise _Slow
-        else:
-            value, end = _scan(stored, 0)
-            if end != len(stored):
-                raise _Slow
-            text = "".join(_encode(value, 0))
-    except (_Slow, StopIteration, ValueError):
+        value, end = _scan(stored, 0)
+        if end != len(stored):
+            raise _Slow
+        text = stored if ", " not in stored and ": " not in stored else "".join(_encode(value, 0))
+    except (_Slow, StopIteration, ValueError, RecursionError):
         text = canonical_json(json.loads(stored)).decode()
     if len(_canonical_cache) >= _CACHE_LIMIT:
         _canonical_cache.clear()
@@ -167,7 +164,7 @@ def fast_leaf_hash(row: EntryRow) -> bytes:
             "null" if request_id is None else enc(request_id), seq, "null" if subject is None else enc(subject),
         )
         return hashlib.sha256(b"\x00" + text.encode()).digest()
-    except (_Slow, UnicodeEncodeError, TypeError, ValueError, AttributeError):
+    except (_Slow, UnicodeEncodeError, TypeError, ValueError, AttributeError, RecursionError):
         return slow_leaf_hash(row)
 
 
@@ -218,6 +215,6 @@ def slow_leaf_hash(row: EntryRow, *, seq: int | None = None) -> bytes:
     """
     try:
         data = canonical_json(document_of_row(row, seq=seq))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return hashlib.sha256(b"\xffuncanonicalisable").digest()
     return hashlib.sha256(b"\x00" + data).digest()

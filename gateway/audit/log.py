@@ -28,8 +28,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.canonical import canonical_json
@@ -92,6 +93,9 @@ def entry_document(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+_INSERT_ENTRY = insert(cast(Table, AuditEntry.__table__))
+
+
 def compute_leaf_hash(entry: AuditEntry) -> str:
     return leaf_hash(canonical_json(entry_document(entry))).hex()
 
@@ -117,35 +121,45 @@ def record(
     at: datetime,
     request_id: str | None = None,
 ) -> AuditEntry:
-    """Append ``event`` in the caller's transaction and return the new entry (flushed)."""
+    """Append ``event`` in the caller's transaction and return the new entry (written, not attached).
+
+    Costs about three statements: the last leaf (the size, and the left sibling the new leaf
+    pairs with), the INSERT, and the tree nodes the new leaf completes (every other append;
+    one in four also reads deeper left siblings). On PostgreSQL the append lock comes first.
+    """
     if event.decision not in {"allow", "deny", "info"}:
         raise ValueError(f"unknown decision {event.decision!r}")
     # Serialise appenders so sequence numbers stay gapless; the lock ends with the transaction.
     tree.lock_appends(session)
-    entry = AuditEntry(
-        seq=tree.tree_size(session),
-        entry_id=str(uuid.uuid4()),
-        at=at.astimezone(UTC),
-        request_id=request_id,
-        actor_agency_id=actor.agency_id,
-        actor_role=actor.role,
-        actor_user=actor.user,
-        action=str(event.action),
-        subject_id=event.subject_id,
-        purpose=event.purpose,
-        recipient_agency_id=event.recipient_agency_id,
-        classes_requested=sorted(event.classes_requested),
-        classes_released=sorted(event.classes_released),
-        policy_version=event.policy_version,
-        basis=_key_sorted(event.basis),
-        decision=event.decision,
-        reason=event.reason,
-        details=_key_sorted(event.details),
-    )
-    entry.leaf_hash = compute_leaf_hash(entry)
-    session.add(entry)
-    session.flush()
-    tree.append_leaf(session, entry.seq, bytes.fromhex(entry.leaf_hash))
+    session.flush()  # what the caller added first is written first, as before
+    last = tree.last_leaf(session)  # the size, and the left sibling an odd-numbered leaf pairs with
+    values: dict[str, Any] = {
+        "seq": 0 if last is None else last[0] + 1,
+        "entry_id": str(uuid.uuid4()),
+        "at": at.astimezone(UTC),
+        "request_id": request_id,
+        "actor_agency_id": actor.agency_id,
+        "actor_role": actor.role,
+        "actor_user": actor.user,
+        "action": str(event.action),
+        "subject_id": event.subject_id,
+        "purpose": event.purpose,
+        "recipient_agency_id": event.recipient_agency_id,
+        "classes_requested": sorted(event.classes_requested),
+        "classes_released": sorted(event.classes_released),
+        "policy_version": event.policy_version,
+        "basis": _key_sorted(event.basis),
+        "decision": event.decision,
+        "reason": event.reason,
+        "details": _key_sorted(event.details),
+    }
+    entry = AuditEntry(**values)
+    leaf = leaf_hash(canonical_json(entry_document(entry)))
+    entry.leaf_hash = values["leaf_hash"] = leaf.hex()
+    # One INSERT, without the unit of work's bookkeeping. The entry returned is not attached
+    # to the session (a rollback leaves no stale object behind; session.get reads the row).
+    session.connection().execute(_INSERT_ENTRY, values)
+    tree.append_leaf(session, entry.seq, leaf, previous_leaf=None if last is None else last[1])
     return entry
 
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import cast
 
-from sqlalchemy import and_, func, insert, or_, select, text
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from crypto.merkle import empty_root
@@ -35,6 +37,7 @@ __all__ = [
     "fold",
     "inclusion_plan",
     "inclusion_proof",
+    "last_leaf",
     "lock_appends",
     "perfect_subtrees",
     "read_nodes",
@@ -195,18 +198,63 @@ def read_nodes(session: Session, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes
     return found
 
 
-def append_leaf(session: Session, seq: int, leaf: bytes) -> None:
-    """Store the nodes that leaf ``seq`` completes. Call with the append lock held, after the entry."""
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_NODES = cast(Table, AuditTreeNode.__table__)
+# Core statements, built once (SQLAlchemy then reuses their compiled SQL) and executed on the
+# session's connection: an append pays for its SQL, not for the ORM around it.
+_LAST_LEAF = select(_ENTRIES.c.seq, _ENTRIES.c.leaf_hash).order_by(_ENTRIES.c.seq.desc()).limit(1)
+_INSERT_NODES = insert(_NODES)
+
+
+@cache
+def _nodes_statement(count: int) -> Select[int, int, bytes]:
+    """``count`` nodes by primary key, as ``level = ? AND idx = ?`` pairs (an index lookup each)."""
+    return select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(or_(*(
+        and_(_NODES.c.level == bindparam(f"l{i}"), _NODES.c.idx == bindparam(f"i{i}")) for i in range(count))))
+
+
+def last_leaf(session: Session) -> tuple[int, bytes] | None:
+    """``(seq, stored leaf hash)`` of the last entry, or None for an empty log: one index lookup.
+
+    Gives the tree size (``seq + 1``) and, for an odd size, the left sibling the next leaf
+    completes a node with, in one statement.
+    """
+    row = session.connection().execute(_LAST_LEAF).first()
+    return None if row is None else (int(row[0]), bytes.fromhex(row[1]))
+
+
+def append_leaf(session: Session, seq: int, leaf: bytes, *, previous_leaf: bytes | None = None) -> None:
+    """Store the nodes that leaf ``seq`` completes. Call with the append lock held, after the entry.
+
+    ``previous_leaf`` is the stored hash of leaf ``seq - 1`` when the caller has it already
+    (see :func:`last_leaf`); the deeper left siblings (needed by one append in four) are read
+    in one query, and the new nodes are written in one statement.
+    """
     completed = completed_nodes(seq)
     if not completed:
         return
-    lefts = read_nodes(session, (left for _, left in completed))
+    connection = session.connection()
+    lefts: dict[NodeKey, bytes] = {}
+    if previous_leaf is None:
+        lefts = read_nodes(session, (left for _, left in completed))
+    else:
+        lefts[(0, seq - 1)] = previous_leaf
+        deeper = [left for _, left in completed[1:]]
+        if deeper:
+            params = {}
+            for i, (level, idx) in enumerate(deeper):
+                params[f"l{i}"], params[f"i{i}"] = level, idx
+            for level, idx, value in connection.execute(_nodes_statement(len(deeper)), params):
+                lefts[(int(level), int(idx))] = bytes(value)
+            missing = set(deeper) - lefts.keys()
+            if missing:
+                raise LookupError(f"the stored Merkle tree lacks nodes {sorted(missing)[:5]}")
     right = leaf
     rows = []
     for (level, idx), left in completed:
         right = _node(lefts[left], right)
         rows.append({"level": level, "idx": idx, "hash": right})
-    session.execute(insert(AuditTreeNode), rows)
+    connection.execute(_INSERT_NODES, rows)
 
 
 def _check_size(session: Session, size: int) -> None:

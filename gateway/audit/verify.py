@@ -20,31 +20,40 @@ It fails closed: an unreadable or malformed value is a problem, never a pass.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import itertools
+import logging
 import multiprocessing
 import os
+import pickle
+import selectors
+import sqlite3
+import subprocess
+import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, func, select
+from sqlalchemy import Dialect, Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from crypto.checkpoint import Checkpoint, verify_checkpoint
 from crypto.errors import CryptoError
 from crypto.merkle import empty_root, verify_consistency
 
-from ..db import is_postgres
-from . import checkpoints as checkpoint_store
-from .leaves import EntryRow, leaf_matches, select_entry_rows, slow_leaf_hash
-from .models import AuditEntry, AuditTreeNode, AuditVerification
-from .tree import NodeKey, consistency_plan, fold, perfect_subtrees, tree_size
+from . import sqlite_leaves
+from .leaves import ENTRY_COLUMNS, EntryRow, leaf_matches, select_entry_rows, slow_leaf_hash
+from .models import AuditCheckpoint, AuditEntry, AuditTreeNode, AuditVerification
+from .tree import NodeKey, consistency_plan, fold, perfect_subtrees
 
 __all__ = [
+    "HashedChunk",
     "Problem",
     "VerificationReport",
     "count_entries",
@@ -54,6 +63,8 @@ __all__ = [
     "verify_database",
     "verify_log",
 ]
+
+log = logging.getLogger("gateway.audit")
 
 _MAX_LISTED = 1000
 _MISSING = b"\x00" * 32  # stands in for the leaf of a deleted entry
@@ -108,10 +119,13 @@ def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _build_levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """Every perfect subtree, level by level (level 0 = leaves); odd last nodes are not carried."""
-    levels = [leaves]
-    level = leaves
+def _build_levels(leaves: list[bytes], given: Sequence[list[bytes]] = ()) -> list[list[bytes]]:
+    """Every perfect subtree, level by level (level 0 = leaves); odd last nodes are not carried.
+
+    ``given`` are levels 1, 2, ... built already (by worker processes); the rest are built here.
+    """
+    levels = [leaves, *given]
+    level = levels[-1]
     sha = hashlib.sha256
     while len(level) > 1:
         it = iter(level)
@@ -143,6 +157,21 @@ HashedEntry = tuple[Any, bytes, EntryRow | None]
 """``(seq, recomputed leaf hash, the row if its stored leaf hash differs, else None)``."""
 
 
+@dataclass(frozen=True)
+class HashedChunk:
+    """Consecutive entries as read, with their recomputed leaf hashes.
+
+    ``mismatched`` maps a position in the chunk to the row whose stored leaf hash differs
+    from the recomputed one. ``ordered`` says the seqs come from an ``ORDER BY seq`` on the
+    primary key (so sorted and unique), which lets a clean chunk be taken in one step.
+    """
+
+    seqs: Sequence[Any]
+    leaves: list[bytes]
+    mismatched: dict[int, EntryRow]
+    ordered: bool = False
+
+
 def hash_rows(rows: Iterable[EntryRow]) -> Iterator[HashedEntry]:
     """Recompute each row's leaf hash; keep the row only when it does not match the stored one."""
     for row in rows:
@@ -150,29 +179,66 @@ def hash_rows(rows: Iterable[EntryRow]) -> Iterator[HashedEntry]:
         yield row[0], leaf, None if matches else row
 
 
-def _check_leaves(hashed: Iterable[HashedEntry], report: VerificationReport) -> tuple[list[bytes], set[int]]:
+def _hash_chunk(rows: Sequence[EntryRow], *, ordered: bool) -> HashedChunk:
+    seqs: list[Any] = []
+    leaves: list[bytes] = []
+    mismatched: dict[int, EntryRow] = {}
+    for row in rows:
+        leaf, matches = leaf_matches(row)
+        if not matches:
+            mismatched[len(seqs)] = row
+        seqs.append(row[0])
+        leaves.append(leaf)
+    return HashedChunk(seqs, leaves, mismatched, ordered)
+
+
+def _chunks_of(rows: Iterable[EntryRow], size: int = 10_000) -> Iterator[HashedChunk]:
+    """Rows in caller's order (not trusted to be sorted), hashed in chunks."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield _hash_chunk(chunk, ordered=False)
+
+
+def _check_leaves(chunks: Iterable[HashedChunk], report: VerificationReport) -> tuple[list[bytes], set[int], bool]:
+    """The leaves by position (a placeholder for a deleted entry), the positions that differ, and
+    whether every chunk was exactly the next entries, as stored (leaf ``i`` is then seq ``i``'s)."""
+    exact = True
     leaves: list[bytes] = []
     bad: set[int] = set()
     suspects: list[tuple[EntryRow, int]] = []
     missing: list[int] = []
     append = leaves.append
-    for seq, leaf, mismatch in hashed:
-        if type(seq) is not int or seq < len(leaves):
-            report.add(Problem("entry_malformed", f"an entry has a duplicate, negative or unreadable seq ({seq!r})"))
+    for chunk in chunks:
+        seqs = chunk.seqs
+        if not seqs:
             continue
-        while seq > len(leaves):  # a gap: the entry was deleted
-            missing.append(len(leaves))
-            bad.add(len(leaves))
-            append(_MISSING)
-        append(leaf)
-        if mismatch is not None:
-            bad.add(seq)
-            suspects.append((mismatch, seq))
+        first, last = seqs[0], seqs[-1]
+        if (chunk.ordered and not chunk.mismatched and type(first) is int and type(last) is int
+                and first == len(leaves) and last - first == len(seqs) - 1):
+            # Sorted, unique, every leaf hash as stored (so every seq an integer, as the hashed
+            # document says), first and last where expected: exactly the next len(seqs) entries.
+            leaves.extend(chunk.leaves)
+            continue
+        exact = False
+        for i, seq in enumerate(seqs):
+            if type(seq) is not int or seq < len(leaves):
+                report.add(Problem("entry_malformed",
+                                   f"an entry has a duplicate, negative or unreadable seq ({seq!r})"))
+                continue
+            while seq > len(leaves):  # a gap: the entry was deleted
+                missing.append(len(leaves))
+                bad.add(len(leaves))
+                append(_MISSING)
+            append(chunk.leaves[i])
+            mismatch = chunk.mismatched.get(i)
+            if mismatch is not None:
+                bad.add(seq)
+                suspects.append((mismatch, seq))
     for seq in missing:
         report.add(Problem("entry_missing", f"seq {seq} is missing: the entry was deleted", seq=seq))
     _explain_altered(suspects, missing, report)
     report.entries_checked = len(leaves) - len(missing)
-    return leaves, bad
+    return leaves, bad, exact
 
 
 def _explain_altered(suspects: list[tuple[EntryRow, int]], missing: list[int], report: VerificationReport) -> None:
@@ -297,57 +363,109 @@ def verify_log(
     origin: str | None = None,
 ) -> VerificationReport:
     """Verify everything (see the module docstring). ``rows`` must come in seq order."""
-    return _verify(hash_rows(rows), _group_nodes(nodes), checkpoints, public_key, external=external, origin=origin)
+    return _verify(_chunks_of(rows), _group_nodes(nodes), checkpoints, public_key, external=external, origin=origin)
 
 
 def _verify(
-    hashed: Iterable[HashedEntry],
-    nodes: StoredLevels,
+    hashed: Iterable[HashedChunk],
+    nodes: StoredLevels | Callable[[list[list[bytes]] | None], StoredLevels],
     checkpoints: Sequence[Checkpoint],
     public_key: bytes,
     *,
     external: Sequence[Checkpoint],
     origin: str | None,
+    built: Callable[[int], list[list[bytes]] | None] = lambda size: None,
 ) -> VerificationReport:
+    """Check the leaves, rebuild the tree, compare it with the stored nodes and checkpoints.
+
+    ``built(size)`` may give levels 1.. built elsewhere from exactly these leaves; they are
+    used only when every chunk was exactly the next entries as stored (so leaf ``i`` is seq
+    ``i``'s). ``nodes`` may be a function of those levels (None when not used), for a reader
+    that has compared some stored levels with them already.
+    """
     started = time.perf_counter()
     report = VerificationReport()
-    leaves, bad = _check_leaves(hashed, report)
-    tree = _Tree(_build_levels(leaves))
+    leaves, bad, exact = _check_leaves(hashed, report)
+    given = built(len(leaves)) if exact else None
+    tree = _Tree(_build_levels(leaves, given or ()))
     report.tree_size = tree.size
     report.root_hash = tree.root(tree.size).hex()
-    _check_nodes(tree, nodes, bad, report)
+    _check_nodes(tree, nodes(given) if callable(nodes) else nodes, bad, report)
     _check_checkpoints(tree, checkpoints, external, public_key, origin, bad, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _read_entries(connection: Connection, lo: int, hi: int | None, batch: int) -> Iterator[EntryRow]:
+Fetch = Callable[[Any], list[Any]]
+"""Runs a SQLAlchemy statement on one DBAPI connection (inside the run's snapshot) and returns its rows."""
+
+
+def _fetcher(driver: Any, dialect: Dialect) -> Fetch:
+    """Statements compiled with literal values, run on the driver's cursor: plain tuples, no ORM."""
+
+    def fetch(statement: Any) -> list[Any]:
+        cursor = driver.cursor()
+        try:
+            cursor.execute(str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    return fetch
+
+
+def _read_entries(fetch: Fetch, lo: int, hi: int | None, batch: int) -> Iterator[list[EntryRow]]:
     """Entry rows in seq order, in batches, straight from the driver's cursor (plain tuples)."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
     while True:
         statement = select_entry_rows().where(AuditEntry.seq >= lo)
         if hi is not None:
             statement = statement.where(AuditEntry.seq < hi)
-        sql = str(statement.order_by(AuditEntry.seq).limit(batch)
-                  .compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-        cursor = driver.cursor()
-        try:
-            cursor.execute(sql)
-            chunk = cursor.fetchall()
-        finally:
-            cursor.close()
+        chunk = fetch(statement.order_by(AuditEntry.seq).limit(batch))
         if not chunk:
             return
-        yield from chunk
+        yield chunk
         lo = int(chunk[-1][0]) + 1
 
 
+def _python_chunks(fetch: Fetch, lo: int, hi: int | None, batch: int) -> Iterator[HashedChunk]:
+    for rows in _read_entries(fetch, lo, hi, batch):
+        yield _hash_chunk(rows, ordered=True)
+
+
+def _resolve(fetch: Fetch, chunk: sqlite_leaves.Chunk) -> HashedChunk:
+    """A chunk from :mod:`.sqlite_leaves`, its unknown entries checked by :func:`leaf_matches`."""
+    seqs, digests, unknown = chunk
+    leaves = [digests[i : i + 32] for i in range(0, len(digests), 32)]
+    mismatched: dict[int, EntryRow] = {}
+    for start in range(0, len(unknown), 500):
+        positions = unknown[start : start + 500]
+        rows = _full_rows(fetch, [seqs[i] for i in positions])
+        for i in positions:
+            row = rows.get(seqs[i])
+            if row is None:  # not readable as text (not UTF-8): nothing to rebuild it from
+                leaves[i] = hashlib.sha256(b"\xffunreadable").digest()
+                mismatched[i] = (seqs[i],) + (None,) * (len(ENTRY_COLUMNS) - 1)
+                continue
+            leaves[i], matches = leaf_matches(row)
+            if not matches:
+                mismatched[i] = row
+    return HashedChunk(seqs, leaves, mismatched, ordered=True)
+
+
+def _full_rows(fetch: Fetch, seqs: list[Any]) -> dict[Any, EntryRow]:
+    try:
+        return {row[0]: row for row in fetch(select_entry_rows().where(AuditEntry.seq.in_(seqs)))}
+    except sqlite3.OperationalError:  # a value that does not decode: read them one by one
+        if len(seqs) == 1:
+            return {}
+        return {k: v for seq in seqs for k, v in _full_rows(fetch, [seq]).items()}
+
+
 HashedRange = tuple[list[int], bytes, list[EntryRow]]
-"""A worker's answer: the seqs it read, their leaf hashes concatenated, the rows that did not match."""
+"""A worker process's answer: the seqs it read, their leaf hashes concatenated, the rows that did not match."""
 
 
-def _hash_range(url: str, lo: int, hi: int, batch: int) -> HashedRange:
+def _hash_range(url: str, lo: int, hi: int | None, batch: int) -> HashedRange:
     """Worker process: recompute the leaf hashes of seq [lo, hi) over its own read-only connection."""
     engine = create_engine(url)
     seqs: list[int] = []
@@ -355,90 +473,322 @@ def _hash_range(url: str, lo: int, hi: int, batch: int) -> HashedRange:
     mismatched: list[EntryRow] = []
     try:
         with engine.connect() as connection:
-            for seq, leaf, row in hash_rows(_read_entries(connection, lo, hi, batch)):
-                seqs.append(seq)
-                leaves += leaf
-                if row is not None:
-                    mismatched.append(tuple(row))
+            driver = connection.connection.driver_connection
+            for chunk in _python_chunks(_fetcher(driver, connection.dialect), lo, hi, batch):
+                for i, seq in enumerate(chunk.seqs):
+                    seqs.append(seq)
+                    leaves += chunk.leaves[i]
+                    if i in chunk.mismatched:
+                        mismatched.append(tuple(chunk.mismatched[i]))
     finally:
         engine.dispose()
     return seqs, bytes(leaves), mismatched
 
 
-def _unpack(answer: HashedRange) -> Iterator[HashedEntry]:
+def _unpack(answer: HashedRange) -> HashedChunk:
     seqs, leaves, mismatched = answer
     rows = {row[0]: row for row in mismatched}
-    for i, seq in enumerate(seqs):
-        yield seq, leaves[32 * i : 32 * i + 32], rows.get(seq)
+    return HashedChunk(seqs, [leaves[32 * i : 32 * i + 32] for i in range(len(seqs))],
+                       {i: rows[seq] for i, seq in enumerate(seqs) if seq in rows}, ordered=True)
 
 
-def _stored_levels(session: Session, batch: int) -> StoredLevels:
-    """Every stored tree node, per level; a level holding exactly 0..k-1 is read as hashes only."""
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    assert driver is not None
+Shape = dict[int, tuple[int, int, int]]
+"""Stored nodes per level: ``(count, lowest idx, highest idx)``."""
 
-    def fetch(statement: Any) -> list[Any]:
-        cursor = driver.cursor()
+
+def _node_shape(fetch: Fetch) -> Shape:
+    rows = fetch(select(AuditTreeNode.level, func.count(), func.min(AuditTreeNode.idx),
+                        func.max(AuditTreeNode.idx)).group_by(AuditTreeNode.level))
+    return {int(level): (int(count), int(low), int(high)) for level, count, low, high in rows}
+
+
+def _read_level(fetch: Fetch, level: int, shape: tuple[int, int, int], batch: int) -> list[bytes] | dict[int, bytes]:
+    """One stored level: a list when it holds exactly indices 0..k-1, else idx -> hash."""
+    count, low, high = shape
+    where = AuditTreeNode.level == level
+    if low == 0 and high == count - 1:
+        hashes: list[bytes] = []
+        step = max(batch, 100_000)  # 32-byte rows: large batches, few statements
+        for lo in range(0, count, step):
+            rows = fetch(select(AuditTreeNode.hash).where(where, AuditTreeNode.idx >= lo, AuditTreeNode.idx < lo + step)
+                         .order_by(AuditTreeNode.idx))
+            hashes.extend(_as_bytes([h for (h,) in rows]))
+        return hashes
+    rows = fetch(select(AuditTreeNode.idx, AuditTreeNode.hash).where(where))
+    return dict(zip([int(i) for i, _ in rows], _as_bytes([h for _, h in rows]), strict=True))
+
+
+def _stored_levels(fetch: Fetch, batch: int) -> StoredLevels:
+    """Every stored tree node, per level."""
+    return {level: _read_level(fetch, level, shape, batch) for level, shape in _node_shape(fetch).items()}
+
+
+def _as_bytes(values: list[Any]) -> list[bytes]:
+    """Node hashes as bytes (a driver's memoryview copied; a value of another type, tampered, as b"")."""
+    if all(type(value) is bytes for value in values):
+        return values
+    return [bytes(v) if isinstance(v, bytes | bytearray | memoryview) else b"" for v in values]
+
+
+def _stored_checkpoints(fetch: Fetch) -> list[Checkpoint]:
+    rows = fetch(select(AuditCheckpoint.origin, AuditCheckpoint.tree_size, AuditCheckpoint.root_hash,
+                        AuditCheckpoint.timestamp, AuditCheckpoint.key_id, AuditCheckpoint.signature)
+                 .order_by(AuditCheckpoint.id))
+    return [Checkpoint(origin=origin, tree_size=int(size), root_hash=root, timestamp=timestamp, key_id=key_id,
+                       signature=signature) for origin, size, root, timestamp, key_id, signature in rows]
+
+
+def _bounds(fetch: Fetch) -> tuple[int, int]:
+    """``(first, size)``: entries are read from ``min(0, lowest seq)``; the size is the highest seq + 1.
+
+    Two queries: each is one index lookup, where min and max together scan the index.
+    """
+    ((low,),) = fetch(select(func.min(AuditEntry.seq)))
+    ((high,),) = fetch(select(func.max(AuditEntry.seq)))
+    return min(0, int(low or 0)), 0 if high is None else int(high) + 1
+
+
+def _split(first: int, size: int, parts: int) -> list[tuple[int, int]]:
+    """At most ``parts`` seq ranges covering [first, size)."""
+    step = max(1, -(-(size - first) // parts))
+    return [(lo, min(size, lo + step)) for lo in range(first, size, step)]
+
+
+@contextmanager
+def _sqlite_snapshot(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """A pooled connection in a deferred (read) transaction: one WAL snapshot, no write lock.
+
+    The engine's own transactions start with BEGIN IMMEDIATE (see gateway.db), which would
+    hold the write lock, and so stop every writer, for the whole run.
+    """
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        if driver.in_transaction:
+            driver.rollback()
+        driver.execute("BEGIN DEFERRED")
         try:
-            cursor.execute(str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})))
-            return list(cursor.fetchall())
+            yield driver
         finally:
-            cursor.close()
+            driver.rollback()
+    finally:
+        pooled.close()
 
-    shape = session.execute(select(AuditTreeNode.level, func.count(), func.min(AuditTreeNode.idx),
-                                   func.max(AuditTreeNode.idx)).group_by(AuditTreeNode.level)).all()
-    levels: StoredLevels = {}
-    for level_value, count_value, low, high in shape:
-        level, count = int(level_value), int(count_value)
-        where = AuditTreeNode.level == level
-        if low == 0 and high == count - 1:
-            hashes: list[bytes] = []
-            for lo in range(0, count, batch):
-                rows = fetch(select(AuditTreeNode.hash).where(where, AuditTreeNode.idx >= lo,
-                                                              AuditTreeNode.idx < lo + batch)
-                             .order_by(AuditTreeNode.idx))
-                hashes.extend(bytes(h) for (h,) in rows)
-            levels[level] = hashes
-        else:
-            rows = fetch(select(AuditTreeNode.idx, AuditTreeNode.hash).where(where))
-            levels[level] = {int(i): bytes(h) for i, h in rows}
-    return levels
+
+def _database_file(engine: Engine) -> str | None:
+    """The SQLite database's file, for worker processes (None for an in-memory or URI database)."""
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or engine.url.query.get("uri"):
+        return None
+    return database
+
+
+def _launch(database: str) -> subprocess.Popen[bytes] | None:
+    """A worker process over the log in ``database`` (see :mod:`.sqlite_leaves`); None if it cannot start."""
+    # -I: nothing from the environment or the working directory; -S: no site packages (stdlib only).
+    command = [sys.executable, "-I", "-S", sqlite_leaves.__file__, database]
+    try:
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603 - our own script
+                                stderr=subprocess.DEVNULL, bufsize=0)
+    except OSError:
+        return None
+
+
+def _pieces(first: int, size: int, workers: int) -> tuple[list[tuple[int, int]], int]:
+    """Seq ranges handed out one at a time, and ``top``: each range starts at a multiple of
+    2**top (2**top entries long but the last), so its worker builds levels 1..top over it.
+
+    About four ranges a worker, 1 k to 32 k entries each: a worker slowed by whatever else
+    runs on the machine takes fewer, and nobody waits for a straggler.
+    """
+    if first != 0:  # negative seqs (tampered): positions are not seqs, build the tree here
+        step = max(1, -(-(size - first) // (4 * workers)))
+        return [(lo, min(size, lo + step)) for lo in range(first, size, step)], 0
+    top = min(15, max(10, (size // (4 * workers)).bit_length() - 1))
+    return [(lo, min(size, lo + (1 << top))) for lo in range(0, size, 1 << top)], top
+
+
+def _hash_pieces(driver: sqlite3.Connection, database: str | None, pieces: list[tuple[int, int]], *, first: int,
+                 size: int, batch: int, top: int, workers: int,
+                 meanwhile: Callable[[], None]) -> list[sqlite_leaves.Piece]:
+    """Every piece, hashed by worker processes that take the next one as they finish one
+    (``meanwhile`` runs here in the meantime); what no worker could do is done here."""
+    todo = collections.deque(pieces)
+    done: dict[int, sqlite_leaves.Piece] = {}
+    running: dict[subprocess.Popen[bytes], collections.deque[int]] = {}
+    selector = selectors.DefaultSelector()
+
+    def give(worker: subprocess.Popen[bytes]) -> None:
+        if todo:
+            lo, hi = todo.popleft()
+            running[worker].append(lo)
+            try:
+                assert worker.stdin is not None
+                worker.stdin.write(f"{lo} {hi} {batch} {top}\n".encode())
+            except OSError:  # gone: its pieces are picked up by the others (or here)
+                drop(worker)
+
+    def drop(worker: subprocess.Popen[bytes]) -> None:
+        bounds = dict(pieces)
+        todo.extendleft((lo, bounds[lo]) for lo in reversed(running.pop(worker, ())))
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(worker.stdout)  # type: ignore[arg-type]
+        worker.kill()
+
+    started = [_launch(database) for _ in range(workers)] if database else []
+    launched = [worker for worker in started if worker is not None]
+    try:
+        for worker in launched:
+            running[worker] = collections.deque()
+            try:
+                worker_first, worker_size = sqlite_leaves.receive(worker.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+                drop(worker)
+                continue
+            # Entries are only appended: a worker's snapshot, taken after this one, holds this one's.
+            if worker_first != first or worker_size < size:
+                log.warning("audit verification worker saw another log; verifying its share here")
+                drop(worker)
+                continue
+            selector.register(worker.stdout, selectors.EVENT_READ, worker)  # type: ignore[arg-type]
+            give(worker)
+            give(worker)  # one queued: no idle gap between pieces
+        meanwhile()
+        while any(running.values()):
+            for key, _ in selector.select():
+                worker = key.data
+                try:
+                    answer: sqlite_leaves.Piece = sqlite_leaves.receive(worker.stdout)
+                except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+                    log.warning("audit verification worker stopped; verifying its share here")
+                    drop(worker)
+                    continue
+                expected = running[worker].popleft()
+                if answer[0] != expected:
+                    drop(worker)
+                    continue
+                done[expected] = answer
+                give(worker)
+        while todo:  # no worker (none could start, or all stopped)
+            lo, hi = todo.popleft()
+            done[lo] = sqlite_leaves.piece(driver, lo, hi, batch, top)
+    finally:
+        selector.close()
+        for worker in launched:
+            with contextlib.suppress(OSError):
+                assert worker.stdin is not None
+                worker.stdin.close()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+            if worker.stdout is not None:
+                worker.stdout.close()
+    return [done[lo] for lo, _ in pieces]
+
+
+def _slices(joined: bytes) -> list[bytes]:
+    return [joined[i : i + 32] for i in range(0, len(joined), 32)]
+
+
+def _verify_sqlite(session: Session, public_key: bytes, *, external: Sequence[Checkpoint], origin: str | None,
+                   batch: int, workers: int, parallel_from: int) -> VerificationReport:
+    engine = session.get_bind().engine
+    with _sqlite_snapshot(engine) as driver:
+        fetch = _fetcher(driver, engine.dialect)
+        first, size = sqlite_leaves.bounds(driver)
+        stored_checkpoints = _stored_checkpoints(fetch)
+        database = _database_file(engine)
+        parallel = database is not None and workers > 1 and size - first >= parallel_from
+        pieces, top = _pieces(first, size, workers) if parallel else ([(first, size)] if size > first else [], 0)
+        shape: Shape = {}
+        upper: StoredLevels = {}
+
+        def read_upper_levels() -> None:
+            """The stored nodes above the levels the workers build (all of them without workers)."""
+            shape.update(_node_shape(fetch))
+            upper.update({level: _read_level(fetch, level, shape[level], batch) for level in shape if level > top})
+
+        done = _hash_pieces(driver, database if parallel else None, pieces, first=first, size=size, batch=batch,
+                            top=top, workers=workers, meanwhile=read_upper_levels)
+        # Anything beyond the size read (a seq SQLite sorts after every integer: tampered).
+        parts = [chunk for _, chunks, _ in done for chunk in chunks]
+        parts.extend(sqlite_leaves.chunks(driver, size, None, batch))
+        built = [levels for _, _, levels in done]
+
+        def levels(count: int) -> list[list[bytes]] | None:
+            """Levels 1..top from the pieces, when they were built over exactly these leaves."""
+            if not top or count != size or any(b is None for b in built):
+                return None
+            return [[node for b in built if b is not None for node in _slices(b[height][0])] for height in range(top)]
+
+        def nodes(given: list[list[bytes]] | None) -> StoredLevels:
+            stored: StoredLevels = dict(upper)
+            for level in range(1, top + 1):
+                if level not in shape:
+                    continue
+                if given is not None and all(b is not None and b[level - 1][1] for b in built) \
+                        and shape[level] == (len(given[level - 1]), 0, len(given[level - 1]) - 1):
+                    stored[level] = given[level - 1]  # each stretch compared with the stored nodes by its worker
+                else:
+                    stored[level] = _read_level(fetch, level, shape[level], batch)
+            return stored
+
+        chunks = (_resolve(fetch, chunk) for chunk in parts)
+        return _verify(chunks, nodes, stored_checkpoints, public_key, external=external, origin=origin, built=levels)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def verify_database(session: Session, public_key: bytes, *, external: Sequence[Checkpoint] = (),
-                    origin: str | None = None, batch: int = 50_000, workers: int | None = None,
-                    parallel_from: int = 500_000) -> VerificationReport:
+                    origin: str | None = None, batch: int = 20_000, workers: int | None = None,
+                    parallel_from: int | None = None) -> VerificationReport:
     """Read the whole log in bulk, in one snapshot, and verify it. Call with no transaction open.
 
-    PostgreSQL reads under REPEATABLE READ, so appends during the run are not half seen;
-    SQLite's transaction holds the write lock for the duration instead. From
-    ``parallel_from`` entries on, worker processes (``workers``, default: one per CPU)
-    recompute the leaf hashes of the entries that existed when the run started, each over
-    its own read-only connection, while this process reads the tree nodes.
+    SQLite reads in a deferred transaction: a WAL snapshot, so writers carry on meanwhile
+    and appends during the run are not half seen. SQLite itself writes each entry's
+    canonical text (:mod:`.sqlite_leaves`); from ``parallel_from`` entries (default 50 k),
+    ``workers`` processes (default one per CPU; a bare interpreter running that stdlib-only
+    module, started in milliseconds) hash ranges of entries in their own read-only
+    snapshots while this process reads the stored tree.
+
+    PostgreSQL reads under REPEATABLE READ; from ``parallel_from`` entries (default 500 k)
+    worker processes recompute the leaf hashes in Python, each over its own connection.
+    Workers only read entries below the size this run's snapshot holds (entries are only
+    ever appended, so later snapshots hold the same ones).
     """
     started = time.perf_counter()
-    if is_postgres(session):
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    connection = session.connection()
-    first = min(0, int(session.scalar(select(func.min(AuditEntry.seq))) or 0))
-    size = tree_size(session)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    stored_checkpoints = checkpoint_store.list_checkpoints(session)
-    hashed: Iterable[HashedEntry]
-    if workers > 1 and size - first >= parallel_from:
-        url = session.get_bind().engine.url.render_as_string(hide_password=False)
-        step = -(-(size - first) // workers)
-        bounds = [(lo, min(size, lo + step)) for lo in range(first, size, step)]
-        with ProcessPoolExecutor(max_workers=len(bounds), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_hash_range, url, lo, hi, batch) for lo, hi in bounds]
-            nodes = _stored_levels(session, batch)
-            hashed = itertools.chain.from_iterable(_unpack(f.result()) for f in futures)
-            report = _verify(hashed, nodes, stored_checkpoints, public_key, external=external, origin=origin)
+    workers = workers if workers is not None else _cpus()
+    engine = session.get_bind().engine
+    chunks: Iterable[HashedChunk]
+    if engine.dialect.name == "sqlite":
+        report = _verify_sqlite(session, public_key, external=external, origin=origin, batch=batch,
+                                workers=workers, parallel_from=50_000 if parallel_from is None else parallel_from)
     else:
-        hashed = hash_rows(_read_entries(connection, first, None, batch))
-        report = _verify(hashed, _stored_levels(session, batch), stored_checkpoints, public_key, external=external,
-                         origin=origin)
+        threshold = 500_000 if parallel_from is None else parallel_from
+        connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        fetch = _fetcher(connection.connection.driver_connection, connection.dialect)
+        first, size = _bounds(fetch)
+        stored_checkpoints = _stored_checkpoints(fetch)
+        if workers > 1 and size - first >= threshold:
+            url = engine.url.render_as_string(hide_password=False)
+            bounds = _split(first, size, workers)
+            with ProcessPoolExecutor(max_workers=len(bounds), mp_context=multiprocessing.get_context("spawn")) as pool:
+                processes = [pool.submit(_hash_range, url, lo, hi, batch) for lo, hi in bounds]
+                nodes = _stored_levels(fetch, batch)
+                chunks = (_unpack(f.result()) for f in processes)
+                report = _verify(chunks, nodes, stored_checkpoints, public_key, external=external, origin=origin)
+        else:
+            report = _verify(_python_chunks(fetch, first, None, batch), _stored_levels(fetch, batch),
+                             stored_checkpoints, public_key, external=external, origin=origin)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -24,7 +24,7 @@ from crypto.merkle import verify_inclusion
 from ..audit import checkpoints, search, tree
 from ..audit.log import AuditEvent, compute_leaf_hash, record
 from ..audit.models import AuditEntry
-from ..audit.search import DASHBOARDS, EntryFilter
+from ..audit.search import DASHBOARDS
 from ..audit.tags import AuditTag
 from ..audit.verify import last_verification, record_verification, verify_database
 from ..context import GatewayContext
@@ -143,8 +143,7 @@ def home(request: Request, ctx: ContextDep, verified: int = 0) -> Response:
         size = tree.tree_size(session)
         latest = checkpoints.latest_checkpoint(session)
         verification = last_verification(session)
-        counts = {name: search.count_entries(session, EntryFilter(), extra=d.condition(ctx.settings.policy_dir))
-                  for name, d in DASHBOARDS.items()}
+        counts = search.dashboard_counts(session, ctx.settings.policy_dir)
         return render("home.html", staff=staff, tree_size=size, latest=latest, verification=verification,
                       dashboards=DASHBOARDS, counts=counts, just_verified=bool(verified),
                       interval=ctx.settings.audit_checkpoint_interval_s)

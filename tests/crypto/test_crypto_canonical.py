@@ -11,7 +11,8 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from hypothesis import given
+import rfc8785
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.canonical import MAX_DEPTH, canonical_json, parse_json, sha256_hex
@@ -119,6 +120,53 @@ json_values = st.recursive(
 def test_canonical_json_is_a_fixed_point_of_parse_then_canonicalise(value: object) -> None:
     encoded = canonical_json(value)
     assert canonical_json(parse_json(encoded)) == encoded
+
+
+# Every code point, surrogates included (a lone one must be refused by both encoders), and
+# integers across the I-JSON boundary, so the fast path's hand-over to rfc8785 is exercised.
+any_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**54), max_value=2**54)
+    | st.sampled_from([2**53 - 1, 2**53, -(2**53 - 1), -(2**53)])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.sampled_from(list(Colour) + list(Size)),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=5) | st.sampled_from(["\ufb33", "\U0001f600", "\ue000", "\ud7ff"]),
+                          children, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+def _reference(value: object) -> bytes | type[Exception]:
+    """The bytes of the rfc8785 package itself (or the error class it raises)."""
+    from crypto.canonical import _to_plain
+
+    try:
+        return rfc8785.dumps(_to_plain(value, 0, set(), [False]))
+    except ValueError:
+        return ValueError
+
+
+@settings(max_examples=2000)
+@given(any_values)
+def test_the_fast_encoder_writes_exactly_what_rfc8785_writes(value: object) -> None:
+    expected = _reference(value)
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == expected
+
+
+def test_every_character_is_escaped_as_rfc8785_escapes_it() -> None:
+    for code in [*range(0x0, 0x800), 0x2028, 0x2029, 0xD7FF, 0xE000, 0xFEFF, 0xFFFF, 0x10000, 0x10FFFF]:
+        text = "a" + chr(code) + "b"
+        assert canonical_json({text: text}) == rfc8785.dumps({text: text}), hex(code)
 
 
 @pytest.mark.parametrize("text", ['{"a":1,"a":2}', "NaN", "[Infinity]", "[-Infinity]", "{", "\xff"])
