@@ -42,7 +42,9 @@ EXPORT_LIMIT = 50_000
 
 # The S4 classes of seed digest §2, used when policies/data/classes.json is absent.
 _S4_FALLBACK = ("D3", "D4", "D9", "D14", "D16", "D17")
-_BASIS_EXCEPTIONS = tuple(f"L{i}" for i in range(1, 16))
+#: Every lawful-exception basis of the digest (§4), sub-bases included (L4b, L5c, ...).
+EXCEPTION_BASES = ("L1", "L2", "L3", "L4", "L4b", "L5", "L5b", "L5c", "L5d", "L6", "L7", "L7b", "L8", "L9", "L9b",
+                   "L10", "L10b", "L11", "L12", "L13", "L14", "L15")
 
 
 @cache
@@ -100,7 +102,7 @@ class EntryFilter:
                 out.append(AuditEntry.basis[("consent_ids", 0)].as_string().is_not(None))
             elif self.basis == "exception":
                 out.append(exception.is_not(None))
-            elif self.basis in _BASIS_EXCEPTIONS:
+            elif self.basis in EXCEPTION_BASES:
                 out.append(exception == self.basis)
             else:
                 out.append(false())
@@ -147,6 +149,8 @@ class Dashboard:
             return _has_any_class(sensitive_classes(policy_dir))
         if self.name == "withdrawals":
             return AuditEntry.action == str(AuditTag.CONSENT_WITHDRAW)
+        if self.name == "deadlines":
+            return AuditEntry.action == str(AuditTag.NRM_SLA_ALERT)
         if self.name == "unacknowledged":
             envelope = AuditEntry.details["envelope_id"].as_string()
             # NOT IN over a set holding a NULL matches nothing, so leave NULLs out of it.
@@ -164,11 +168,13 @@ class Dashboard:
             return AuditEntry.reason
         if self.name == "withdrawals":
             return AuditEntry.purpose
+        if self.name == "deadlines":
+            return AuditEntry.reason
         return AuditEntry.recipient_agency_id
 
 
 DASHBOARDS = {d.name: d for d in (
-    Dashboard("exceptions", "Exception use (L1–L15)",
+    Dashboard("exceptions", "Exception use (L1–L15 and their sub-bases)",
               "Every grant, use or refusal of a lawful exception, and every decision made on one.", "basis"),
     Dashboard("denied", "Denied requests", "Every decision that refused a request, by reason.", "reason"),
     Dashboard("sensitive", "Most sensitive classes (S4)",
@@ -177,6 +183,9 @@ DASHBOARDS = {d.name: d for d in (
     Dashboard("unacknowledged", "Referrals never acknowledged",
               "Envelopes that expired unacknowledged, and delivered submissions with no acknowledgement yet.",
               "recipient"),
+    Dashboard("deadlines", "NRM deadlines missed (S37, S38)",
+              "Stage 1 decisions overdue, children without guardian advocate or accommodation 24 hours after a "
+              "positive Stage 1, and the 90-day reminders, by kind.", "kind"),
 )}
 
 

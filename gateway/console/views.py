@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from ..audit.models import AuditEntry
-from ..audit.search import EntryFilter
+from ..audit.search import EXCEPTION_BASES, EntryFilter
 from ..web.headers import apply_html_headers
 
 __all__ = ["EntryView", "FilterForm", "render"]
@@ -39,6 +39,7 @@ def _utc(value: datetime | None) -> str:
 
 
 _env.filters["utc"] = _utc
+_env.globals["exception_bases"] = EXCEPTION_BASES
 
 
 def render(name: str, *, status: int = 200, headers: Mapping[str, str] | None = None, **context: Any) -> HTMLResponse:
@@ -49,7 +50,7 @@ def render(name: str, *, status: int = 200, headers: Mapping[str, str] | None = 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 DECISIONS = ("allow", "deny", "info")
-BASES = ("consent", "exception", *(f"L{i}" for i in range(1, 16)))
+BASES = ("consent", "exception", *EXCEPTION_BASES)
 
 
 def _parse_when(text: str, *, end: bool) -> datetime | None:
@@ -88,7 +89,7 @@ class FilterForm:
             errors.append("decision: allow, deny or info")
             values["decision"] = ""
         if values["basis"] and values["basis"] not in BASES:
-            errors.append("basis: consent, exception or L1–L15")
+            errors.append("basis: consent, exception or an exception basis (L1–L15, L4b, L5c, ...)")
             values["basis"] = ""
         since = until = None
         try:

@@ -288,6 +288,26 @@ class TestPages:
         views = [e for e in _entries(ctx, AuditTag.AUDIT_VIEW) if e.details.get("view") == "dashboard"]
         assert len(views) == 5
 
+    @pytest.mark.rule("S37", "S38")
+    def test_missed_nrm_deadlines_have_a_dashboard_and_sub_bases_filter(
+        self, console: TestClient, ctx: GatewayContext
+    ) -> None:
+        with ctx.sessions() as session, session.begin():
+            for subject, kind in (("subj-a", "child_entitlements_overdue"), ("subj-b", "stage1_decision_overdue"),
+                                  ("subj-c", "stage1_decision_overdue")):
+                record(session, AuditEvent(AuditTag.NRM_SLA_ALERT, reason=kind, subject_id=subject),
+                       actor=Actor.system(), at=ctx.clock.now())
+            record(session, AuditEvent(AuditTag.POLICY_DECISION, decision="allow", subject_id="subj-d",
+                                       basis={"consent_ids": [], "exception": "L5c"}),
+                   actor=Actor(agency_id="iom"), at=ctx.clock.now())
+        page = console.get("/console/dashboards/deadlines").text
+        assert "NRM deadlines missed" in page
+        assert re.search(r"stage1_decision_overdue</t[dh]>\s*<td[^>]*>2<", page), page
+        assert len(re.findall(r'aria-label="Entry', page)) == 3
+        assert "subj-d" not in page
+        filtered = console.get("/console/entries", params={"basis": "L5c"}).text
+        assert "subj-d" in filtered and "subj-a" not in filtered and "basis:" not in filtered
+
     def test_an_entry_with_its_verified_inclusion_proof(self, console: TestClient, ctx: GatewayContext) -> None:
         _seed(ctx)
         exception_use = _entries(ctx, AuditTag.EXCEPTION_USE)[0]
