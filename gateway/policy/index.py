@@ -20,19 +20,7 @@ Sets are objects whose keys are the members and whose values are ``true`` (JSON 
   ``field_limits`` narrows which are not among that class's listed fields;
 * ``scopes.<scope>``: ``reach`` is ``"extended"`` when ``extended_profile`` is ``true`` and
   ``"core"`` when it is ``false``; ``tier`` is ``"all"`` when ``strips_identifying`` is ``false``
-  and ``"non_identifying"`` when it is ``true`` (a key is absent when its flag is not a boolean);
-* ``contexts.<purpose>.<kind>``: for every purpose of ``purposes.json`` and every agency kind of
-  ``roles.json``, what the request's static part (its purpose and recipient kind) decides, looked
-  up once per decision instead of recomputed from the documents: ``profile`` (the entry of
-  ``profiles``, or empty sets when there is none), ``risk_summary`` (the purpose carries the risk
-  summary and the kind is a service provider), ``referral`` (the purpose is a referral),
-  ``health_closed`` (the health classes, unless the kind is a health service and the purpose one
-  of ``HEALTH_PURPOSES``: then none), ``therapy_closed`` (the kind is not one of
-  ``THERAPY_RECORD_KINDS``), ``immigration_classes`` (the classes the immigration firewall and the
-  immigration-status rule close to this kind) and ``public`` (the kind is public). A purpose or
-  kind outside the documents has no context: the decision then denies on ``unknown_purpose`` or
-  ``unknown_recipient_role``, which outrank every field reason. ``HEALTH_PURPOSES`` and
-  ``THERAPY_RECORD_KINDS`` restate constants of ``health.rego`` (``model_test.rego`` compares them).
+  and ``"non_identifying"`` when it is ``true`` (a key is absent when its flag is not a boolean).
 """
 
 from __future__ import annotations
@@ -40,14 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["CLASS_FLAGS", "FIELD_FLAGS", "HEALTH_PURPOSES", "THERAPY_RECORD_KINDS", "derive_index"]
+__all__ = ["CLASS_FLAGS", "FIELD_FLAGS", "derive_index"]
 
 CLASS_FLAGS = ("identifying", "health", "location", "risk_summary_excluded")
 FIELD_FLAGS = ("risk_summary", "criminal_justice_only", "therapy_confined", "court_disclosable", "forensic")
-# health.rego: health_purposes, therapy_record_kinds
-HEALTH_PURPOSES = ("healthcare", "forensic")
-THERAPY_RECORD_KINDS = ("therapy", "court", "prosecutor")
-_EMPTY_PROFILE: dict[str, dict[str, bool]] = {"core": {}, "extended": {}, "outside_limits": {}}
 
 
 def _members(names: Iterable[str]) -> dict[str, bool]:
@@ -101,39 +85,9 @@ def derive_index(documents: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(spec.get("strips_identifying"), bool):
             entry["tier"] = "non_identifying" if spec["strips_identifying"] else "all"
         indexed_scopes[scope] = entry
-    purposes: Mapping[str, Any] = _document(documents, "purposes")
-    kinds: Mapping[str, Any] = documents.get("roles", {}).get("agency_kinds", {})
-    firewalls: Mapping[str, Any] = _document(documents, "firewalls")
-    contexts: dict[str, dict[str, Any]] = {}
-    for purpose, purpose_spec in purposes.items():
-        contexts[purpose] = {}
-        for kind, kind_spec in kinds.items():
-            health_channel = kind_spec.get("health") is True and purpose in HEALTH_PURPOSES
-            contexts[purpose][kind] = {
-                "profile": indexed_profiles.get(purpose, {}).get(kind, _EMPTY_PROFILE),
-                "risk_summary": purpose_spec.get("risk_summary") is True and kind_spec.get("service_provider") is True,
-                "referral": purpose_spec.get("referral") is True,
-                "health_closed": {} if health_channel else class_sets["health"],
-                "therapy_closed": kind not in THERAPY_RECORD_KINDS,
-                "immigration_classes": _immigration_classes(kind, classes, firewalls),
-                "public": kind_spec.get("public") is True,
-            }
     return {
         "class_sets": class_sets,
-        "contexts": contexts,
         "field_sets": field_sets,
         "profiles": indexed_profiles,
         "scopes": indexed_scopes,
     }
-
-
-def _immigration_classes(kind: str, classes: Mapping[str, Any], firewalls: Mapping[str, Any]) -> dict[str, bool]:
-    """The classes firewalls.rego closes to this recipient kind (immigration firewall, status rule)."""
-    closed: set[str] = set()
-    immigration = firewalls.get("immigration", {})
-    if kind in immigration.get("recipient_kinds", []):
-        closed.update(k for k in classes if k not in immigration.get("classes", []))
-    status = firewalls.get("immigration_status_to_law_enforcement", {})
-    if kind in status.get("recipient_kinds", []):
-        closed.update(status.get("classes", []))
-    return _members(closed)

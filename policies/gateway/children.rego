@@ -33,7 +33,7 @@ _family_tracing := _exceptions.granted_fields if _exceptions.claimed_basis == "L
 # reason code -> requested fields no basis opens
 hard_denials := {"child_identity_public": {f |
 	is_child
-	data.gateway.model.context.public == true
+	data.gateway_data.roles.agency_kinds[data.gateway.model.strings.recipient_kind].public == true
 	identifying := data.gateway_index.class_sets.identifying
 	family_tracing := _family_tracing
 	some f, k in data.gateway.model.request.field_class

@@ -220,7 +220,7 @@ _earliest(expiries) := x if {
 default person_preview_required(_) := false
 
 person_preview_required(b) if {
-	data.gateway.model.context.referral == true
+	data.gateway.minimisation.referral_purpose(data.gateway.model.strings)
 	count(b.consent_ids) > 0
 }
 

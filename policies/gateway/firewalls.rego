@@ -43,11 +43,16 @@ overall_reasons(s) := ((({"recipient_unverified" | not data.gateway.model.recipi
 # firewall (S26), and service-derived immigration status to law enforcement (digest 1.1);
 # location outside the placement (CR26); S3/S4 for volunteers (S27).
 hard_denials(s, requested) := {
-	# (the classes closed to this recipient kind: data.gateway.model.context.immigration_classes)
 	"immigration_firewall": {k |
-		closed := data.gateway.model.context.immigration_classes
+		immigration_recipient(s)
+		open := data.gateway_data.firewalls.firewalls.immigration.classes
 		some k in requested
-		closed[k]
+		not k in open
+	} | {k |
+		status := data.gateway_data.firewalls.firewalls.immigration_status_to_law_enforcement
+		s.recipient_kind in status.recipient_kinds
+		some k in requested
+		k in status.classes
 	},
 	"shelter_location_accommodation_only": {k |
 		not placement_recipient(s)

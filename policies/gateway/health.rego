@@ -29,14 +29,11 @@ therapy_channel(s) if s.recipient_kind in therapy_record_kinds
 
 # The requested classes closed to consent: health classes outside the health channel,
 # the therapy record (D9) outside the therapy channel.
-# (data.gateway.model.context: health_closed is the health classes unless health_channel,
-# therapy_closed is not therapy_channel, both decided once per bundle.)
 _closed := {
-	"health": {k | some k in requested; health_closed[k]},
-	"therapy": {"D9" | ctx.therapy_closed},
+	"health": {k | not health_channel(s); health := data.gateway_index.class_sets.health; some k in requested; health[k]},
+	"therapy": {"D9" | not therapy_channel(s)},
 } if {
-	ctx := data.gateway.model.context
-	health_closed := ctx.health_closed
+	s := data.gateway.model.strings
 	requested := data.gateway.model.request.requested_classes
 }
 

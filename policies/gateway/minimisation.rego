@@ -11,7 +11,15 @@ import rego.v1
 # The default profile for this purpose and recipient kind, as sets (data.gateway_index):
 # core = its classes (the relevant portion), extended = its classes and full_only,
 # outside_limits = the fields its field_limits exclude. A missing one lets nothing through.
-profile := data.gateway.model.context.profile
+profile := p if {
+	s := data.gateway.model.strings
+	by_kind := data.gateway_index.profiles[s.purpose]
+	p := by_kind[s.recipient_kind]
+} else := {
+	"core": {},
+	"extended": {},
+	"outside_limits": {},
+}
 
 # ---------------------------------------------------------------- CR6 scope tiers, CR18 profiles
 
@@ -50,14 +58,13 @@ within_limits := data.gateway.model.request.known_fields - object.keys(profile.o
 
 # A referral that is lawful on consent (not the no-personal-data tier), for a purpose that
 # carries the risk summary, to a service provider: the risk summary goes with it.
-# (data.gateway.model.context.risk_summary: the purpose carries it and the recipient kind is a
-# service provider; a scope's tier is "all" when it does not strip identifying classes.)
 risk_basis := [c |
-	data.gateway.model.context.risk_summary == true
-	scopes := data.gateway_index.scopes
+	s := data.gateway.model.strings
+	data.gateway_data.purposes.purposes[s.purpose].risk_summary == true
+	data.gateway_data.roles.agency_kinds[s.recipient_kind].service_provider == true
+	scopes := data.gateway_data.scopes.scopes
 	some c in data.gateway.consent.applicable
-	spec := scopes[c.scope]
-	spec.tier == "all"
+	scopes[c.scope].strips_identifying == false
 ]
 
 # The L9 basis covers the summary fields only: never narrative, health, therapy or location.
@@ -73,7 +80,6 @@ risk_fields := {f |
 default referral_purpose(_) := false
 
 # s is data.gateway.model.strings
-# (the decision reads data.gateway.model.context.referral, the same fact looked up once per bundle)
 referral_purpose(s) if data.gateway_data.purposes.purposes[s.purpose].referral == true
 
 # ---------------------------------------------------------------- findings

@@ -146,28 +146,6 @@ request := {
 	"requested_classes": set(),
 }
 
-# ---------------------------------------------------------------- static context
-
-# What the request's purpose and recipient kind decide, computed once per bundle
-# (data.gateway_index.contexts, gateway/policy/index.py, checked by model_test.rego). An
-# unknown purpose or kind has no context: the request is then denied on unknown_purpose or
-# unknown_recipient_role, which outrank every field reason, and no_context closes everything.
-context := c if {
-	s := strings
-	by_kind := data.gateway_index.contexts[s.purpose]
-	c := by_kind[s.recipient_kind]
-} else := no_context
-
-no_context := {
-	"profile": {"core": {}, "extended": {}, "outside_limits": {}},
-	"risk_summary": false,
-	"referral": false,
-	"health_closed": data.gateway_index.class_sets.health,
-	"therapy_closed": true,
-	"immigration_classes": {},
-	"public": false,
-}
-
 # ---------------------------------------------------------------- recipient
 
 # The recipient is registered with a verified key (digest 8.2 item 2).

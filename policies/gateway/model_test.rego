@@ -74,46 +74,6 @@ test_the_index_check_notices_a_wrong_index if {
 	not _restates(json.patch(data.gateway_index, [{"op": "remove", "path": "/field_sets/forensic/medico_legal.forensic_findings"}]), data.gateway_data)
 	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/profiles/protection_support/ngo/outside_limits", "value": {}}]), data.gateway_data)
 	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/scopes/full/reach", "value": "core"}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/protection_support/ngo/profile/outside_limits", "value": {}}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/protection_support/police/risk_summary", "value": true}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/data_sharing/ngo/referral", "value": true}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/healthcare/ngo/health_closed", "value": {}}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/healthcare/healthcare/health_closed", "value": {"D6": true}}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/healthcare/therapy/therapy_closed", "value": true}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "remove", "path": "/contexts/residence_permit/immigration/immigration_classes/D9"}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/nrm_referral/police/immigration_classes", "value": {}}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "replace", "path": "/contexts/shelter/media/public", "value": false}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "remove", "path": "/contexts/return/embassy"}]), data.gateway_data)
-	not _restates(json.patch(data.gateway_index, [{"op": "remove", "path": "/contexts/filming"}]), data.gateway_data)
-}
-
-# The static context of a request (data.gateway_index.contexts) restates the documents and the
-# constants of health.rego, for every purpose and recipient kind; recomputed the slow way.
-_contexts_restate(index, docs) if {
-	classes := docs.classes.classes
-	kinds := docs.roles.agency_kinds
-	firewalls := docs.firewalls.firewalls
-	health_classes := {k: true | some k, spec in classes; spec.health == true}
-	no_profile := {"core": {}, "extended": {}, "outside_limits": {}}
-	object.keys(index.contexts) == object.keys(docs.purposes.purposes)
-	every purpose, purpose_spec in docs.purposes.purposes {
-		object.keys(index.contexts[purpose]) == object.keys(kinds)
-		every kind, kind_spec in kinds {
-			ctx := index.contexts[purpose][kind]
-			object.keys(ctx) == {"profile", "risk_summary", "referral", "health_closed", "therapy_closed", "immigration_classes", "public"}
-			ctx.profile == object.get(index.profiles, [purpose, kind], no_profile)
-			ctx.risk_summary == ({object.get(purpose_spec, "risk_summary", null), object.get(kind_spec, "service_provider", null)} == {true})
-			ctx.referral == (object.get(purpose_spec, "referral", null) == true)
-			health_channel := {object.get(kind_spec, "health", null) == true, purpose in data.gateway.health.health_purposes} == {true}
-			ctx.health_closed == object.get({true: {}, false: health_classes}, health_channel, null)
-			ctx.therapy_closed == object.get({true: false, false: true}, kind in data.gateway.health.therapy_record_kinds, null)
-			ctx.immigration_classes == object.union(
-				{k: true | some k, _ in classes; kind in firewalls.immigration.recipient_kinds; not k in firewalls.immigration.classes},
-				{k: true | some k in firewalls.immigration_status_to_law_enforcement.classes; kind in firewalls.immigration_status_to_law_enforcement.recipient_kinds},
-			)
-			ctx.public == (object.get(kind_spec, "public", null) == true)
-		}
-	}
 }
 
 _restates(index, docs) if {
@@ -140,7 +100,6 @@ _restates(index, docs) if {
 			}
 		}
 	}
-	_contexts_restate(index, docs)
 	object.keys(index.scopes) == object.keys(docs.scopes.scopes)
 	every scope, spec in docs.scopes.scopes {
 		object.get(index.scopes[scope], "reach", null) == object.get({true: "extended", false: "core"}, spec.extended_profile, null)

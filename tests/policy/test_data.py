@@ -163,8 +163,6 @@ STRUCTURAL_KEYS = {
     "recipient_agency_id", "recipient_jurisdiction", "recipient_kind", "recipient_user_role", "requested_classes",
     "requested_fields", "requester_jurisdiction", "requester_kind", "requester_user_id", "requester_user_role",
     "scopes", "second_approver_required", "subject_id", "therapy", "tier", "unknown_fields", "valid",
-    # model.rego: the keys of a request's static context (data.gateway_index.contexts)
-    "profile", "risk_summary", "referral", "health_closed", "therapy_closed", "immigration_classes", "public",
     # criminal_justice.rego: the police tier options (CR36)
     "formal_report_and_witness", "anonymous_intelligence_only", "none",
 }
