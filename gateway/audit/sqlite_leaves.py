@@ -91,7 +91,8 @@ _OPEN_SEQS = f"SELECT seq {_OPEN}"
 # lo..hi-1 in that order.
 _RANGE = (
     "SELECT count(*), group_concat(seq, ','), "  # noqa: S608
-    "CAST(group_concat(t, '') AS BLOB), group_concat(leaf_hash, ',') "
+    "CAST(group_concat(t, '') AS BLOB), group_concat(coalesce(leaf_hash, '-'), ','), "
+    "sum(typeof(leaf_hash) = 'text' AND length(leaf_hash) = 64 AND leaf_hash NOT GLOB '*[^0-9a-f]*') "
     f"FROM (SELECT seq, {LEAF_TEXT} AS t, leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq)"
 )
 _RANGE_ROWS = 4096  # about 2.5 MB of text a step: larger steps cost more in fresh memory than they save
@@ -157,14 +158,18 @@ def chunks(connection: sqlite3.Connection, lo: int, hi: int | None, batch: int) 
             return
         end = min(hi, lo + min(batch, _RANGE_ROWS))
         try:
-            count, seqs, texts, stored = connection.execute(_RANGE, (lo, end)).fetchone()
+            count, seqs, texts, stored, well_formed = connection.execute(_RANGE, (lo, end)).fetchone()
         except sqlite3.OperationalError:  # a BLOB where text belongs
             count = None
-        if count == end - lo and texts and seqs == ",".join(map(str, range(lo, end))):
+        # Every stored leaf hash must be 64 lower-case hex digits (a NULL, or a value holding a comma,
+        # would otherwise let the joined comparison below pass for rows that do not match one by one).
+        if (count == end - lo and well_formed == count and texts
+                and seqs == ",".join(map(str, range(lo, end)))):
             documents = texts.split(b"\x00")
             if len(documents) == count + 1 and not documents[0]:
                 leaves = [sha256(b"\x00" + document).digest() for document in documents[1:]]
-                # Hex digests hold no comma: equal joins mean equal hashes, one by one.
+                # Hex digests hold no comma and every stored one is 64 hex digits: equal joins mean
+                # equal hashes, one by one.
                 if ",".join([leaf.hex() for leaf in leaves]) == stored:
                     yield range(lo, end), b"".join(leaves), []
                     lo = end

@@ -391,3 +391,26 @@ def test_workers_that_build_the_lower_levels_find_what_a_serial_run_finds(
         assert [p.as_dict() for p in parallel.problems] == [p.as_dict() for p in serial.problems]
         assert (parallel.tree_size, parallel.root_hash, parallel.nodes_checked) == (
             serial.tree_size, serial.root_hash, serial.nodes_checked)
+
+
+@pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)  # the joined comparison is SQLite's
+@pytest.mark.rule("A6")
+def test_stored_leaf_hashes_are_compared_one_by_one_not_as_a_joined_text(
+    ctx: GatewayContext, write_entries: WriteEntries
+) -> None:
+    """Row 1 holding "h1,h2" and row 2 a NULL joins to the same text as the true pair: still found."""
+    write_entries(5, one_transaction=True)
+    _checkpoint(ctx)
+    with ctx.engine.begin() as conn:
+        first, second = (conn.execute(text("SELECT leaf_hash FROM audit_entries WHERE seq = :s"), {"s": s}).scalar()
+                         for s in (1, 2))
+        # An attacker with the file rebuilds the table without its NOT NULL constraint.
+        conn.execute(text("PRAGMA foreign_keys = OFF"))
+        conn.execute(text("CREATE TABLE audit_copy AS SELECT * FROM audit_entries"))
+        conn.execute(text("DROP TABLE audit_entries"))
+        conn.execute(text("ALTER TABLE audit_copy RENAME TO audit_entries"))
+        conn.execute(text("UPDATE audit_entries SET leaf_hash = :h WHERE seq = 1"), {"h": f"{first},{second}"})
+        conn.execute(text("UPDATE audit_entries SET leaf_hash = NULL WHERE seq = 2"))
+    report = _verify(ctx)
+    assert not report.ok
+    assert {p.seq for p in report.problems} >= {1, 2}, report.problems
