@@ -43,15 +43,18 @@ class Audience(StrEnum):
 class CaseTimes:
     """What the timers read about one case (times are timezone-aware)."""
 
-    child: bool
+    child_at_referral: bool
+    """Handled as a child (under 18 or age disputed) when referred: the Stage 1 deadline (CH14)."""
+    child_at_stage1: bool
+    """Handled as a child when the positive Stage 1 decision came: the entitlements clock (S37)."""
     referred_at: datetime | None
     stage1_outcome: str | None
     stage1_decided_at: datetime | None
     stage2_outcome: str | None
     guardian_advocate_since: datetime | None
-    """When the current guardian advocate was recorded; None when there is none."""
+    """When the guardian advocate in place at the S37 deadline was recorded; None when none was."""
     accommodation_since: datetime | None
-    """When the current placement (accommodation) was recorded; None when there is none."""
+    """When the placement (accommodation) in place at the S37 deadline was recorded; None when none was."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,14 @@ def due_alerts(case: CaseTimes, now: datetime) -> list[Due]:
         return alerts
     everyone = (Audience.NRM_COORDINATOR, Audience.MONITORING_BODY, Audience.OWNER)
     if case.stage1_outcome is None:
-        due_at = case.referred_at + (STAGE1_DUE_CHILD if case.child else STAGE1_DUE_ADULT)
+        child = case.child_at_referral
+        due_at = case.referred_at + (STAGE1_DUE_CHILD if child else STAGE1_DUE_ADULT)
         if now >= due_at:
-            alerts.append(Due(AlertKind.STAGE1_DECISION_OVERDUE, "CH14" if case.child else "S38", due_at, everyone))
+            alerts.append(Due(AlertKind.STAGE1_DECISION_OVERDUE, "CH14" if child else "S38", due_at, everyone))
         return alerts
     if case.stage1_outcome != "positive" or case.stage1_decided_at is None:
         return alerts
-    if case.child:
+    if case.child_at_stage1:
         due_at = case.stage1_decided_at + CHILD_ENTITLEMENTS_DUE
         missing = tuple(name for name, since in (("guardian_advocate", case.guardian_advocate_since),
                                                  ("accommodation", case.accommodation_since))

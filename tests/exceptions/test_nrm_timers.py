@@ -104,6 +104,41 @@ def test_guardian_advocate_and_accommodation_recorded_in_time_raise_nothing_but_
     assert _alerts(ctx, in_time) == []
 
 
+@pytest.mark.rule("S37")
+def test_a_placement_in_place_by_the_deadline_counts_even_if_the_child_moved_later(
+    client: TestClient, auth: Auth, nrm: Registry, ctx: GatewayContext, clock: FixedClock
+) -> None:
+    subject_id = _subject(client, auth, age_band="12-15", nrm_referred_at=_iso(T0 - HOUR), stage1_outcome="positive",
+                          stage1_decided_at=_iso(T0), guardian_advocate_id="ga-1", placement_agency_id="shelter")
+    clock.set(T0 + 3 * DAY)
+    assert _change(client, auth, subject_id, placement_agency_id="clinic").status_code == 200
+    assert run_timers(ctx.sessions, T0 + 4 * DAY) == []
+
+
+@pytest.mark.rule("S37")
+def test_alerts_reach_only_the_nrm_bodies_of_the_owners_jurisdiction(
+    client: TestClient, auth: Auth, nrm: Registry, ctx: GatewayContext
+) -> None:
+    for agency_id, kind in (("ca-abroad", AgencyKind.COMPETENT_AUTHORITY), ("monitor-abroad",
+                                                                             AgencyKind.MONITORING_BODY)):
+        nrm.keys[agency_id], nrm.key_ids[agency_id] = register(ctx, agency_id, kind, jurisdiction="ER")
+    _subject(client, auth, age_band="12-15", nrm_referred_at=_iso(T0 - HOUR), stage1_outcome="positive",
+             stage1_decided_at=_iso(T0))
+    raised = run_timers(ctx.sessions, T0 + 2 * DAY)
+    assert [a["notified"] for a in raised] == [["monitor", "ngo", "nrm-ca"]]
+    assert client.get("/v1/exceptions/notices", headers=auth("ca-abroad")).json() == []
+
+
+@pytest.mark.rule("CH14")
+def test_a_child_at_referral_keeps_the_48_hour_deadline_after_turning_18(
+    client: TestClient, auth: Auth, nrm: Registry, ctx: GatewayContext
+) -> None:
+    turns_18 = (T0 + DAY).date().replace(year=(T0 + DAY).year - 18)
+    _subject(client, auth, date_of_birth=turns_18.isoformat(), age_band=None, nrm_referred_at=_iso(T0))
+    raised = run_timers(ctx.sessions, T0 + 48 * HOUR)
+    assert [(a["kind"], a["rule"]) for a in raised] == [("stage1_decision_overdue", "CH14")]
+
+
 @pytest.mark.rule("S38")
 def test_an_adult_stage1_decision_is_due_within_5_days(
     client: TestClient, auth: Auth, nrm: Registry, ctx: GatewayContext
@@ -197,7 +232,9 @@ def cases(draw: st.DrawFn) -> CaseTimes:
     outcome = draw(st.sampled_from([None, "positive", "negative"])) if referred else None
     decided = draw(st.datetimes(min_value=referred.replace(tzinfo=None), max_value=datetime(2031, 1, 1),
                                 timezones=st.just(UTC))) if outcome and referred else None
-    return CaseTimes(child=draw(st.booleans()), referred_at=referred, stage1_outcome=outcome,
+    child = draw(st.booleans())
+    return CaseTimes(child_at_referral=child, child_at_stage1=child and draw(st.booleans()),
+                     referred_at=referred, stage1_outcome=outcome,
                      stage1_decided_at=decided,
                      stage2_outcome=draw(st.sampled_from([None, "positive"])) if outcome == "positive" else None,
                      guardian_advocate_since=draw(_maybe), accommodation_since=draw(_maybe))
@@ -210,7 +247,7 @@ def test_timers_never_fire_early_and_once_due_stay_due(case: CaseTimes, now: dat
     for alert in alerts:
         assert alert.due_at <= now
         if alert.kind is AlertKind.CHILD_ENTITLEMENTS_OVERDUE:
-            assert case.child and alert.missing
+            assert case.child_at_stage1 and alert.missing
             assert Audience.MONITORING_BODY in alert.audiences and Audience.NRM_COORDINATOR in alert.audiences
     assert {(a.kind, a.due_at) for a in alerts} <= {(a.kind, a.due_at) for a in due_alerts(case, now + later)}
     if case.referred_at is None:
