@@ -68,6 +68,9 @@ def policy_document(agency: Agency) -> dict[str, list[str]]:
 #: general safeguarding override must be "explained to victims at the outset"). The emergency bases
 #: (an unconscious person, L3) cannot wait for that and are limited by their own scope instead.
 EXPLAINED_IN_ADVANCE = frozenset({"L1"})
+#: "At the outset": the explanation was given within a week of the subject's intake, and recorded
+#: within a week of being given (no backdating later).
+EXPLANATION_WINDOW = timedelta(days=7)
 
 
 def explained(session: Session, subject_id: str, agency_id: str, at: datetime) -> bool:
@@ -84,9 +87,16 @@ def record_explanation(session: Session, ctx: GatewayContext, caller: Caller, su
     now = ctx.clock.now()
     if given_at > now:
         raise Unprocessable("explanation_in_future", "An explanation cannot be recorded before it was given.")
+    if now - given_at > EXPLANATION_WINDOW:
+        raise Unprocessable("explanation_recorded_late",
+                            "An explanation is recorded within a week of giving it, not backdated later.")
     with session.begin():
-        if get_subject_for_agency(session, subject_id, caller.agency_id) is None:
+        subject = get_subject_for_agency(session, subject_id, caller.agency_id)
+        if subject is None:
             raise NotFound("unknown_subject")
+        if given_at - subject.created_at > EXPLANATION_WINDOW:
+            raise Unprocessable("explanation_not_at_outset",
+                                "L1 needs the exception policy explained at the outset, within a week of intake.")
         row = ExceptionPolicyExplanation(id=_new_id("epx"), subject_id=subject_id, agency_id=caller.agency_id,
                                          given_at=given_at, given_by=given_by, policy_version=policy_version,
                                          language=language, recorded_at=now)

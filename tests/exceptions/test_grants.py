@@ -260,6 +260,17 @@ def test_l1_is_granted_only_for_a_person_told_the_agencys_exception_policy_at_th
         "subject_id": subject_id, "given_at": "2026-12-01T10:00:00Z", "given_by": "staff-1",
         "policy_version": "ngo-exceptions-2026-1", "language": "en"})
     assert future.status_code == 422 and future.json()["reason"] == "explanation_in_future"
+    backdated = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
+        "subject_id": subject_id, "given_at": "2026-11-01T10:00:00Z", "given_by": "staff-1",
+        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    assert backdated.status_code == 422 and backdated.json()["reason"] == "explanation_recorded_late"
+    later = _subject(client, auth)
+    clock.set(clock.now() + timedelta(days=10))
+    too_late = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
+        "subject_id": later, "given_at": "2026-12-03T10:00:00Z", "given_by": "staff-1",
+        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    assert too_late.status_code == 422 and too_late.json()["reason"] == "explanation_not_at_outset"
+    clock.set(clock.now() - timedelta(days=10))
     told = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
         "subject_id": subject_id, "given_at": "2026-11-20T10:00:00Z", "given_by": "staff-1",
         "policy_version": "ngo-exceptions-2026-1", "language": "en"})
