@@ -85,15 +85,15 @@ def record_explanation(session: Session, ctx: GatewayContext, caller: Caller, su
                        given_at: datetime, given_by: str, policy_version: str, language: str) -> dict[str, Any]:
     """Record that the person was told, at the outset, when this agency may share without asking (L1)."""
     now = ctx.clock.now()
-    if given_at > now:
-        raise Unprocessable("explanation_in_future", "An explanation cannot be recorded before it was given.")
-    if now - given_at > EXPLANATION_WINDOW:
-        raise Unprocessable("explanation_recorded_late",
-                            "An explanation is recorded within a week of giving it, not backdated later.")
     with session.begin():
         subject = get_subject_for_agency(session, subject_id, caller.agency_id)
         if subject is None:
             raise NotFound("unknown_subject")
+        if given_at > now:
+            raise Unprocessable("explanation_in_future", "An explanation cannot be recorded before it was given.")
+        if now - given_at > EXPLANATION_WINDOW:
+            raise Unprocessable("explanation_recorded_late",
+                                "An explanation is recorded within a week of giving it, not backdated later.")
         if given_at - subject.created_at > EXPLANATION_WINDOW:
             raise Unprocessable("explanation_not_at_outset",
                                 "L1 needs the exception policy explained at the outset, within a week of intake.")

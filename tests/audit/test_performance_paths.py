@@ -396,21 +396,34 @@ def test_workers_that_build_the_lower_levels_find_what_a_serial_run_finds(
 @pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)  # the joined comparison is SQLite's
 @pytest.mark.rule("A6")
 def test_stored_leaf_hashes_are_compared_one_by_one_not_as_a_joined_text(
-    ctx: GatewayContext, write_entries: WriteEntries
+    ctx: GatewayContext, write_entries: WriteEntries, tmp_path: Path
 ) -> None:
     """Row 1 holding "h1,h2" and row 2 a NULL joins to the same text as the true pair: still found."""
+    import sqlite3
+
+    from gateway import db
+
     write_entries(5, one_transaction=True)
     _checkpoint(ctx)
-    with ctx.engine.begin() as conn:
-        first, second = (conn.execute(text("SELECT leaf_hash FROM audit_entries WHERE seq = :s"), {"s": s}).scalar()
-                         for s in (1, 2))
-        # An attacker with the file rebuilds the table without its NOT NULL constraint.
-        conn.execute(text("PRAGMA foreign_keys = OFF"))
-        conn.execute(text("CREATE TABLE audit_copy AS SELECT * FROM audit_entries"))
-        conn.execute(text("DROP TABLE audit_entries"))
-        conn.execute(text("ALTER TABLE audit_copy RENAME TO audit_entries"))
-        conn.execute(text("UPDATE audit_entries SET leaf_hash = :h WHERE seq = 1"), {"h": f"{first},{second}"})
-        conn.execute(text("UPDATE audit_entries SET leaf_hash = NULL WHERE seq = 2"))
-    report = _verify(ctx)
+    # Tamper with a copy: the attacker rebuilds the table without its NOT NULL constraint, which
+    # must not change the session's shared database.
+    copy = tmp_path / "tampered.db"
+    source, target = sqlite3.connect(str(ctx.engine.url.database)), sqlite3.connect(str(copy))
+    source.backup(target)
+    source.close()
+    first, second = (target.execute("SELECT leaf_hash FROM audit_entries WHERE seq = ?", (s,)).fetchone()[0]
+                     for s in (1, 2))
+    target.executescript("PRAGMA foreign_keys = OFF; CREATE TABLE audit_copy AS SELECT * FROM audit_entries; "
+                         "DROP TABLE audit_entries; ALTER TABLE audit_copy RENAME TO audit_entries;")
+    target.execute("UPDATE audit_entries SET leaf_hash = ? WHERE seq = 1", (f"{first},{second}",))
+    target.execute("UPDATE audit_entries SET leaf_hash = NULL WHERE seq = 2")
+    target.commit()
+    target.close()
+    engine = db.make_engine(f"sqlite:///{copy}")
+    try:
+        with db.make_sessionmaker(engine)() as session:
+            report = verify_database(session, signing_public_key(ctx.signing_seed))
+    finally:
+        engine.dispose()
     assert not report.ok
     assert {p.seq for p in report.problems} >= {1, 2}, report.problems

@@ -96,7 +96,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
         "justification_code": "risk_high", "justification_ref": "ref-1", "recipient_agency_id": "clinic",
         "purpose": "healthcare", "classes": ["D8"], "requested_by": "staff-1"}),
     ("POST", "/v1/exceptions/explanations"): ("owned", lambda: {
-        "subject_id": _OWNED["subject_id"], "given_at": "2020-01-01T10:00:00Z", "given_by": "staff-1",
+        "subject_id": _OWNED["subject_id"], "given_at": "2026-11-24T09:00:00Z", "given_by": "staff-1",
         "policy_version": "v1", "language": "en"}),
     ("GET", "/v1/exceptions"): ("directory", None),
     ("GET", "/v1/exceptions/notices"): ("directory", None),
