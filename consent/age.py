@@ -71,3 +71,12 @@ def is_child(subject: AgeFacts, at: datetime) -> bool:
         and subject.age_band is None
         and not age_dispute_resolved_as_adult(subject)
     )
+
+
+def handled_as_child(subject: AgeFacts, at: datetime) -> bool:
+    """Whether the child rules apply at ``at``: :func:`is_child`, or the dispute flag still set.
+
+    The same reading as the policy's ``is_child`` (policies/gateway/children.rego), which treats
+    ``age_disputed`` as a child whatever else is recorded.
+    """
+    return is_child(subject, at) or bool(subject.age_disputed)

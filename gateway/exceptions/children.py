@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.age import is_child
+from consent.age import handled_as_child
 from consent.models import ConsentRecord
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject
@@ -36,6 +36,12 @@ def latest_best_interests(session: Session, subject_id: str) -> BestInterestsDec
                            ).first()
 
 
+def best_interests_ref(session: Session, subject_id: str) -> str | None:
+    """The reference of the latest best-interests decision (CH2), None when there is none."""
+    decision = latest_best_interests(session, subject_id)
+    return decision.reference if decision is not None else None
+
+
 def enrich_input(session: Session, document: dict[str, Any]) -> None:
     """Add what the child rules read: ``subject.best_interests_ref`` (CH19) and, on each consent
     given by a guardian who is now suspected, ``guardian_suspected: true`` (CH7)."""
@@ -43,8 +49,7 @@ def enrich_input(session: Session, document: dict[str, Any]) -> None:
     subject_id = subject_doc.get("id")
     if not isinstance(subject_id, str):
         return
-    decision = latest_best_interests(session, subject_id)
-    subject_doc["best_interests_ref"] = decision.reference if decision is not None else None
+    subject_doc["best_interests_ref"] = best_interests_ref(session, subject_id)
     subject = session.get(Subject, subject_id)
     if subject is None or not subject.guardian_suspected or not subject.parental_guardian_id:
         return
@@ -114,7 +119,7 @@ def review_subject(session: Session, subject: Subject, *, actor: Actor, now: dat
     """
     subject_id = subject.id
     notices: list[dict[str, Any]] = []
-    child = bool(is_child(subject, now) or subject.age_disputed)
+    child = handled_as_child(subject, now)
     owner = subject.owner_agency_id
     if child and subject.guardian_suspected:
         ref = subject.parental_guardian_id or "unknown"
@@ -139,7 +144,7 @@ def review_subject(session: Session, subject: Subject, *, actor: Actor, now: dat
     if always_audit or notices:
         record(session, AuditEvent(AuditTag.SUBJECT_ATTRIBUTE_CHANGE, subject_id=subject_id, reason="child_review",
                                    details={"child": child, "notices": len(notices),
-                                            "best_interests_ref": _bi_ref(session, subject_id)}),
+                                            "best_interests_ref": best_interests_ref(session, subject_id)}),
                actor=actor, at=now)
     return {"subject_id": subject_id, "child": child, "notices": notices}
 
@@ -152,8 +157,3 @@ def review(session: Session, ctx: GatewayContext, caller: Caller, subject_id: st
         if subject is None:
             raise NotFound("unknown_subject")
         return review_subject(session, subject, actor=caller.actor(), now=now, always_audit=True)
-
-
-def _bi_ref(session: Session, subject_id: str) -> str | None:
-    decision = latest_best_interests(session, subject_id)
-    return decision.reference if decision is not None else None

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.age import is_child
+from consent.age import handled_as_child
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject
 
@@ -27,7 +27,7 @@ from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
 from ..errors import NotFound, Unprocessable
-from .children import latest_best_interests
+from .children import best_interests_ref
 from .models import ChildInterview
 
 
@@ -65,7 +65,7 @@ class Refusal:
 def refusals(subject: Subject, request: InterviewRequest, now: datetime) -> list[Refusal]:
     """Why this interview may not be scheduled; empty when it may."""
     out: list[Refusal] = []
-    if not (is_child(subject, now) or subject.age_disputed):
+    if not handled_as_child(subject, now):
         out.append(Refusal("subject_not_child", "CH1"))
         return out
     if request.scheduled_for <= now:
@@ -96,10 +96,9 @@ def schedule(session: Session, ctx: GatewayContext, caller: Caller, subject_id: 
         if subject is None:
             raise NotFound("unknown_subject")
         found = refusals(subject, request, now)
-        bi = latest_best_interests(session, subject_id)
         details: dict[str, Any] = {"kind": str(request.kind), "parent_attending": request.parent_attending,
                                    "interpreter": str(request.interpreter),
-                                   "best_interests_ref": bi.reference if bi is not None else None}
+                                   "best_interests_ref": best_interests_ref(session, subject_id)}
         if not found:
             row = ChildInterview(
                 id="int_" + secrets.token_urlsafe(12), subject_id=subject_id, agency_id=caller.agency_id,

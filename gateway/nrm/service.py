@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent.age import is_child
+from consent.age import handled_as_child
 from consent.subjects import Subject, SubjectAttributeChange
 from consent.vocabulary import NrmOutcome
 
@@ -47,7 +47,7 @@ def _in_force_at(session: Session, subject: Subject, attribute: str, at: datetim
 
 
 def _child_at(subject: Subject, at: datetime | None) -> bool:
-    return at is not None and bool(is_child(subject, at) or subject.age_disputed)
+    return at is not None and handled_as_child(subject, at)
 
 
 def case_times(session: Session, subject: Subject) -> CaseTimes:
