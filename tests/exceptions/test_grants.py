@@ -33,6 +33,13 @@ def _subject(client: TestClient, auth: Auth, **attrs: Any) -> str:
     return open_case(client, auth, **attrs).subject_id
 
 
+def _explain(client: TestClient, auth: Auth, subject_id: str, given_at: str) -> Any:
+    """Record that the NGO told the person its exception policy at ``given_at`` (L1)."""
+    return client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
+        "subject_id": subject_id, "given_at": given_at, "given_by": "staff-1",
+        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+
+
 def _send(client: TestClient, auth: Auth, registry: Registry, the_plan: dict[str, Any], grant_id: str,
           key: str = "k-1") -> Any:
     body = sealed(client, auth, registry, the_plan, VALUES)
@@ -256,24 +263,16 @@ def test_l1_is_granted_only_for_a_person_told_the_agencys_exception_policy_at_th
           "classes": ["D1", "D12"], "fields": ["risk.level", "subject.preferred_name"]}
     refused = request_grant(client, auth, subject_id, expect=422, **l1)
     assert refused["reason"] == "exception_policy_not_explained"
-    future = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
-        "subject_id": subject_id, "given_at": "2026-12-01T10:00:00Z", "given_by": "staff-1",
-        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    future = _explain(client, auth, subject_id, "2026-12-01T10:00:00Z")
     assert future.status_code == 422 and future.json()["reason"] == "explanation_in_future"
-    backdated = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
-        "subject_id": subject_id, "given_at": "2026-11-01T10:00:00Z", "given_by": "staff-1",
-        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    backdated = _explain(client, auth, subject_id, "2026-11-01T10:00:00Z")
     assert backdated.status_code == 422 and backdated.json()["reason"] == "explanation_recorded_late"
     later = _subject(client, auth)
     clock.set(clock.now() + timedelta(days=10))
-    too_late = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
-        "subject_id": later, "given_at": "2026-12-03T10:00:00Z", "given_by": "staff-1",
-        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    too_late = _explain(client, auth, later, "2026-12-03T10:00:00Z")
     assert too_late.status_code == 422 and too_late.json()["reason"] == "explanation_not_at_outset"
     clock.set(clock.now() - timedelta(days=10))
-    told = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
-        "subject_id": subject_id, "given_at": "2026-11-20T10:00:00Z", "given_by": "staff-1",
-        "policy_version": "ngo-exceptions-2026-1", "language": "en"})
+    told = _explain(client, auth, subject_id, "2026-11-20T10:00:00Z")
     assert told.status_code == 201, told.text
     grant = request_grant(client, auth, subject_id, **l1)
     approve(client, auth, grant["id"])
