@@ -57,6 +57,15 @@ def _ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+# Named, so that columns added later (nullable, or with a default) need no change here.
+SUBJECT_COLUMNS = (
+    "id, owner_agency_id, created_at, created_by, date_of_birth, age_band, age_disputed, age_assessment_outcome, "
+    "age_appeal_status, preferred_language, asylum_claimed, possible_refugee, country_of_origin, "
+    "guardian_advocate_id, parental_guardian_id, guardian_suspected, declined_nrm, capacity, cj_role, open_cases, "
+    "placement_agency_id"
+)
+
+
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
@@ -110,7 +119,7 @@ def fill(path: Path, start: int, stop: int, rng: random.Random) -> float:
     if start == 0:
         _agencies(conn)
     for subjects, records, recipients, endings in _generate(start, stop, rng):
-        conn.executemany(f"INSERT INTO subjects VALUES ({_placeholders(21)})", subjects)
+        conn.executemany(f"INSERT INTO subjects ({SUBJECT_COLUMNS}) VALUES ({_placeholders(21)})", subjects)
         conn.executemany(f"INSERT INTO consent_records VALUES ({_placeholders(31)})", records)
         conn.executemany(f"INSERT INTO consent_recipients VALUES ({_placeholders(6)})", recipients)
         conn.executemany(f"INSERT INTO consent_endings VALUES ({_placeholders(9)})", endings)
