@@ -7,7 +7,11 @@
 * rest: the same through ``RemotePolicyEngine`` (opa-python-client) against the OPA-REST
   stub of tests/support/opa_server.py on 127.0.0.1, which evaluates with real OPA 1.20.2;
 * consents: embedded latency with 10, 100 and 1000 consents for the subject (most of them
-  for other purposes and recipients, as in a long-running case).
+  for other purposes and recipients, as in a long-running case);
+* bytecode VM: regorus's compiled VM (``regorus.Program``/``regorus.Rvm``, the engine's faster
+  mode), measured on the same bundle and input, and checked against the engine the gateway
+  uses on the policy test corpus. It is reported, not used: it decides differently (see
+  policies/README.md, "Why not the bytecode VM").
 
 Targets (reported, not asserted): embedded p50 <= 0.3 ms, p99 <= 1 ms on a 2-core machine.
 Prints a table, then exactly one JSON line with the figures.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import statistics
 import sys
 import time
@@ -30,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.policy import PolicyBundle, PolicyEngine, decide
 from gateway.policy._regorus import EmbeddedPolicyEngine
 from gateway.policy._remote import RemotePolicyEngine
+
+DECISION_RULE = "data.gateway.decision"
 
 PURPOSES = ["protection_support", "data_sharing", "healthcare", "nrm_referral", "shelter", "criminal_justice"]
 
@@ -105,6 +112,45 @@ def measure(engine: PolicyEngine, doc: dict[str, Any], iterations: int, warmup: 
     }
 
 
+class BytecodeVm:
+    """regorus's bytecode VM running the bundle, behind the PolicyEngine interface (bench only)."""
+
+    name = "bytecode-vm"
+
+    def __init__(self, bundle: PolicyBundle) -> None:
+        import regorus  # the gateway itself imports regorus only in gateway/policy/_regorus.py
+
+        data = json.dumps(bundle.data())
+        program = regorus.Program.compile_from_modules(
+            data, [(m.path, m.source) for m in bundle.modules], [DECISION_RULE])
+        self._vm = regorus.Rvm()
+        self._vm.load_program(program)
+        self._vm.set_data_json(data)
+        self.version = bundle.version
+
+    def evaluate(self, input_doc: dict[str, Any]) -> Any:
+        self._vm.set_input_json(json.dumps(input_doc))
+        answer = json.loads(self._vm.execute())
+        return None if answer == "<undefined>" else answer
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+def disagreements(engine: EmbeddedPolicyEngine, other: BytecodeVm, docs: list[Any]) -> tuple[int, set[str]]:
+    """On how many inputs the two engines decide differently, and which decision keys differ."""
+    count, keys = 0, set()
+    for doc in docs:
+        ours, theirs = engine.evaluate(doc) or {}, other.evaluate(doc)
+        if ours != theirs:
+            count += 1
+            keys |= {k for k in ours if not isinstance(theirs, dict) or theirs.get(k) != ours[k]}
+    return count, keys
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--embedded", type=int, default=10_000, help="embedded iterations")
@@ -139,6 +185,15 @@ def main() -> int:
         scaling[str(count)] = measure(embedded, referral(count), iterations, warmup=10)
         rows.append((f"embedded, {count} consents", scaling[str(count)]))
 
+    # The engine's bytecode VM, on the same bundle: how fast, and whether it decides the same.
+    vm = BytecodeVm(bundle)
+    logging.getLogger("gateway.policy").setLevel(logging.ERROR)  # its denies are expected here
+    vm_figures = measure(vm, doc, args.embedded, warmup=500)  # type: ignore[arg-type]
+    rows.append(("bytecode VM (regorus RVM, not used)", vm_figures))
+    corpus = embedded.evaluate_rule("data.gateway.fixtures_test.corpus", tests=True)
+    checked = [*corpus.values(), doc, *(referral(count) for count in (10, 100, 1000))]
+    differing, differing_keys = disagreements(embedded, vm, checked)
+
     print(f"policy bundle {bundle.version}; {len(doc['fields'])} fields requested")
     print(f"{'case':<44} {'n':>7} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9}")
     for name, figures in rows:
@@ -147,12 +202,15 @@ def main() -> int:
     targets = {"embedded_p50_ms": 0.3, "embedded_p99_ms": 1.0}
     print(f"targets: embedded p50 <= {targets['embedded_p50_ms']} ms, p99 <= {targets['embedded_p99_ms']} ms "
           "(reported, not asserted)")
+    print(f"bytecode VM: decides differently from the engine on {differing} of {len(checked)} inputs "
+          f"(policy test corpus and the inputs above), in: {', '.join(sorted(differing_keys)) or '-'}")
     print(json.dumps({
         "bench": "decision",
         "policy_version": bundle.version,
         "embedded": rows[0][1],
         "rest": rows[1][1],
         "consents": scaling,
+        "bytecode_vm": {**vm_figures, "inputs_checked": len(checked), "inputs_decided_differently": differing},
         "targets": targets,
     }, sort_keys=True))
     embedded.close()

@@ -24,7 +24,16 @@ In both loops the client's remaining work is building, sending and reading HTTP 
 (httpx, in this process, on the same cores as the servers). The ratio is exchange over bare
 requests/s. Also printed: each server's CPU time per request (Linux ``/proc``; steadier than
 requests/s on a busy machine), the p50 latency of each exchange request as the client sees it,
-and the SDK's sealing and opening cost per referral (one thread). Ends with one JSON line.
+and the SDK's sealing and opening cost per referral (one thread).
+
+The floor: after the run, on the same database, this process measures (in CPU time) what the
+gateway cannot skip in a round: the two policy decisions (plan and submit each decide, CR33),
+each with the reads its input needs (the subject, both agencies, the consents in force), the
+durable transactions with their audit append (one per audited write; counted from the log
+during the run), and authenticating each request (token claims and the caller's agency read).
+Added to a bare request's server CPU for each of the six requests, that is the least a round
+can cost; ``ratio_ceiling_by_cpu`` is the ratio a gateway doing nothing else would reach if
+both servers were CPU-bound. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import argparse
 import json
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -138,6 +148,80 @@ def consent_body(subject_id: str, recipient: str) -> dict[str, object]:
             "notice_version": "v1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
             "obtained_by": {"staff_id": "s-1", "role": "advocate"},
             "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
+
+
+def audit_entries(data: Path) -> int:
+    """How many entries the audit log holds (read-only; the gateway may be writing)."""
+    with sqlite3.connect(f"file:{data / 'gateway.db'}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM audit_entries").fetchone()[0])
+
+
+def cpu_ms(work: Callable[[], object], repeat: int) -> float:
+    """Median CPU milliseconds (this process, every thread) of one call of ``work``."""
+    work()
+    samples = []
+    for _ in range(repeat):
+        started = time.process_time()
+        work()
+        samples.append(time.process_time() - started)
+    return statistics.median(samples) * 1000
+
+
+def floor_costs(settings: Settings, subject_id: str, recipient: str, token: str) -> dict[str, float]:
+    """CPU ms of the work every round must do, measured on the bench's own database (see the docstring)."""
+    from gateway.app import build_context
+    from gateway.audit.log import AuditEvent, record
+    from gateway.audit.tags import AuditTag
+    from gateway.deps import _CALLER_AGENCY, Caller
+    from gateway.exchange.service import _decide
+    from gateway.policy import decide
+
+    ctx = build_context(settings)
+    captured: list[Any] = []
+    policy = ctx.policy
+    assert policy is not None
+
+    class Capture:
+        """The context's policy engine, keeping the input document of the decision it makes."""
+
+        name, version = policy.name, policy.version
+
+        def evaluate(self, doc: Any) -> Any:
+            captured.append(doc)
+            return policy.evaluate(doc)
+
+    ctx.policy = Capture()  # type: ignore[assignment]
+    caller = Caller(agency_id="ngo", kind="ngo", jurisdiction="NL", scopes=frozenset())
+
+    def decide_with_input() -> None:
+        with ctx.sessions() as session, session.begin():
+            decision, _ = _decide(session, ctx, caller, subject_id=subject_id, recipient_id=recipient,
+                                  purpose="shelter", fields=list(FIELDS))
+        if not decision.allow:
+            raise RuntimeError(f"the floor's decision is a deny: {decision.reasons}")
+
+    decide_with_input()
+    doc = captured[0]
+
+    def append() -> None:
+        with ctx.sessions() as session, session.begin():
+            record(session, AuditEvent(AuditTag.EXCHANGE_PLAN, reason="bench_floor", subject_id=subject_id),
+                   actor=Actor(agency_id="ngo", role="ngo"), at=datetime.now(UTC))
+
+    def authenticate() -> None:
+        ctx.tokens.verify(token, ctx.clock.now())
+        with db.read_connection(ctx.engine) as conn:
+            conn.execute(_CALLER_AGENCY, {"agency_id": "ngo"}).first()
+
+    figures = {
+        "decision": cpu_ms(lambda: decide(policy, doc), 2000),
+        "decision_with_input": cpu_ms(decide_with_input, 1000),
+        "audited_write": cpu_ms(append, 300),
+        "authenticate": cpu_ms(authenticate, 2000),
+    }
+    policy.close()
+    ctx.engine.dispose()
+    return figures
 
 
 def run_threads(threads: int, work: Callable[[int], int]) -> tuple[int, float]:
@@ -267,6 +351,7 @@ def main() -> None:
                 return requests, wall, (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
 
             bare_a = measure_bare(args.seconds / 4)
+            entries0 = audit_entries(data)
             cpu0 = cpu_seconds(gw.pid)
             stop = time.monotonic() + args.seconds / 2
             requests_1, wall_1 = run_threads(threads, lambda n: plan_phase(n, stop))
@@ -275,12 +360,15 @@ def main() -> None:
             cpu2 = cpu_seconds(gw.pid)
             requests_2, wall_2 = run_threads(threads, deliver_phase)
             cpu3 = cpu_seconds(gw.pid)
+            entries1 = audit_entries(data)
             bare_b = measure_bare(args.seconds / 4)
+            token = senders[0].token()
         finally:
             gw.terminate()
             bare.terminate()
             gw.wait()
             bare.wait()
+        floor = floor_costs(settings, subjects[0], recipients[0], token)
         # SDK cost per referral (client side, single thread).
         recipient = keys["shelter-0"]
         sender = keys["ngo"]
@@ -308,6 +396,12 @@ def main() -> None:
     if cpu0 is not None and cpu1 is not None and cpu2 is not None and cpu3 is not None:
         gw_cpu = (cpu1 - cpu0) + (cpu3 - cpu2)
     bare_cpu = None if bare_a[2] is None or bare_b[2] is None else bare_a[2] + bare_b[2]
+    rounds = exchange_requests / len(KINDS)
+    appends_per_round = (entries1 - entries0) / rounds
+    floor_round_ms = None
+    if bare_cpu:
+        floor_round_ms = (len(KINDS) * (bare_cpu / bare_requests * 1000 + floor["authenticate"])
+                          + 2 * floor["decision_with_input"] + appends_per_round * floor["audited_write"])
     figures: dict[str, Any] = {
         "seconds": args.seconds, "threads": threads,
         "exchange_requests_per_s": round(exchange_rps, 1),
@@ -319,6 +413,14 @@ def main() -> None:
         **{f"p50_ms_{kind}": round(statistics.median(latency[kind]) * 1000, 1) for kind in KINDS},
         "sdk_seal_ms": round(statistics.median(seal_times) * 1000, 3),
         "sdk_open_ms": round(statistics.median(open_times) * 1000, 3),
+        "floor_decision_cpu_ms": round(floor["decision"], 3),
+        "floor_decision_with_input_cpu_ms": round(floor["decision_with_input"], 3),
+        "floor_audited_write_cpu_ms": round(floor["audited_write"], 3),
+        "floor_authenticate_cpu_ms": round(floor["authenticate"], 3),
+        "audit_appends_per_round": round(appends_per_round, 2),
+        "floor_cpu_ms_per_request": round(floor_round_ms / len(KINDS), 3) if floor_round_ms else None,
+        "ratio_ceiling_by_cpu": round(bare_cpu / bare_requests * 1000 * len(KINDS) / floor_round_ms, 3)
+        if bare_cpu and floor_round_ms else None,
     }
     print(f"{'measure':<36}{'value':>12}")
     for name, value in figures.items():

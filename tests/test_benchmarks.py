@@ -1,0 +1,72 @@
+"""Each benchmark runs, on tiny settings, and ends with one JSON line of its figures.
+
+Nothing here times anything (figures are compared in the benchmarks themselves, never asserted
+in tests); these tests only keep ``./dev bench`` working and its JSON line well-formed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(name: str, *args: str, timeout: float = 240) -> tuple[list[str], dict[str, Any]]:
+    """Run bench/<name>.py; its printed lines and the figures of its last line."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / f"{name}.py"), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert isinstance(figures, dict)
+    return lines, figures
+
+
+def test_the_decision_benchmark_reports_both_engines_and_the_bytecode_vm_check() -> None:
+    lines, figures = run_bench("decision", "--embedded", "200", "--rest", "20", "--scaling", "20")
+    for case in ("embedded", "rest"):
+        assert 0 < figures[case]["p50_ms"] <= figures[case]["p99_ms"]
+    assert set(figures["consents"]) == {"10", "100", "1000"}
+    vm = figures["bytecode_vm"]
+    assert 0 <= vm["inputs_decided_differently"] <= vm["inputs_checked"]
+    assert vm["inputs_checked"] >= 14  # the Rego test corpus and the benchmark's own inputs
+    assert any(line.startswith("bytecode VM: decides differently") for line in lines)
+
+
+def test_the_exchange_benchmark_reports_the_ratio_and_the_floor() -> None:
+    _, figures = run_bench("exchange", "--seconds", "2", "--threads", "2")
+    assert figures["exchange_requests_per_s"] > 0 and figures["bare_requests_per_s"] > 0
+    assert figures["ratio_exchange_to_bare"] == pytest.approx(
+        figures["exchange_requests_per_s"] / figures["bare_requests_per_s"], rel=0.02)
+    # plan, preview approval, submit, delivery and acknowledgement are each audited
+    assert figures["audit_appends_per_round"] >= 4
+    for part in ("decision", "decision_with_input", "audited_write", "authenticate"):
+        assert figures[f"floor_{part}_cpu_ms"] > 0
+    assert figures["floor_decision_with_input_cpu_ms"] > figures["floor_decision_cpu_ms"]
+    if figures["ratio_ceiling_by_cpu"] is not None:  # None only where /proc is missing
+        assert 0 < figures["ratio_ceiling_by_cpu"] < 1
+
+
+def test_the_consent_benchmark_runs_on_small_sizes() -> None:
+    _, figures = run_bench("consent", "--sizes", "200", "2000", "--lookups", "50")
+    assert figures["sizes"] == [200, 2000]
+    assert [row["records"] for row in figures["rows"]] == [200, 2000]
+    assert all(row["hits_in_force"] > 0 and row["lookup_us_p50"] > 0 for row in figures["rows"])
+
+
+def test_the_audit_benchmark_runs_on_small_sizes() -> None:
+    _, figures = run_bench("audit", "--sizes", "300,1000", "--appends", "50", "--batch", "10",
+                           "--proofs", "20", "--workers", "1")
+    assert len(figures["sizes"]) == 2
+    for size in figures["sizes"].values():
+        assert size["append_us"] > 0 and size["inclusion_proof_ms"] > 0 and size["verify_entries_per_s"] > 0
