@@ -82,6 +82,23 @@ test_consent_releases_the_therapy_record_to_the_prosecutor if {
 	d.basis.consent_ids == ["c-cj"]
 }
 
+# Defence in depth: only the therapy, court and prosecutor profiles list D9 today; a profile
+# that wrongly listed it for the police would still not open the therapy record to them.
+# rules: CR23
+test_the_therapy_record_stays_closed_even_if_a_profile_lists_it if {
+	c := fx.cj_consent("c-cj", ["a-pros"], "formal_report_and_witness", ["D1", "D9"])
+	req := object.union(therapy_request("police", [c], null), {"fields": ["subject.first_name", "therapy.record"]})
+	profile := data.gateway_index.profiles.criminal_justice.police
+	widened := object.union(profile, {
+		"core": object.union(profile.core, {"D9": true}),
+		"extended": object.union(profile.extended, {"D9": true}),
+	})
+	d := decide(req) with data.gateway_index.profiles.criminal_justice.police as widened
+	d.allow == true
+	d.permitted_fields == ["subject.first_name"]
+	reason_of(d, "therapy.record") == "therapy_requires_consent_or_court_order"
+}
+
 forensic_request(consents) := fx.request("criminal_justice", fx.recipient("a-pros", "prosecutor"), ["medico_legal.forensic_findings", "medico_legal.report"], consents)
 
 # rules: CR22

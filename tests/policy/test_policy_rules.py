@@ -1,14 +1,20 @@
 """One Python test (or more) per implemented rule, on the embedded engine and on real OPA.
 
 Each test names its rule ids with ``@pytest.mark.rule``; ``gateway rules`` checks that every
-implemented id has one. Deleting the policy rule that implements an id makes its test fail.
+implemented id has one. Deleting the policy rule that implements an id makes its test fail
+(tests/policy/test_mutations.py switches each rule off in turn and checks that it does).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import pytest
 
-from gateway.policy import PolicyEngine, decide
+from gateway.policy import PolicyBundle, PolicyEngine, decide
+from gateway.policy._regorus import EmbeddedPolicyEngine
+from gateway.policy.index import derive_index
 from tests.policy import inputs as i
 
 
@@ -143,6 +149,24 @@ def test_cr23_therapy_record_needs_consent_or_a_court_order(engine: PolicyEngine
     police = i.request("criminal_justice", i.recipient("a-police", "police"), ["therapy.record"], [],
                        court_order={"reference": "CO-1"})
     assert not decide(engine, police).allow
+
+
+@pytest.mark.rule("CR23")
+def test_cr23_the_therapy_record_stays_closed_even_if_a_profile_lists_it(bundle: PolicyBundle) -> None:
+    """Defence in depth: only the therapy, court and prosecutor profiles list D9 today; a profile
+    that wrongly listed it for the police would still not open the therapy record to them."""
+    documents = copy.deepcopy(dict(bundle.documents))
+    police = documents["profiles"]["profiles"]["criminal_justice"]["police"]
+    police["classes"] = [*police["classes"], "D9"]
+    engine = EmbeddedPolicyEngine(dataclasses.replace(bundle, documents=documents, index=derive_index(documents)))
+    consent = i.cj_consent("c-cj", ["a-police"], "formal_report_and_witness", ["D1", "D9"])
+    try:
+        decision = decide(engine, i.request("criminal_justice", i.recipient("a-police", "police"),
+                                            ["subject.first_name", "therapy.record"], [consent]))
+    finally:
+        engine.close()
+    assert decision.permitted_fields == ("subject.first_name",)
+    assert i.reason_of(decision, "therapy.record") == "therapy_requires_consent_or_court_order"
 
 
 @pytest.mark.rule("CR24")

@@ -1,0 +1,225 @@
+"""Remove a rule from the policy, and its tests must notice (issue 5: "fail if the rule is removed").
+
+Each mutation below switches off one rule of the policy, the smallest edit that does so, in a
+copy of ``policies/``. The mutated bundle must still load and decide, and then, on the embedded
+engine, at least one Rego test (``# rules:``) and at least one pytest test under tests/policy
+(``@pytest.mark.rule``) that name the rule must fail. Tests are found the way ``gateway rules``
+finds them; a pytest test is called directly with the mutated engine or bundle when those are
+all it asks for.
+
+A mutation whose text is no longer in the policy fails loudly: change the mutation with the rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway import rules
+from gateway.policy import DEFAULT_POLICY_DIR, PolicyBundle, _regorus, decide
+from gateway.policy._regorus import EmbeddedPolicyEngine
+from gateway.policy.decision import ENGINE_REASONS
+from tests.policy import inputs as i
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Edits (file under policies/, text, replacement) that switch off the rules ``ids``."""
+
+    name: str
+    ids: tuple[str, ...]
+    edits: tuple[tuple[str, str, str], ...]
+
+
+MUTATIONS = [
+    Mutation("a consent carries classes it does not list", ("CR1",), (
+        ("gateway/decision.rego", "g := ((listed & scope.classes) &", "g := ((scope.classes) &"),
+    )),
+    Mutation("a consent counts for a recipient it does not name", ("CR1",), (
+        ("gateway/consent.rego", "\tsome c in for_purpose\n\tnames_recipient(c, naming)\n",
+         "\tsome c in for_purpose\n"),
+    )),
+    Mutation("a consent to one purpose counts for another", ("CR2",), (
+        ("gateway/consent.rego", "\tsome c in consents\n\tc.purpose == purpose\n", "\tsome c in consents\n"),
+    )),
+    Mutation("the scope tier strips nothing", ("CR6",), (
+        ("gateway/minimisation.rego", '"classes": reach & tier}', '"classes": reach}'),
+    )),
+    Mutation("services depend on criminal-justice co-operation", ("CR17",), (
+        ("gateway/consent.rego", "\tconsents := input.consents\n\tis_array(consents)\n",
+         "\tconsents := input.consents\n\tis_array(consents)\n"
+         '\tcount([x | some x in consents; x.cj_option == "none"]) == 0\n'),
+    )),
+    Mutation("a referral carries classes outside the purpose's profile", ("CR18",), (
+        ("gateway/minimisation.rego", '_part("core", requested, p, _) := {k | some k in requested; p.core[k]}',
+         '_part("core", requested, p, _) := requested'),
+    )),
+    Mutation("a referral needs no preview by the person", ("CR18",), (
+        ("gateway/decision.rego", "person_preview_required(b) if {\n"
+         "\tdata.gateway.minimisation.referral_purpose(data.gateway.model.strings)\n",
+         "person_preview_required(b) if {\n\tfalse\n"),
+    )),
+    Mutation("health data goes outside the health channel", ("CR20",), (
+        ("gateway/health.rego", '"health": {k | not health_channel(s);', '"health": {k | false;'),
+    )),
+    Mutation("a filmed interview goes outside criminal justice", ("CR21",), (
+        ("gateway/criminal_justice.rego", 'hard_denials(false, film) := {"film_criminal_justice_only": film}',
+         'hard_denials(false, film) := {"film_criminal_justice_only": set()}'),
+    )),
+    Mutation("forensic findings go without a forensic consent", ("CR22",), (
+        ("gateway/health.rego", '\t\tnot data.gateway.consent.purpose_in_force("forensic")\n', "\t\tfalse\n"),
+    )),
+    Mutation("the therapy record opens to any recipient", ("CR23",), (
+        ("gateway/health.rego", '"therapy": {"D9" | not therapy_channel(s)},', '"therapy": set(),'),
+    )),
+    Mutation("therapy session content leaves the therapy service", ("CR23",), (
+        ("gateway/health.rego", '\t\ts.recipient_kind != "therapy"\n', "\t\tfalse\n"),
+    )),
+    Mutation("the country of origin is contacted for any purpose", ("CR24",), (
+        ("gateway/firewalls.rego", "\tin_country\n\tnot _country_of_origin_purpose(s)\n", "\tin_country\n\tfalse\n"),
+    )),
+    Mutation("a recipient abroad need not be named with its country", ("CR25",), (
+        ("gateway/consent.rego", "\tnaming.jurisdiction in countries\n", ""),
+    )),
+    Mutation("the shelter's location goes to any recipient", ("CR26", "SEC4"), (
+        ("gateway/firewalls.rego", "\t\tnot placement_recipient(s)\n", "\t\tfalse\n"),
+    )),
+    Mutation("between IOM and UNHCR a consent naming the kind is enough", ("CR30",), (
+        ("gateway/consent.rego", "\t\tnot iom_unhcr_pair(s)\n", ""),
+    )),
+    Mutation("no police tiers: every class goes under criminal justice", ("CR36",), (
+        ("gateway/criminal_justice.rego", "consent_classes(c) := tiers[option(c)] if is_cj_purpose",
+         "consent_classes(_) := data.gateway.model.request.requested_classes if is_cj_purpose"),
+        ("gateway/criminal_justice.rego",
+         '_police_tier(true, requested, applicable) := {"police_tier": requested - {k | some c in applicable; '
+         "some k in tiers[option(c)]}}",
+         "_police_tier(true, _, _) := {}"),
+    )),
+    Mutation("the risk summary no longer travels with a referral", ("L9", "T1"), (
+        ("gateway/minimisation.rego", "\tdata.gateway_data.purposes.purposes[s.purpose].risk_summary == true\n",
+         "\tfalse\n"),
+    )),
+    Mutation("the risk summary carries the narrative too", ("L9", "T1"), (
+        ("gateway/minimisation.rego", "\tsome f, _ in data.gateway_index.field_sets.risk_summary\n"
+         '\tfield_class[f] == "D12"\n', "\tsome f, _ in field_class\n"),
+    )),
+    Mutation("an unverified recipient is sent to", ("SEC2",), (
+        ("gateway/firewalls.rego", '{"recipient_unverified" | not data.gateway.model.recipient_verified(',
+         '{"recipient_unverified" | false; data.gateway.model.recipient_verified('),
+    )),
+    Mutation("volunteers see S3 and S4 classes", ("SEC8",), (
+        ("gateway/firewalls.rego", "\t\t_volunteer(s)\n\t\tmax_level := _max_level(s)\n",
+         "\t\tfalse\n\t\tmax_level := _max_level(s)\n"),
+    )),
+    Mutation("immigration receives more than permit and return data", ("SEC13",), (
+        ("gateway/firewalls.rego", "\t\timmigration_recipient(s)\n\t\topen :=", "\t\tfalse\n\t\topen :="),
+        ("gateway/firewalls.rego", "\tnot s.purpose in data.gateway_data.firewalls.firewalls.immigration.purposes\n",
+         "\tfalse\n"),
+    )),
+    Mutation("the country of origin is contacted after an asylum claim", ("SEC14",), (
+        ("gateway/firewalls.rego", '\tasylum_or_refugee(object.get(input, "subject", null))\n', "\tfalse\n"),
+    )),
+]
+
+PYTEST_REFS = [ref for ref in rules.scan_python_tests(REPO / "tests", REPO) if ref.node.startswith("tests/policy/")]
+REGO_REFS = rules.scan_rego_tests(DEFAULT_POLICY_DIR, REPO)
+
+
+def mutate(tmp_path: Path, mutation: Mutation) -> PolicyBundle:
+    """A copy of the policies with the mutation's edits, loaded as a bundle."""
+    root = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, root)
+    for file, text, replacement in mutation.edits:
+        path = root / file
+        source = path.read_text(encoding="utf-8")
+        assert source.count(text) == 1, f"{mutation.name}: {file} no longer holds {text!r} once"
+        path.write_text(source.replace(text, replacement), encoding="utf-8")
+    return PolicyBundle.load(root)
+
+
+def _naming(refs: list[rules.TestRef], ids: tuple[str, ...]) -> list[rules.TestRef]:
+    return [ref for ref in refs if set(ref.ids) & set(ids)]
+
+
+@pytest.fixture(autouse=True)
+def whole_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded engine given the whole input, as OPA is: its adapter passes regorus only the
+    consents of the request's purpose, which would hide a policy that stopped checking it (CR2)."""
+    monkeypatch.setattr(_regorus, "relevant_input", lambda doc: doc)
+
+
+def rego_outcomes(engine: EmbeddedPolicyEngine, ids: tuple[str, ...]) -> dict[str, bool]:
+    """Each Rego test naming ``ids``: whether it passes on the (mutated) engine."""
+    outcomes = {}
+    for ref in _naming(REGO_REFS, ids):
+        rule = ref.node.split("::", 1)[1]
+        try:
+            outcomes[rule] = engine.evaluate_rule(f"data.{rule}", tests=True) is True
+        except Exception:
+            outcomes[rule] = False
+    return outcomes
+
+
+def pytest_outcomes(engine: EmbeddedPolicyEngine, bundle: PolicyBundle, ids: tuple[str, ...]) -> dict[str, bool]:
+    """Each tests/policy function naming ``ids`` that needs only an engine or the bundle: whether it passes."""
+    available: dict[str, Any] = {"engine": engine, "embedded": engine, "bundle": bundle}
+    outcomes = {}
+    for ref in _naming(PYTEST_REFS, ids):
+        path, name = ref.node.split("::", 1)
+        if "::" in name:
+            continue  # a method of a test class
+        function = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+        if any(mark.name == "parametrize" for mark in getattr(function, "pytestmark", [])):
+            continue
+        parameters = inspect.signature(function).parameters
+        if not set(parameters) <= set(available):
+            continue
+        try:
+            function(**{p: available[p] for p in parameters})
+            outcomes[ref.node] = True
+        except Exception:  # an assertion, or hypothesis reporting a falsifying example
+            outcomes[ref.node] = False
+    return outcomes
+
+
+def test_every_rule_the_policy_issue_lists_has_a_mutation() -> None:
+    listed = {"CR1", "CR2", "CR6", "CR17", "CR18", "CR20", "CR21", "CR22", "CR23", "CR24", "CR25", "CR26",
+              "CR30", "CR36", "L9", "T1", "SEC2", "SEC4", "SEC8", "SEC13", "SEC14"}
+    assert listed <= {rule_id for m in MUTATIONS for rule_id in m.ids}
+
+
+def test_the_unmutated_policy_passes_every_test_a_mutation_checks(tmp_path: Path) -> None:
+    bundle = mutate(tmp_path, Mutation("none", (), ()))
+    engine = EmbeddedPolicyEngine(bundle)
+    ids = tuple(sorted({rule_id for m in MUTATIONS for rule_id in m.ids}))
+    try:
+        failing = [name for name, passed in {**rego_outcomes(engine, ids),
+                                              **pytest_outcomes(engine, bundle, ids)}.items() if not passed]
+    finally:
+        engine.close()
+    assert failing == []
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])
+def test_removing_a_rule_fails_its_rego_and_its_python_tests(tmp_path: Path, mutation: Mutation) -> None:
+    bundle = mutate(tmp_path, mutation)
+    engine = EmbeddedPolicyEngine(bundle)
+    try:
+        # Still a working policy: it loads, and decides a referral on its own terms.
+        assert decide(engine, i.ngo_referral()).reasons not in {(reason,) for reason in ENGINE_REASONS}
+        rego = rego_outcomes(engine, mutation.ids)
+        python = pytest_outcomes(engine, bundle, mutation.ids)
+    finally:
+        engine.close()
+    assert rego, f"no Rego test names {mutation.ids}"
+    assert python, f"no tests/policy test that takes only an engine names {mutation.ids}"
+    assert not all(rego.values()), f"every Rego test of {mutation.ids} still passes: {sorted(rego)}"
+    assert not all(python.values()), f"every Python test of {mutation.ids} still passes: {sorted(python)}"
