@@ -111,6 +111,17 @@ test_l1_safeguarding_override_covers_identity_and_risk_only_in_a_published_scena
 	alone.allow == false
 }
 
+# A grant naming more classes than its basis allows reaches only the basis' own classes (L1
+# names no fields, so its classes alone bound it).
+# rules: L1
+test_a_grant_never_reaches_beyond_the_classes_of_its_basis if {
+	grant := object.union(l3_grant, {"basis": "L1", "scenario": "imminent_harm", "classes": ["D1", "D5", "D12"]})
+	d := decide(object.union(emergency(grant), {"fields": ["risk.level", "subject.first_name", "subject.language"]}))
+	d.allow == true
+	d.permitted_fields == ["risk.level", "subject.first_name"]
+	reason_of(d, "subject.language") == "exception_scope"
+}
+
 # rules: L1 S35
 test_exception_scenario_not_published_by_the_agency if {
 	d := decide(emergency(object.union(l3_grant, {"scenario": "staff_convenience"})))

@@ -68,6 +68,18 @@ test_court_order_without_reference_is_refused if {
 	"court_order_invalid" in d.reasons
 }
 
+# Defence in depth: a court order reaches the fields the catalogue marks court-disclosable and
+# L8 names, nothing else of D9, even a D9 field added later without the therapy_confined flag.
+# rules: L8 CR23
+test_a_court_order_reaches_only_the_minimal_therapy_record_even_for_new_d9_fields if {
+	notes := object.union(data.gateway_data.fields.fields["therapy.record"], {"court_disclosable": false})
+	fields := object.union(data.gateway_data.fields.fields, {"therapy.notes": notes})
+	req := object.union(therapy_request("prosecutor", [], {"reference": "court-2026-17"}), {"fields": ["therapy.notes", "therapy.record"]})
+	d := decide(req) with data.gateway_data.fields.fields as fields
+	d.allow == true
+	d.permitted_fields == ["therapy.record"]
+}
+
 # rules: L8
 test_court_order_never_opens_the_therapy_record_to_the_police if {
 	d := decide(therapy_request("police", [], {"reference": "court-2026-17"}))

@@ -35,6 +35,21 @@ def test_ch7_a_suspected_guardians_consent_does_not_count(engine: PolicyEngine) 
     assert not denied.allow and "guardian_suspected_consent_void" in denied.reasons
 
 
+@pytest.mark.rule("CH4")
+def test_ch4_a_guardian_advocate_service_receives_only_the_children_allocated_to_it(engine: PolicyEngine) -> None:
+    request = i.request("protection_support", i.recipient("a-ga", "guardian_advocate_service"),
+                        ["subject.preferred_name"], [i.consent("c-ga", "protection_support", ["a-ga"], ["D1"])])
+
+    def for_child(service: str | None) -> dict[str, Any]:
+        return {**request, "subject": i.subject(**GUARDED, guardian_advocate_agency_id=service)}
+
+    assert decide(engine, for_child("a-ga")).allow
+    for service in ("a-ga-2", None):  # allocated to another service, or to none yet
+        denied = decide(engine, for_child(service))
+        assert not denied.allow and "guardian_advocate_service_not_allocated" in denied.reasons
+    assert decide(engine, request).allow  # an adult's case: no allocation involved
+
+
 @pytest.mark.rule("CH3", "CH20", "S29", "CH1")
 def test_ch3_ch20_the_same_referral_is_decided_under_the_child_rules_once_the_age_is_corrected(
     engine: PolicyEngine,

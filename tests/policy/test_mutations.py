@@ -127,6 +127,70 @@ MUTATIONS = [
     Mutation("the country of origin is contacted after an asylum claim", ("SEC14",), (
         ("gateway/firewalls.rego", '\tasylum_or_refugee(object.get(input, "subject", null))\n', "\tfalse\n"),
     )),
+    # The rest of the policy: consent lifecycle, children, lawful exceptions, four eyes.
+    Mutation("a withdrawn consent still counts", ("CR14",), (
+        ("gateway/consent.rego", '\tobject.get(c, "withdrawn_at", null) == null\n', ""),
+    )),
+    Mutation("an expired consent still counts", ("CR1", "CR14"), (
+        ("gateway/consent.rego", "\tsome now in ctx.now\n\texpires_ns > now\n", "\tsome now in ctx.now\n"),
+    )),
+    Mutation("any consent opens an NRM referral", ("CR29",), (
+        ("gateway/consent.rego", "\tsome c in consents\n\tc.purpose == purpose\n", "\tsome c in consents\n"),
+    )),
+    Mutation("a disputed age is an adult's", ("CH1", "CH1b"), (
+        ("gateway/children.rego", "is_child if input.subject.age_disputed == true\n", ""),
+    )),
+    Mutation("a child's case leaves intake without a guardian advocate", ("CH3",), (
+        ("gateway/children.rego", "\tis_child\n\tnot _has_guardian_advocate\n", "\tis_child\n\tfalse\n"),
+    )),
+    Mutation("any guardian advocate service sees any child", ("CH4",), (
+        ("gateway/children.rego", '"guardian_advocate_service"\n\tnot _allocated_to_recipient\n',
+         '"guardian_advocate_service"\n\tfalse\n'),
+    )),
+    Mutation("a suspected guardian's consent still counts", ("CH7",), (
+        ("gateway/children.rego", "_counting := [c | some c in data.gateway.consent.applicable; not _void_consent(c)]",
+         "_counting := [c | some c in data.gateway.consent.applicable]"),
+    )),
+    Mutation("legal consequences for a child without the guardian's consent and the child's views",
+             ("CH6", "CH9"), (
+        ("gateway/children.rego", "\tcount([c | some c in _counting; _complete(c)]) == 0\n", "\tfalse\n"),
+    )),
+    Mutation("a child's return without a best-interests decision", ("CH19",), (
+        ("gateway/children.rego", "\tdata.gateway.model.strings.purpose in return_purposes\n"
+         "\tnot _best_interests_recorded\n", "\tfalse\n"),
+    )),
+    Mutation("a child's identity is made public", ("CH11",), (
+        ("gateway/children.rego", "\tidentifying[k]\n\tnot f in family_tracing\n", "\tfalse\n"),
+    )),
+    Mutation("family tracing never publishes a child's identity", ("L6",), (
+        ("gateway/children.rego",
+         '_family_tracing := _exceptions.granted_fields if _exceptions.claimed_basis == "L6" else := set()',
+         "_family_tracing := set()"),
+    )),
+    Mutation("an exception the agency never published is accepted", ("L1", "S35"), (
+        ("gateway/exceptions.rego", "\tclaimed\n\tnot _published\n", "\tclaimed\n\tfalse\n"),
+    )),
+    Mutation("an exception without a second approver is accepted", ("SEC6",), (
+        ("gateway/exceptions.rego", "\tclaimed\n\tnot _second_approver_ok\n", "\tclaimed\n\tfalse\n"),
+    )),
+    Mutation("releasing an S4 class needs no second approver", ("SEC6",), (
+        ("gateway/decision.rego", "\tk := field_class[f]\n\tlevel_4[k]\n", "\tk := field_class[f]\n\tfalse\n"),
+    )),
+    Mutation("an exception reaches classes outside its basis", ("L1", "L3"), (
+        ("gateway/exceptions.rego", "\tk in basis.classes\n\tk in _grant_classes\n", "\tk in _grant_classes\n"),
+    )),
+    Mutation("an exception reaches fields outside its basis", ("L4", "L4b"), (
+        ("gateway/exceptions.rego", "\t_field_in_basis(f)\n\t_field_in_grant(f)\n", "\t_field_in_grant(f)\n"),
+    )),
+    Mutation("a court order without a reference counts", ("L8",), (
+        ("gateway/exceptions.rego",
+         'court_order_valid if trim_space(data.gateway.model.text(data.gateway.model.court_order, "reference")) != ""',
+         "court_order_valid := true"),
+    )),
+    Mutation("a court order reaches more than the minimal therapy record", ("L8", "CR23"), (
+        ("gateway/exceptions.rego",
+         "\tf in l8.fields\n\tdata.gateway_data.fields.fields[f].court_disclosable == true\n", ""),
+    )),
 ]
 
 PYTEST_REFS = [ref for ref in rules.scan_python_tests(REPO / "tests", REPO) if ref.node.startswith("tests/policy/")]

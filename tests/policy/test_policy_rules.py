@@ -169,6 +169,26 @@ def test_cr23_the_therapy_record_stays_closed_even_if_a_profile_lists_it(bundle:
     assert i.reason_of(decision, "therapy.record") == "therapy_requires_consent_or_court_order"
 
 
+@pytest.mark.rule("L8", "CR23")
+def test_l8_a_court_order_reaches_only_the_minimal_therapy_record_even_for_new_d9_fields(
+    bundle: PolicyBundle,
+) -> None:
+    """Defence in depth: only fields marked court-disclosable and named by L8, even if a D9 field
+    were added to the catalogue later without the therapy_confined flag."""
+    documents = copy.deepcopy(dict(bundle.documents))
+    catalogue = documents["fields"]["fields"]
+    catalogue["therapy.notes"] = {**catalogue["therapy.record"], "court_disclosable": False}
+    engine = EmbeddedPolicyEngine(dataclasses.replace(bundle, documents=documents, index=derive_index(documents)))
+    request = i.request("criminal_justice", i.recipient("a-court", "court"), ["therapy.notes", "therapy.record"], [],
+                        court_order={"reference": "CO-1"})
+    try:
+        decision = decide(engine, request)
+    finally:
+        engine.close()
+    assert decision.permitted_fields == ("therapy.record",)
+    assert "therapy.notes" in {d.field for d in decision.denied_fields}
+
+
 @pytest.mark.rule("CR24")
 def test_cr24_country_of_origin_only_for_return_purposes(engine: PolicyEngine) -> None:
     coo = i.recipient("a-coo", "country_of_origin_authority", jurisdiction="XX")
@@ -286,6 +306,16 @@ def test_l3_only_allergies_and_medication_to_the_emergency_service(engine: Polic
         refused = decide(engine, _emergency({**grant, **problem}, fields))
         assert not refused.allow
         assert reason in refused.reasons
+
+
+@pytest.mark.rule("L1")
+def test_l1_a_grant_never_reaches_beyond_the_classes_of_its_basis(engine: PolicyEngine) -> None:
+    # L1 names no fields, so its classes (identity and risk) alone bound what a grant releases.
+    grant = i.grant("L1", "imminent_harm", "a-er", ["D1", "D5", "D12"])
+    decision = decide(engine, _emergency(grant, ["risk.level", "subject.first_name", "subject.language"]))
+    assert decision.allow and decision.basis.exception == "L1"
+    assert decision.permitted_fields == ("risk.level", "subject.first_name")
+    assert i.reason_of(decision, "subject.language") == "exception_scope"
 
 
 @pytest.mark.rule("L4", "L4b")
