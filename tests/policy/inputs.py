@@ -171,6 +171,7 @@ def police_request(consents: list[dict[str, Any]], fields: list[str] | None = No
 
 
 def reason_of(decision: Any, field: str) -> str:
-    """The reason a decision gives for denying ``field`` (KeyError if it was not denied)."""
+    """The reason a decision gives for denying ``field``; a failed assertion if it was not denied."""
     reasons = {d.field: d.reason for d in decision.denied_fields}
+    assert field in reasons, f"{field} was not denied (permitted: {decision.permitted_fields})"
     return reasons[field]
