@@ -23,6 +23,7 @@ import pytest
 
 from gateway import rules
 from gateway.policy import DEFAULT_POLICY_DIR, PolicyBundle, _regorus, decide
+from gateway.policy import engine as policy_engine
 from gateway.policy._regorus import EmbeddedPolicyEngine
 from gateway.policy.decision import ENGINE_REASONS
 from tests.policy import inputs as i
@@ -220,21 +221,35 @@ def whole_input(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_regorus, "relevant_input", lambda doc: doc)
 
 
+ENGINE_DENIES: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def engine_denies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record every deny that ``decide`` makes because the engine failed (not the policy's own deny)."""
+    real = policy_engine._deny
+
+    def recording(engine: Any, reason: str, fields: list[str], *, logged: bool = False) -> Any:
+        ENGINE_DENIES.append(reason)
+        return real(engine, reason, fields, logged=logged)
+
+    monkeypatch.setattr(policy_engine, "_deny", recording)
+
+
 def rego_outcomes(engine: EmbeddedPolicyEngine, ids: tuple[str, ...]) -> dict[str, bool]:
     """Each Rego test naming ``ids``: whether it passes on the (mutated) engine."""
     outcomes = {}
     for ref in _naming(REGO_REFS, ids):
         rule = ref.node.split("::", 1)[1]
-        try:
-            outcomes[rule] = engine.evaluate_rule(f"data.{rule}", tests=True) is True
-        except Exception:
-            outcomes[rule] = False
+        # An evaluation error propagates: it must not count as the test noticing the mutation.
+        outcomes[rule] = engine.evaluate_rule(f"data.{rule}", tests=True) is True
     return outcomes
 
 
 def pytest_outcomes(engine: EmbeddedPolicyEngine, bundle: PolicyBundle, ids: tuple[str, ...]) -> dict[str, bool]:
     """Each tests/policy function naming ``ids`` that needs only an engine or the bundle: whether it passes."""
-    available: dict[str, Any] = {"engine": engine, "embedded": engine, "bundle": bundle}
+    available: dict[str, Any] = {"engine": engine, "embedded": engine, "engine_for_property": engine,
+                                 "bundle": bundle}
     outcomes = {}
     for ref in _naming(PYTEST_REFS, ids):
         path, name = ref.node.split("::", 1)
@@ -246,10 +261,13 @@ def pytest_outcomes(engine: EmbeddedPolicyEngine, bundle: PolicyBundle, ids: tup
         parameters = inspect.signature(function).parameters
         if not set(parameters) <= set(available):
             continue
+        ENGINE_DENIES.clear()
         try:
             function(**{p: available[p] for p in parameters})
             outcomes[ref.node] = True
         except AssertionError:  # also what hypothesis re-raises for a falsifying example
+            # Noticed only if the policy decided: a broken engine would fail every test alike.
+            assert not ENGINE_DENIES, f"{ref.node} failed on an engine deny: {sorted(set(ENGINE_DENIES))}"
             outcomes[ref.node] = False
         # Anything else (a TypeError from a wrong call, say) propagates: it must not count as
         # the test noticing the mutation.
