@@ -100,3 +100,17 @@ def test_s19_child_indicators_as_an_indicator_record_without_consent(engine: Pol
     assert d.basis.exception == "L5c"
     assert set(d.permitted_fields) == {"routing.iom_indicator", "needs.categories"}
     assert d.obligations.notify_person and d.obligations.second_approver_required
+
+
+@pytest.mark.rule("L5c", "S19")
+def test_l5c_the_indicator_record_is_for_children_only(engine: PolicyEngine) -> None:
+    def indicators(subject: dict[str, Any]) -> dict[str, Any]:
+        return i.request(
+            "protection_support", i.recipient("a-x", "police"), ["routing.iom_indicator", "needs.categories"], [],
+            subject=subject, requester=i.requester(exception_policy={"L5c": ["child_trafficking_indicators"]}),
+            exception=i.grant("L5c", "child_trafficking_indicators", "a-x", ["D1", "D26"]),
+        )
+
+    assert decide(engine, indicators(i.subject(is_child=True))).allow
+    adult = decide(engine, indicators(i.subject()))
+    assert not adult.allow and "exception_requires_child" in adult.reasons

@@ -138,6 +138,12 @@ MUTATIONS = [
     Mutation("any consent opens an NRM referral", ("CR29",), (
         ("gateway/consent.rego", "\tsome c in consents\n\tc.purpose == purpose\n", "\tsome c in consents\n"),
     )),
+    Mutation("a consent counts for another subject (an adult's for a dependent child)", ("CH23", "S39"), (
+        ("gateway/consent.rego", "\tc.subject_id == ctx.subject_id\n", ""),
+    )),
+    Mutation("a child-only exception is accepted for an adult", ("L5c",), (
+        ("gateway/exceptions.rego", "_child_ok if data.gateway.children.is_child\n", "_child_ok := true\n"),
+    )),
     Mutation("a disputed age is an adult's", ("CH1", "CH1b"), (
         ("gateway/children.rego", "is_child if input.subject.age_disputed == true\n", ""),
     )),
