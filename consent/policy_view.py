@@ -26,14 +26,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from itertools import groupby
+from operator import attrgetter
+from typing import Any, Protocol
 
 from .age import is_child
 from .models import ConsentEnding, ConsentRecord
 from .receipts import rfc3339
 from .subjects import Subject
 
-__all__ = ["consent_documents", "consent_fragment", "consents_fragment", "subject_document", "subject_fragment"]
+__all__ = [
+    "consent_documents",
+    "consent_fragment",
+    "consents_fragment",
+    "fragments_from_rows",
+    "subject_document",
+    "subject_fragment",
+]
 
 
 def subject_fragment(subject: Subject, at: datetime) -> dict[str, Any]:
@@ -63,14 +72,30 @@ def _child_flag(present: bool, recorded_for_child: bool) -> bool | None:
     return False if recorded_for_child else None
 
 
-def consent_fragment(record: ConsentRecord) -> dict[str, Any]:
-    """One entry of the ``consents`` fragment."""
+class _RecordFields(Protocol):
+    """What a fragment reads of a consent record: a ``ConsentRecord``, or a row of
+    ``consent.service.IN_FORCE_ROWS`` (the record's columns and one recipient's)."""
+
+    id: str
+    subject_id: str
+    purpose: str
+    scope: str
+    data_classes: list[str]
+    cj_option: str | None
+    expires_at: datetime
+    guardian_id: str | None
+    child_views_recorded_at: datetime | None
+    recorded_for_child: bool
+
+
+def _fragment(record: _RecordFields, recipients: Iterable[tuple[str, str | None]]) -> dict[str, Any]:
+    named = list(recipients)  # (agency id, country)
     return {
         "id": record.id,
         "subject_id": record.subject_id,
         "purpose": record.purpose,
-        "recipients": sorted(r.agency_id for r in record.recipients),
-        "countries": sorted({r.country for r in record.recipients if r.country}),
+        "recipients": sorted(agency_id for agency_id, _ in named),
+        "countries": sorted({country for _, country in named if country}),
         "scope": record.scope,
         "data_classes": sorted(record.data_classes, key=lambda c: int(c[1:])),
         "cj_option": record.cj_option,
@@ -78,6 +103,22 @@ def consent_fragment(record: ConsentRecord) -> dict[str, Any]:
         "guardian_consent": _child_flag(record.guardian_id is not None, record.recorded_for_child),
         "child_views_recorded": _child_flag(record.child_views_recorded_at is not None, record.recorded_for_child),
     }
+
+
+def consent_fragment(record: ConsentRecord) -> dict[str, Any]:
+    """One entry of the ``consents`` fragment."""
+    return _fragment(record, ((r.agency_id, r.country) for r in record.recipients))
+
+
+def fragments_from_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """Fragments from rows of ``consent.service.IN_FORCE_ROWS``: one row per (record, recipient),
+    a record's rows together, records in the order of :func:`consent_documents`."""
+    fragments: list[dict[str, Any]] = []
+    for _, group in groupby(rows, key=attrgetter("id")):
+        record_rows = list(group)
+        fragments.append(_fragment(record_rows[0], ((r.agency_id, r.country) for r in record_rows
+                                                    if r.agency_id is not None)))
+    return fragments
 
 
 def consents_fragment(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from crypto.passwords import SecretHasher
@@ -30,6 +30,7 @@ from .directory import AgencyDirectory
 from .errors import ConflictError, Failure, NotFoundError, RefusedError
 from .models import ConsentEnding, ConsentReceipt, ConsentRecipient, ConsentRecord
 from .notices import notify_person
+from .policy_view import fragments_from_rows
 from .portal_access import IssuedCode, ensure_access_code
 from .receipts import ReceiptSigner, issue_receipt
 from .rules import ConsentDraft, ValidationContext, needs_confirmation, split_bundle, validate
@@ -37,10 +38,12 @@ from .subjects import Subject, has_mandated_notice
 from .vocabulary import ActorKind, Channel, EndingKind, NoticeKind, Purpose
 
 __all__ = [
+    "IN_FORCE_ROWS",
     "ConsentService",
     "GrantResult",
     "PersonNoticeView",
     "WithdrawalResult",
+    "consent_documents_in_force",
     "consent_statuses",
     "consents_in_force",
     "get_subject_for_agency",
@@ -83,9 +86,30 @@ def status_at(record: ConsentRecord, ending: ConsentEnding | None, at: datetime)
     return "in_force"
 
 
-def _live(at: datetime) -> ColumnElement[bool]:
+def _live(at: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     ended = exists().where(ConsentEnding.consent_id == ConsentRecord.id)
     return (ConsentRecord.obtained_at <= at) & (ConsentRecord.expires_at > at) & ~ended
+
+
+# The policy input's consents in one statement (built once): what a fragment reads of each record
+# in force, one row per named recipient, in the order of consents_in_force. Faster than loading
+# ConsentRecord objects with their recipients (two statements and an object per row), and the
+# same rows: tests/consent/test_policy_view.py checks that both give identical fragments.
+_IN_FORCE_AT: BindParameter[datetime] = bindparam("at")
+IN_FORCE_ROWS = (
+    select(ConsentRecord.id, ConsentRecord.subject_id, ConsentRecord.purpose, ConsentRecord.scope,
+           ConsentRecord.data_classes, ConsentRecord.cj_option, ConsentRecord.expires_at, ConsentRecord.guardian_id,
+           ConsentRecord.child_views_recorded_at, ConsentRecord.recorded_for_child,
+           ConsentRecipient.agency_id, ConsentRecipient.country)
+    .outerjoin(ConsentRecipient, ConsentRecipient.consent_id == ConsentRecord.id)
+    .where(ConsentRecord.subject_id == bindparam("subject_id"), _live(_IN_FORCE_AT))
+    .order_by(ConsentRecord.purpose, ConsentRecord.obtained_at, ConsentRecord.id, ConsentRecipient.agency_id)
+)
+
+
+def consent_documents_in_force(session: Session, subject_id: str, *, at: datetime) -> list[dict[str, Any]]:
+    """The policy input's ``consents``: a fragment of every record in force for the subject at ``at``."""
+    return fragments_from_rows(session.execute(IN_FORCE_ROWS, {"subject_id": subject_id, "at": at}))
 
 
 def consents_in_force(session: Session, subject_id: str, *, at: datetime) -> list[ConsentRecord]:

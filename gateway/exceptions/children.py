@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from consent.age import handled_as_child
@@ -29,17 +29,17 @@ from ..errors import NotFound
 from .models import AgencyNotice, BestInterestsDecision
 from .service import notify_agency
 
-
-def latest_best_interests(session: Session, subject_id: str) -> BestInterestsDecision | None:
-    return session.scalars(select(BestInterestsDecision).where(BestInterestsDecision.subject_id == subject_id)
-                           .order_by(BestInterestsDecision.recorded_at.desc(), BestInterestsDecision.id.desc())
-                           ).first()
+# The reference column alone (read for every decision's input): no object to build.
+_LATEST_REFERENCE = (select(BestInterestsDecision.reference)
+                     .where(BestInterestsDecision.subject_id == bindparam("subject_id"))
+                     .order_by(BestInterestsDecision.recorded_at.desc(), BestInterestsDecision.id.desc())
+                     .limit(1))
 
 
 def best_interests_ref(session: Session, subject_id: str) -> str | None:
     """The reference of the latest best-interests decision (CH2), None when there is none."""
-    decision = latest_best_interests(session, subject_id)
-    return decision.reference if decision is not None else None
+    reference: str | None = session.scalar(_LATEST_REFERENCE, {"subject_id": subject_id})
+    return reference
 
 
 def enrich_input(session: Session, document: dict[str, Any]) -> None:

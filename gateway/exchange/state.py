@@ -34,7 +34,7 @@ def subject_document(subject: Subject, now: datetime) -> dict[str, Any]:
 
 def consents_in_force(session: Session, subject_id: str, now: datetime) -> list[dict[str, Any]]:
     """The policy's ``consents`` fragment: every consent in force for the subject now."""
-    return policy_view.consent_documents(service.consents_in_force(session, subject_id, at=now))
+    return service.consent_documents_in_force(session, subject_id, at=now)
 
 
 def consent_statuses(session: Session, consent_ids: list[str], now: datetime) -> dict[str, str]:

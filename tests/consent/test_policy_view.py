@@ -11,7 +11,12 @@ import pytest
 from consent import Subject, consents_fragment, subject_fragment
 from consent.clock import FixedClock
 from consent.policy_view import consent_documents, subject_document
-from consent.service import consent_statuses, consents_in_force, get_subject_for_agency
+from consent.service import (
+    consent_documents_in_force,
+    consent_statuses,
+    consents_in_force,
+    get_subject_for_agency,
+)
 from gateway.context import GatewayContext
 from gateway.registry.models import AgencyKind
 from tests.conftest import register
@@ -66,6 +71,10 @@ def test_consents_fragment_lists_only_consents_in_force(
         later = now + timedelta(minutes=5)
         fragment = consents_fragment(records, later)
         assert consent_documents(consents_in_force(session, adult, at=later)) == fragment
+        # The decision's single-statement read gives the same fragments as the ORM objects.
+        for moment in (now, later):
+            assert consent_documents_in_force(session, adult, at=moment) == consent_documents(
+                consents_in_force(session, adult, at=moment))
         statuses = consent_statuses(session, [kept["id"], gone["id"], short["id"], "cns_nope"], at=later)
     assert statuses == {kept["id"]: "in_force", gone["id"]: "withdrawn", short["id"]: "expired",
                         "cns_nope": "unknown"}
@@ -92,6 +101,7 @@ def test_child_flags_are_false_when_recorded_for_a_child_without_them(
     with ctx.sessions() as session:
         by_id = {c["id"]: c for c in consents_fragment(consents_in_force(session, child, at=ctx.clock.now()),
                                                        ctx.clock.now())}
+        assert consent_documents_in_force(session, child, at=ctx.clock.now()) == list(by_id.values())
     assert (by_id[shelter]["guardian_consent"], by_id[shelter]["child_views_recorded"]) == (False, False)
     assert (by_id[legal]["guardian_consent"], by_id[legal]["child_views_recorded"]) == (True, True)
 
@@ -105,4 +115,5 @@ def test_cr25_countries_named_for_cross_border_recipients(ctx: GatewayContext, n
                                              {"agency_id": "iom"}])
     with ctx.sessions() as session:
         (fragment,) = consents_fragment(consents_in_force(session, sid, at=ctx.clock.now()), ctx.clock.now())
+        assert consent_documents_in_force(session, sid, at=ctx.clock.now()) == [fragment]
     assert (fragment["recipients"], fragment["countries"]) == (["iom", "iom-ua"], ["UA"])

@@ -15,6 +15,8 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 
 from consent import Actor, ConflictError, ConsentDraft, ConsentService, RecipientClaim, create_subject
 from consent.clock import FixedClock
+from consent.policy_view import consent_documents
+from consent.service import consent_documents_in_force
 from consent.vocabulary import ActorKind, CapacityStatus, Channel, ExplainedItem, Purpose, ScopeTier
 from gateway.consent_api.adapters import GatewayAuditSink, RegistryDirectory, receipt_signer, secret_hasher
 from gateway.context import GatewayContext
@@ -140,7 +142,10 @@ def make_machine(ctx: GatewayContext) -> type[RuleBasedStateMachine]:
                                     if m.purpose == purpose and recipient in m.recipients and m.in_force(now)}
                         assert set(svc.in_force_ids(self.subject_id, purpose, recipient)) == expected, (
                             purpose, recipient)
-                everything = {r.id for r in svc.in_force_for_subject(self.subject_id)}
+                records = svc.in_force_for_subject(self.subject_id)
+                everything = {r.id for r in records}
+                # The decision's single-statement read agrees with the records, fragment for fragment.
+                assert consent_documents_in_force(svc.session, self.subject_id, at=now) == consent_documents(records)
             assert everything == {i for i, m in self.model.items() if m.in_force(now)}
 
     return ConsentMachine
