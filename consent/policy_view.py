@@ -17,9 +17,11 @@ second check) and reads ``countries`` for CR25 (a cross-border recipient counts 
 person agreed to its country). Without them every consent would be ignored: fail-closed,
 but nothing could ever be shared.
 
-Only consents in force belong in ``consents``: the caller passes what
-``ConsentService.in_force_for_subject`` returned at decision time (never a cached list);
-:func:`consents_fragment` re-checks and drops anything not in force at ``at`` all the same.
+Only consents in force belong in ``consents``, read at decision time (never a cached list):
+``consent.service.consent_documents_in_force`` reads them in one statement and builds them
+with :func:`fragments_from_rows`; from ``ConsentRecord`` objects, :func:`consents_fragment`
+re-checks and drops anything not in force at ``at`` all the same. Both build each entry with
+the same function, and the tests check that both reads agree.
 """
 
 from __future__ import annotations
