@@ -8,8 +8,8 @@ bulk-inserted with ``executemany`` (five consents per subject, one to three reci
 each, a third of them ended: withdrawn, superseded or expired), then ``ANALYZE`` runs as a
 deployment would after a bulk load. The timed lookups go through the real code path,
 ``ConsentService.in_force_ids`` (one indexed query, no cache), for random existing
-(subject, purpose, recipient) triples and for misses; ``in_force_for_subject`` (the policy
-input) is timed too.
+(subject, purpose, recipient) triples and for misses; ``consent_documents_in_force`` (the
+consents of a decision's input, as the gateway reads them) is timed too.
 
 Prints a table, then exactly one JSON line with the figures. The 1 M lookup must stay
 within 2x of the 10 k one: the lookup index makes its cost independent of the table size.
@@ -39,6 +39,7 @@ from consent import ConsentService, MemoryAuditSink, StaticDirectory
 from consent.clock import FixedClock
 from consent.directory import AgencyInfo
 from consent.receipts import ReceiptSigner
+from consent.service import consent_documents_in_force
 from crypto.keys import generate_signing_seed
 from crypto.passwords import SecretHasher
 from gateway import db, migrate
@@ -168,7 +169,7 @@ def measure(url: str, size: int, lookups: int, rng: random.Random) -> dict[str, 
         for _ in range(lookups // 4):
             subject_id = f"subj_{rng.randrange(subjects):09d}"
             began = time.perf_counter()
-            svc.in_force_for_subject(subject_id)
+            consent_documents_in_force(session, subject_id, at=NOW)  # what a decision reads
             subject_times.append(time.perf_counter() - began)
         session.rollback()
     engine.dispose()
