@@ -33,10 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.policy import PolicyBundle, PolicyEngine, decide
-from gateway.policy._regorus import EmbeddedPolicyEngine
+from gateway.policy._regorus import DECISION_RULE, EmbeddedPolicyEngine
 from gateway.policy._remote import RemotePolicyEngine
-
-DECISION_RULE = "data.gateway.decision"
 
 PURPOSES = ["protection_support", "data_sharing", "healthcare", "nrm_referral", "shelter", "criminal_justice"]
 
