@@ -33,7 +33,7 @@ def _label(row: list[Any]) -> str:
     return " · ".join(str(v) for v in row[:-1])
 
 
-def _csp_safe(svg: str) -> str:
+def _csp_safe(svg: str, label: str) -> str:
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     root = ET.fromstring(svg)  # noqa: S314 - matplotlib's own output
@@ -55,6 +55,7 @@ def _csp_safe(svg: str) -> str:
             elif name in _PRESENTATION and value:
                 element.set(name, value)
     root.set("role", "img")
+    root.set("aria-label", label)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -82,4 +83,5 @@ def release_chart(document: dict[str, Any], *, title: str = "") -> str:
         figure.tight_layout()
         out = io.StringIO()
         figure.savefig(out, format="svg", metadata={"Date": None})
-    return _csp_safe(out.getvalue())
+    label = f"Bar chart of the published counts by {title or 'cell'}; the same figures are in the table below."
+    return _csp_safe(out.getvalue(), label)

@@ -136,7 +136,7 @@ def statistics_release_page(release_id: str, request: Request, ctx: ContextDep) 
         document = dict(row.document) if row is not None else None
     if document is None:
         return render("message.html", status=404, staff=staff, title="Not found", message="No such release.")
-    labels = [DIMENSIONS[d].label if d in DIMENSIONS else d for d in document["columns"][:-1]]
+    labels = [DIMENSIONS[d].label if d in DIMENSIONS else d.capitalize() for d in document["columns"][:-1]]
     return render("statistics_release.html", staff=staff, doc=document, labels=labels,
                   chart=release_chart(document, title=" by ".join(labels)))
 
