@@ -8,9 +8,10 @@ What a release does, in order:
    person changes the whole table by at most that many;
 2. charges its epsilon to every calendar year the table covers, and is refused if any year
    would go over its budget (:mod:`.ledger`);
-3. adds noise with OpenDP: ``make_count_by_categories`` chained with ``then_laplace`` (integer
-   counts, so the discrete Laplace mechanism; pure epsilon-differential privacy, delta = 0),
-   with the noise scale OpenDP's own privacy map certifies for the epsilon asked;
+3. adds noise with OpenDP: ``make_laplace`` over the vector of integer counts (so the discrete
+   Laplace mechanism; pure epsilon-differential privacy, delta = 0), with the noise scale that
+   OpenDP's own privacy map certifies for the epsilon asked, given the table's sensitivity (one
+   person changes the vector by at most 1, or ``max_contributions`` for events, in L1);
 4. then, as post-processing (no extra privacy cost), drops negative noise to 0 and suppresses
    every cell under ``k`` (default 11): no published cell is below ``k``;
 5. signs the result (parameters, what was suppressed, expected error) with the gateway's key,
@@ -29,7 +30,7 @@ from importlib.metadata import version
 from typing import Any
 
 import opendp.prelude as dp
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from crypto.keys import jwk_kid, signing_public_key
@@ -60,7 +61,6 @@ DOCUMENT_TYPE = "safe-referral-gateway/statistics-release/v1"
 ALPHA = 0.05
 """Expected error is stated as the bound the noise stays within 95 times out of 100."""
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_SEPARATOR = "\x1f"
 
 
 class StatisticsRefused(Exception):
@@ -218,15 +218,15 @@ def _sensitivity(request: TableRequest, policy: ReleasePolicy) -> int:
     return 1 if request.source == Source.PERSONS else policy.max_contributions
 
 
-def _measurement(categories: list[str], sensitivity: int, epsilon: float) -> tuple[Any, float]:
-    """OpenDP's count-by-categories with discrete Laplace noise, at the smallest scale whose certified
-    privacy loss for one person (``sensitivity`` records) is at most ``epsilon``."""
-    space = (dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance())
-    count = dp.t.make_count_by_categories(*space, categories=categories, null_category=False)
+def _measurement(cells: int, sensitivity: int, epsilon: float) -> tuple[Any, float]:
+    """OpenDP's Laplace measurement on a vector of integer counts (so the discrete Laplace mechanism),
+    at the smallest scale whose certified privacy loss for an L1 change of ``sensitivity`` (one
+    person) is at most ``epsilon``."""
+    space = (dp.vector_domain(dp.atom_domain(T=int), size=cells), dp.l1_distance(T=int))
     scale = sensitivity / epsilon
     for _ in range(64):
-        measurement = count >> dp.m.then_laplace(scale)
-        if measurement.map(sensitivity) <= epsilon:
+        measurement = dp.m.make_laplace(*space, scale=scale)
+        if measurement.map(sensitivity) <= epsilon:  # type: ignore[no-untyped-call]
             return measurement, scale
         scale *= 1 + 1e-9
     raise RuntimeError("no noise scale met the privacy map")  # pragma: no cover - OpenDP's map is exact
@@ -275,40 +275,40 @@ class Measured:
     rows: list[list[Any]]
     suppressed: list[list[str]]
     scale: float
-    clipped_records: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _records(session: Session, request: TableRequest, policy: ReleasePolicy) -> tuple[list[str], int]:
-    """One key per counted record (``period`` + breakdown values), each person bounded; and how many
-    records were left out by the bound."""
-    dims = request.dimensions
+def true_counts(session: Session, request: TableRequest, policy: ReleasePolicy) -> dict[tuple[str, ...], int]:
+    """The exact count of every non-empty cell, one person bounded to ``max_contributions`` records.
+
+    Events: each person's records are numbered in the order they happened (``ROW_NUMBER() OVER
+    (PARTITION BY unit ...)``) and only the first ``max_contributions`` in the period are counted,
+    so adding or removing one person changes the whole vector of counts by at most that much
+    (its L1 sensitivity). Persons: one row per person, sensitivity 1.
+    """
     months = (request.period_from, request.period_to)
     if request.source == Source.PERSONS:
-        cols = [getattr(StatPerson, d) for d in dims]
-        query = select(StatPerson.intake_month, *cols).where(StatPerson.intake_month.between(*months))
-        return [_SEPARATOR.join((request.bucket(row[0]), *row[1:])) for row in session.execute(query)], 0
-    cols = [getattr(StatEvent, d) for d in dims]
-    query = (select(StatEvent.unit, StatEvent.month, *cols).where(StatEvent.month.between(*months))
-             .order_by(StatEvent.source_seq))
-    seen: dict[str, int] = {}
-    keys: list[str] = []
-    clipped = 0
+        cols = [getattr(StatPerson, d) for d in request.dimensions]
+        query = (select(StatPerson.intake_month, *cols, func.count()).where(StatPerson.intake_month.between(*months))
+                 .group_by(StatPerson.intake_month, *cols))
+    else:
+        person = func.coalesce(StatEvent.unit, cast(StatEvent.source_seq, String))
+        numbered = (select(StatEvent.month, *(getattr(StatEvent, d) for d in request.dimensions),
+                           func.row_number().over(partition_by=person, order_by=StatEvent.source_seq).label("nth"))
+                    .where(StatEvent.month.between(*months)).subquery())
+        cols = [numbered.c[d] for d in request.dimensions]
+        query = (select(numbered.c.month, *cols, func.count()).where(numbered.c.nth <= policy.max_contributions)
+                 .group_by(numbered.c.month, *cols))
+    counts: dict[tuple[str, ...], int] = {}
     for row in session.execute(query):
-        unit = row[0]
-        if unit is not None:
-            seen[unit] = seen.get(unit, 0) + 1
-            if seen[unit] > policy.max_contributions:
-                clipped += 1
-                continue
-        keys.append(_SEPARATOR.join((request.bucket(row[1]), *row[2:])))
-    return keys, clipped
+        cell = (request.bucket(row[0]), *row[1:-1])
+        counts[cell] = counts.get(cell, 0) + int(row[-1])
+    return counts
 
 
 def mechanism(request: TableRequest, policy: ReleasePolicy) -> tuple[Any, float]:
-    """The OpenDP measurement for ``request`` (counts over its public cells, with noise) and its scale."""
-    categories = [_SEPARATOR.join(c) for c in request.cells()]
-    return _measurement(categories, _sensitivity(request, policy), request.epsilon)
+    """The OpenDP measurement for ``request`` (noise on the vector of its cells' counts) and its scale."""
+    return _measurement(request.cell_count, _sensitivity(request, policy), request.epsilon)
 
 
 def publish(cells: Sequence[tuple[str, ...]], noisy: Sequence[int], k: int) -> tuple[list[list[Any]], list[list[str]]]:
@@ -325,16 +325,12 @@ def publish(cells: Sequence[tuple[str, ...]], noisy: Sequence[int], k: int) -> t
     return rows, suppressed
 
 
-def measure(keys: Sequence[str], request: TableRequest, policy: ReleasePolicy) -> Measured:
-    """Noise (OpenDP) then suppression (post-processing) over the public list of cells."""
+def measure(counts: Mapping[tuple[str, ...], int], request: TableRequest, policy: ReleasePolicy) -> Measured:
+    """Noise (OpenDP) over every public cell, then suppression (post-processing)."""
     measurement, scale = mechanism(request, policy)
-    rows, suppressed = publish(request.cells(), measurement(list(keys)), policy.k)
+    cells = request.cells()
+    rows, suppressed = publish(cells, measurement([counts.get(cell, 0) for cell in cells]), policy.k)
     return Measured(rows=rows, suppressed=suppressed, scale=scale)
-
-
-def cell_key(cell: Sequence[str]) -> str:
-    """The record key of one cell (what :func:`mechanism` counts)."""
-    return _SEPARATOR.join(cell)
 
 
 @dataclass(frozen=True)
@@ -363,9 +359,7 @@ def release(session: Session, request: TableRequest, policy: ReleasePolicy, *, s
             f"{request.epsilon:g}. Ask for a smaller epsilon, or wait for the next period's budget.",
             status=409, extra={"period": exc.period, "budget_left": exc.left_micro / ledger.MICRO},
         ) from None
-    keys, clipped = _records(session, request, policy)
-    measured = measure(keys, request, policy)
-    measured.clipped_records = clipped
+    measured = measure(true_counts(session, request, policy), request, policy)
     sensitivity = _sensitivity(request, policy)
     error = _error95(measured.scale)
     public = signing_public_key(seed)
@@ -377,7 +371,7 @@ def release(session: Session, request: TableRequest, policy: ReleasePolicy, *, s
         "table": request.describe(),
         "parameters": {
             "epsilon": request.epsilon, "delta": 0, "k": policy.k,
-            "mechanism": "OpenDP make_count_by_categories >> then_laplace (discrete Laplace), pure epsilon-DP",
+            "mechanism": "OpenDP make_laplace on integer counts (discrete Laplace), pure epsilon-DP",
             "opendp_version": version("opendp"),
             "privacy_unit": _unit_words(request, policy),
             "neighbouring": "add or remove one person",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from gateway.statistics.release import ReleasePolicy, TableRequest, cell_key, mechanism, publish
+from gateway.statistics.release import ReleasePolicy, TableRequest, mechanism, publish
 
 CONFIDENCE_DELTA = 1e-6
 POLICY = ReleasePolicy(k=11, budget_per_year=5.0)
@@ -27,8 +27,9 @@ TABLE = {"source": "persons", "dimensions": ["child"], "period_from": "2026-01",
 TARGET = ("2026", "child")
 
 
-def _data(target_count: int) -> list[str]:
-    return [cell_key(TARGET)] * target_count + [cell_key(("2026", "adult"))] * 30
+def _data(target_count: int) -> list[int]:
+    """The table's true counts, in its cell order: (2026, child), (2026, adult), (2026, unknown)."""
+    return [target_count, 30, 0]
 
 
 def _rate(trial: Callable[[], bool], n: int) -> float:
@@ -53,8 +54,9 @@ def _audit(claimed_epsilon: float, per_release_epsilon: float, releases: int, n:
     request = TableRequest.parse({**TABLE, "epsilon": per_release_epsilon}, POLICY)
     measurement, _scale = mechanism(request, POLICY)
     cells = request.cells()
+    assert cells[0] == TARGET
 
-    def attack(data: list[str]) -> bool:
+    def attack(data: list[int]) -> bool:
         published = [publish(cells, measurement(data), POLICY.k)[0] for _ in range(releases)]
         return sum(_published_target(published)) >= threshold
 

@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 
 from crypto.errors import InvalidSignature
 from crypto.keys import signing_public_key
-from gateway.audit.log import Actor
+from gateway.audit.log import Actor, AuditEvent, record
 from gateway.audit.models import AuditEntry
+from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
 from gateway.models import metadata
 from gateway.statistics.files import verify_csv, verify_json
 from gateway.statistics.models import StatBudgetPeriod, StatEvent, StatLedgerEntry, StatPerson, StatRelease
-from gateway.statistics.release import StatisticsRefused, TableRequest
+from gateway.statistics.release import StatisticsRefused, TableRequest, true_counts
 from gateway.statistics.service import StatisticsService
 from tests.statistics.conftest import seed_cases
 
@@ -155,6 +156,27 @@ def test_concurrent_releases_cannot_both_spend_the_last_budget(ctx: GatewayConte
     assert sorted(outcomes) == ["privacy_budget_exhausted"] * 3 + ["released"]
     with ctx.sessions() as session:
         assert session.scalar(select(StatBudgetPeriod.spent_micro)) == 600_000
+
+
+def test_one_person_adds_at_most_max_contributions_records_to_an_events_table(
+        ctx: GatewayContext, agencies: object) -> None:
+    seed_cases(ctx, 3)
+    with ctx.sessions() as session, session.begin():  # one person with 25 referrals, in 2026
+        for i in range(25):
+            record(session, AuditEvent(AuditTag.EXCHANGE_SUBMIT, decision="allow", subject_id="subj_stats_0000",
+                                       purpose="shelter", recipient_agency_id="shelter",
+                                       basis={"consent_ids": ["c1"], "exception": None},
+                                       details={"envelope_id": f"env-x{i}"}), actor=RAPPORTEUR, at=ctx.clock.now())
+    service = StatisticsService(ctx)
+    service.refresh()
+    table = TableRequest.parse({**TABLE, "source": "events", "dimensions": ["event"]}, service.policy)
+    with ctx.sessions() as session:
+        units = session.execute(select(StatEvent.unit, func.count()).group_by(StatEvent.unit)).all()
+        counts = true_counts(session, table, service.policy)
+    assert max(n for _unit, n in units) > 25
+    by_unit_cap = sum(min(n, 10) for _unit, n in units)
+    assert sum(counts.values()) == by_unit_cap
+    assert service.policy.max_contributions == 10 and table.source == "events"
 
 
 @pytest.mark.parametrize(("change", "reason"), [
