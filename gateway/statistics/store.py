@@ -126,10 +126,13 @@ def _upsert_people(session: Session, subject_ids: Iterable[str], units: UnitKey,
     out: dict[str, StatPerson] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for subject in session.scalars(select(Subject).where(Subject.id.in_(chunk))):
-            unit = units.unit(subject.id)
+        subjects = list(session.scalars(select(Subject).where(Subject.id.in_(chunk))))
+        wanted = {subject.id: units.unit(subject.id) for subject in subjects}
+        known = {p.unit: p for p in session.scalars(select(StatPerson).where(StatPerson.unit.in_(wanted.values())))}
+        for subject in subjects:
+            unit = wanted[subject.id]
             values = person_row(subject, unit, home_country=home_country, now=now)
-            person = session.get(StatPerson, unit)
+            person = known.get(unit)
             if person is None:
                 person = StatPerson(**values)
                 session.add(person)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from gateway.statistics.release import ReleasePolicy, TableRequest, mechanism, publish
 
 CONFIDENCE_DELTA = 1e-6
@@ -66,6 +68,7 @@ def _audit(claimed_epsilon: float, per_release_epsilon: float, releases: int, n:
     return estimate
 
 
+@pytest.mark.rule("S31")
 def test_one_release_does_not_reveal_her_beyond_epsilon() -> None:
     estimate = _audit(claimed_epsilon=1.0, per_release_epsilon=1.0, releases=1, n=6000, threshold=12)
     assert estimate <= 1.0

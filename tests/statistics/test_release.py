@@ -39,6 +39,7 @@ def _actions(ctx: GatewayContext, action: str) -> list[AuditEntry]:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)))
 
 
+@pytest.mark.rule("S31")
 def test_the_store_is_filled_from_the_audit_log_once_and_holds_no_identifier(
         ctx: GatewayContext, agencies: object) -> None:
     cases = seed_cases(ctx, 40)
@@ -60,6 +61,7 @@ def test_the_store_is_filled_from_the_audit_log_once_and_holds_no_identifier(
     assert "NG" not in dumped.split('"') and "RO" not in dumped.split('"')
 
 
+@pytest.mark.rule("S31")
 def test_no_released_cell_is_under_k_and_the_files_are_signed(ctx: GatewayContext, agencies: object) -> None:
     seed_cases(ctx, 60)
     service = StatisticsService(ctx)
@@ -101,6 +103,7 @@ def test_no_released_cell_is_under_k_and_the_files_are_signed(ctx: GatewayContex
     assert [(e.details["release_id"], e.details["epsilon"]) for e in entries] == [(released.release.id, 0.5)]
 
 
+@pytest.mark.rule("S31")
 def test_the_ledger_refuses_a_release_beyond_the_budget(ctx: GatewayContext, agencies: object) -> None:
     seed_cases(ctx, 20)
     _with(ctx, statistics_budget_per_year=1.0)
@@ -198,6 +201,7 @@ def test_bad_requests_are_refused_with_a_reason(ctx: GatewayContext, change: dic
     assert refused.value.reason == reason
 
 
+@pytest.mark.rule("S31")
 def test_the_api_serves_only_the_rapporteur_and_the_monitoring_body(
         ctx: GatewayContext, client: TestClient, bearer: Callable[[str], dict[str, str]]) -> None:
     seed_cases(ctx, 30)
