@@ -33,8 +33,10 @@ from .vocabulary import (
     CapacityStatus,
     ChangeReason,
     CJRole,
+    ExploitationType,
     NrmOutcome,
     Purpose,
+    Sex,
 )
 
 __all__ = [
@@ -97,6 +99,10 @@ class Subject(Base):
     stage1_decided_at: Mapped[datetime | None]
     stage2_outcome: Mapped[str | None] = mapped_column(String(8))
     stage2_decided_at: Mapped[datetime | None]
+    sex: Mapped[str | None] = mapped_column(String(8))
+    """Coarse, optional, for anonymised statistics only (gateway.statistics)."""
+    exploitation_type: Mapped[str | None] = mapped_column(String(20))
+    """Coarse, optional, for anonymised statistics only (gateway.statistics)."""
 
 
 class SubjectAttributeChange(Base):
@@ -244,6 +250,8 @@ ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
     "stage1_decided_at": _instant,
     "stage2_outcome": _optional_code(NrmOutcome),
     "stage2_decided_at": _instant,
+    "sex": _optional_code(Sex),
+    "exploitation_type": _optional_code(ExploitationType),
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -254,7 +262,7 @@ _DEFAULTS: dict[str, Any] = {
     "declined_nrm": False, "capacity": {},
     "cj_role": str(CJRole.NONE), "open_cases": [], "placement_agency_id": None,
     "nrm_referred_at": None, "stage1_outcome": None, "stage1_decided_at": None, "stage2_outcome": None,
-    "stage2_decided_at": None,
+    "stage2_decided_at": None, "sex": None, "exploitation_type": None,
 }
 
 

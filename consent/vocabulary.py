@@ -94,6 +94,25 @@ class AgeBand(StrEnum):
 CHILD_AGE_BANDS = frozenset({AgeBand.AGE_0_11, AgeBand.AGE_12_15, AgeBand.AGE_16_17})
 
 
+class Sex(StrEnum):
+    """Recorded sex, coarse, for anonymised statistics only (digest §6.6); policy never reads it."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class ExploitationType(StrEnum):
+    """The main form of exploitation, coarse, for anonymised statistics only (digest §6.6)."""
+
+    SEXUAL = "sexual"
+    LABOUR = "labour"
+    DOMESTIC_SERVITUDE = "domestic_servitude"
+    CRIMINAL = "criminal"
+    MULTIPLE = "multiple"
+    OTHER = "other"
+
+
 class AgeOutcome(StrEnum):
     """The outcome of an age assessment (CH1, CH21)."""
 

@@ -19,6 +19,7 @@ class StaffRole(StrEnum):
     CASEWORKER = "caseworker"
     VOLUNTEER = "volunteer"
     OPERATOR = "operator"
+    RAPPORTEUR = "rapporteur"
 
 
 class StaffAccount(Base):

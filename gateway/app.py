@@ -34,6 +34,8 @@ from .portal import staff as portal_staff
 from .registry.routes import router as registry_router
 from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
+from .statistics.api import router as statistics_api_router
+from .statistics.console import router as statistics_console_router
 
 
 def build_context(
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(exchange_router)
     app.include_router(registry_router)
     app.include_router(audit_router)
+    app.include_router(statistics_console_router)  # before the console's own paths
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
     app.include_router(subjects_router)
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(portal_api.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_staff.router)
+    app.include_router(statistics_api_router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

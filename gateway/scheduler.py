@@ -11,6 +11,7 @@ from .consent_api.adapters import consent_service
 from .context import GatewayContext
 from .nrm.service import run_timers
 from .periodic import PeriodicThread
+from .statistics.service import StatisticsService
 
 
 def expire_consents(ctx: GatewayContext, *, batch: int = 1000) -> int:
@@ -31,4 +32,5 @@ class ScheduledJobs(PeriodicThread):
 
     def run_once(self) -> dict[str, int]:
         return {"nrm_alerts": len(run_timers(self.ctx.sessions, self.ctx.clock.now())),
-                "consents_expired": expire_consents(self.ctx)}
+                "consents_expired": expire_consents(self.ctx),
+                "statistics_entries_read": StatisticsService(self.ctx).refresh()}

@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
 
+    # Statistics for the rapporteur and the monitoring body (gateway/statistics): differential privacy.
+    statistics_budget_per_year: float = Field(default=2.0, gt=0, le=20)
+    """Total epsilon all releases may spend on one calendar year of data."""
+    statistics_default_epsilon: float = Field(default=0.5, gt=0, le=20)
+    statistics_k: int = Field(default=11, ge=1, le=1000)
+    """Smallest count published; anything below is suppressed (CTDC's k = 11)."""
+    statistics_max_contributions: int = Field(default=10, ge=1, le=1000)
+    """Records of one person counted in one events table at most (the sensitivity)."""
+    statistics_max_cells: int = Field(default=5000, ge=1)
+    statistics_home_country: str = Field(default="", max_length=2)
+    """ISO 3166 code counted as "national" in the nationality breakdown (empty: none)."""
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.policy_engine == "opa" and not self.opa_url:

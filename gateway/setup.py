@@ -94,7 +94,8 @@ def seed_demo(settings: Settings, *, clock: Clock | None = None, progress: Progr
             hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
             lines: list[str] = []
             for username, role, what in (("dpo", StaffRole.DPO, "DPO"),
-                                         ("monitor", StaffRole.MONITORING_BODY, "monitoring body")):
+                                         ("monitor", StaffRole.MONITORING_BODY, "monitoring body"),
+                                         ("rapporteur", StaffRole.RAPPORTEUR, "national rapporteur")):
                 if session.query(StaffAccount).filter_by(username=username).first() is not None:
                     continue
                 progress(f"creating the {what} account")

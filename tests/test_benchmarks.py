@@ -71,3 +71,15 @@ def test_the_audit_benchmark_runs_on_small_sizes() -> None:
     assert len(figures["sizes"]) == 2
     for size in figures["sizes"].values():
         assert size["append_us"] > 0 and size["inclusion_proof_ms"] > 0 and size["verify_entries_per_s"] > 0
+
+
+def test_the_statistics_benchmark_runs_on_small_sizes() -> None:
+    lines, figures = run_bench("statistics", "--sizes", "300", "--refresh-cases", "30")
+    tables = figures["sizes"]["300"]["tables"]
+    assert len(tables) == 4
+    for table in tables.values():
+        assert table["release_ms"] > 0 and table["exact_ms"] > 0
+        assert table["published"] + round(table["suppressed_share"] * table["cells"]) == table["cells"]
+    # 30 subjects created and decided twice each, after two agency registrations
+    assert figures["refresh"]["entries_read"] == 2 + 30 * 3 and figures["refresh"]["second_refresh_read"] == 0
+    assert any(line.startswith("store refresh from the audit log") for line in lines)

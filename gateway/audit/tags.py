@@ -60,3 +60,5 @@ class AuditTag(StrEnum):
     PORTAL_REQUEST_UPDATE = "portal:request:update"
     CONSOLE_SIGN_IN = "console:session:sign_in"
     CONSOLE_SIGN_IN_FAIL = "console:session:sign_in_fail"
+    STATISTICS_RELEASE = "statistics:release:publish"
+    STATISTICS_REFUSE = "statistics:release:refuse"

@@ -32,10 +32,12 @@ from consent.vocabulary import (
     CJOption,
     CJRole,
     ExplainedItem,
+    ExploitationType,
     InterpreterRelationship,
     NrmOutcome,
     Purpose,
     ScopeTier,
+    Sex,
 )
 from gateway.registry.models import AgencyKind
 
@@ -89,6 +91,8 @@ class SubjectAttributesIn(Strict):
     stage1_decided_at: AwareDatetime | None = None
     stage2_outcome: NrmOutcome | None = None
     stage2_decided_at: AwareDatetime | None = None
+    sex: Sex | None = None
+    exploitation_type: ExploitationType | None = None
 
     _NOT_NULLABLE = frozenset({"age_disputed", "age_appeal_status", "asylum_claimed", "possible_refugee",
                                "guardian_suspected", "declined_nrm", "capacity", "cj_role", "open_cases"})
@@ -164,6 +168,8 @@ class SubjectOut(BaseModel):
     stage1_decided_at: datetime | None
     stage2_outcome: str | None
     stage2_decided_at: datetime | None
+    sex: str | None = None
+    exploitation_type: str | None = None
 
     @classmethod
     def of(cls, s: Subject, now: datetime) -> SubjectOut:
@@ -179,7 +185,7 @@ class SubjectOut(BaseModel):
             cj_role=s.cj_role, open_cases=list(s.open_cases), placement_agency_id=s.placement_agency_id,
             nrm_referred_at=s.nrm_referred_at, stage1_outcome=s.stage1_outcome,
             stage1_decided_at=s.stage1_decided_at, stage2_outcome=s.stage2_outcome,
-            stage2_decided_at=s.stage2_decided_at,
+            stage2_decided_at=s.stage2_decided_at, sex=s.sex, exploitation_type=s.exploitation_type,
         )
 
 

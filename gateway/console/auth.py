@@ -27,7 +27,9 @@ from ..web.totp import matching_step, spend_code
 
 __all__ = ["CONSOLE_ROLES", "ConsoleAuth", "SignInOutcome", "Staff"]
 
-CONSOLE_ROLES = frozenset({StaffRole.DPO.value, StaffRole.MONITORING_BODY.value})
+CONSOLE_ROLES = frozenset({StaffRole.DPO.value, StaffRole.MONITORING_BODY.value, StaffRole.RAPPORTEUR.value})
+AUDIT_ROLES = frozenset({StaffRole.DPO.value, StaffRole.MONITORING_BODY.value})
+"""Roles that see the audit log itself; the rapporteur sees only statistics (/console/statistics)."""
 REALM = "console"
 COOKIE = "__Host-gw-console"
 

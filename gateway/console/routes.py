@@ -31,7 +31,7 @@ from ..context import GatewayContext
 from ..deps import ContextDep
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA, apply_html_headers
-from .auth import ConsoleAuth, Staff
+from .auth import AUDIT_ROLES, ConsoleAuth, Staff
 from .views import EntryView, FilterForm, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -128,6 +128,8 @@ def _require(ctx: GatewayContext, request: Request, session: Session) -> Staff |
     if staff is None:
         expired = request.cookies.get(ConsoleAuth(ctx).store.policy.cookie_name) is not None
         return _redirect("/console/login" + ("?expired=1" if expired else ""))
+    if staff.role not in AUDIT_ROLES:  # the rapporteur: anonymised statistics only
+        return _redirect("/console/statistics")
     return staff
 
 

@@ -109,7 +109,14 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
         "kind": "investigative_interview", "scheduled_for": "2031-01-01T10:00:00Z", "guardian_advocate_id": "ga-1",
         "guardian_advocate_briefed": True, "scheduled_by": "staff-1"}),
     ("GET", "/v1/children/{subject_id}/interviews"): ("owned", None),
+    # Statistics (tests/statistics): function-level, the rapporteur and the monitoring body only.
+    ("GET", "/v1/statistics/catalogue"): ("statistics", None),
+    ("POST", "/v1/statistics/cost"): ("statistics", lambda: _TABLE),
+    ("POST", "/v1/statistics/releases"): ("statistics", lambda: _TABLE),
+    ("GET", "/v1/statistics/releases/{release_id}.json"): ("statistics", None),
+    ("GET", "/v1/statistics/releases/{release_id}.csv"): ("statistics", None),
 }
+_TABLE = {"source": "persons", "dimensions": ["sex"], "period_from": "2026-01", "period_to": "2026-12"}
 
 # Headers a route needs before it looks at ownership at all.
 EXTRA_HEADERS: dict[tuple[str, str], dict[str, str]] = {("POST", "/v1/envelopes"): {"Idempotency-Key": "matrix"}}
@@ -222,3 +229,14 @@ def test_operator_routes_are_403_for_agencies(
                               json=body_factory() if body_factory else None)
     assert response.status_code == 403
     assert response.json()["reason"] == "operator_only"
+
+
+@pytest.mark.parametrize(("method", "path"), [k for k, v in ROUTES.items() if v[0] == "statistics"])
+def test_statistics_routes_are_403_for_other_agencies(
+    client: TestClient, auth: Auth, registry: Registry, method: str, path: str
+) -> None:
+    body_factory = ROUTES[(method, path)][1]
+    response = client.request(method, path.replace("{release_id}", "rel_x"), headers=auth(OWNER),
+                              json=body_factory() if body_factory else None)
+    assert response.status_code == 403
+    assert response.json()["reason"] == "statistics_role_required"
