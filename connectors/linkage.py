@@ -89,15 +89,16 @@ class LinkageSchema:
 
     filter_bits: int = 1024
     """Before balancing; a stored key is twice this (2048 bits, 256 bytes)."""
-    name_bigram: int = 8
-    skeleton_bigram: int = 14
-    skeleton_whole: int = 20
-    year: int = 30
-    month: int = 14
-    day: int = 14
-    cohort: int = 14
-    sex: int = 16
-    nationality: int = 16
+    name_bigram: int = 4
+    skeleton_bigram: int = 10
+    skeleton_whole: int = 16
+    year: int = 20
+    month: int = 30
+    day: int = 30
+    day_month: int = 30
+    cohort: int = 4
+    sex: int = 8
+    nationality: int = 8
 
     @property
     def key_bytes(self) -> int:
@@ -237,6 +238,12 @@ def skeleton(part: str) -> str:
     return text
 
 
+_WEIGHTS: Final = {"name": "name_bigram", "skeleton": "skeleton_bigram", "skeleton_whole": "skeleton_whole",
+                   "year": "year", "month": "month", "day": "day", "day_month": "day_month", "cohort": "cohort",
+                   "sex": "sex", "nationality": "nationality"}
+"""Each field's tokens and the schema weight (bits per token) they set."""
+
+
 def _bigrams(text: str) -> set[str]:
     padded = f"_{text}_"
     return {padded[i:i + 2] for i in range(len(padded) - 1)}
@@ -244,8 +251,7 @@ def _bigrams(text: str) -> set[str]:
 
 def tokens(person: PersonIdentifiers) -> dict[str, set[str]]:
     """The tokens of each field (plain text: they never leave the agency)."""
-    out: dict[str, set[str]] = {"name": set(), "skeleton": set(), "skeleton_whole": set(), "year": set(),
-                                "month": set(), "day": set(), "cohort": set(), "sex": set(), "nationality": set()}
+    out: dict[str, set[str]] = {field_name: set() for field_name in _WEIGHTS}
     for name in person.names:
         for part in latin_form(name):
             out["name"] |= _bigrams(part)
@@ -253,16 +259,19 @@ def tokens(person: PersonIdentifiers) -> dict[str, set[str]]:
             if bones:
                 out["skeleton"] |= _bigrams(bones)
                 out["skeleton_whole"].add(bones)
-    year: int | None = None
     if person.birth_date is not None:
-        year = person.birth_date.year
-        out["year"].add(str(year))
-        out["month"].add(f"{person.birth_date.month:02d}")
-        out["day"].add(f"{person.birth_date.day:02d}")
+        born = person.birth_date
+        out["year"].add(str(born.year))
+        out["month"].add(f"{born.month:02d}")
+        out["day"].add(f"{born.day:02d}")
+        out["day_month"].add("-".join(sorted((f"{born.month:02d}", f"{born.day:02d}"))))  # survives d/m swapped
+        years = range(born.year, born.year + 1)
     elif person.birth_year_range is not None:
         low, high = sorted(person.birth_year_range)
-        year = (low + high) // 2
-    if year is not None:
+        years = range(low, high + 1)
+    else:
+        years = range(0)
+    for year in years:  # every cohort the person may belong to, on two overlapping grids
         out["cohort"] |= {f"a{year // 4}", f"b{(year + 2) // 4}"}
     if person.sex:
         out["sex"].add(person.sex.strip().lower()[:1])
@@ -272,11 +281,6 @@ def tokens(person: PersonIdentifiers) -> dict[str, set[str]]:
 
 
 # -------------------------------------------------------------------------------------- encoding
-
-_WEIGHTS: Final = {"name": "name_bigram", "skeleton": "skeleton_bigram", "skeleton_whole": "skeleton_whole",
-                   "year": "year", "month": "month", "day": "day", "cohort": "cohort", "sex": "sex",
-                   "nationality": "nationality"}
-
 
 def _positions_seed(field_key: bytes, token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode(), key=field_key, digest_size=32).digest(), "big")

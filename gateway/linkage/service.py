@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -45,9 +46,9 @@ PURPOSE: Final = "record_linkage"
 FIELD: Final = "linkage.possible_match"
 VERSION: Final = "srg-linkage/v1"
 
-POSSIBLE: Final = 0.80
+POSSIBLE: Final = 0.885
 """Dice coefficient from which a stored key is reported as a possible match (bench/linkage.py)."""
-STRONG: Final = 0.88
+STRONG: Final = 0.92
 """From here the answer says ``strong``."""
 QUERIES_PER_HOUR: Final = 30
 """Questions one agency may ask in any hour; more are refused (429) and shown to the DPO."""
@@ -346,7 +347,7 @@ def _retry_after(session: Session, agency_id: str, now: datetime) -> int:
         LinkageQuery.agency_id == agency_id, LinkageQuery.at > now - timedelta(hours=1)))
     if oldest is None:
         return 1
-    return max(1, int((oldest + timedelta(hours=1) - now).total_seconds()) + 1)
+    return max(1, math.ceil((oldest + timedelta(hours=1) - now).total_seconds()))
 
 
 def match_view(session: Session, caller: Caller, match_id: str) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connectors.linkage import LinkageKey, LinkageSecret, PersonIdentifiers, encode
+from gateway.context import GatewayContext
 from tests.conftest import Registry
 from tests.consent.conftest import consent_body, subject_body
+from tests.console.conftest import StaffLogin, make_staff
 
 Auth = Callable[..., dict[str, str]]
 EPOCH = "2026-12"
@@ -71,3 +73,8 @@ def person(client: TestClient, auth: Auth, epoch: str, secret: LinkageSecret) ->
         return subject_id
 
     return make
+
+
+@pytest.fixture
+def dpo(ctx: GatewayContext) -> StaffLogin:
+    return make_staff(ctx, "dpo", "dpo")
