@@ -22,6 +22,8 @@ class Purpose(StrEnum):
     POST_RETURN_MONITORING = "post_return_monitoring"
     FILMING = "filming"
     FORENSIC = "forensic"
+    RECORD_LINKAGE = "record_linkage"
+    """Letting agencies learn which other agency may already know the person (linkage keys, issue 24)."""
 
 
 class ScopeTier(StrEnum):

@@ -28,6 +28,8 @@ from .exceptions.routes import router as exceptions_router
 from .exchange.routes import router as exchange_router
 from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
+from .linkage.console import router as linkage_console_router
+from .linkage.routes import router as linkage_router
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(audit_router)
     app.include_router(statistics_console_router)  # before the console's own paths
     app.include_router(console_router)
+    app.include_router(linkage_console_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
     app.include_router(subjects_router)
     app.include_router(consents_router)
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(portal_routes.router)
     app.include_router(portal_staff.router)
     app.include_router(statistics_api_router)
+    app.include_router(linkage_router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -13,6 +13,7 @@ from .audit import models as _audit_models
 from .auth import models as _auth_models
 from .exceptions import models as _exceptions_models
 from .exchange import models as _exchange_models
+from .linkage import models as _linkage_models
 from .nrm import models as _nrm_models
 from .portal import models as _portal_models
 from .registry import models as _registry_models
@@ -22,6 +23,6 @@ from .web import models as _web_models
 __all__ = ["Base", "metadata"]
 
 metadata = Base.metadata
-_loaded = (_accounts, _audit_models, _auth_models, _exceptions_models, _exchange_models, _nrm_models,
-           _portal_models, _registry_models, _web_models, _statistics_models)
+_loaded = (_accounts, _audit_models, _auth_models, _exceptions_models, _exchange_models, _linkage_models,
+           _nrm_models, _portal_models, _registry_models, _web_models, _statistics_models)
 _consent_tables = (_consent_models, _consent_notices, _consent_portal_access, _consent_subjects)

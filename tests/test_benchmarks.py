@@ -83,3 +83,13 @@ def test_the_statistics_benchmark_runs_on_small_sizes() -> None:
     # 30 subjects created and decided twice each, after two agency registrations
     assert figures["refresh"]["entries_read"] == 2 + 30 * 3 and figures["refresh"]["second_refresh_read"] == 0
     assert any(line.startswith("store refresh from the audit log") for line in lines)
+
+
+def test_the_linkage_benchmark_reports_quality_against_plaintext_and_query_time() -> None:
+    lines, figures = run_bench("linkage", "--people", "120", "--stored", "500", "2000", "--repeats", "3")
+    for matcher in ("linkage_keys", "plaintext_tokens", "plaintext_exact"):
+        assert 0 <= figures[f"{matcher}_precision"] <= 1 and 0 <= figures[f"{matcher}_recall"] <= 1
+    assert figures["same_people"] == 60
+    assert set(figures["query"]) == {"500", "2000"}
+    assert figures["query"]["2000"]["p50_ms"] > 0
+    assert any(line.startswith("linkage_keys") for line in lines)

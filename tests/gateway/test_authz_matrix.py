@@ -115,6 +115,14 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/statistics/releases"): ("statistics", lambda: _TABLE),
     ("GET", "/v1/statistics/releases/{release_id}.json"): ("statistics", None),
     ("GET", "/v1/statistics/releases/{release_id}.csv"): ("statistics", None),
+    # Record linkage (tests/linkage): keys and questions name OWNER's subject; a match is its asker's
+    # and its holder's alone; epochs are the operator's.
+    ("PUT", "/v1/linkage/subjects/{subject_id}/key"): ("owned", lambda: {
+        "epoch": "e-1", "clk": "AAAA", "check_value": "0" * 24, "version": "srg-linkage/v1"}),
+    ("DELETE", "/v1/linkage/subjects/{subject_id}/key"): ("owned", None),
+    ("POST", "/v1/linkage/queries"): ("owned", lambda: {"subject_id": _OWNED["subject_id"]}),
+    ("GET", "/v1/linkage/matches/{match_id}"): ("owned", None),
+    ("POST", "/v1/linkage/epochs"): ("operator", lambda: {"epoch": "e-2"}),
 }
 _TABLE = {"source": "persons", "dimensions": ["sex"], "period_from": "2026-01", "period_to": "2026-12"}
 
@@ -182,11 +190,27 @@ def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayCo
     grant = client.post("/v1/exceptions", headers=auth(OWNER), json=ROUTES[("POST", "/v1/exceptions")][1]())
     assert grant.status_code == 201, grant.text
     own_entries = client.get("/v1/audit/entries", headers=auth(OWNER), params={"limit": 200}).json()["entries"]
-    return {"plan_id": pending_plan["plan_id"], "outbox_envelope_id": sent["envelope_id"],
+    match_id = _linkage_match(ctx, subject["id"])
+    return {"match_id": match_id, "plan_id": pending_plan["plan_id"], "outbox_envelope_id": sent["envelope_id"],
             "envelope_id": incoming["envelope_id"], "agency_id": OWNER, "key_id": registry.key_ids[OWNER]["x25519"],
             "endpoint_id": ep["id"],
             "subject_id": subject["id"], "consent_id": consent["consent"]["id"],
             "seq": str(own_entries[-1]["seq"]), "grant_id": grant.json()["id"]}
+
+
+def _linkage_match(ctx: GatewayContext, subject_id: str) -> str:
+    """A possible match reported to OWNER about its subject (held by the IOM)."""
+    from gateway.linkage.models import LinkageMatch, LinkageQuery
+
+    now = ctx.clock.now()
+    with ctx.sessions() as session, session.begin():
+        session.add(LinkageQuery(id="lq-matrix", agency_id=OWNER, subject_id=subject_id, at=now, outcome="answered",
+                                 reason=None, matches=1, key_age_s=None))
+        session.flush()
+        session.add(LinkageMatch(id="lm-matrix", query_id="lq-matrix", asking_agency_id=OWNER,
+                                 asking_subject_id=subject_id, holding_agency_id="iom", holding_subject_id="s-iom",
+                                 strength=0.9, created_at=now))
+    return "lm-matrix"
 
 
 def _fill(path: str, ids: dict[str, str]) -> str:

@@ -1,0 +1,74 @@
+"""``/v1/linkage``: enrol a subject's linkage key, ask who else may know them, resolve a match;
+the operator starts a new epoch when the agencies rotate their shared secret."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..deps import Caller, ContextDep, OperatorDep, SessionDep, require_scope
+from . import service
+
+router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
+Agency = Annotated[Caller, Depends(require_scope("referrals:write"))]
+SubjectId = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeyBody(Strict):
+    """A linkage key as ``connectors.linkage.LinkageKey.document()`` makes it."""
+
+    epoch: str = Field(min_length=1, max_length=40)
+    clk: str = Field(min_length=4, max_length=400)
+    check_value: str = Field(min_length=1, max_length=24)
+    version: str = Field(min_length=1, max_length=40)
+
+
+class QueryBody(Strict):
+    subject_id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class EpochBody(Strict):
+    epoch: str = Field(min_length=1, max_length=40)
+
+
+def _rid(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+@router.put("/subjects/{subject_id}/key")
+def enrol_key(subject_id: SubjectId, body: KeyBody, caller: Agency, ctx: ContextDep, session: SessionDep,
+              request: Request) -> dict[str, Any]:
+    """Store (or replace) your subject's linkage key; needs a consent in force for ``record_linkage``."""
+    return service.enrol(session, ctx, caller, subject_id, body.model_dump(), request_id=_rid(request))
+
+
+@router.delete("/subjects/{subject_id}/key", status_code=204)
+def remove_key(subject_id: SubjectId, caller: Agency, ctx: ContextDep, session: SessionDep,
+               request: Request) -> Response:
+    """Delete your subject's linkage key."""
+    service.remove(session, ctx, caller, subject_id, request_id=_rid(request))
+    return Response(status_code=204)
+
+
+@router.post("/queries")
+def ask(body: QueryBody, caller: Agency, ctx: ContextDep, session: SessionDep, request: Request) -> dict[str, Any]:
+    """Which agencies may already know this subject of yours? Agencies and strengths only, never data."""
+    return service.query(session, ctx, caller, body.subject_id, request_id=_rid(request))
+
+
+@router.get("/matches/{match_id}")
+def match(match_id: Annotated[str, Path(max_length=64)], caller: Agency, session: SessionDep) -> dict[str, Any]:
+    """A reported match, for its asker or its holder (what a follow-up request names)."""
+    return service.match_view(session, caller, match_id)
+
+
+@router.post("/epochs", status_code=201)
+def start_epoch(body: EpochBody, caller: OperatorDep, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Operator: the agencies encode with a new shared secret from now on; older keys are deleted."""
+    return service.start_epoch(session, ctx, caller, body.epoch)

@@ -1,0 +1,53 @@
+"""Two agencies' SDKs, a running gateway, real HTTP: the same person in two scripts is found."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors import linkage
+from connectors.client import GatewayClient
+from connectors.errors import GatewayAPIError
+from tests.consent.conftest import consent_body, subject_body
+from tests.exchange.conftest import LiveGateway, live_gateway  # noqa: F401 - the fixture
+from tests.linkage.conftest import AMINA_ARABIC, AMINA_LATIN
+
+
+def _client(live: LiveGateway, agency: str) -> GatewayClient:
+    return GatewayClient(live.url, agency, live.registry.keys[agency])
+
+
+def _consenting_subject(client: GatewayClient, names: list[str]) -> str:
+    subject = client.request("POST", "/v1/subjects", json=subject_body())
+    client.request("POST", "/v1/consents", json=consent_body(
+        subject["id"], purpose="record_linkage", recipients=[{"agency_id": a} for a in names], data_classes=["D22"]))
+    return str(subject["id"])
+
+
+@pytest.mark.rule("CR1")
+def test_two_agencies_sdks_find_the_same_person_through_the_gateway(live_gateway: LiveGateway) -> None:  # noqa: F811
+    shared = linkage.LinkageSecret.generate("2026-12")
+    at_ngo = shared                                          # each agency holds its own copy,
+    at_shelter = linkage.LinkageSecret.from_text(shared.to_text())  # handed over out of band
+    with (_client(live_gateway, "operator") as operator, _client(live_gateway, "ngo") as ngo,
+          _client(live_gateway, "shelter") as shelter, _client(live_gateway, "police") as police):
+        operator.request("POST", "/v1/linkage/epochs", json={"epoch": "2026-12"})
+        ngo_subject = _consenting_subject(ngo, ["shelter"])
+        shelter_subject = _consenting_subject(shelter, ["ngo"])
+        police_subject = _consenting_subject(police, ["ngo"])
+        linkage.enrol(ngo, ngo_subject, linkage.encode(AMINA_LATIN, at_ngo))
+        linkage.enrol(shelter, shelter_subject, linkage.encode(AMINA_ARABIC, at_shelter))
+        linkage.enrol(police, police_subject, linkage.encode(AMINA_LATIN, at_ngo))
+
+        answer = linkage.query(ngo, ngo_subject)
+        assert [m["agency_id"] for m in answer["matches"]] == ["shelter"]
+        assert answer["matches"][0]["band"] in {"possible", "strong"}
+
+        # The police's subject consented to the NGO being asked, but no holder may ever be named
+        # to the police: the same person, the same key, and an empty answer.
+        assert linkage.query(police, police_subject)["matches"] == []
+
+        # The SDK raises the gateway's precise refusal: no key enrolled for this subject.
+        unenrolled = _consenting_subject(ngo, ["shelter"])
+        with pytest.raises(GatewayAPIError) as refused:
+            linkage.query(ngo, unenrolled)
+        assert refused.value.status == 422 and refused.value.reason == "linkage_key_missing"
