@@ -254,3 +254,14 @@ def test_the_api_serves_only_the_rapporteur_and_the_monitoring_body(
     assert over.status_code == 409 and over.json()["reason"] == "privacy_budget_exhausted"
     unknown = client.get("/v1/statistics/releases/rel_nothing.json", headers=bearer("rapporteur"))
     assert unknown.status_code == 404
+
+
+def test_the_scheduler_keeps_the_store_up_to_date(ctx: GatewayContext, agencies: object) -> None:
+    from gateway.scheduler import ScheduledJobs
+
+    seed_cases(ctx, 5)
+    jobs = ScheduledJobs(ctx)
+    assert jobs.run_once()["statistics_entries_read"] > 0
+    assert jobs.run_once()["statistics_entries_read"] == 0
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StatPerson)) == 5
