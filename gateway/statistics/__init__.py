@@ -7,5 +7,8 @@
 - :mod:`.release`: builds a table, adds OpenDP noise, suppresses small cells and charges the budget;
 - :mod:`.ledger`: the budget per calendar year of data;
 - :mod:`.files`: the signed CSV and JSON files of a release;
-- :mod:`.chart`: the server-rendered SVG chart of a release.
+- :mod:`.chart`: the server-rendered SVG chart of a release;
+- :mod:`.service`: who may ask, and the release as the API and the console run it;
+- :mod:`.api` (``/v1/statistics``) and :mod:`.console` (``/console/statistics``): the routes;
+- :mod:`.synthetic`: synthetic case data for the benchmark and tests.
 """

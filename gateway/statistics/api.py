@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from ..deps import Caller, CallerDep, ContextDep, SessionDep
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -26,8 +27,6 @@ def _request_id(request: Request) -> str | None:
 
 
 async def _statistics_caller(caller: CallerDep, request: Request, ctx: ContextDep) -> Caller:
-    from starlette.concurrency import run_in_threadpool
-
     allowed = await run_in_threadpool(StatisticsService(ctx).permitted, caller.actor(), caller.kind,
                                       _request_id(request))
     if not allowed:

@@ -12,12 +12,6 @@ import threading
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure
-
 __all__ = ["release_chart"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -65,6 +59,12 @@ def release_chart(document: dict[str, Any], *, title: str = "") -> str:
     rows.sort(key=lambda r: (-int(r[-1]), _label(r)))
     shown = rows[:MAX_BARS]
     height = 1.6 + 0.32 * max(len(shown), 1)
+    # Imported here, not with the app: matplotlib costs a few hundred milliseconds to load.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     with _LOCK:
         figure = Figure(figsize=(8, height), dpi=96)
         axes = figure.add_subplot()

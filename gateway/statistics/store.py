@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.age import is_child
@@ -148,11 +150,11 @@ def refresh(session: Session, units: UnitKey, *, home_country: str, now: datetim
 
     Call it until it returns less than ``batch``. Idempotent: an entry is read once, whoever calls.
     """
-    cursor = session.get(StatCursor, CURSOR, with_for_update=True)
-    if cursor is None:
-        cursor = StatCursor(name=CURSOR, next_seq=0)
-        session.add(cursor)
-        session.flush()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # The first refresh ever creates the cursor; two at once must not both try (the loser waits).
+    session.execute(insert(StatCursor).values(name=CURSOR, next_seq=0).on_conflict_do_nothing(index_elements=["name"]))
+    cursor = session.get(StatCursor, CURSOR, with_for_update=True, populate_existing=True)
+    assert cursor is not None
     entries = list(session.scalars(select(AuditEntry).where(AuditEntry.seq >= cursor.next_seq)
                                    .order_by(AuditEntry.seq).limit(batch)))
     if not entries:

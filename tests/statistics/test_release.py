@@ -161,6 +161,30 @@ def test_concurrent_releases_cannot_both_spend_the_last_budget(ctx: GatewayConte
         assert session.scalar(select(StatBudgetPeriod.spent_micro)) == 600_000
 
 
+def test_two_refreshes_at_once_count_every_entry_once(ctx: GatewayContext, agencies: object) -> None:
+    cases = seed_cases(ctx, 30)
+    service = StatisticsService(ctx)
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            service.refresh()
+        except BaseException as exc:  # a duplicate would fail the primary key
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StatEvent)) == cases.counted_entries
+        assert session.scalar(select(func.count()).select_from(StatPerson)) == 30
+
+
 def test_one_person_adds_at_most_max_contributions_records_to_an_events_table(
         ctx: GatewayContext, agencies: object) -> None:
     seed_cases(ctx, 3)
@@ -230,3 +254,14 @@ def test_the_api_serves_only_the_rapporteur_and_the_monitoring_body(
     assert over.status_code == 409 and over.json()["reason"] == "privacy_budget_exhausted"
     unknown = client.get("/v1/statistics/releases/rel_nothing.json", headers=bearer("rapporteur"))
     assert unknown.status_code == 404
+
+
+def test_the_scheduler_keeps_the_store_up_to_date(ctx: GatewayContext, agencies: object) -> None:
+    from gateway.scheduler import ScheduledJobs
+
+    seed_cases(ctx, 5)
+    jobs = ScheduledJobs(ctx)
+    assert jobs.run_once()["statistics_entries_read"] > 0
+    assert jobs.run_once()["statistics_entries_read"] == 0
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StatPerson)) == 5
