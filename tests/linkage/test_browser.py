@@ -35,8 +35,9 @@ def questions(ctx: GatewayContext, registry: Registry) -> None:
                                      reason="linkage_rate_limited" if i >= 30 else None, matches=i % 3 == 0,
                                      key_age_s=60))
         for i in range(2):
-            session.add(LinkageQuery(id=f"lq-clinic-{i}", agency_id="clinic", subject_id="s-c", at=now - timedelta(days=1),
-                                     outcome="answered", reason=None, matches=0, key_age_s=86_400 * 30))
+            session.add(LinkageQuery(id=f"lq-clinic-{i}", agency_id="clinic", subject_id="s-c",
+                                     at=now - timedelta(days=1), outcome="answered", reason=None, matches=0,
+                                     key_age_s=86_400 * 30))
 
 
 def test_the_dpo_sees_the_probing_agency_first(server: str, browser: Any, dpo: StaffLogin, questions: None) -> None:
