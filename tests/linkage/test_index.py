@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import warnings
+from datetime import date
 
 import pytest
 from bitarray import bitarray
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.linkage import LinkageSecret, PersonIdentifiers, encode
+from gateway.errors import Unprocessable
 from gateway.linkage.index import KEY_BYTES, KeyIndex
+from gateway.linkage.service import _decode_key
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -58,3 +63,19 @@ def test_an_entry_already_held_is_not_added_twice() -> None:
     index.add(7, "a", "s", b"\x01" * KEY_BYTES)
     index.add(7, "a", "s", b"\x01" * KEY_BYTES)
     assert len(index) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=400), st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode())))
+def test_a_submitted_key_is_either_a_balanced_256_byte_key_or_a_precise_refusal(clk: str) -> None:
+    try:
+        raw = _decode_key(clk)
+    except Unprocessable as refused:
+        assert refused.reason == "linkage_key_invalid" and refused.status == 422
+    else:
+        assert len(raw) == KEY_BYTES and int.from_bytes(raw, "big").bit_count() == KEY_BYTES * 4
+
+
+def test_the_balanced_key_the_sdk_makes_is_accepted() -> None:
+    key = encode(PersonIdentifiers(names=("Amina Bakri",), birth_date=date(2001, 3, 14)), LinkageSecret.generate("e"))
+    assert _decode_key(key.b64) == base64.b64decode(key.b64)
