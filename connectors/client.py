@@ -17,6 +17,7 @@ from crypto.keys import AgencyKeyPair
 from .assertion import token_request_form
 from .errors import GatewayAPIError, VerificationError
 from .referral import OpenedReferral, Preview, make_preview, open_referral, seal_referral
+from .tree_head import TreeHead, WitnessedLog
 
 JSONDict = dict[str, Any]
 
@@ -34,6 +35,8 @@ class GatewayClient:
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         now: Callable[[], float] = time.time,
+        log: WitnessedLog | None = None,
+        log_check_interval_s: float = 0.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency_id = agency_id
@@ -44,6 +47,10 @@ class GatewayClient:
         self._token: str | None = None
         self._token_expires = 0.0
         self._key_ids: dict[str, str] = {}
+        self.log = log
+        """With a :class:`WitnessedLog`, every call first checks the gateway's witnessed tree head."""
+        self.log_check_interval_s = log_check_interval_s
+        self._log_checked_at = float("-inf")
 
     def close(self) -> None:
         self._http.close()
@@ -70,9 +77,29 @@ class GatewayClient:
         return self._token
 
     # -- plumbing ----------------------------------------------------------------------
+    def check_log(self) -> TreeHead:
+        """Fetch the newest witnessed checkpoint and accept it (quorum, consistency) or raise
+        :class:`~connectors.tree_head.LogNotTrusted` naming the checkpoint and why."""
+        if self.log is None:
+            raise VerificationError("no witnessed log configured")
+        note = self._check(self._http.get("/v1/audit/checkpoint/witnessed"))
+
+        def proof(first: int, second: int) -> list[bytes]:
+            body = self._check(self._http.get("/v1/audit/proof/consistency",
+                                              params={"first": first, "second": second}))
+            return [bytes.fromhex(h) for h in body["proof"]]
+
+        head = self.log.accept(str(note), proof)
+        self._log_checked_at = self._now()
+        return head
+
     def request(self, method: str, path: str, *, json: Any = None, params: JSONDict | None = None,
                 headers: dict[str, str] | None = None) -> Any:
+        if self.log is not None and self._now() - self._log_checked_at >= self.log_check_interval_s:
+            self.check_log()
         all_headers = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
+        if self.log is not None and self.log.head is not None:
+            all_headers["Tree-Head"] = self.log.head.header()  # gossip: the gateway checks it is on its log
         response = self._http.request(method, path, json=json, params=params, headers=all_headers)
         if response.status_code == 401 and self._token is not None:
             self._token = None  # revoked or expired early: one retry with a fresh token

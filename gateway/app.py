@@ -16,7 +16,10 @@ from crypto.keys import load_signing_seed
 
 from . import db
 from .audit.checkpoints import periodic_checkpoints
+from .audit.gossip import GossipMiddleware
+from .audit.notes import load_or_create_checkpoint_seed
 from .audit.routes import router as audit_router
+from .audit.transparency import router as transparency_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
 from .consent_api import consents_router, subjects_router
@@ -42,6 +45,7 @@ def build_context(
     clock: Clock | None = None,
     signing_seed: bytes | None = None,
     policy: Any = None,
+    checkpoint_seed: bytes | None = None,
 ) -> GatewayContext:
     """Open the database, load the signing key and the policy engine."""
     if signing_seed is None:
@@ -52,6 +56,15 @@ def build_context(
                 f"No gateway signing key at {path}. Run `gateway init` (or `gateway demo`) first.",
             )
         signing_seed = load_signing_seed(path)
+    if checkpoint_seed is None:
+        try:
+            # Outside production a missing checkpoint key is made on first start (tests, fresh checkouts);
+            # production needs the one `gateway init` made, or witnesses would see a new key.
+            checkpoint_seed = load_or_create_checkpoint_seed(settings.checkpoint_key_path,
+                                                             create=settings.env != "production")
+        except FileNotFoundError:
+            raise GatewayError("checkpoint_key_missing",
+                               f"No checkpoint key at {settings.checkpoint_key_path}. Run `gateway init`.") from None
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     tokens = TokenAuthority(signing_seed, issuer=settings.issuer, ttl_s=settings.access_token_ttl_s)
@@ -67,7 +80,7 @@ def build_context(
         _sync_remote_policy(policy)
     return GatewayContext(
         settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock(),
-        signing_seed=signing_seed, tokens=tokens, policy=policy,
+        signing_seed=signing_seed, tokens=tokens, policy=policy, checkpoint_seed=checkpoint_seed,
     )
 
 
@@ -134,6 +147,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(exchange_router)
     app.include_router(registry_router)
     app.include_router(audit_router)
+    app.include_router(transparency_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
     app.include_router(subjects_router)
@@ -145,6 +159,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(portal_staff.router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
+    app.add_middleware(GossipMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -164,7 +179,7 @@ def _lifespan(ctx: GatewayContext) -> Callable[[FastAPI], AbstractAsyncContextMa
         try:
             async with periodic_checkpoints(ctx.sessions, ctx.signing_seed, origin=ctx.settings.issuer,
                                             interval_s=ctx.settings.audit_checkpoint_interval_s,
-                                            now=ctx.clock.now):
+                                            now=ctx.clock.now, signer=ctx.note_signer()):
                 yield
         finally:
             for thread in (jobs, worker):

@@ -46,6 +46,11 @@ def init_data_dir(settings: Settings, progress: Progress = lambda _m: None) -> N
         key_path.parent.mkdir(parents=True, exist_ok=True)
         progress(f"generating the gateway signing key in {key_path}")
         save_signing_seed(key_path, generate_signing_seed())
+    checkpoint_path = settings.checkpoint_key_path
+    if not checkpoint_path.exists():
+        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        progress(f"generating the checkpoint key (signs audit checkpoints only) in {checkpoint_path}")
+        save_signing_seed(checkpoint_path, generate_signing_seed())
     progress("applying database migrations")
     migrate.upgrade(settings.resolved_database_url)
 

@@ -48,6 +48,8 @@ class AuditTag(StrEnum):
     AUDIT_EXPORT = "audit:log:export"
     AUDIT_VERIFY = "audit:log:verify"
     AUDIT_CHECKPOINT = "audit:checkpoint:sign"
+    AUDIT_COSIGNATURE_REFUSE = "audit:cosignature:refuse"
+    AUDIT_SPLIT_VIEW = "audit:checkpoint:split_view"
     ADMIN_ACTION = "admin:operator:action"
     PORTAL_SIGN_IN = "portal:session:sign_in"
     PORTAL_SIGN_IN_FAIL = "portal:session:sign_in_fail"
