@@ -116,7 +116,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse a vkey; :class:`ValueError` if malformed or if the key id does not match."""
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)  # the base64 key may itself contain '+'
         if len(parts) != 3:
             raise ValueError("a vkey is name+keyid+key")
         name, hex_id, material = parts

@@ -17,7 +17,7 @@ from crypto.keys import load_signing_seed
 from . import db
 from .audit.checkpoints import periodic_checkpoints
 from .audit.gossip import GossipMiddleware
-from .audit.notes import load_or_create_checkpoint_seed
+from .audit.notes import load_or_create_checkpoint_seed, parse_witnesses
 from .audit.routes import router as audit_router
 from .audit.transparency import router as transparency_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
@@ -65,6 +65,10 @@ def build_context(
         except FileNotFoundError:
             raise GatewayError("checkpoint_key_missing",
                                f"No checkpoint key at {settings.checkpoint_key_path}. Run `gateway init`.") from None
+    try:
+        parse_witnesses(settings.witnesses, settings.witnesses_path)
+    except ValueError as exc:
+        raise GatewayError("bad_witness_key", f"A configured witness key is not valid: {exc}.") from None
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     tokens = TokenAuthority(signing_seed, issuer=settings.issuer, ttl_s=settings.access_token_ttl_s)
