@@ -34,6 +34,7 @@ from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_loggi
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
+from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
 from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     # Routes are matched in this order, router by router: the exchange and the registry, which
     # carry the traffic, come first (no path of theirs overlaps another router's).
     app.include_router(exchange_router)
+    app.include_router(key_router)
     app.include_router(registry_router)
     app.include_router(audit_router)
     app.include_router(transparency_router)

@@ -12,6 +12,8 @@ class AuditTag(StrEnum):
     REGISTRY_KEY_VERIFY = "registry:key:verify"
     REGISTRY_KEY_VERIFY_FAIL = "registry:key:verify_fail"
     REGISTRY_KEY_REVOKE = "registry:key:revoke"
+    REGISTRY_KEY_BIND = "registry:key:bind"
+    """A key the agency itself bound, by a binding signed with its current signing key."""
     REGISTRY_ENDPOINT_ADD = "registry:endpoint:add"
     REGISTRY_ENDPOINT_VERIFY = "registry:endpoint:verify"
     REGISTRY_ENDPOINT_VERIFY_FAIL = "registry:endpoint:verify_fail"
