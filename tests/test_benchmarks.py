@@ -71,3 +71,13 @@ def test_the_audit_benchmark_runs_on_small_sizes() -> None:
     assert len(figures["sizes"]) == 2
     for size in figures["sizes"].values():
         assert size["append_us"] > 0 and size["inclusion_proof_ms"] > 0 and size["verify_entries_per_s"] > 0
+
+
+def test_the_trust_benchmark_compares_witnessed_and_todays_exchange() -> None:
+    lines, figures = run_bench("trust", "--referrals", "2", "--proofs", "2")
+    assert figures["today_ms_per_referral"] > 0 and figures["witnessed_ms_per_referral"] > 0
+    assert figures["requests_per_referral_today"] == 4  # plan, preview approval, recipient key, submit
+    # every call first checks the witnessed head (4 more), plus one consistency proof per new head
+    assert figures["requests_per_referral_witnessed"] == 9
+    assert figures["key_proof_signatures_checked"] == 3  # checkpoint key, one witness, the agency's binding
+    assert any(line.startswith("referral, witnessed log") for line in lines)
