@@ -128,6 +128,21 @@ class GatewayClient:
         return dict(self.request("POST", f"/v1/agencies/{self.agency_id}/keys/bindings",
                                  json={"binding": binding, "signature": signature}))
 
+    @staticmethod
+    def enrol(base_url: str, agency_id: str, keys: AgencyKeyPair, secret: str, *, at: str,
+              transport: httpx.BaseTransport | None = None) -> list[JSONDict]:
+        """First enrolment with the one-time secret received out of band: both keys, bound by the new signing key.
+
+        Then read the fingerprints out to the agencies you deal with, so they can pin them.
+        """
+        public = keys.public()
+        signed = [make_binding(agency_id=agency_id, kind=kind, public_key_b64=b64, signing_seed=keys.signing_seed,
+                               at=at) for kind, b64 in (("ed25519", public.signing_b64),
+                                                        ("x25519", public.encryption_b64))]
+        with httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=10.0) as http:
+            return list(GatewayClient._check(http.post(f"/v1/agencies/{agency_id}/enrol", json={
+                "secret": secret, "bindings": [{"binding": b, "signature": s} for b, s in signed]})))
+
     def monitor_keys(self, known: set[str] | None = None) -> list[JSONDict]:
         """Alarms for keys in this agency's name that it did not bind: every key in the directory or the log
         that is neither this client's own, nor in ``known``, nor bound by a binding signed with one of those."""

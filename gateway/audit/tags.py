@@ -13,6 +13,8 @@ class AuditTag(StrEnum):
     REGISTRY_KEY_VERIFY_FAIL = "registry:key:verify_fail"
     REGISTRY_KEY_REVOKE = "registry:key:revoke"
     REGISTRY_KEY_BIND = "registry:key:bind"
+    REGISTRY_ENROLMENT_ISSUE = "registry:enrolment:issue"
+    REGISTRY_ENROLMENT_REFUSE = "registry:enrolment:refuse"
     """A key the agency itself bound, by a binding signed with its current signing key."""
     REGISTRY_ENDPOINT_ADD = "registry:endpoint:add"
     REGISTRY_ENDPOINT_VERIFY = "registry:endpoint:verify"

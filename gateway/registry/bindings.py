@@ -12,8 +12,9 @@ hands out evidence.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from crypto import note as notes
 from crypto.binding import verify_binding
 from crypto.encoding import b64u_decode
+from crypto.passwords import random_token
 
 from ..audit import tree
 from ..audit.log import Actor, AuditEvent, entry_document, record
@@ -29,8 +31,8 @@ from ..audit.models import AuditEntry
 from ..audit.notes import latest_noted, note_with_cosignatures
 from ..audit.tags import AuditTag
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
-from .models import AgencyKey, KeyKind, TrustStatus
-from .service import add_key, get_agency
+from .models import AgencyKey, EnrolmentSecret, KeyKind, TrustStatus
+from .service import add_key, get_agency, new_id
 
 KEY_ACTIONS = tuple(str(t) for t in (AuditTag.REGISTRY_KEY_ADD, AuditTag.REGISTRY_KEY_VERIFY,
                                      AuditTag.REGISTRY_KEY_BIND, AuditTag.REGISTRY_KEY_REVOKE))
@@ -60,6 +62,60 @@ def bind_key(session: Session, agency_id: str, binding: dict[str, Any], signatur
         "fingerprint": key.fingerprint, "binding": binding, "signature": signature, "signed_by": signer.id,
     }), actor=actor, at=now)
     return key
+
+
+ENROLMENT_TTL = timedelta(days=14)
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(b"safe-referral enrolment secret v1\x00" + secret.encode()).hexdigest()
+
+
+def issue_enrolment_secret(session: Session, agency_id: str, *, actor: Actor, now: datetime) -> tuple[str, str]:
+    """A one-time enrolment secret for ``agency_id`` (shown once; give it to the agency out of band)."""
+    get_agency(session, agency_id)
+    secret = random_token(24)
+    row = EnrolmentSecret(id=new_id("enrol"), agency_id=agency_id, secret_hash=_secret_hash(secret),
+                          created_at=now, expires_at=now + ENROLMENT_TTL)
+    session.add(row)
+    session.flush()
+    record(session, AuditEvent(AuditTag.REGISTRY_ENROLMENT_ISSUE, decision="allow",
+                               details={"agency_id": agency_id, "enrolment_id": row.id}), actor=actor, at=now)
+    return row.id, secret
+
+
+def enrol(session: Session, agency_id: str, secret: str, bindings: list[tuple[dict[str, Any], str]], *,
+          now: datetime) -> list[AgencyKey]:
+    """First enrolment: the agency's signing key and encryption key, each bound by a binding the new signing
+    key signed, authorised by an unused enrolment secret (which this consumes)."""
+    row = session.scalar(select(EnrolmentSecret).where(EnrolmentSecret.secret_hash == _secret_hash(secret)))
+    if row is None or row.agency_id != agency_id or row.used_at is not None or row.expires_at <= now:
+        raise Forbidden("enrolment_refused", "This enrolment secret is unknown, used, expired or for another agency.")
+    signing = [b for b in bindings if b[0].get("kind") == "ed25519"]
+    if len(signing) != 1 or len(bindings) > 2:
+        raise Unprocessable("invalid_binding", "Enrol one signing key (and at most one encryption key).")
+    try:
+        signer_public = b64u_decode(str(signing[0][0].get("public_key")))
+    except ValueError:
+        raise Unprocessable("invalid_binding", "The signing key is not base64url.") from None
+    if len(signer_public) != 32:
+        raise Unprocessable("invalid_binding", "A signing key is 32 bytes.")
+    actor = Actor(agency_id=agency_id, role="enrolment")
+    keys: list[AgencyKey] = []
+    for binding, signature in sorted(bindings, key=lambda b: b[0].get("kind") != "ed25519"):
+        if binding.get("agency_id") != agency_id or not verify_binding(binding, signature, signer_public):
+            raise Unprocessable("binding_signature_invalid", "Each binding is signed by the new signing key.")
+        key = add_key(session, agency_id, KeyKind(str(binding["kind"])), str(binding["public_key"]), actor=actor,
+                      now=now)
+        key.status, key.verified_at, key.verified_by = TrustStatus.VERIFIED, now, f"enrolment:{row.id}"
+        record(session, AuditEvent(AuditTag.REGISTRY_KEY_BIND, decision="allow", details={
+            "agency_id": agency_id, "key_id": key.id, "kind": key.kind, "public_key": key.public_key,
+            "fingerprint": key.fingerprint, "binding": binding, "signature": signature,
+            "signed_by": "enrolment", "enrolment_id": row.id,
+        }), actor=actor, at=now)
+        keys.append(key)
+    row.used_at = now
+    return keys
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
-from ..audit.log import entry_document
-from ..deps import CallerDep, ContextDep, SessionDep
-from ..errors import NotFound
+from ..audit.log import Actor, AuditEvent, entry_document, record_refusal
+from ..audit.tags import AuditTag
+from ..deps import CallerDep, ContextDep, OperatorDep, SessionDep
+from ..errors import GatewayError, NotFound
 from . import bindings
 from .schemas import KeyOut
 
@@ -29,6 +30,47 @@ class KeyProofOut(BaseModel):
     checkpoint: str = Field(description="The newest witnessed checkpoint note (C2SP), with its cosignatures")
     tree_size: int
     events: list[dict[str, Any]] = Field(description="Each log entry about this key and its inclusion proof")
+
+
+class EnrolmentOut(BaseModel):
+    enrolment_id: str
+    secret: str = Field(description="Shown once. Give it to the agency out of band; it works once, for 14 days.")
+
+
+class SignedBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    binding: dict[str, Any]
+    signature: str = Field(min_length=80, max_length=100)
+
+
+class EnrolmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secret: str = Field(min_length=20, max_length=64)
+    bindings: list[SignedBinding] = Field(min_length=1, max_length=2)
+
+
+@router.post("/{agency_id}/enrolment-secrets", response_model=EnrolmentOut, status_code=201)
+def issue_enrolment_secret(agency_id: str, caller: OperatorDep, ctx: ContextDep, session: SessionDep) -> EnrolmentOut:
+    """A one-time secret with which the agency enrols its first keys itself (operator only)."""
+    with session.begin():
+        enrolment_id, secret = bindings.issue_enrolment_secret(session, agency_id, actor=caller.actor(),
+                                                               now=ctx.clock.now())
+    return EnrolmentOut(enrolment_id=enrolment_id, secret=secret)
+
+
+@router.post("/{agency_id}/enrol", response_model=list[KeyOut], status_code=201)
+def enrol(agency_id: str, body: EnrolmentIn, ctx: ContextDep, session: SessionDep) -> list[KeyOut]:
+    """First enrolment by the agency itself: keys bound by its new signing key, with a one-time secret (no token)."""
+    try:
+        with session.begin():
+            keys = bindings.enrol(session, agency_id, body.secret, [(b.binding, b.signature) for b in body.bindings],
+                                  now=ctx.clock.now())
+            return [KeyOut.of(k) for k in keys]
+    except GatewayError as exc:
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.REGISTRY_ENROLMENT_REFUSE, decision="deny",
+                                                reason=exc.reason, details={"agency_id": agency_id}),
+                       actor=Actor(role="enrolment"), at=ctx.clock.now())
+        raise
 
 
 @router.post("/{agency_id}/keys/bindings", response_model=KeyOut, status_code=201)

@@ -139,3 +139,37 @@ def test_an_unpinned_agency_is_refused_until_a_person_confirms_its_fingerprints(
                           "fingerprint": gw.registry.keys["shelter"].public().fingerprints()["encryption"]}],
              {"x25519": gw.registry.keys["shelter"].public().fingerprints()["encryption"]})
     assert KeyPins(tmp_path / "pins.json").pinned("shelter", "x25519") == pins.pinned("shelter", "x25519")
+
+
+def test_first_enrolment_by_a_one_time_secret_and_the_operator_minting_another_is_caught(
+    witnessed_gateway: WitnessedGateway,
+) -> None:
+    gw = witnessed_gateway
+    newcomer = generate_agency_keys()
+    now = datetime.now(UTC).isoformat()
+    with GatewayClient(gw.url, "operator", gw.registry.keys["operator"]) as operator:
+        operator.request("POST", "/v1/agencies", json={"id": "newcomer", "name": "New shelter", "kind": "shelter",
+                                                       "jurisdiction": "NL", "vetted": True})
+        secret = operator.request("POST", "/v1/agencies/newcomer/enrolment-secrets")["secret"]
+        # The agency enrols itself with the secret it received out of band: usable at once.
+        keys = GatewayClient.enrol(gw.url, "newcomer", newcomer, secret, at=now)
+        assert sorted((k["kind"], k["status"]) for k in keys) == [("ed25519", "verified"), ("x25519", "verified")]
+        with pytest.raises(GatewayAPIError) as reused:  # the secret works once
+            GatewayClient.enrol(gw.url, "newcomer", generate_agency_keys(), secret, at=now)
+        assert (reused.value.status, reused.value.reason) == (403, "enrolment_refused")
+        with GatewayClient(gw.url, "newcomer", newcomer) as agency:
+            assert agency.monitor_keys() == []
+            # The operator mints itself another secret and enrols keys of its own in the agency's name...
+            rogue = generate_agency_keys()
+            again = operator.request("POST", "/v1/agencies/newcomer/enrolment-secrets")["secret"]
+            GatewayClient.enrol(gw.url, "newcomer", rogue, again, at=now)
+            # ... which the agency's monitor reports: it bound neither key.
+            alarms = agency.monitor_keys()
+            assert sorted(a["fingerprint"] for a in alarms) == sorted(rogue.public().fingerprints().values())
+    from sqlalchemy import select
+
+    from gateway.audit.models import AuditEntry
+
+    with gw.ctx.sessions() as session:
+        refused = session.scalars(select(AuditEntry.reason).where(AuditEntry.action == "registry:enrolment:refuse"))
+        assert list(refused) == ["enrolment_refused"]

@@ -34,6 +34,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("checkpoint_id", "witness", "key_id", name=op.f("uq_audit_cosignatures_checkpoint_id_witness_key_id")),
     )
     op.create_index("ix_audit_cosignatures_checkpoint", "audit_cosignatures", ["checkpoint_id"])
+    op.create_table(
+        "enrolment_secrets",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("agency_id", sa.String(length=64), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", consent.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", consent.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", consent.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"], name=op.f("fk_enrolment_secrets_agency_id_agencies")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_enrolment_secrets")),
+        sa.UniqueConstraint("secret_hash", name=op.f("uq_enrolment_secrets_secret_hash")),
+    )
     guard.install(op.get_bind())
 
 
@@ -41,6 +53,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         guard.drop_sqlite_guards(bind)
+    op.drop_table("enrolment_secrets")
     op.drop_index("ix_audit_cosignatures_checkpoint", table_name="audit_cosignatures")
     op.drop_table("audit_cosignatures")
     with op.batch_alter_table("audit_checkpoints") as batch:
