@@ -80,7 +80,7 @@ def build_context(
         bundle = PolicyBundle.load(settings.policy_dir)
         policy = build_engine(
             settings.policy_engine, bundle=bundle, opa_url=settings.opa_url or None,
-            timeout_s=settings.opa_timeout_s,
+            timeout_s=settings.opa_timeout_s, token=settings.opa_token or None,
         )
         _sync_remote_policy(policy)
     return GatewayContext(

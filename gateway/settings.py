@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     policy_dir: Path = REPO_ROOT / "policies"
     opa_url: str = ""
     opa_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    opa_token: str = Field(default="", repr=False)
+    """The bearer token OPA (run with ``--authentication=token``) requires; from a secrets file in production."""
 
     access_token_ttl_s: int = Field(default=300, ge=30, le=300)
     """Agency access tokens live at most five minutes."""
