@@ -176,3 +176,25 @@ def test_checkpoints_are_public_cacheable_and_only_configured_witnesses_count(
         refusals = session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == str(AuditTag.AUDIT_COSIGNATURE_REFUSE)))
     assert refusals == 2
+
+
+def test_the_witness_command_cosigns_then_exits_3_on_a_rewrite(
+    witnessed_gateway: WitnessedGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from connectors.witness import main
+    from crypto.keys import save_signing_seed
+
+    gw = witnessed_gateway
+    key = tmp_path / "witness.key"
+    save_signing_seed(key, gw.witness.seed)
+    args = ["run", "--url", gw.url, "--log-key", gw.log_key.vkey(), "--key", str(key),
+            "--name", gw.witness.name, "--state", str(tmp_path / "cli-state.json")]
+    activity(gw.ctx, 4)
+    gw.checkpoint()
+    assert main(args) == 0
+    assert "cosigned size" in capsys.readouterr().out
+    rewrite_history(gw.ctx, "clinic")
+    activity(gw.ctx, 9, agencies=("ngo",))
+    gw.checkpoint()
+    assert main(args) == 3
+    assert "ALARM inconsistent" in capsys.readouterr().out
