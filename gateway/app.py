@@ -31,6 +31,7 @@ from .exceptions.routes import router as exceptions_router
 from .exchange.routes import router as exchange_router
 from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
+from .keyring import KeyRing
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
@@ -47,6 +48,7 @@ def build_context(
     signing_seed: bytes | None = None,
     policy: Any = None,
     checkpoint_seed: bytes | None = None,
+    keyring: KeyRing | None = None,
 ) -> GatewayContext:
     """Open the database, load the signing key and the policy engine."""
     if signing_seed is None:
@@ -66,6 +68,12 @@ def build_context(
         except FileNotFoundError:
             raise GatewayError("checkpoint_key_missing",
                                f"No checkpoint key at {settings.checkpoint_key_path}. Run `gateway init`.") from None
+    if keyring is None:
+        try:
+            keyring = KeyRing.load_or_create(settings.keyring_path, create=settings.env != "production")
+        except FileNotFoundError:
+            raise GatewayError("key_ring_missing",
+                               f"No key ring at {settings.keyring_path}. Run `gateway init`.") from None
     try:
         parse_witnesses(settings.witnesses, settings.witnesses_path)
     except ValueError as exc:
@@ -86,6 +94,7 @@ def build_context(
     return GatewayContext(
         settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock(),
         signing_seed=signing_seed, tokens=tokens, policy=policy, checkpoint_seed=checkpoint_seed,
+        keyring=keyring,
     )
 
 
@@ -116,8 +125,8 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     def jwks() -> dict[str, Any]:
-        """The gateway's public signing key: verifies access tokens, receipts and audit checkpoints."""
-        return {"keys": [ctx.tokens.public_jwk]}
+        """The gateway's public keys, one per purpose (tokens; consent receipts and webhook pushes, by ``kid``)."""
+        return {"keys": [ctx.tokens.public_jwk, *(ctx.keyring.jwks() if ctx.keyring else [])]}
 
     @app.get("/.well-known/oauth-authorization-server", tags=["auth"])
     def metadata() -> dict[str, Any]:

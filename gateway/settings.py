@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     """Witness cosignatures a tree head needs before the console and ``audit verify --witnessed`` accept it."""
 
     @property
+    def keyring_path(self) -> Path:
+        """Receipts and webhook keys, one per purpose, with ids and rotation (:mod:`gateway.keyring`)."""
+        return self.data_dir / "keys" / "ring.json"
+
+    @property
     def checkpoint_key_path(self) -> Path:
         return self.checkpoint_key_file or self.data_dir / "keys" / "gateway-checkpoint.json"
 
