@@ -121,10 +121,13 @@ class Settings(BaseSettings):
     witness_quorum: int = Field(default=1, ge=0, le=16)
     """Witness cosignatures a tree head needs before the console and ``audit verify --witnessed`` accept it."""
 
+    keyring_file: Path | None = None
+    """Receipts and webhook keys (:mod:`gateway.keyring`); default ``<data_dir>/keys/ring.json``."""
+
     @property
     def keyring_path(self) -> Path:
         """Receipts and webhook keys, one per purpose, with ids and rotation (:mod:`gateway.keyring`)."""
-        return self.data_dir / "keys" / "ring.json"
+        return self.keyring_file or self.data_dir / "keys" / "ring.json"
 
     @property
     def checkpoint_key_path(self) -> Path:
