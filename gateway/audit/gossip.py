@@ -45,9 +45,10 @@ class GossipMiddleware:
             ctx = scope["app"].state.ctx
             size, root = int(match.group(1)), match.group(2).decode()
             if not await run_in_threadpool(_check, ctx.sessions, size, root):
-                record_refusal(ctx.sessions, AuditEvent(AuditTag.AUDIT_SPLIT_VIEW, decision="deny",
-                                                        reason="split_view", details={"tree_size": size}),
-                               actor=Actor(role="agency_sdk"), at=ctx.clock.now())
+                await run_in_threadpool(
+                    record_refusal, ctx.sessions, AuditEvent(AuditTag.AUDIT_SPLIT_VIEW, decision="deny",
+                                                             reason="split_view", details={"tree_size": size}),
+                    actor=Actor(role="agency_sdk"), at=ctx.clock.now())
                 problem = Conflict("split_view", f"The tree head of size {size} you accepted is not on this "
                                    "gateway's log: you were shown another log. Report it to the monitoring body.")
                 await JSONResponse(problem.problem(), status_code=409, media_type="application/problem+json")(
