@@ -44,5 +44,26 @@ def keygen(path: Path) -> None:
     typer.echo(f"signing (ed25519) public key:  {public.signing_b64}\n  fingerprint: {fps['signing']}")
 
 
+@app.command("monitor-keys")
+def monitor_keys(
+    agency_id: str,
+    key_file: Annotated[Path, typer.Option(help="The agency's private key file.")],
+    url: Annotated[str, typer.Option(help="Gateway base URL.")] = "http://127.0.0.1:8000",
+    known: Annotated[list[str] | None, typer.Option(help="Another public key (base64url) this agency bound.")] = None,
+) -> None:
+    """Alarm (exit 3) on any key in this agency's name that it did not bind itself."""
+    try:
+        with GatewayClient(url, agency_id, load_key_file(key_file)) as client:
+            alarms = client.monitor_keys(set(known or []))
+    except (ConnectorError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for alarm in alarms:
+        typer.echo(f"ALARM {alarm['key_id']} {alarm.get('kind', '-')} {alarm.get('fingerprint', '-')}: {alarm['why']}")
+    if alarms:
+        raise typer.Exit(3)
+    typer.echo(f"ok: every key in {agency_id}'s name was bound by {agency_id}")
+
+
 if __name__ == "__main__":
     app()

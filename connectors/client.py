@@ -12,13 +12,18 @@ from typing import Any
 
 import httpx
 
+from crypto.binding import make_binding, verify_binding
+from crypto.encoding import b64u_decode
 from crypto.keys import AgencyKeyPair
 
 from .assertion import token_request_form
 from .errors import GatewayAPIError, VerificationError
+from .key_pins import KeyNotTrusted, KeyPins
 from .referral import OpenedReferral, Preview, make_preview, open_referral, seal_referral
+from .tree_head import TreeHead, WitnessedLog
 
 JSONDict = dict[str, Any]
+__all__ = ["GatewayClient", "KeyNotTrusted"]
 
 
 class GatewayClient:
@@ -34,6 +39,9 @@ class GatewayClient:
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         now: Callable[[], float] = time.time,
+        log: WitnessedLog | None = None,
+        log_check_interval_s: float = 0.0,
+        pins: KeyPins | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency_id = agency_id
@@ -44,6 +52,12 @@ class GatewayClient:
         self._token: str | None = None
         self._token_expires = 0.0
         self._key_ids: dict[str, str] = {}
+        self.log = log
+        """With a :class:`WitnessedLog`, every call first checks the gateway's witnessed tree head."""
+        self.log_check_interval_s = log_check_interval_s
+        self._log_checked_at = float("-inf")
+        self.pins = pins
+        """With :class:`KeyPins`, other agencies' keys are used only if pinned or proven bound by the agency."""
 
     def close(self) -> None:
         self._http.close()
@@ -70,9 +84,95 @@ class GatewayClient:
         return self._token
 
     # -- plumbing ----------------------------------------------------------------------
+    def check_log(self) -> TreeHead:
+        """Fetch the newest witnessed checkpoint and accept it (quorum, consistency) or raise
+        :class:`~connectors.tree_head.LogNotTrusted` naming the checkpoint and why."""
+        if self.log is None:
+            raise VerificationError("no witnessed log configured")
+        note = self._check(self._http.get("/v1/audit/checkpoint/witnessed"))
+        head = self._accept_note(str(note))
+        self._log_checked_at = self._now()
+        return head
+
+    def _consistency(self, first: int, second: int) -> list[bytes]:
+        body = self._check(self._http.get("/v1/audit/proof/consistency", params={"first": first, "second": second}))
+        return [bytes.fromhex(h) for h in body["proof"]]
+
+    def _accept_note(self, note: str) -> TreeHead:
+        if self.log is None:
+            raise VerificationError("no witnessed log configured")
+        return self.log.accept(note, self._consistency)
+
+    # -- key trust -----------------------------------------------------------------------
+    def pin_agency(self, agency_id: str, *, x25519: str | None = None, ed25519: str | None = None) -> None:
+        """First contact: pin the keys of ``agency_id`` whose fingerprints a person typed (read out by the agency)."""
+        if self.pins is None:
+            raise VerificationError("no pin store configured")
+        typed = {k: v for k, v in (("x25519", x25519), ("ed25519", ed25519)) if v}
+        self.pins.pin(agency_id, list(self.request("GET", f"/v1/agencies/{agency_id}")["keys"]), typed)
+
+    def trust_key(self, agency_id: str, key_id: str, key: JSONDict) -> None:
+        """Raise :class:`KeyNotTrusted` unless ``key`` is pinned or proven bound by ``agency_id``.
+
+        Without a pin store this is a no-op (the registry is trusted as before)."""
+        if self.pins is None:
+            return
+        self.pins.check(agency_id, key,
+                        lambda: dict(self._check(self._http.get(f"/v1/agencies/{agency_id}/keys/{key_id}/proof"))),
+                        self._accept_note if self.log is not None else None)
+
+    def bind_key(self, kind: str, public_key_b64: str, *, at: str) -> JSONDict:
+        """Bind a new key of this agency (rotation), signed with this client's current signing key."""
+        binding, signature = make_binding(agency_id=self.agency_id, kind=kind, public_key_b64=public_key_b64,
+                                          signing_seed=self.keys.signing_seed, at=at)
+        return dict(self.request("POST", f"/v1/agencies/{self.agency_id}/keys/bindings",
+                                 json={"binding": binding, "signature": signature}))
+
+    @staticmethod
+    def enrol(base_url: str, agency_id: str, keys: AgencyKeyPair, secret: str, *, at: str,
+              transport: httpx.BaseTransport | None = None) -> list[JSONDict]:
+        """First enrolment with the one-time secret received out of band: both keys, bound by the new signing key.
+
+        Then read the fingerprints out to the agencies you deal with, so they can pin them.
+        """
+        public = keys.public()
+        signed = [make_binding(agency_id=agency_id, kind=kind, public_key_b64=b64, signing_seed=keys.signing_seed,
+                               at=at) for kind, b64 in (("ed25519", public.signing_b64),
+                                                        ("x25519", public.encryption_b64))]
+        with httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=10.0) as http:
+            return list(GatewayClient._check(http.post(f"/v1/agencies/{agency_id}/enrol", json={
+                "secret": secret, "bindings": [{"binding": b, "signature": s} for b, s in signed]})))
+
+    def monitor_keys(self, known: set[str] | None = None) -> list[JSONDict]:
+        """Alarms for keys in this agency's name that it did not bind: every key in the directory or the log
+        that is neither this client's own, nor in ``known``, nor bound by a binding signed with one of those."""
+        own = {self.keys.public().encryption_b64, self.keys.public().signing_b64, *(known or set())}
+        events = list(self._check(self._http.get(f"/v1/agencies/{self.agency_id}/key-events")))
+        for event in events:  # oldest first: a key bound by one of ours is ours, and may bind the next
+            details = event.get("details", {})
+            binding = details.get("binding")
+            if event.get("action") == "registry:key:bind" and isinstance(binding, dict) and any(
+                    verify_binding(binding, str(details.get("signature", "")), b64u_decode(k))
+                    for k in own if binding.get("kind") in ("x25519", "ed25519")):
+                own.add(str(details.get("public_key")))
+        keys = {str(k["id"]): k for k in self.me()["keys"]}
+        alarms: list[JSONDict] = []
+        for key_id, key in keys.items():
+            if key["public_key"] not in own and key["status"] != "revoked":
+                alarms.append({"key_id": key_id, "kind": key["kind"], "fingerprint": key["fingerprint"],
+                               "status": key["status"], "why": "a key in this agency's name that it did not bind"})
+        logged = {str(e.get("details", {}).get("key_id")) for e in events}
+        alarms += [{"key_id": k, "why": "the log names a key the directory does not show"}
+                   for k in sorted(logged - set(keys))]
+        return alarms
+
     def request(self, method: str, path: str, *, json: Any = None, params: JSONDict | None = None,
                 headers: dict[str, str] | None = None) -> Any:
+        if self.log is not None and self._now() - self._log_checked_at >= self.log_check_interval_s:
+            self.check_log()
         all_headers = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
+        if self.log is not None and self.log.head is not None:
+            all_headers["Tree-Head"] = self.log.head.header()  # gossip: the gateway checks it is on its log
         response = self._http.request(method, path, json=json, params=params, headers=all_headers)
         if response.status_code == 401 and self._token is not None:
             self._token = None  # revoked or expired early: one retry with a fresh token
@@ -103,14 +203,19 @@ class GatewayClient:
         return list(self.request("GET", "/v1/agencies"))
 
     def recipient_key(self, agency_id: str, key_id: str | None = None) -> JSONDict:
+        """The key to seal to; with pins, refused (:class:`KeyNotTrusted`) unless pinned or proven bound."""
         params = {"key_id": key_id} if key_id else None
-        return dict(self.request("GET", f"/v1/agencies/{agency_id}/recipient-key", params=params))
+        key = dict(self.request("GET", f"/v1/agencies/{agency_id}/recipient-key", params=params))
+        self.trust_key(agency_id, str(key["key_id"]), key)
+        return key
 
     def signing_key(self, agency_id: str, key_id: str) -> JSONDict:
-        """A sender's signing key from the registry; refused unless it is verified now."""
+        """A sender's signing key from the registry; refused unless it is verified now (and, with pins,
+        pinned or proven bound by the sender)."""
         key = dict(self.request("GET", f"/v1/agencies/{agency_id}/keys/{key_id}"))
         if key.get("status") != "verified" or key.get("kind") != "ed25519":
             raise VerificationError(f"the sender's signing key is {key.get('status')}, not verified")
+        self.trust_key(agency_id, key_id, key)
         return key
 
     def my_key_id(self, kind: str) -> str:

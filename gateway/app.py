@@ -16,7 +16,10 @@ from crypto.keys import load_signing_seed
 
 from . import db
 from .audit.checkpoints import periodic_checkpoints
+from .audit.gossip import GossipMiddleware
+from .audit.notes import load_or_create_checkpoint_seed, parse_witnesses
 from .audit.routes import router as audit_router
+from .audit.transparency import router as transparency_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
 from .consent_api import consents_router, subjects_router
@@ -28,11 +31,13 @@ from .exceptions.routes import router as exceptions_router
 from .exchange.routes import router as exchange_router
 from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
+from .keyring import KeyRing
 from .linkage.console import router as linkage_console_router
 from .linkage.routes import router as linkage_router
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
+from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
 from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
@@ -46,6 +51,8 @@ def build_context(
     clock: Clock | None = None,
     signing_seed: bytes | None = None,
     policy: Any = None,
+    checkpoint_seed: bytes | None = None,
+    keyring: KeyRing | None = None,
 ) -> GatewayContext:
     """Open the database, load the signing key and the policy engine."""
     if signing_seed is None:
@@ -56,6 +63,25 @@ def build_context(
                 f"No gateway signing key at {path}. Run `gateway init` (or `gateway demo`) first.",
             )
         signing_seed = load_signing_seed(path)
+    if checkpoint_seed is None:
+        try:
+            # Outside production a missing checkpoint key is made on first start (tests, fresh checkouts);
+            # production needs the one `gateway init` made, or witnesses would see a new key.
+            checkpoint_seed = load_or_create_checkpoint_seed(settings.checkpoint_key_path,
+                                                             create=settings.env != "production")
+        except FileNotFoundError:
+            raise GatewayError("checkpoint_key_missing",
+                               f"No checkpoint key at {settings.checkpoint_key_path}. Run `gateway init`.") from None
+    if keyring is None:
+        try:
+            keyring = KeyRing.load_or_create(settings.keyring_path, create=settings.env != "production")
+        except FileNotFoundError:
+            raise GatewayError("key_ring_missing",
+                               f"No key ring at {settings.keyring_path}. Run `gateway init`.") from None
+    try:
+        parse_witnesses(settings.witnesses, settings.witnesses_path)
+    except ValueError as exc:
+        raise GatewayError("bad_witness_key", f"A configured witness key is not valid: {exc}.") from None
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     tokens = TokenAuthority(signing_seed, issuer=settings.issuer, ttl_s=settings.access_token_ttl_s)
@@ -66,12 +92,13 @@ def build_context(
         bundle = PolicyBundle.load(settings.policy_dir)
         policy = build_engine(
             settings.policy_engine, bundle=bundle, opa_url=settings.opa_url or None,
-            timeout_s=settings.opa_timeout_s,
+            timeout_s=settings.opa_timeout_s, token=settings.opa_token or None,
         )
         _sync_remote_policy(policy)
     return GatewayContext(
         settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock(),
-        signing_seed=signing_seed, tokens=tokens, policy=policy,
+        signing_seed=signing_seed, tokens=tokens, policy=policy, checkpoint_seed=checkpoint_seed,
+        keyring=keyring,
     )
 
 
@@ -102,8 +129,8 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     def jwks() -> dict[str, Any]:
-        """The gateway's public signing key: verifies access tokens, receipts and audit checkpoints."""
-        return {"keys": [ctx.tokens.public_jwk]}
+        """The gateway's public keys, one per purpose (tokens; consent receipts and webhook pushes, by ``kid``)."""
+        return {"keys": [ctx.tokens.public_jwk, *(ctx.keyring.jwks() if ctx.keyring else [])]}
 
     @app.get("/.well-known/oauth-authorization-server", tags=["auth"])
     def metadata() -> dict[str, Any]:
@@ -136,9 +163,11 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     # Routes are matched in this order, router by router: the exchange and the registry, which
     # carry the traffic, come first (no path of theirs overlaps another router's).
     app.include_router(exchange_router)
+    app.include_router(key_router)
     app.include_router(registry_router)
     app.include_router(audit_router)
     app.include_router(statistics_console_router)  # before the console's own paths
+    app.include_router(transparency_router)
     app.include_router(console_router)
     app.include_router(linkage_console_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
@@ -153,6 +182,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(linkage_router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
+    app.add_middleware(GossipMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -172,7 +202,7 @@ def _lifespan(ctx: GatewayContext) -> Callable[[FastAPI], AbstractAsyncContextMa
         try:
             async with periodic_checkpoints(ctx.sessions, ctx.signing_seed, origin=ctx.settings.issuer,
                                             interval_s=ctx.settings.audit_checkpoint_interval_s,
-                                            now=ctx.clock.now):
+                                            now=ctx.clock.now, signer=ctx.note_signer()):
                 yield
         finally:
             for thread in (jobs, worker):

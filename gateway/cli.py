@@ -106,15 +106,29 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Only set up; do not start the server.")] = False,
 ) -> None:
     """Set up a demonstration registry (IOM, UNHCR, police, shelter, clinic, advocate, a DPO) and serve it."""
+    from crypto import note as notes
+    from crypto.keys import load_signing_seed
+
+    from .demo_witness import DemoWitness, set_up_demo_witness
     from .setup import init_data_dir, seed_demo
 
     settings = Settings(data_dir=data_dir, issuer=f"http://{host}:{port}")
     init_data_dir(settings, _progress)
     creds = seed_demo(settings, progress=_progress)
+    witness_key = set_up_demo_witness(settings)
+    log_key = notes.signer_verifier(settings.log_origin, load_signing_seed(settings.checkpoint_key_path))
+    (data_dir / "checkpoint-key.txt").write_text(log_key.vkey() + "\n")
     out.print(f"demo registry ready in {data_dir}; agencies' private keys in {data_dir}/agency-keys/")
     out.print(f"DPO console credentials: {creds}")
+    out.print(f"checkpoint key: {log_key.vkey()}\nwitness (monitoring body): {witness_key.vkey()}", highlight=False,
+              soft_wrap=True)
     if not no_serve:
-        serve(host=host, port=port, data_dir=data_dir)
+        witness = DemoWitness(settings, f"http://{host}:{port}", log_key)
+        witness.start()
+        try:
+            serve(host=host, port=port, data_dir=data_dir)
+        finally:
+            witness.stop()
 
 
 @db_app.command("upgrade")

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent.clock import Clock
 from crypto.at_rest import derive_key
+from crypto.note import Verifier
 
+from .audit.notes import NoteSigner, parse_witnesses
 from .auth.tokens import TokenAuthority
+from .keyring import KeyRing
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -27,7 +30,28 @@ class GatewayContext:
     signing_seed: bytes = field(repr=False)
     tokens: TokenAuthority
     policy: PolicyEngine | None = None
+    checkpoint_seed: bytes | None = field(default=None, repr=False)
+    keyring: KeyRing | None = field(default=None, repr=False)
+    """Receipts and webhook keys (:mod:`gateway.keyring`); None only in contexts built without one."""
+    """Signs checkpoint notes only (a key of its own, not the token-signing key)."""
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def note_signer(self) -> NoteSigner | None:
+        """The checkpoint key with the log's origin, or None if the context was built without one."""
+        if self.checkpoint_seed is None:
+            return None
+        return NoteSigner(origin=self.settings.log_origin, seed=self.checkpoint_seed)
+
+    def witnesses(self) -> list[Verifier]:
+        """The witnesses whose cosignatures the gateway keeps (settings plus ``<data_dir>/witnesses.txt``)."""
+        return parse_witnesses(self.settings.witnesses, self.settings.witnesses_path)
+
+    def purpose_seed(self, purpose: str) -> tuple[bytes, str]:
+        """The current key for ``purpose`` (``receipts``, ``webhooks``) and its kid."""
+        if self.keyring is None:
+            raise RuntimeError("this context has no key ring")
+        key = self.keyring.current(purpose)
+        return key.seed, key.kid
 
     def at_rest_key(self, label: str) -> bytes:
         """The key that encrypts one kind of stored free text (``crypto.at_rest``)."""

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     policy_dir: Path = REPO_ROOT / "policies"
     opa_url: str = ""
     opa_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    opa_token: str = Field(default="", repr=False)
+    """The bearer token OPA (run with ``--authentication=token``) requires; from a secrets file in production."""
 
     access_token_ttl_s: int = Field(default=300, ge=30, le=300)
     """Agency access tokens live at most five minutes."""
@@ -51,7 +53,8 @@ class Settings(BaseSettings):
     undelivered_expiry_s: int = Field(default=14 * 86_400, ge=60)
     """Never-acknowledged envelopes are purged (and the sender told) after this long."""
     idempotency_retention_s: int = Field(default=2 * 86_400, ge=86_400)
-    audit_checkpoint_interval_s: int = Field(default=300, ge=1)
+    audit_checkpoint_interval_s: int = Field(default=5, ge=1)
+    """Checkpoints are cut this often when the log grew, so the unwitnessed tail is seconds long."""
     delivery_interval_s: float = Field(default=5.0, ge=0.05, le=3600)
     """How often the background worker pushes to endpoints and purges ciphertext."""
     background_worker: bool = True
@@ -121,6 +124,35 @@ class Settings(BaseSettings):
     def signing_key_path(self) -> Path:
         """The gateway's own Ed25519 seed (tokens, receipts, audit checkpoints)."""
         return self.signing_key_file or self.data_dir / "keys" / "gateway-signing.json"
+
+    checkpoint_key_file: Path | None = None
+    """The Ed25519 seed that signs checkpoint notes only; default ``<data_dir>/keys/gateway-checkpoint.json``."""
+    witnesses: str = ""
+    """Witness verifier keys (``name+keyid+base64``), separated by commas or newlines; more are read from
+    ``<data_dir>/witnesses.txt`` (one a line). Only their cosignatures are stored."""
+    witness_quorum: int = Field(default=1, ge=0, le=16)
+    """Witness cosignatures a tree head needs before the console and ``audit verify --witnessed`` accept it."""
+
+    keyring_file: Path | None = None
+    """Receipts and webhook keys (:mod:`gateway.keyring`); default ``<data_dir>/keys/ring.json``."""
+
+    @property
+    def keyring_path(self) -> Path:
+        """Receipts and webhook keys, one per purpose, with ids and rotation (:mod:`gateway.keyring`)."""
+        return self.keyring_file or self.data_dir / "keys" / "ring.json"
+
+    @property
+    def checkpoint_key_path(self) -> Path:
+        return self.checkpoint_key_file or self.data_dir / "keys" / "gateway-checkpoint.json"
+
+    @property
+    def witnesses_path(self) -> Path:
+        return self.data_dir / "witnesses.txt"
+
+    @property
+    def log_origin(self) -> str:
+        """The checkpoint origin (and checkpoint key name): the issuer without its scheme, plus ``/audit``."""
+        return self.issuer.split("://", 1)[-1].rstrip("/") + "/audit"
 
     @property
     def show_docs(self) -> bool:

@@ -30,6 +30,7 @@ from crypto.passwords import SecretHasher
 from . import db, migrate
 from .accounts import StaffAccount, StaffRole
 from .audit.log import Actor
+from .keyring import KeyRing
 from .registry import service
 from .registry.models import Agency, AgencyKind, KeyKind
 from .settings import Settings
@@ -46,6 +47,14 @@ def init_data_dir(settings: Settings, progress: Progress = lambda _m: None) -> N
         key_path.parent.mkdir(parents=True, exist_ok=True)
         progress(f"generating the gateway signing key in {key_path}")
         save_signing_seed(key_path, generate_signing_seed())
+    checkpoint_path = settings.checkpoint_key_path
+    if not checkpoint_path.exists():
+        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        progress(f"generating the checkpoint key (signs audit checkpoints only) in {checkpoint_path}")
+        save_signing_seed(checkpoint_path, generate_signing_seed())
+    if not settings.keyring_path.exists():
+        progress(f"generating the receipts and webhook keys in {settings.keyring_path}")
+        KeyRing.load_or_create(settings.keyring_path, create=True)
     progress("applying database migrations")
     migrate.upgrade(settings.resolved_database_url)
 

@@ -93,3 +93,13 @@ def test_the_linkage_benchmark_reports_quality_against_plaintext_and_query_time(
     assert set(figures["query"]) == {"500", "2000"}
     assert figures["query"]["2000"]["p50_ms"] > 0
     assert any(line.startswith("linkage_keys") for line in lines)
+
+
+def test_the_trust_benchmark_compares_witnessed_and_todays_exchange() -> None:
+    lines, figures = run_bench("trust", "--referrals", "2", "--proofs", "2")
+    assert figures["today_ms_per_referral"] > 0 and figures["witnessed_ms_per_referral"] > 0
+    assert figures["requests_per_referral_today"] == 4  # plan, preview approval, recipient key, submit
+    # every call first checks the witnessed head (4 more), plus one consistency proof per new head
+    assert figures["requests_per_referral_witnessed"] == 9
+    assert figures["key_proof_signatures_checked"] == 3  # checkpoint key, one witness, the agency's binding
+    assert any(line.startswith("referral, witnessed log") for line in lines)

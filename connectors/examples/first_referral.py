@@ -17,6 +17,7 @@ from pathlib import Path
 from connectors.adapters.base import pull_and_deliver
 from connectors.adapters.folder import FolderAdapter
 from connectors.client import GatewayClient
+from connectors.key_pins import KeyPins
 from crypto.keys import load_key_file
 
 STAFF = {"staff_id": "advocate-7", "role": "advocate"}
@@ -26,8 +27,14 @@ EXPLAINED = ["reason", "storage", "access_to_file", "recipients", "scope", "duti
 def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", recipient: str = "shelter-demo") -> Path:
     """Run the whole exchange; return the file the shelter's system received."""
     keys = data_dir / "agency-keys"
-    with GatewayClient(url, sender, load_key_file(keys / f"{sender}.json")) as advocate, \
-            GatewayClient(url, recipient, load_key_file(keys / f"{recipient}.json")) as shelter:
+    sender_keys, recipient_keys = load_key_file(keys / f"{sender}.json"), load_key_file(keys / f"{recipient}.json")
+    pins = data_dir / "pins"
+    with GatewayClient(url, sender, sender_keys, pins=KeyPins(pins / f"{sender}.json")) as advocate, \
+            GatewayClient(url, recipient, recipient_keys, pins=KeyPins(pins / f"{recipient}.json")) as shelter:
+        # 0. First contact (once): each side pins the other's keys from the fingerprints read out over
+        #    the phone; the demo reads them from the key files instead. Nothing else is ever trusted blindly.
+        advocate.pin_agency(recipient, x25519=recipient_keys.public().fingerprints()["encryption"])
+        shelter.pin_agency(sender, ed25519=sender_keys.public().fingerprints()["signing"])
         # 1. With the person present: a pseudonymous record and a consent naming the shelter.
         subject = advocate.request("POST", "/v1/subjects", json={
             "created_by": STAFF, "attributes": {"age_band": "25-34", "preferred_language": "en"}})

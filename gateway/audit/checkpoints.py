@@ -20,6 +20,7 @@ from crypto.checkpoint import Checkpoint, sign_checkpoint
 
 from . import tree
 from .models import AuditCheckpoint
+from .notes import NoteSigner
 
 __all__ = [
     "checkpoint_loop",
@@ -40,14 +41,21 @@ def to_checkpoint(row: AuditCheckpoint) -> Checkpoint:
                       timestamp=row.timestamp, key_id=row.key_id, signature=row.signature)
 
 
-def create_checkpoint(session: Session, seed: bytes, *, origin: str, at: datetime) -> Checkpoint:
-    """Sign the current tree head in the caller's transaction and store it."""
+def create_checkpoint(session: Session, seed: bytes, *, origin: str, at: datetime,
+                      signer: NoteSigner | None = None) -> Checkpoint:
+    """Sign the current tree head in the caller's transaction and store it.
+
+    With ``signer`` (the checkpoint key) the row also carries the head as a C2SP checkpoint
+    note, which is what witnesses cosign.
+    """
     tree.lock_appends(session)
     size = tree.tree_size(session)
-    checkpoint = sign_checkpoint(seed, origin=origin, tree_size=size, root=tree.root_at(session, size), at=at)
+    root = tree.root_at(session, size)
+    checkpoint = sign_checkpoint(seed, origin=origin, tree_size=size, root=root, at=at)
     session.add(AuditCheckpoint(tree_size=size, root_hash=checkpoint.root_hash, timestamp=checkpoint.timestamp,
                                 origin=checkpoint.origin, key_id=checkpoint.key_id,
-                                signature=checkpoint.signature, created_at=at))
+                                signature=checkpoint.signature, created_at=at,
+                                note=signer.sign(size, root) if signer is not None else None))
     session.flush()
     return checkpoint
 
@@ -69,19 +77,20 @@ def list_checkpoints(session: Session) -> list[Checkpoint]:
     return [to_checkpoint(r) for r in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id))]
 
 
-def make_checkpoint_if_due(sessions: sessionmaker[Session], seed: bytes, *, origin: str, at: datetime) -> bool:
+def make_checkpoint_if_due(sessions: sessionmaker[Session], seed: bytes, *, origin: str, at: datetime,
+                           signer: NoteSigner | None = None) -> bool:
     """Sign a checkpoint if entries were appended since the last one. Returns whether it did."""
     with sessions() as session, session.begin():
         tree.lock_appends(session)
         latest = latest_checkpoint(session)
         if latest is not None and latest.tree_size == tree.tree_size(session):
             return False
-        create_checkpoint(session, seed, origin=origin, at=at)
+        create_checkpoint(session, seed, origin=origin, at=at, signer=signer)
         return True
 
 
 async def checkpoint_loop(sessions: sessionmaker[Session], seed: bytes, *, origin: str, interval_s: float,
-                          now: Callable[[], datetime]) -> None:
+                          now: Callable[[], datetime], signer: NoteSigner | None = None) -> None:
     """Checkpoint every ``interval_s`` seconds until cancelled. Never raises anything but CancelledError.
 
     A failure (database briefly down) is logged and retried at the next tick: the log
@@ -90,7 +99,8 @@ async def checkpoint_loop(sessions: sessionmaker[Session], seed: bytes, *, origi
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await asyncio.to_thread(make_checkpoint_if_due, sessions, seed, origin=origin, at=now())
+            await asyncio.to_thread(make_checkpoint_if_due, sessions, seed, origin=origin, at=now(),
+                                    signer=signer)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # keep the app alive whatever happens here
@@ -99,9 +109,10 @@ async def checkpoint_loop(sessions: sessionmaker[Session], seed: bytes, *, origi
 
 @asynccontextmanager
 async def periodic_checkpoints(sessions: sessionmaker[Session], seed: bytes, *, origin: str, interval_s: float,
-                               now: Callable[[], datetime]) -> AsyncIterator[None]:
+                               now: Callable[[], datetime], signer: NoteSigner | None = None) -> AsyncIterator[None]:
     """Run :func:`checkpoint_loop` for the lifetime of the app (its lifespan)."""
-    task = asyncio.create_task(checkpoint_loop(sessions, seed, origin=origin, interval_s=interval_s, now=now),
+    task = asyncio.create_task(checkpoint_loop(sessions, seed, origin=origin, interval_s=interval_s, now=now,
+                                               signer=signer),
                                name="audit-checkpoints")
     try:
         yield

@@ -10,13 +10,16 @@ it kept earlier (``--checkpoint``), which detects a log rewritten and re-signed 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from consent.clock import SystemClock
+from crypto import note as notes
 from crypto.checkpoint import Checkpoint
 from crypto.encoding import b64u_decode
 from crypto.keys import load_signing_seed, signing_public_key
@@ -24,7 +27,9 @@ from crypto.keys import load_signing_seed, signing_public_key
 from .. import db
 from ..settings import Settings
 from . import checkpoints
-from .verify import record_verification, verify_database
+from .notes import NoteSigner, parse_witnesses
+from .verify import VerificationReport, record_verification, verify_database
+from .witnessed import WitnessHead, verify_witnessed
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 out = Console(highlight=False)
@@ -86,11 +91,24 @@ def verify(
     origin: Annotated[str | None, typer.Option(help="Require checkpoints to name this log (the gateway URL).")] = None,
     record: Annotated[bool, typer.Option(help="Store the outcome for the DPO console.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    witnessed: Annotated[bool, typer.Option(
+        "--witnessed", help="Also require witness cosignatures (quorum) and name the first checkpoint that lacks "
+                            "them or contradicts a witness.")] = False,
+    log_key: Annotated[str | None, typer.Option(
+        help="The checkpoint key as a verifier key (default: computed from the key file next to the database).")
+    ] = None,
+    witness: Annotated[list[str] | None, typer.Option(
+        help="A trusted witness's verifier key (repeat; default: GATEWAY_WITNESSES and witnesses.txt).")] = None,
+    quorum: Annotated[int | None, typer.Option(help="Cosignatures required (default GATEWAY_WITNESS_QUORUM).")
+    ] = None,
+    witness_state: Annotated[list[Path] | None, typer.Option(
+        help="A witness's state file (its last cosigned head) to check against the log (repeat).")] = None,
 ) -> None:
     """Recompute every leaf, the tree and every checkpoint; name each entry that differs."""
     settings = _settings(data_dir)
     key = _public_key(settings, public_key, jwks)
     external = _load_checkpoints(checkpoint or [])
+    witness_check = _witness_check(settings, log_key, witness, quorum, witness_state) if witnessed else None
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     clock = SystemClock()
@@ -98,6 +116,9 @@ def verify(
         started = clock.now()
         with sessions() as session:
             report = verify_database(session, key, external=external, origin=origin)
+        if witness_check is not None:
+            with sessions() as session:
+                witness_check(session, report)
         if record:
             with sessions() as session, session.begin():
                 record_verification(session, report, started=started, finished=clock.now(), source="cli")
@@ -123,6 +144,33 @@ def verify(
         raise typer.Exit(code=1)
 
 
+def _witness_check(settings: Settings, log_key: str | None, witness: list[str] | None, quorum: int | None,
+                   states: list[Path] | None) -> Callable[[Session, VerificationReport], None]:
+    try:
+        log_verifier = (notes.Verifier.parse(log_key) if log_key else
+                        notes.signer_verifier(settings.log_origin, load_signing_seed(settings.checkpoint_key_path)))
+        witnesses = (parse_witnesses("\n".join(witness), None) if witness else
+                     parse_witnesses(settings.witnesses, settings.witnesses_path))
+    except (ValueError, OSError) as exc:
+        _fail(f"cannot read the checkpoint or witness keys: {exc}")
+    heads: list[WitnessHead] = []
+    for path in states or []:
+        try:
+            data = json.loads(path.read_text())
+            heads.append(WitnessHead(witness=path.name, size=int(data["size"]), root=bytes.fromhex(data["root"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _fail(f"{path}: not a witness state file ({exc})")
+    need = settings.witness_quorum if quorum is None else quorum
+    if need > len(witnesses):
+        _fail(f"a quorum of {need} needs at least {need} witness keys; {len(witnesses)} given")
+
+    def check(session: Session, report: VerificationReport) -> None:
+        verify_witnessed(session, report, log_key=log_verifier, witnesses=witnesses, quorum=need,
+                         witness_heads=heads)
+
+    return check
+
+
 @app.command("checkpoint")
 def sign_checkpoint(data_dir: DataDir = None) -> None:
     """Sign a checkpoint of the log as it is now and print it."""
@@ -134,7 +182,10 @@ def sign_checkpoint(data_dir: DataDir = None) -> None:
     engine = db.make_engine(settings.resolved_database_url)
     try:
         with db.make_sessionmaker(engine)() as session, session.begin():
-            made = checkpoints.create_checkpoint(session, seed, origin=settings.issuer, at=SystemClock().now())
+            signer = (NoteSigner(settings.log_origin, load_signing_seed(settings.checkpoint_key_path))
+                      if settings.checkpoint_key_path.exists() else None)
+            made = checkpoints.create_checkpoint(session, seed, origin=settings.issuer, at=SystemClock().now(),
+                                                 signer=signer)
     finally:
         engine.dispose()
     out.print_json(json.dumps(made.to_json()))

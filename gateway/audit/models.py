@@ -6,7 +6,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -110,6 +121,29 @@ class AuditCheckpoint(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(100))
     """Base64url Ed25519 signature over the canonical checkpoint document."""
+    created_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    """The same tree head as a C2SP checkpoint note signed with the checkpoint key (not the token key)."""
+
+
+class AuditCosignature(Base):
+    """A witness's tlog-cosignature/v1 on one checkpoint note, as the witness sent it (insert-only)."""
+
+    __tablename__ = "audit_cosignatures"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "witness", "key_id"),
+                      Index("ix_audit_cosignatures_checkpoint", "checkpoint_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(BigInteger)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    witness: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(8))
+    """Hex of the 4-byte note key id."""
+    line: Mapped[str] = mapped_column(Text)
+    """The signature line, exactly as the witness sent it."""
+    cosigned_at: Mapped[int] = mapped_column(BigInteger)
+    """The witness's POSIX timestamp inside the cosignature."""
     created_at: Mapped[datetime]
 
 

@@ -144,7 +144,7 @@ def create_checkpoint(caller: OperatorDep, ctx: ContextDep) -> CheckpointOut:
         record(session, AuditEvent(AuditTag.AUDIT_CHECKPOINT, decision="allow", details={"trigger": "on_demand"}),
                actor=caller.actor(), at=ctx.clock.now())
         made = checkpoints.create_checkpoint(session, ctx.signing_seed, origin=ctx.settings.issuer,
-                                             at=ctx.clock.now())
+                                             at=ctx.clock.now(), signer=ctx.note_signer())
     return CheckpointOut(**made.to_json())
 
 

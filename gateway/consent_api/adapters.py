@@ -77,7 +77,8 @@ class RegistryDirectory:
 
 def receipt_signer(ctx: GatewayContext) -> ReceiptSigner:
     issuer = ctx.settings.issuer.rstrip("/")
-    return ReceiptSigner(seed=ctx.signing_seed, issuer=issuer, portal_url=issuer + "/portal", kid=ctx.tokens.kid)
+    seed, kid = ctx.purpose_seed("receipts")
+    return ReceiptSigner(seed=seed, issuer=issuer, portal_url=issuer + "/portal", kid=kid)
 
 
 def secret_hasher(ctx: GatewayContext) -> SecretHasher:

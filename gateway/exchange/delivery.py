@@ -75,12 +75,12 @@ def _claim(ctx: GatewayContext, limit: int) -> list[_Claim]:
 def push_due(ctx: GatewayContext, http: httpx.Client, *, limit: int = 50) -> dict[str, int]:
     """Push every due envelope once; return counts of delivered and failed attempts."""
     counts = {"delivered": 0, "failed": 0}
-    kid = str(ctx.tokens.kid)
+    seed, kid = ctx.purpose_seed("webhooks")
     for claim in _claim(ctx, limit):
         headers = {
             "Content-Type": "application/json",
             "Gateway-Key-Id": kid,
-            "Gateway-Signature": b64u_encode(sign(ctx.signing_seed, claim.body)),
+            "Gateway-Signature": b64u_encode(sign(seed, claim.body)),
             "Gateway-Envelope-Id": claim.envelope_id,
         }
         status: int | None = None

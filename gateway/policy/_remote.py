@@ -10,6 +10,7 @@ stale policy.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ import requests
 from opa_client import OpaClient
 from opa_client.errors import RegoParseError
 
+from crypto.canonical import canonical_json
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import (
     PolicyEngineError,
@@ -102,7 +104,7 @@ class RemotePolicyEngine:
             data = self._bundle.data()
             self._client.update_or_create_data(data[_DATA_ROOT], _DATA_ROOT)
             self._client.update_or_create_data(data[_INDEX_ROOT], _INDEX_ROOT)
-            self._client.update_or_create_data(data[_META_ROOT], _META_ROOT)
+            self._client.update_or_create_data({**data[_META_ROOT], "digest": self.digest}, _META_ROOT)
         except requests.Timeout as exc:
             raise PolicyTimeoutError("OPA did not answer in time") from exc
         except requests.ConnectionError as exc:
@@ -129,6 +131,39 @@ class RemotePolicyEngine:
         listed = self._client.get_policies_list()
         return {item for item in listed if isinstance(item, str) and item.startswith(_MODULE_PREFIX)}
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 over every module's id and source and the bundle's data: what this replica decides with."""
+        material = canonical_json({"modules": {m.module_id: m.source for m in self._bundle.modules},
+                                   "data": self._bundle.data()})
+        return hashlib.sha256(material).hexdigest()
+
+    def server_digest(self) -> str | None:
+        """The digest the server's bundle was published with, recomputed from what the server holds now:
+        the modules it serves under our prefix and its data. None if it cannot be read."""
+        try:
+            answer = self._client.get_data(_META_ROOT)
+            listed = self._client.get_policies_list()
+            modules: dict[str, str] = {}
+            for module_id in listed:
+                if isinstance(module_id, str) and module_id.startswith(_MODULE_PREFIX):
+                    raw = self._client.get_policy(module_id).get("result", {}).get("raw")
+                    if not isinstance(raw, str):
+                        return None
+                    modules[module_id] = raw
+            data = {root: self._client.get_data(root).get("result") for root in (_DATA_ROOT, _INDEX_ROOT)}
+        except Exception:
+            return None
+        meta = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(meta, dict):
+            return None
+        meta = {k: v for k, v in meta.items() if k != "digest"}
+        try:
+            material = canonical_json({"modules": modules, "data": {**data, _META_ROOT: meta}})
+        except (TypeError, ValueError):
+            return None
+        return hashlib.sha256(material).hexdigest()
+
     def server_version(self) -> str | None:
         """The bundle version the server holds, or None."""
         try:
@@ -144,7 +179,8 @@ class RemotePolicyEngine:
             healthy = bool(self._client.check_health())
         except Exception:
             return False
-        return healthy and self.server_version() == self.version
+        # The version label alone could be kept by a swapped policy: compare what the server actually holds.
+        return healthy and self.server_version() == self.version and self.server_digest() == self.digest
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -123,3 +123,20 @@ class AgencyEndpoint(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(200))
 
     agency: Mapped[Agency] = relationship(back_populates="endpoints")
+
+
+class EnrolmentSecret(Base):
+    """A one-time secret the operator hands an agency out of band, to enrol its first keys itself.
+
+    Only its SHA-256 is kept; it works once, before ``expires_at``.
+    """
+
+    __tablename__ = "enrolment_secrets"
+    __table_args__ = (UniqueConstraint("secret_hash"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

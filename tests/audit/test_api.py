@@ -23,6 +23,7 @@ from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
 from tests.audit.conftest import WriteEntries
 from tests.conftest import Registry
+from tests.support.tamper import tampering, unguarded
 
 Auth = Callable[..., dict[str, str]]
 
@@ -179,10 +180,10 @@ class TestProofs:
         assert check_checkpoint_update(new, new, public, []).reason == "unchanged"
         assert check_checkpoint_update(new, old, public, []).reason == "older"
         # The gateway rewrites entry 1 and re-signs with its real key: the pinned head exposes it.
-        with ctx.engine.begin() as conn:
+        with tampering(ctx.engine) as conn:
             conn.exec_driver_sql("UPDATE audit_entries SET decision = 'deny' WHERE seq = 1")
             conn.exec_driver_sql("DELETE FROM audit_tree_nodes")
-        with ctx.sessions() as session, session.begin():
+        with unguarded(ctx.engine), ctx.sessions() as session, session.begin():
 
             from gateway.audit import tree
             from gateway.audit.leaves import fast_leaf_hash, select_entry_rows

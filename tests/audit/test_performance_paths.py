@@ -28,6 +28,7 @@ from gateway.audit.verify import VerificationReport, verify_database
 from gateway.context import GatewayContext
 from gateway.models import metadata
 from tests.audit.conftest import WriteEntries
+from tests.support.tamper import tampering
 
 # --- SQLite writes the canonical text itself ------------------------------------------
 
@@ -173,7 +174,7 @@ def test_json_text_moved_across_a_column_boundary_is_found(ctx: GatewayContext, 
     assert leaf_matches(tuple(spilled))[1] is False  # the Python fast path
     if ctx.engine.dialect.name != "sqlite":
         return  # PostgreSQL's json type refuses such text in the first place
-    with ctx.engine.begin() as conn:
+    with tampering(ctx.engine) as conn:
         conn.execute(text("UPDATE audit_entries SET basis = :basis, classes_released = :released WHERE seq = 3"),
                      {"basis": '{"a":1', "released": '["x"]},"classes_released":["D1"]'})
     report = _verify(ctx)
@@ -186,7 +187,7 @@ def test_json_text_moved_across_a_column_boundary_is_found(ctx: GatewayContext, 
 def test_a_blob_where_text_belongs_is_named_not_a_crash(ctx: GatewayContext, write_entries: WriteEntries) -> None:
     write_entries(6)
     _checkpoint(ctx)
-    with ctx.engine.begin() as conn:
+    with tampering(ctx.engine) as conn:
         conn.execute(text("UPDATE audit_entries SET purpose = x'00ff' WHERE seq = 4"))
     assert _altered(_verify(ctx)) == [4]
 
@@ -317,7 +318,7 @@ def test_a_failing_or_misdirected_worker_changes_nothing_but_the_speed(
 
     write_entries(20, one_transaction=True)
     _checkpoint(ctx)
-    with ctx.engine.begin() as conn:
+    with tampering(ctx.engine) as conn:
         conn.execute(text("UPDATE audit_entries SET purpose = 'x' WHERE seq = 13"))
     serial = _verify(ctx, workers=1)
     assert _altered(serial) == [13]
@@ -355,7 +356,7 @@ def test_a_failing_or_misdirected_worker_changes_nothing_but_the_speed(
 def test_a_seq_that_is_no_integer_is_named_not_a_crash(ctx: GatewayContext, write_entries: WriteEntries) -> None:
     write_entries(12)
     _checkpoint(ctx)
-    with ctx.engine.begin() as conn:
+    with tampering(ctx.engine) as conn:
         conn.execute(text("UPDATE audit_entries SET seq = 'five' WHERE seq = 5"))
         conn.execute(text("UPDATE audit_entries SET seq = 7.5 WHERE seq = 7"))
     for kwargs in ({"workers": 1}, {"workers": 2, "parallel_from": 1}):
@@ -382,7 +383,7 @@ def test_workers_that_build_the_lower_levels_find_what_a_serial_run_finds(
     write_entries(101, one_transaction=True)
     _checkpoint(ctx)
     assert _verify(ctx, workers=2, parallel_from=1).ok
-    with ctx.engine.begin() as conn:
+    with tampering(ctx.engine) as conn:
         conn.execute(text(tamper))
     serial = _verify(ctx, workers=1)
     assert not serial.ok

@@ -24,6 +24,7 @@ from gateway.cli import app as cli_app
 from gateway.context import GatewayContext
 from gateway.models import metadata
 from tests.audit.conftest import WriteEntries
+from tests.support.tamper import tampering, unguarded
 
 SIZE = 23
 
@@ -54,7 +55,7 @@ def _verify(ctx: GatewayContext, **kwargs) -> VerificationReport:  # type: ignor
 
 
 def _sql(ctx: GatewayContext, *statements: str) -> None:
-    with ctx.engine.begin() as conn:
+    with tampering(ctx.engine) as conn:
         for statement in statements:
             conn.execute(text(statement))
 
@@ -140,7 +141,7 @@ class TestTamperDetection:
         assert "truncated" in _kinds(report)
 
     def test_a_rewritten_entry_with_a_recomputed_hash_is_caught_by_the_tree(self, log: GatewayContext) -> None:
-        with log.sessions() as session, session.begin():
+        with unguarded(log.engine), log.sessions() as session, session.begin():
             entry = session.get(AuditEntry, 12)
             assert entry is not None
             entry.decision = "deny"
@@ -156,7 +157,7 @@ class TestTamperDetection:
         with log.sessions() as session:
             kept = checkpoints.latest_checkpoint(session)  # an agency pinned this one
         assert kept is not None
-        with log.engine.begin() as conn:
+        with tampering(log.engine) as conn:
             for table in ("audit_checkpoints", "audit_tree_nodes", "audit_entries"):
                 conn.execute(metadata.tables[table].delete())
         forger = generate_signing_seed()
@@ -165,7 +166,7 @@ class TestTamperDetection:
         report = _verify(log)
         assert [p.kind for p in report.problems] == ["checkpoint_signature"]
         # Even a forger holding the real key is caught by a checkpoint kept from before.
-        with log.engine.begin() as conn:
+        with tampering(log.engine) as conn:
             conn.execute(metadata.tables["audit_checkpoints"].delete())
         _checkpoint(log)
         report = _verify(log, external=[kept])
@@ -174,9 +175,9 @@ class TestTamperDetection:
 
     def test_split_view_between_two_checkpoints_of_one_size(self, log: GatewayContext) -> None:
         _sql(log, "UPDATE audit_entries SET reason = 'x' WHERE seq = 22")
-        with log.sessions() as session, session.begin():
+        with tampering(log.engine) as conn:
             # A second head for the same size, signed with the real key over the altered log.
-            session.execute(text("DELETE FROM audit_tree_nodes"))
+            conn.execute(text("DELETE FROM audit_tree_nodes"))
         with log.sessions() as session:
             from crypto.checkpoint import sign_checkpoint
             from crypto.merkle import root

@@ -21,6 +21,7 @@ from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
 from gateway.web.models import WebSession
 from tests.console.conftest import COOKIE, StaffLogin, csrf_of, make_staff, sign_in
+from tests.support.tamper import tampering
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "gateway" / "templates" / "console"
 
@@ -326,7 +327,7 @@ class TestPages:
         assert (view.action, view.subject_id, view.details) == ("audit:log:view", "subj-2",
                                                                 {"view": "entry", "seq": exception_use.seq})
         # The stored entry is changed behind the console's back: the proof no longer verifies.
-        with ctx.engine.begin() as conn:
+        with tampering(ctx.engine) as conn:
             conn.exec_driver_sql(f"UPDATE audit_entries SET purpose = 'other' WHERE seq = {exception_use.seq}")
         assert "NOT VERIFIED" in console.get(f"/console/entries/{exception_use.seq}").text
         assert console.get("/console/entries/999999").status_code == 404
@@ -357,7 +358,7 @@ class TestPages:
         assert "has not been fully verified yet" in home.text
         response = console.post("/console/verify", data={"csrf_token": csrf_of(home.text)})
         assert response.status_code == 200 and "Last full verification: <strong>passed</strong>" in response.text
-        with ctx.engine.begin() as conn:
+        with tampering(ctx.engine) as conn:
             conn.exec_driver_sql("UPDATE audit_entries SET subject_id = 'subj-9' WHERE seq = 2")
         failed = console.post("/console/verify", data={"csrf_token": csrf_of(home.text)})
         assert "FAILED" in failed.text and 'href="/console/entries/2">seq 2</a>: entry_altered' in failed.text

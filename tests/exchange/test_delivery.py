@@ -14,7 +14,6 @@ from sqlalchemy import select
 from connectors.referral import open_referral
 from consent.clock import FixedClock
 from crypto.encoding import b64u_decode
-from crypto.keys import signing_public_key
 from crypto.signing import verify
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
@@ -112,10 +111,11 @@ def test_signed_webhook_push_with_retries_and_backoff(client: TestClient, auth: 
             clock.advance(backoff(2, rand=lambda: 1.0))
             assert push_due(ctx, http) == {"delivered": 1, "failed": 0}
         headers, body = receiver.received[0]
-        verify(signing_public_key(signing_seed), body, b64u_decode(headers["gateway-signature"]))
+        # The webhook key is one of its own (not the token key), published in the JWKS under its kid.
+        assert ctx.keyring is not None and headers["gateway-key-id"] == ctx.keyring.current("webhooks").kid
+        verify(ctx.keyring.current("webhooks").public_key, body, b64u_decode(headers["gateway-signature"]))
         document = json.loads(body)
         assert document["envelope_id"] == envelope_id
-        assert headers["gateway-key-id"] == ctx.tokens.kid
     with ctx.sessions() as session:
         outcomes = [a.outcome for a in session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id))]
     assert outcomes == ["failed", "failed", "delivered"]

@@ -47,6 +47,18 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
         "operator", lambda: {"fingerprint": "AAAA-BBBB"}),
     ("POST", "/v1/agencies/{agency_id}/endpoints/{endpoint_id}/revoke"): ("owned", lambda: {"reason": "testing"}),
     ("GET", "/v1/agencies/{agency_id}/recipient-key"): ("directory", None),
+    # Issue 15 (tests/trust): transparency evidence is public (hashes, signatures, public keys); a
+    # binding is the agency's own; an enrolment is authorised by its one-time secret, not a token.
+    ("POST", "/v1/agencies/{agency_id}/keys/bindings"): ("owned", lambda: {"binding": {}, "signature": "A" * 86}),
+    ("POST", "/v1/agencies/{agency_id}/enrolment-secrets"): ("operator", None),
+    ("POST", "/v1/agencies/{agency_id}/enrol"): ("public", None),
+    ("GET", "/v1/agencies/{agency_id}/keys/{key_id}/proof"): ("public", None),
+    ("GET", "/v1/agencies/{agency_id}/key-events"): ("public", None),
+    ("GET", "/v1/audit/checkpoint"): ("public", None),
+    ("GET", "/v1/audit/checkpoint/witnessed"): ("public", None),
+    ("GET", "/v1/audit/checkpoint/key"): ("public", None),
+    ("GET", "/v1/audit/proof/consistency"): ("public", None),
+    ("POST", "/v1/audit/checkpoint/cosignatures"): ("public", None),
     # Subjects and consents (tests/consent). "create" makes an object owned by the caller and names
     # nobody else's (tests/consent/test_subjects_api.py checks the new subject is the caller's alone).
     ("POST", "/v1/subjects"): ("create", None),

@@ -129,8 +129,32 @@ def _path_parts(request: Request) -> list[str]:
     return [p for p in str(request.path_params.get("path", "")).split("/") if p]
 
 
-def create_app(store: OpaStore | None = None, faults: Faults | None = None) -> Starlette:
-    """The OPA-REST app over ``store``; ``faults`` is consulted on every decision query."""
+class _TokenAuth:
+    """OPA's ``--authentication=token --authorization=basic`` with the authorisation policy of
+    ``deploy/opa/authz.rego``: every request, health included, needs ``Bearer <token>``; anything
+    else gets OPA's 401 ``unauthorized``."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and dict(scope.get("headers", [])).get(b"authorization") != self.expected:
+            response = JSONResponse({"code": "unauthorized", "message": "request rejected by administrative policy"},
+                                    401)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(store: OpaStore | None = None, faults: Faults | None = None, token: str | None = None) -> Any:
+    """The OPA-REST app over ``store``; ``faults`` is consulted on every decision query; with ``token``,
+    every request must present it (as OPA run with token authentication and basic authorisation)."""
+    app = _create_app(store, faults)
+    return _TokenAuth(app, token) if token else app
+
+
+def _create_app(store: OpaStore | None = None, faults: Faults | None = None) -> Starlette:
     state = store or OpaStore()
     fault = faults or Faults()
 
@@ -210,7 +234,8 @@ def _evaluate(store: OpaStore, path: str, input_doc: Any) -> Any:
 class OpaServer:
     """Runs the stub with uvicorn on 127.0.0.1:<ephemeral> in a daemon thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
         self.store = OpaStore()
         self.faults = Faults()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -219,7 +244,7 @@ class OpaServer:
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.store, self.faults),
+            create_app(self.store, self.faults, token),
             log_level="warning",
             access_log=False,
             lifespan="off",
