@@ -74,7 +74,7 @@ def test_the_audit_benchmark_runs_on_small_sizes() -> None:
 
 
 def test_the_statistics_benchmark_runs_on_small_sizes() -> None:
-    lines, figures = run_bench("statistics", "--sizes", "300", "--refresh-cases", "30")
+    lines, figures = run_bench("disclosure", "--sizes", "300", "--refresh-cases", "30")
     tables = figures["sizes"]["300"]["tables"]
     assert len(tables) == 4
     for table in tables.values():

@@ -1,7 +1,7 @@
 """Statistics benchmark: release time and error of typical tables, against the truth, at the default budget.
 
-    .venv/bin/python bench/statistics.py                         # 10 k and 1 M synthetic cases (minutes)
-    .venv/bin/python bench/statistics.py --sizes 10000 100000    # quicker
+    .venv/bin/python bench/disclosure.py                         # 10 k and 1 M synthetic cases (minutes)
+    .venv/bin/python bench/disclosure.py --sizes 10000 100000    # quicker
 
 For each size, synthetic case data (gateway/statistics/synthetic.py: no real person; the
 shape of published counter-trafficking data) is bulk-loaded into the statistics store of a
