@@ -34,6 +34,8 @@ from .portal import staff as portal_staff
 from .registry.routes import router as registry_router
 from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
+from .staff import api as staff_api
+from .staff import routes as staff_routes
 
 
 def build_context(
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         return {
             "issuer": settings.issuer,
             "token_endpoint": auth_server.token_url,
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA"],
             "jwks_uri": settings.issuer.rstrip("/") + "/.well-known/jwks.json",
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(portal_api.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_staff.router)
+    app.include_router(staff_api.router)
+    app.include_router(staff_routes.router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

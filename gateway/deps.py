@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from . import db
+from .accounts import AccountStatus, StaffAccount
 from .audit.log import Actor
 from .context import GatewayContext
 from .errors import Forbidden, Unauthenticated
 from .registry.models import Agency, AgencyKind, VettingStatus
+from .staff.roles import Entitlement, entitled, policy_role
 
 
 async def get_context(request: Request) -> GatewayContext:
@@ -51,21 +53,43 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 @dataclass(frozen=True)
+class Person:
+    """The signed-in staff member an agency's client acts for (proven by an exchanged person token,
+    RFC 8693). Roles are the account's, read on every request: a client cannot raise them."""
+
+    account_id: str
+    roles: frozenset[str]
+
+    @property
+    def policy_role(self) -> str | None:
+        return policy_role(self.roles)
+
+
+@dataclass(frozen=True)
 class Caller:
-    """The authenticated agency behind a request."""
+    """The authenticated agency behind a request, and the person it acts for, if any."""
 
     agency_id: str
     kind: str
     jurisdiction: str
     scopes: frozenset[str]
+    person: Person | None = None
 
     @property
     def is_operator(self) -> bool:
         return self.kind == AgencyKind.GATEWAY_OPERATOR
 
-    def actor(self) -> Actor:
-        return Actor(agency_id=self.agency_id, role=self.kind)
+    @property
+    def user(self) -> str | None:
+        """The person's account id (what the audit log names), or None for the agency's system."""
+        return self.person.account_id if self.person is not None else None
 
+    def actor(self) -> Actor:
+        return Actor(agency_id=self.agency_id, role=self.kind, user=self.user)
+
+
+_PERSON = select(StaffAccount.agency_id, StaffAccount.status, StaffAccount.disabled, StaffAccount.roles,
+                 StaffAccount.role).where(StaffAccount.id == bindparam("account_id"))
 
 _CALLER_AGENCY = select(Agency.id, Agency.kind, Agency.jurisdiction, Agency.vetting_status, Agency.scopes).where(
     Agency.id == bindparam("agency_id"))
@@ -80,8 +104,16 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
     # Read now, on every request (no cache): suspension takes effect on the very next request,
     # not when the token expires. Its own short read transaction, so the handler's session
     # starts with none open.
+    person: Person | None = None
     with db.read_connection(ctx.engine) as conn:
         agency = conn.execute(_CALLER_AGENCY, {"agency_id": claims.agency_id}).first()
+        if claims.person_id is not None:
+            # The person's account, now: revocation or suspension takes effect on the next request.
+            account = conn.execute(_PERSON, {"account_id": claims.person_id}).first()
+            if (account is None or account.agency_id != claims.agency_id or account.disabled
+                    or account.status != AccountStatus.ACTIVE):
+                raise Unauthenticated("person_not_active", "The person this token acts for cannot act now.")
+            person = Person(claims.person_id, frozenset(account.roles or [account.role]))
     if agency is None or agency.vetting_status != VettingStatus.VETTED:
         raise Unauthenticated("client_suspended", "This agency may not use the gateway now.")
     request.scope.setdefault("state", {})["agency_id"] = agency.id
@@ -90,6 +122,7 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
         kind=agency.kind,
         jurisdiction=agency.jurisdiction,
         scopes=claims.scopes & frozenset(agency.scopes),
+        person=person,
     )
 
 
@@ -105,6 +138,31 @@ def require_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
         return caller
 
     check.__name__ = f"require_{scope.replace(':', '_')}"
+    return check
+
+
+def person_token(entitlement: Entitlement) -> dict[str, object]:
+    """``openapi_extra`` for an operation that needs a person's token (an RFC 8693 exchanged token
+    acting for a signed-in staff member holding a role with ``entitlement``)."""
+    return {"x-person-token": {"required": True, "entitlement": entitlement.value},
+            "security": [{"personToken": []}]}
+
+
+def require_person(scope: str, entitlement: Entitlement) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency for person-bound actions: ``scope`` on the token, and the token acts for a
+    signed-in staff member whose account holds a role entitled to ``entitlement``."""
+    scoped = require_scope(scope)
+
+    async def check(caller: CallerDep) -> Caller:
+        await scoped(caller)
+        if caller.person is None:
+            raise Forbidden("person_token_required",
+                            "This action is a person's: use a token exchanged for the signed-in staff member.")
+        if not entitled(caller.person.roles, entitlement):
+            raise Forbidden("role_not_entitled", f"The signed-in person's roles do not allow {entitlement.value}.")
+        return caller
+
+    check.__name__ = f"require_person_{entitlement.value}"
     return check
 
 

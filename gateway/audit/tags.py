@@ -60,3 +60,12 @@ class AuditTag(StrEnum):
     PORTAL_REQUEST_UPDATE = "portal:request:update"
     CONSOLE_SIGN_IN = "console:session:sign_in"
     CONSOLE_SIGN_IN_FAIL = "console:session:sign_in_fail"
+    STAFF_ACCOUNT_CREATE = "staff:account:create"
+    STAFF_ACCOUNT_RECOVER = "staff:account:recover"
+    STAFF_ACCOUNT_REVOKE = "staff:account:revoke"
+    STAFF_ACCOUNT_REFUSE = "staff:account:refuse"
+    STAFF_PASSKEY_REGISTER = "staff:passkey:register"
+    STAFF_SIGN_IN = "staff:session:sign_in"
+    STAFF_SIGN_IN_FAIL = "staff:session:sign_in_fail"
+    STAFF_PERSON_TOKEN = "staff:person_token:issue"  # noqa: S105 - an event name
+    AGENCY_DEFERRAL_MAXIMUM = "staff:deferral_maximum:publish"
