@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from . import db
 from .accounts import AccountStatus, StaffAccount
-from .audit.log import Actor
+from .audit.log import Actor, AuditEvent, record_refusal
+from .audit.tags import AuditTag
 from .context import GatewayContext
 from .errors import Forbidden, Unauthenticated
 from .registry.models import Agency, AgencyKind, VettingStatus
@@ -144,23 +145,36 @@ def require_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
 def person_token(entitlement: Entitlement) -> dict[str, object]:
     """``openapi_extra`` for an operation that needs a person's token (an RFC 8693 exchanged token
     acting for a signed-in staff member holding a role with ``entitlement``)."""
-    return {"x-person-token": {"required": True, "entitlement": entitlement.value},
-            "security": [{"personToken": []}]}
+    return {"x-person-token": {
+        "required": True, "entitlement": entitlement.value,
+        "description": "Send an access token acting for a signed-in staff member: the agency's client exchanges "
+                       "the person token from /staff (RFC 8693 token exchange at /oauth/token). The person's "
+                       f"roles must allow {entitlement.value}.",
+    }}
 
 
-def require_person(scope: str, entitlement: Entitlement) -> Callable[[Caller], Awaitable[Caller]]:
+def require_person(scope: str, entitlement: Entitlement) -> Callable[[Caller, Request], Caller]:
     """A dependency for person-bound actions: ``scope`` on the token, and the token acts for a
     signed-in staff member whose account holds a role entitled to ``entitlement``."""
-    scoped = require_scope(scope)
-
-    async def check(caller: CallerDep) -> Caller:
-        await scoped(caller)
+    def check(caller: CallerDep, request: Request) -> Caller:
+        # A plain def (the thread pool): a refusal is audited, which is a database write.
+        if scope not in caller.scopes:
+            raise Forbidden("insufficient_scope", f"This call needs the scope {scope}.")
+        error: Forbidden | None = None
         if caller.person is None:
-            raise Forbidden("person_token_required",
-                            "This action is a person's: use a token exchanged for the signed-in staff member.")
-        if not entitled(caller.person.roles, entitlement):
-            raise Forbidden("role_not_entitled", f"The signed-in person's roles do not allow {entitlement.value}.")
-        return caller
+            error = Forbidden("person_token_required",
+                              "This action is a person's: use a token exchanged for the signed-in staff member.")
+        elif not entitled(caller.person.roles, entitlement):
+            error = Forbidden("role_not_entitled", f"The signed-in person's roles do not allow {entitlement.value}.")
+        if error is None:
+            return caller
+        ctx: GatewayContext = request.app.state.ctx
+        route = request.scope.get("route")
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny", reason=error.reason,
+                                                details={"entitlement": entitlement.value,
+                                                         "operation": getattr(route, "path", "")}),
+                       actor=caller.actor(), at=ctx.clock.now())
+        raise error
 
     check.__name__ = f"require_person_{entitlement.value}"
     return check

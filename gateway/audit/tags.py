@@ -69,3 +69,4 @@ class AuditTag(StrEnum):
     STAFF_SIGN_IN_FAIL = "staff:session:sign_in_fail"
     STAFF_PERSON_TOKEN = "staff:person_token:issue"  # noqa: S105 - an event name
     AGENCY_DEFERRAL_MAXIMUM = "staff:deferral_maximum:publish"
+    STAFF_PERSON_REFUSE = "staff:person:refuse"

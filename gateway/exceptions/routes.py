@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
+from ..staff.roles import Entitlement
 from . import children, interviews, service
 
 router = APIRouter(prefix="/v1/exceptions", tags=["exceptions"])
 children_router = APIRouter(prefix="/v1/children", tags=["children"])
 Sender = Annotated[Caller, Depends(require_scope("referrals:write"))]
+Requester = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.REQUEST_EXCEPTION))]
+Approver = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.APPROVE_EXCEPTION))]
 
 CODE = r"^[A-Za-z0-9_.:\-]+$"
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
@@ -35,25 +37,23 @@ class GrantBody(Strict):
     classes: list[Annotated[str, Field(pattern=r"^D\d{1,2}$")]] = Field(min_length=1, max_length=26)
     fields: list[Annotated[str, Field(max_length=120, pattern=FIELD_NAME)]] = Field(default_factory=list,
                                                                                      max_length=50)
-    requested_by: str = Field(min_length=1, max_length=120)
     ttl_s: int = Field(default=service.DEFAULT_TTL_S, ge=60, le=service.MAX_TTL_S)
     best_interests_ref: str | None = Field(default=None, max_length=120, pattern=CODE)
-    defer_until: datetime | None = None
-    defer_reason: str | None = Field(default=None, max_length=40, pattern=CODE)
+    defer_until: AwareDatetime | None = None
+    """Tell the person later than at use: only for a covert investigation, no later than your agency's
+    published maximum (never above the legal one). The grant's second approver approves it too."""
+    defer_reason: service.DeferReason | None = None
 
 
-class ApprovalBody(Strict):
-    approved_by: str = Field(min_length=1, max_length=120)
-
-
-@router.post("", status_code=201)
-def request_grant(body: GrantBody, caller: Sender, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
-    """Ask for an exception grant; refused at once outside your published exception policy (S35)."""
+@router.post("", status_code=201, openapi_extra=person_token(Entitlement.REQUEST_EXCEPTION))
+def request_grant(body: GrantBody, caller: Requester, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Ask for an exception grant; refused at once outside your published exception policy (S35).
+    The requester is the signed-in person the token acts for (a person token is required)."""
     return service.request_grant(session, ctx, caller, service.GrantRequest(
         subject_id=body.subject_id, basis=body.basis, scenario=body.scenario,
         justification_code=body.justification_code, justification_ref=body.justification_ref,
         recipient_agency_id=body.recipient_agency_id, purpose=body.purpose, classes=tuple(body.classes),
-        fields=tuple(body.fields), requested_by=body.requested_by, ttl_s=body.ttl_s,
+        fields=tuple(body.fields), requested_by=caller.user or "", ttl_s=body.ttl_s,
         best_interests_ref=body.best_interests_ref, defer_until=body.defer_until, defer_reason=body.defer_reason,
     ))
 
@@ -75,11 +75,11 @@ def record_explanation(body: ExplanationBody, caller: Sender, ctx: ContextDep, s
                                       language=body.language)
 
 
-@router.post("/{grant_id}/approvals")
-def approve_grant(grant_id: str, body: ApprovalBody, caller: Sender, ctx: ContextDep,
-                  session: SessionDep) -> dict[str, Any]:
-    """The second approver (same agency, not the requester) approves."""
-    return service.approve_grant(session, ctx, caller, grant_id, body.approved_by)
+@router.post("/{grant_id}/approvals", openapi_extra=person_token(Entitlement.APPROVE_EXCEPTION))
+def approve_grant(grant_id: str, caller: Approver, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Four eyes: a second signed-in person of the same agency, entitled to approve and not the
+    requester (checked on the account, not on a name), approves. No body: the token says who."""
+    return service.approve_grant(session, ctx, caller, grant_id, caller.user or "")
 
 
 @router.get("")

@@ -25,9 +25,9 @@ from gateway.settings import Settings
 from gateway.staff import service
 from gateway.staff.models import StaffCredential
 from tests.conftest import Registry
-from tests.staff.conftest import PASSWORD, exchange_form, new_staff, totp_code
 from tests.support.browser import screenshot
 from tests.support.live_server import reserve_port, serve
+from tests.support.staff import PASSWORD, exchange_form, new_staff, totp_code
 
 pytestmark = [pytest.mark.browser]
 

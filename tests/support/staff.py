@@ -1,11 +1,13 @@
-"""Staff fixtures: accounts created the way an agency administrator creates them, enrolled for the
-password + code fallback, and person tokens exchanged through the real token endpoint (RFC 8693)."""
+"""Staff fixtures (a pytest plugin loaded by tests/conftest.py): accounts created the way an agency
+administrator creates them, enrolled for the password + code fallback, and person tokens exchanged
+through the real token endpoint (RFC 8693)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -20,8 +22,8 @@ from gateway.audit.log import Actor
 from gateway.context import GatewayContext
 from gateway.staff import service
 from gateway.staff.models import StaffEnrolment
-from tests.conftest import ISSUER, Registry
 
+ISSUER = "https://testserver"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 PASSWORD = "correct horse battery staple"
@@ -58,7 +60,7 @@ def totp_code(ctx: GatewayContext, account_id: str, offset_steps: int = 0) -> st
     return str(pyotp.TOTP(secret).at(ctx.clock.now() + timedelta(seconds=30 * offset_steps)))
 
 
-def exchange_form(registry: Registry, agency_id: str, person_token: str, clock: FixedClock,
+def exchange_form(registry: Any, agency_id: str, person_token: str, clock: FixedClock,
                   token_url: str = f"{ISSUER}/oauth/token", scope: str | None = None) -> dict[str, str]:
     form = token_request_form(agency_id, registry.keys[agency_id].signing_seed, token_url, scope=scope,
                               now=clock.now().timestamp())
@@ -70,7 +72,7 @@ ActFor = Callable[..., dict[str, str]]
 
 
 @pytest.fixture
-def act_for(client: TestClient, registry: Registry, ctx: GatewayContext, clock: FixedClock) -> ActFor:
+def act_for(client: TestClient, registry: Any, ctx: GatewayContext, clock: FixedClock) -> ActFor:
     """Headers for the agency's client acting for a signed-in staff member: the person token the
     gateway gives them at sign-in, exchanged by the agency's client at the token endpoint."""
 
@@ -88,3 +90,29 @@ def open_enrolments(ctx: GatewayContext, account_id: str) -> int:
     with ctx.sessions() as session:
         return len(session.scalars(select(StaffEnrolment).where(StaffEnrolment.account_id == account_id,
                                                                 StaffEnrolment.used_at.is_(None))).all())
+
+
+class People:
+    """Named staff members per agency, created on first use; ``headers`` acts for one of them."""
+
+    def __init__(self, ctx: GatewayContext, act_for: ActFor) -> None:
+        self.ctx = ctx
+        self.act_for = act_for
+        self.members: dict[tuple[str, str], StaffMember] = {}
+
+    def get(self, agency_id: str, name: str, *roles: str) -> StaffMember:
+        key = (agency_id, name)
+        if key not in self.members:
+            self.members[key] = new_staff(self.ctx, agency_id, *(roles or ("caseworker",)), password=None)
+        return self.members[key]
+
+    def headers(self, agency_id: str, name: str, *roles: str, scope: str | None = None) -> dict[str, str]:
+        return self.act_for(self.get(agency_id, name, *roles), scope)
+
+    def id(self, agency_id: str, name: str) -> str:
+        return self.members[(agency_id, name)].account_id
+
+
+@pytest.fixture
+def people(ctx: GatewayContext, act_for: ActFor) -> People:
+    return People(ctx, act_for)
