@@ -36,8 +36,16 @@ from ..accounts import StaffAccount
 from .models import StaffChallenge, StaffCredential, StaffEnrolment
 from .service import hash_code
 
-__all__ = ["CHALLENGE_TTL", "PasskeyError", "RelyingParty", "authentication_options", "finish_authentication",
-           "finish_registration", "registration_options"]
+__all__ = [
+    "CHALLENGE_TTL",
+    "PasskeyError",
+    "RelyingParty",
+    "authentication_options",
+    "finish_authentication",
+    "finish_registration",
+    "passkey_origin",
+    "registration_options",
+]
 
 CHALLENGE_TTL = timedelta(minutes=5)
 
@@ -58,8 +66,18 @@ class RelyingParty:
 
     @classmethod
     def of(cls, issuer: str) -> RelyingParty:
-        parts = urlsplit(issuer)
-        return cls(rp_id=parts.hostname or "localhost", origin=f"{parts.scheme}://{parts.netloc}")
+        origin = passkey_origin(issuer)
+        return cls(rp_id=urlsplit(origin).hostname or "localhost", origin=origin)
+
+
+def passkey_origin(issuer: str) -> str:
+    """The origin staff use for passkeys: the issuer's, except that a loopback IP (a local demo)
+    becomes ``localhost`` (WebAuthn takes a domain, never an IP address, as relying party id)."""
+    parts = urlsplit(issuer)
+    host = parts.hostname or "localhost"
+    if host in ("127.0.0.1", "::1"):
+        host = "localhost"
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}"
 
 
 def _store_challenge(session: Session, challenge: bytes, purpose: str, session_hash: str, account_id: str | None,

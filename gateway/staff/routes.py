@@ -289,4 +289,9 @@ def person_token(request: Request, ctx: ContextDep, csrf_token: Annotated[str, F
         token, ttl = ctx.tokens.issue_person_token(account.id, account.agency_id, now)
         record(session, AuditEvent(AuditTag.STAFF_PERSON_TOKEN, decision="allow", details={"expires_in": ttl}),
                actor=_actor(account), at=now)
+    if "application/json" in request.headers.get("accept", ""):
+        # For a staff member's own tool (connectors.staff): the same token, as JSON.
+        return JSONResponse({"person_token": token, "expires_in": ttl,
+                             "token_type": "urn:ietf:params:oauth:token-type:jwt"},
+                            headers={"Cache-Control": "no-store"})
     return _home(ctx, request, person_token=token)

@@ -53,10 +53,16 @@ def new_staff(ctx: GatewayContext, agency_id: str, *roles: str, password: str | 
     return StaffMember(enrolment.account_id, enrolment.username, agency_id, list(roles), enrolment.code)
 
 
-def totp_code(ctx: GatewayContext, account_id: str, offset_steps: int = 0) -> str:
+def totp_secret(ctx: GatewayContext, account_id: str) -> str:
     with ctx.sessions() as session:
         secret = session.scalar(select(StaffAccount.totp_secret).where(StaffAccount.id == account_id))
-    assert secret and isinstance(ctx.clock, FixedClock)
+    assert secret
+    return str(secret)
+
+
+def totp_code(ctx: GatewayContext, account_id: str, offset_steps: int = 0) -> str:
+    secret = totp_secret(ctx, account_id)
+    assert isinstance(ctx.clock, FixedClock)
     return str(pyotp.TOTP(secret).at(ctx.clock.now() + timedelta(seconds=30 * offset_steps)))
 
 
