@@ -187,3 +187,14 @@ async def require_operator(caller: CallerDep) -> Caller:
 
 
 OperatorDep = Annotated[Caller, Depends(require_operator)]
+
+
+def require_operator_person(entitlement: Entitlement) -> Callable[[Caller, Request], Caller]:
+    """The gateway operator's client acting for one of the operator's signed-in staff members."""
+    person_check = require_person("registry:admin", entitlement)
+
+    def check(caller: OperatorDep, request: Request) -> Caller:
+        return person_check(caller, request)
+
+    check.__name__ = f"require_operator_person_{entitlement.value}"
+    return check

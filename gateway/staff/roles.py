@@ -23,6 +23,8 @@ class Entitlement(StrEnum):
     MANAGE_STAFF = "manage_staff"
     PUBLISH_RULES = "publish_rules"
     """Publish the agency's deferral maximum."""
+    VERIFY_FINGERPRINT = "verify_fingerprint"
+    """Confirm a key or endpoint fingerprint read back over a separate channel (the operator's staff)."""
 
 
 R = StaffRole
@@ -35,6 +37,7 @@ ENTITLEMENTS: dict[Entitlement, frozenset[str]] = {
     Entitlement.REFERRAL_WORK: frozenset(_CASE_ROLES | {R.VOLUNTEER, R.INTERPRETER}),
     Entitlement.MANAGE_STAFF: frozenset({R.ADMINISTRATOR}),
     Entitlement.PUBLISH_RULES: frozenset({R.ADMINISTRATOR}),
+    Entitlement.VERIFY_FINGERPRINT: frozenset({R.ADMINISTRATOR}),
 }
 
 #: The policy's user role (``policies/data/roles.json`` ``user_roles``) for each staff role.
