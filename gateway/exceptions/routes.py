@@ -16,6 +16,8 @@ children_router = APIRouter(prefix="/v1/children", tags=["children"])
 Sender = Annotated[Caller, Depends(require_scope("referrals:write"))]
 Requester = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.REQUEST_EXCEPTION))]
 Approver = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.APPROVE_EXCEPTION))]
+WithThePerson = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.ATTEST_PERSON_PRESENT))]
+CaseDecider = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.CASE_DECISION))]
 
 CODE = r"^[A-Za-z0-9_.:\-]+$"
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
@@ -61,17 +63,18 @@ def request_grant(body: GrantBody, caller: Requester, ctx: ContextDep, session: 
 class ExplanationBody(Strict):
     subject_id: str = Field(min_length=3, max_length=64)
     given_at: AwareDatetime
-    given_by: str = Field(min_length=1, max_length=120)
     policy_version: str = Field(min_length=1, max_length=64, pattern=CODE)
     language: str = Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
-@router.post("/explanations", status_code=201)
-def record_explanation(body: ExplanationBody, caller: Sender, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+@router.post("/explanations", status_code=201, openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
+def record_explanation(body: ExplanationBody, caller: WithThePerson, ctx: ContextDep,
+                       session: SessionDep) -> dict[str, Any]:
     """Record that the person was told, at the outset, when your agency may share without asking (L1);
-    the general safeguarding override (L1) is refused for a person who was not."""
+    the general safeguarding override (L1) is refused for a person who was not. The staff member who
+    told them records it, signed in (their person token)."""
     return service.record_explanation(session, ctx, caller, body.subject_id, given_at=body.given_at,
-                                      given_by=body.given_by, policy_version=body.policy_version,
+                                      given_by=caller.user or "", policy_version=body.policy_version,
                                       language=body.language)
 
 
@@ -102,15 +105,15 @@ def get_grant(grant_id: str, caller: Sender, session: SessionDep) -> dict[str, A
 class BestInterestsBody(Strict):
     reference: str = Field(min_length=2, max_length=120, pattern=CODE)
     decision_code: str = Field(min_length=2, max_length=40, pattern=r"^[a-z_]+$")
-    recorded_by: str = Field(min_length=1, max_length=120)
 
 
-@children_router.post("/{subject_id}/best-interests", status_code=201)
-def record_best_interests(subject_id: str, body: BestInterestsBody, caller: Sender, ctx: ContextDep,
+@children_router.post("/{subject_id}/best-interests", status_code=201,
+                      openapi_extra=person_token(Entitlement.CASE_DECISION))
+def record_best_interests(subject_id: str, body: BestInterestsBody, caller: CaseDecider, ctx: ContextDep,
                           session: SessionDep) -> dict[str, Any]:
     """Record a best-interests decision for a child (CH2, CH19): a reference, never its text."""
     return children.record_best_interests(session, ctx, caller, subject_id, reference=body.reference,
-                                          decision_code=body.decision_code, recorded_by=body.recorded_by)
+                                          decision_code=body.decision_code, recorded_by=caller.user or "")
 
 
 @children_router.post("/{subject_id}/review")
@@ -131,11 +134,11 @@ class InterviewBody(Strict):
     parent_safety_ref: str | None = Field(default=None, min_length=2, max_length=120, pattern=CODE)
     """CH8: reference to the recorded assessment that the parent's attendance is safe."""
     interpreter: interviews.Interpreter = interviews.Interpreter.NONE
-    scheduled_by: str = Field(min_length=1, max_length=120)
 
 
-@children_router.post("/{subject_id}/interviews", status_code=201)
-def schedule_interview(subject_id: str, body: InterviewBody, caller: Sender, ctx: ContextDep,
+@children_router.post("/{subject_id}/interviews", status_code=201,
+                      openapi_extra=person_token(Entitlement.CASE_DECISION))
+def schedule_interview(subject_id: str, body: InterviewBody, caller: CaseDecider, ctx: ContextDep,
                        session: SessionDep) -> dict[str, Any]:
     """Schedule an interview or assessment of a child: refused without the allocated guardian advocate
     attending and briefed (CH10, S17), with a parent whose attendance was not assessed as safe (CH8), or
@@ -143,7 +146,7 @@ def schedule_interview(subject_id: str, body: InterviewBody, caller: Sender, ctx
     return interviews.schedule(session, ctx, caller, subject_id, interviews.InterviewRequest(
         kind=body.kind, scheduled_for=body.scheduled_for, guardian_advocate_id=body.guardian_advocate_id,
         guardian_advocate_briefed=body.guardian_advocate_briefed, parent_attending=body.parent_attending,
-        parent_safety_ref=body.parent_safety_ref, interpreter=body.interpreter, scheduled_by=body.scheduled_by))
+        parent_safety_ref=body.parent_safety_ref, interpreter=body.interpreter, scheduled_by=caller.user or ""))
 
 
 @children_router.get("/{subject_id}/interviews")

@@ -20,6 +20,8 @@ class Entitlement(StrEnum):
     ATTEST_PERSON_PRESENT = "attest_person_present"
     """Set a portal PIN with the person, approve a preview with the person, unlock their portal."""
     REFERRAL_WORK = "referral_work"
+    CASE_DECISION = "case_decision"
+    """Record a best-interests decision, schedule a child's interview."""
     MANAGE_STAFF = "manage_staff"
     PUBLISH_RULES = "publish_rules"
     """Publish the agency's deferral maximum."""
@@ -35,6 +37,7 @@ ENTITLEMENTS: dict[Entitlement, frozenset[str]] = {
     Entitlement.APPROVE_EXCEPTION: frozenset({R.SUPERVISOR}),
     Entitlement.ATTEST_PERSON_PRESENT: frozenset({R.CASEWORKER, R.SUPERVISOR, R.ADVOCATE, R.GUARDIAN_ADVOCATE}),
     Entitlement.REFERRAL_WORK: frozenset(_CASE_ROLES | {R.VOLUNTEER, R.INTERPRETER}),
+    Entitlement.CASE_DECISION: frozenset(_CASE_ROLES),
     Entitlement.MANAGE_STAFF: frozenset({R.ADMINISTRATOR}),
     Entitlement.PUBLISH_RULES: frozenset({R.ADMINISTRATOR}),
     Entitlement.VERIFY_FINGERPRINT: frozenset({R.ADMINISTRATOR}),

@@ -36,8 +36,8 @@ def _subject(client: TestClient, auth: Auth, **attrs: Any) -> str:
 
 def _explain(client: TestClient, auth: Auth, subject_id: str, given_at: str) -> Any:
     """Record that the NGO told the person its exception policy at ``given_at`` (L1)."""
-    return client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
-        "subject_id": subject_id, "given_at": given_at, "given_by": "staff-1",
+    return client.post("/v1/exceptions/explanations", headers=auth("ngo", person="staff-1"), json={
+        "subject_id": subject_id, "given_at": given_at,
         "policy_version": "ngo-exceptions-2026-1", "language": "en"})
 
 

@@ -97,18 +97,18 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
         "justification_code": "risk_high", "justification_ref": "ref-1", "recipient_agency_id": "clinic",
         "purpose": "healthcare", "classes": ["D8"]}),
     ("POST", "/v1/exceptions/explanations"): ("owned", lambda: {
-        "subject_id": _OWNED["subject_id"], "given_at": "2026-11-24T09:00:00Z", "given_by": "staff-1",
+        "subject_id": _OWNED["subject_id"], "given_at": "2026-11-24T09:00:00Z",
         "policy_version": "v1", "language": "en"}),
     ("GET", "/v1/exceptions"): ("directory", None),
     ("GET", "/v1/exceptions/notices"): ("directory", None),
     ("GET", "/v1/exceptions/{grant_id}"): ("owned", None),
     ("POST", "/v1/exceptions/{grant_id}/approvals"): ("owned", None),
     ("POST", "/v1/children/{subject_id}/best-interests"): ("owned", lambda: {
-        "reference": "bid-1", "decision_code": "stay_in_best_interests", "recorded_by": "staff-1"}),
+        "reference": "bid-1", "decision_code": "stay_in_best_interests"}),
     ("POST", "/v1/children/{subject_id}/review"): ("owned", None),
     ("POST", "/v1/children/{subject_id}/interviews"): ("owned", lambda: {
         "kind": "investigative_interview", "scheduled_for": "2031-01-01T10:00:00Z", "guardian_advocate_id": "ga-1",
-        "guardian_advocate_briefed": True, "scheduled_by": "staff-1"}),
+        "guardian_advocate_briefed": True}),
     ("GET", "/v1/children/{subject_id}/interviews"): ("owned", None),
     # Staff accounts (tests/staff): an agency's administrator manages only their own agency's staff.
     ("GET", "/v1/staff/roles"): ("directory", None),
@@ -127,6 +127,9 @@ PERSON_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("caseworker",),
     ("POST", "/v1/exceptions"): ("caseworker",),
     ("POST", "/v1/exceptions/{grant_id}/approvals"): ("supervisor",),
+    ("POST", "/v1/exceptions/explanations"): ("caseworker",),
+    ("POST", "/v1/children/{subject_id}/best-interests"): ("caseworker",),
+    ("POST", "/v1/children/{subject_id}/interviews"): ("caseworker",),
     ("POST", "/v1/staff/accounts/{account_id}/recovery"): ("administrator",),
     ("POST", "/v1/staff/accounts/{account_id}/revocation"): ("administrator",),
 }

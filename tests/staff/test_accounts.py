@@ -25,9 +25,14 @@ PERSON_BOUND = {
     ("post", "/v1/agencies/{agency_id}/endpoints/{endpoint_id}/verify"), ("get", "/v1/staff/accounts"),
     ("post", "/v1/staff/accounts"), ("post", "/v1/staff/accounts/{account_id}/recovery"),
     ("post", "/v1/staff/accounts/{account_id}/revocation"), ("put", "/v1/staff/deferral-maximum"),
+    ("post", "/v1/exceptions/explanations"), ("post", "/v1/children/{subject_id}/best-interests"),
+    ("post", "/v1/children/{subject_id}/interviews"),
 }
+#: The consent API's staff references (``staff_id``, the child's views ``recorded_by``) are still the
+#: agency's claim; moving them onto person tokens is the next step (see the README).
+CONSENT_RECORDS_NOT_YET_PROVEN = {"ChildViewsIn"}
 NAME_FIELDS = {"approver_id", "requested_by", "user_role", "user_id", "approved_by", "person_present", "set_by",
-               "unlocked_by"}
+               "unlocked_by", "recorded_by", "scheduled_by"}
 
 
 def test_the_openapi_document_says_which_operations_need_a_persons_token(app: FastAPI) -> None:
@@ -37,7 +42,7 @@ def test_the_openapi_document_says_which_operations_need_a_persons_token(app: Fa
     assert marked == PERSON_BOUND
     # No request body of the API carries a person's name, role or presence any more.
     for name, schema in spec["components"]["schemas"].items():
-        if name.endswith("Out") or "Response" in name:
+        if name.endswith("Out") or "Response" in name or name in CONSENT_RECORDS_NOT_YET_PROVEN:
             continue
         assert not NAME_FIELDS & set(schema.get("properties", {})), name
 
