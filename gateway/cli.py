@@ -112,7 +112,7 @@ def demo(
     init_data_dir(settings, _progress)
     creds = seed_demo(settings, progress=_progress)
     out.print(f"demo registry ready in {data_dir}; agencies' private keys in {data_dir}/agency-keys/")
-    out.print(f"DPO console credentials: {creds}")
+    out.print(f"staff accounts (sign in at http://localhost:{port}/staff, the DPO also at /console): {creds}")
     if not no_serve:
         serve(host=host, port=port, data_dir=data_dir)
 
