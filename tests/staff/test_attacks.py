@@ -186,3 +186,28 @@ def test_an_unbounded_deferral_is_refused_and_a_bounded_one_reaches_the_portal_o
 
         assert "exception_used" not in shown(until - timedelta(minutes=1))
         assert "exception_used" in shown(until)  # the day it ends, not later
+
+
+@pytest.mark.rule("CR36", "S27")
+def test_police_tiers_hold_for_every_real_account_and_a_volunteer_is_still_a_volunteer(
+    client: TestClient, auth: Auth, people: People, registry: Registry,
+) -> None:
+    from tests.consent.conftest import consent_body, subject_body
+
+    subject = client.post("/v1/subjects", headers=auth(OWNER), json=subject_body()).json()
+    granted = client.post("/v1/consents", headers=auth(OWNER), json=consent_body(
+        subject["id"], purpose="criminal_justice", recipients=[{"agency_id": "police"}],
+        cj_option="anonymous_intelligence_only", scope="case_specific_no_personal_data", data_classes=["D23", "D5"]))
+    assert granted.status_code == 201, granted.text
+    body = {"subject_id": subject["id"], "recipient_agency_id": "police", "purpose": "criminal_justice",
+            "fields": ["intelligence.case_summary", "subject.first_name", "subject.language"]}
+    for name, roles in (("carol", ("caseworker",)), ("victor", ("supervisor",)), ("ines", ("investigator",))):
+        decided = client.post("/v1/plans", headers=people.headers(OWNER, name, *roles), json=body).json()
+        denied = {d["field"]: d["reason"] for d in decided["denied_fields"]}
+        assert "subject.first_name" not in decided["permitted_fields"], roles
+        assert denied["subject.first_name"] == "police_tier", (roles, denied)
+        assert decided["permitted_fields"] == ["intelligence.case_summary"]
+    volunteer = client.post("/v1/plans", headers=people.headers(OWNER, "vera", "volunteer"), json=body).json()
+    assert {d["field"]: d["reason"] for d in volunteer["denied_fields"]}["subject.first_name"] == \
+        "volunteer_sensitive_class"
+    assert set(volunteer["permitted_fields"]) <= set(decided["permitted_fields"])
