@@ -12,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from crypto.passwords import SecretHasher
 
 from ..accounts import StaffRole
+from ..audit.log import AuditEvent, record_refusal
+from ..audit.tags import AuditTag
+from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
-from ..errors import Forbidden
+from ..errors import Forbidden, GatewayError
 from . import service
 from .roles import ENTITLEMENTS, Entitlement
 
@@ -37,6 +40,12 @@ class AccountIn(Strict):
 class DeferralMaximumIn(Strict):
     deferral_max_days: int | None = Field(ge=1, le=service.LEGAL_DEFERRAL_MAX_DAYS)
     """The longest your agency may defer telling a person (a covert investigation); null: never."""
+
+
+def _refused(ctx: GatewayContext, caller: Caller, exc: GatewayError, details: dict[str, Any]) -> None:
+    """Every refused administration step is in the audit log, with its reason."""
+    record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_ACCOUNT_REFUSE, decision="deny", reason=exc.reason,
+                                            details=details), actor=caller.actor(), at=ctx.clock.now())
 
 
 def _hasher(ctx: ContextDep) -> SecretHasher:
@@ -69,26 +78,38 @@ def list_accounts(caller: Administrator, session: SessionDep) -> list[dict[str, 
 def create_account(body: AccountIn, caller: Administrator, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """A new staff account of your agency; hand the one-time enrolment code to the person yourself."""
     hasher = _hasher(ctx)
-    with session.begin():
-        return service.create_account(session, agency_id=caller.agency_id, roles=body.roles, hasher=hasher,
-                                      actor=caller.actor(), now=ctx.clock.now(), username=body.username).view()
+    try:
+        with session.begin():
+            return service.create_account(session, agency_id=caller.agency_id, roles=body.roles, hasher=hasher,
+                                          actor=caller.actor(), now=ctx.clock.now(), username=body.username).view()
+    except GatewayError as exc:
+        _refused(ctx, caller, exc, {"step": "create"})
+        raise
 
 
 @router.post("/accounts/{account_id}/recovery", openapi_extra=person_token(Entitlement.MANAGE_STAFF))
 def recover_account(account_id: str, caller: Administrator, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Lost device: every passkey and session ends, a new one-time enrolment code (audited)."""
     hasher = _hasher(ctx)
-    with session.begin():
-        return service.recover_account(session, agency_id=caller.agency_id, account_id=account_id, hasher=hasher,
-                                       actor=caller.actor(), now=ctx.clock.now()).view()
+    try:
+        with session.begin():
+            return service.recover_account(session, agency_id=caller.agency_id, account_id=account_id,
+                                           hasher=hasher, actor=caller.actor(), now=ctx.clock.now()).view()
+    except GatewayError as exc:
+        _refused(ctx, caller, exc, {"step": "recovery", "account_id": account_id[:64]})
+        raise
 
 
 @router.post("/accounts/{account_id}/revocation", openapi_extra=person_token(Entitlement.MANAGE_STAFF))
 def revoke_account(account_id: str, caller: Administrator, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """For good: sign-in, person tokens and exchanged tokens stop working on the next request."""
-    with session.begin():
-        return service.revoke_account(session, agency_id=caller.agency_id, account_id=account_id,
-                                      actor=caller.actor(), now=ctx.clock.now())
+    try:
+        with session.begin():
+            return service.revoke_account(session, agency_id=caller.agency_id, account_id=account_id,
+                                          actor=caller.actor(), now=ctx.clock.now())
+    except GatewayError as exc:
+        _refused(ctx, caller, exc, {"step": "revocation", "account_id": account_id[:64]})
+        raise
 
 
 @router.put("/deferral-maximum", openapi_extra=person_token(Entitlement.PUBLISH_RULES))

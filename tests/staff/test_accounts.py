@@ -82,6 +82,11 @@ def test_an_agency_administrator_manages_only_their_own_staff(
     with ctx.sessions() as session:
         audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "staff:account:recover")).one()
     assert (audited.actor_user, audited.details["account_id"]) == (ada, account["account_id"])
+    with ctx.sessions() as session:
+        refusals = [e.reason for e in session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "staff:account:refuse").order_by(AuditEntry.seq))]
+    assert refusals == ["unknown_staff_role", "unknown_staff_account", "unknown_staff_account", "self_recovery",
+                        "self_revocation"]
 
 
 @pytest.mark.rule("ASVS-6.2")
