@@ -28,8 +28,9 @@ PERSON_BOUND = {
     ("post", "/v1/exceptions/explanations"), ("post", "/v1/children/{subject_id}/best-interests"),
     ("post", "/v1/children/{subject_id}/interviews"),
 }
-#: The consent API's staff references (``staff_id``, the child's views ``recorded_by``) are still the
-#: agency's claim; moving them onto person tokens is the next step (see the README).
+#: The consent API's staff references (``staff_id``, the child's views ``recorded_by``) are proven when
+#: a person token is sent (see test_consent_staff_references_are_the_signed_in_person) and are the
+#: agency system's claim otherwise.
 CONSENT_RECORDS_NOT_YET_PROVEN = {"ChildViewsIn"}
 NAME_FIELDS = {"approver_id", "requested_by", "user_role", "user_id", "approved_by", "person_present", "set_by",
                "unlocked_by", "recorded_by", "scheduled_by"}
@@ -110,3 +111,28 @@ def test_the_dpo_console_takes_the_same_staff_accounts(
     client.post("/staff/sign-in", data={"csrf_token": csrf_of(form.text), "username": caseworker.username,
                                          "password": PASSWORD, "code": totp_code(ctx, caseworker.account_id)})
     assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_consent_staff_references_are_the_signed_in_person(
+    client: TestClient, auth: Any, people: People, registry: Registry,
+) -> None:
+    from tests.consent.conftest import consent_body, subject_body
+
+    carol = people.headers("ngo", "carol")
+    subject = client.post("/v1/subjects", headers=carol, json={"attributes": subject_body()["attributes"]})
+    assert subject.status_code == 201, subject.text
+    body = consent_body(subject.json()["id"])
+    body.pop("obtained_by")
+    granted = client.post("/v1/consents", headers=people.headers("ngo", "carol"), json=body)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["consent"]["obtained_by"]["staff_id"] == people.id("ngo", "carol")
+    # A person token cannot be used to name somebody else, or a role the person does not hold ...
+    someone = client.post("/v1/consents", headers=people.headers("ngo", "carol"),
+                          json={**body, "obtained_by": {"staff_id": "staff-1", "role": "advocate"}})
+    assert someone.status_code == 422 and someone.json()["reason"] == "staff_not_signed_in_person"
+    role = client.post("/v1/consents", headers=people.headers("ngo", "carol"),
+                       json={**body, "obtained_by": {"staff_id": people.id("ngo", "carol"), "role": "supervisor"}})
+    assert role.status_code == 422 and role.json()["reason"] == "staff_role_not_held"
+    # ... and without one, somebody must at least be named.
+    nobody = client.post("/v1/consents", headers=auth("ngo"), json=body)
+    assert nobody.status_code == 422 and nobody.json()["reason"] == "staff_ref_required"
