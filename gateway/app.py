@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     )
     app.state.auth_server = auth_server
     app.add_api_route("/oauth/token", token_endpoint(auth_server), methods=["POST"], tags=["auth"],
-                      summary="OAuth2 client credentials with a private_key_jwt client assertion")
+                      summary="OAuth2 client credentials with a private_key_jwt client assertion; RFC 8693 "
+                              "token exchange of a signed-in person's token (acting for that person)")
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     def jwks() -> dict[str, Any]:

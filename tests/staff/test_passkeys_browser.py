@@ -25,7 +25,7 @@ from gateway.settings import Settings
 from gateway.staff import service
 from gateway.staff.models import StaffCredential
 from tests.conftest import Registry
-from tests.support.browser import screenshot
+from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.live_server import reserve_port, serve
 from tests.support.staff import PASSWORD, exchange_form, new_staff, totp_code
 
@@ -66,6 +66,7 @@ def _enrol(page: Any, code: str, password: str = PASSWORD) -> str:
 
 def _passkey_sign_in(page: Any) -> None:
     page.goto(f"{BASE}/staff/sign-in")
+    page.wait_for_load_state("load")  # the page's script has bound the button
     page.click("#passkey-sign-in")
 
 
@@ -88,6 +89,8 @@ def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
     cdp, authenticator = _authenticator(context, page)
 
     # Enrolment with the administrator's one-time code registers a passkey on the device.
+    page.goto(f"{BASE}/staff/sign-in")
+    assert serious_axe_violations(page) == []
     assert _enrol(page, member.enrolment_code) == member.username
     with ctx.sessions() as session:
         assert session.scalar(select(StaffCredential.account_id)) == member.account_id
@@ -103,6 +106,7 @@ def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
     page.wait_for_url(f"{BASE}/staff")
     assert page.text_content("#who") == member.username
     assert page.text_content("#roles") == "caseworker"
+    assert serious_axe_violations(page) == []
     screenshot(page, "staff-signed-in")
 
     # A person token, exchanged by the agency's client (RFC 8693), acts for this person.
