@@ -31,20 +31,24 @@ from tests.support.staff import PASSWORD, exchange_form, new_staff, totp_code
 
 pytestmark = [pytest.mark.browser]
 
-PORT = reserve_port()
-BASE = f"http://localhost:{PORT}"
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=BASE,
+def base() -> str:
+    """The gateway's own URL (its issuer and the passkeys' origin), on a port reserved for this test."""
+    return f"http://localhost:{reserve_port()}"
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, base: str) -> Settings:
+    return Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=base,
                     argon2_time_cost=1, argon2_memory_kib=8, background_worker=False)
 
 
 @pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    with serve(app, port=PORT, lifespan="on"):
-        yield BASE
+def server(app: FastAPI, base: str) -> Iterator[str]:
+    with serve(app, port=int(base.rsplit(":", 1)[1]), lifespan="on"):
+        yield base
 
 
 def _authenticator(context: Any, page: Any) -> tuple[Any, str]:
@@ -56,23 +60,23 @@ def _authenticator(context: Any, page: Any) -> tuple[Any, str]:
     return cdp, str(added["authenticatorId"])
 
 
-def _enrol(page: Any, code: str, password: str = PASSWORD) -> str:
-    page.goto(f"{BASE}/staff/enrol?code={code}")
+def _enrol(page: Any, base: str, code: str, password: str = PASSWORD) -> str:
+    page.goto(f"{base}/staff/enrol?code={code}")
     page.fill("#new-password", password)
     page.click("#create-passkey")
     page.wait_for_selector("#enrolled", state="visible")
     return str(page.text_content("#enrolled-username"))
 
 
-def _passkey_sign_in(page: Any) -> None:
-    page.goto(f"{BASE}/staff/sign-in")
+def _passkey_sign_in(page: Any, base: str) -> None:
+    page.goto(f"{base}/staff/sign-in")
     page.wait_for_load_state("load")  # the page's script has bound the button
     page.click("#passkey-sign-in")
 
 
-def _sign_out(page: Any) -> None:
+def _sign_out(page: Any, base: str) -> None:
     page.click("button:has-text('Sign out')")
-    page.wait_for_url(f"{BASE}/staff/sign-in")
+    page.wait_for_url(f"{base}/staff/sign-in")
 
 
 def _tags(ctx: GatewayContext) -> list[str]:
@@ -83,27 +87,28 @@ def _tags(ctx: GatewayContext) -> list[str]:
 def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
     server: str, browser: Any, ctx: GatewayContext, registry: Registry, clock: FixedClock,
 ) -> None:
+    base = server
     member = new_staff(ctx, "iom", "caseworker", password=None)
     context = browser.new_context()
     page = context.new_page()
     cdp, authenticator = _authenticator(context, page)
 
     # Enrolment with the administrator's one-time code registers a passkey on the device.
-    page.goto(f"{BASE}/staff/sign-in")
+    page.goto(f"{base}/staff/sign-in")
     assert serious_axe_violations(page) == []
-    assert _enrol(page, member.enrolment_code) == member.username
+    assert _enrol(page, base, member.enrolment_code) == member.username
     with ctx.sessions() as session:
         assert session.scalar(select(StaffCredential.account_id)) == member.account_id
     assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]) == 1
     # The code works once.
-    page.goto(f"{BASE}/staff/enrol?code={member.enrolment_code}")
+    page.goto(f"{base}/staff/enrol?code={member.enrolment_code}")
     page.fill("#new-password", PASSWORD)
     page.click("#create-passkey")
     page.wait_for_selector("#enrol-error", state="visible")
 
     # Passkey sign-in: no user name typed, the passkey says who it is.
-    _passkey_sign_in(page)
-    page.wait_for_url(f"{BASE}/staff")
+    _passkey_sign_in(page, base)
+    page.wait_for_url(f"{base}/staff")
     assert page.text_content("#who") == member.username
     assert page.text_content("#roles") == "caseworker"
     assert serious_axe_violations(page) == []
@@ -112,27 +117,27 @@ def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
     # A person token, exchanged by the agency's client (RFC 8693), acts for this person.
     page.click("button:has-text('Get a person token')")
     person_token = str(page.text_content("#person-token")).strip()
-    with httpx.Client(base_url=BASE) as http:
+    with httpx.Client(base_url=base) as http:
         exchanged = http.post("/oauth/token", data=exchange_form(registry, "iom", person_token, clock,
-                                                                 token_url=f"{BASE}/oauth/token"))
+                                                                 token_url=f"{base}/oauth/token"))
         assert exchanged.status_code == 200, exchanged.text
         acting = {"Authorization": f"Bearer {exchanged.json()['access_token']}"}
         me = http.get("/v1/staff/me", headers=acting).json()
         assert me["person"]["account_id"] == member.account_id
         # ... once, and only for the agency it was issued for.
         again = http.post("/oauth/token", data=exchange_form(registry, "iom", person_token, clock,
-                                                              token_url=f"{BASE}/oauth/token"))
+                                                              token_url=f"{base}/oauth/token"))
         assert again.status_code == 400 and again.json()["reason"] == "invalid_grant"
-    _sign_out(page)
+    _sign_out(page, base)
 
     # The fallback: user name, password and a code from the authenticator app.
     page.fill("#username", member.username)
     page.fill("#password", PASSWORD)
     page.fill("#code", totp_code(ctx, member.account_id))
     page.click("button:has-text('Sign in with a code')")
-    page.wait_for_url(f"{BASE}/staff")
+    page.wait_for_url(f"{base}/staff")
     assert page.text_content("#who") == member.username
-    _sign_out(page)
+    _sign_out(page, base)
 
     # Lost device: the administrator recovers the account. The old passkey stops working ...
     hasher_ctx = ctx.settings
@@ -144,9 +149,9 @@ def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
     with ctx.sessions() as session, session.begin():
         recovery = service.recover_account(session, agency_id="iom", account_id=member.account_id, hasher=hasher,
                                            actor=admin, now=clock.now())
-    _passkey_sign_in(page)
+    _passkey_sign_in(page, base)
     page.wait_for_selector("#passkey-error", state="visible")
-    assert page.url == f"{BASE}/staff/sign-in"
+    assert page.url == f"{base}/staff/sign-in"
     # ... and so does the old password with a fresh code.
     page.fill("#username", member.username)
     page.fill("#password", PASSWORD)
@@ -157,16 +162,16 @@ def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
     # A new device enrols with the recovery code and signs in.
     cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator})
     cdp, authenticator = _authenticator(context, page)
-    assert _enrol(page, recovery.code, "a new password for a new phone") == member.username
-    _passkey_sign_in(page)
-    page.wait_for_url(f"{BASE}/staff")
+    assert _enrol(page, base, recovery.code, "a new password for a new phone") == member.username
+    _passkey_sign_in(page, base)
+    page.wait_for_url(f"{base}/staff")
     page.click("button:has-text('Get a person token')")
     second_token = str(page.text_content("#person-token")).strip()
 
     # Revocation: the passkey, the person token and an exchanged token all stop working.
-    with httpx.Client(base_url=BASE) as http:
+    with httpx.Client(base_url=base) as http:
         exchanged = http.post("/oauth/token", data=exchange_form(registry, "iom", second_token, clock,
-                                                                 token_url=f"{BASE}/oauth/token"))
+                                                                 token_url=f"{base}/oauth/token"))
         assert exchanged.status_code == 200
         acting = {"Authorization": f"Bearer {exchanged.json()['access_token']}"}
         with ctx.sessions() as session, session.begin():
@@ -174,9 +179,9 @@ def test_passkey_sign_in_person_token_fallback_recovery_and_revocation(
                                    now=clock.now())
         refused = http.get("/v1/staff/me", headers=acting)
         assert refused.status_code == 401 and refused.json()["reason"] == "person_not_active"
-    page.goto(f"{BASE}/staff")
-    page.wait_for_url(f"{BASE}/staff/sign-in")  # the session ended with the revocation
-    _passkey_sign_in(page)
+    page.goto(f"{base}/staff")
+    page.wait_for_url(f"{base}/staff/sign-in")  # the session ended with the revocation
+    _passkey_sign_in(page, base)
     page.wait_for_selector("#passkey-error", state="visible")
     context.close()
 
