@@ -70,3 +70,4 @@ class AuditTag(StrEnum):
     STAFF_PERSON_TOKEN = "staff:person_token:issue"  # noqa: S105 - an event name
     AGENCY_DEFERRAL_MAXIMUM = "staff:deferral_maximum:publish"
     STAFF_PERSON_REFUSE = "staff:person:refuse"
+    STAFF_RULE_PUBLISH = "staff:rule:publish"

@@ -45,6 +45,7 @@ from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
+from ..staff.service import plans_need_person
 from .models import UsedAssertion
 from .tokens import TokenAuthority
 
@@ -291,7 +292,10 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         # A client never gets more than its agency may have, whatever it asks for.
         scopes = client.get_allowed_scope(scope).split()
         person = user if grant_type == TOKEN_EXCHANGE and isinstance(user, str) else None
-        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_id=person)
+        with self.sessions() as session:
+            required = plans_need_person(session, client.agency_id)
+        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_id=person,
+                                       person_required=required)
         return {"token_type": "Bearer", "access_token": token, "expires_in": ttl, "scope": " ".join(sorted(scopes))}
 
     def remember_jti(self, client_id: str, jti: str, exp: int) -> bool:

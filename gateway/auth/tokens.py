@@ -36,6 +36,8 @@ class TokenClaims:
     expires_at: int
     person_id: str | None = None
     """The staff account the agency's client acts for (RFC 8693 ``sub`` with ``act``), if any."""
+    person_required: bool = False
+    """The agency published that its system plans referrals only for a signed-in person."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class TokenAuthority:
         self._signed_lock = threading.Lock()
 
     def issue(self, agency_id: str, scopes: list[str], now: datetime, *,
-              person_id: str | None = None) -> tuple[str, int]:
+              person_id: str | None = None, person_required: bool = False) -> tuple[str, int]:
         """Return (token, expires_in seconds). With ``person_id``, the token is the agency's client
         acting for that staff member (RFC 8693 §4.1: ``sub`` is the person, ``act`` the client)."""
         iat = int(now.timestamp())
@@ -80,6 +82,8 @@ class TokenAuthority:
         }
         if person_id is not None:
             claims["act"] = {"sub": agency_id}
+        if person_required:
+            claims["person_required"] = True
         header = {"alg": "Ed25519", "typ": TOKEN_TYPE, "kid": self.kid}
         return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), self.ttl_s
 
@@ -155,6 +159,7 @@ class TokenAuthority:
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
             person_id=str(claims["sub"]) if acting else None,
+            person_required=claims.get("person_required") is True,
         )
 
     def _check_signature(self, token: str) -> dict[str, Any]:

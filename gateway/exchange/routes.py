@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..audit.log import AuditEvent, record_refusal
+from ..audit.tags import AuditTag
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Forbidden
 from ..staff.roles import Entitlement, entitled
@@ -62,6 +64,12 @@ def create_plan(body: PlanBody, caller: Sender, ctx: ContextDep, session: Sessio
     a plan id and envelope id that expire. With a token acting for a signed-in person, the policy
     decides with that person's role from their account (a volunteer stays a volunteer)."""
     user_role = user_id = None
+    if caller.person is None and caller.person_required:
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
+                                                reason="person_token_required",
+                                                details={"operation": "/v1/plans"}),
+                       actor=caller.actor(), at=ctx.clock.now())
+        raise Forbidden("person_token_required", "Your agency plans referrals only for a signed-in person.")
     if caller.person is not None:
         user_role, user_id = caller.person.policy_role, caller.person.account_id
         if user_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):

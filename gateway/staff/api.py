@@ -37,6 +37,11 @@ class AccountIn(Strict):
     """Optional; by default a username nobody can guess (``<agency>-<8 random letters>``)."""
 
 
+class PlansNeedPersonIn(Strict):
+    required: bool
+    """True: your system may plan referrals only acting for a signed-in person (from its next token on)."""
+
+
 class DeferralMaximumIn(Strict):
     deferral_max_days: int | None = Field(ge=1, le=service.LEGAL_DEFERRAL_MAX_DAYS)
     """The longest your agency may defer telling a person (a covert investigation); null: never."""
@@ -110,6 +115,16 @@ def revoke_account(account_id: str, caller: Administrator, ctx: ContextDep, sess
     except GatewayError as exc:
         _refused(ctx, caller, exc, {"step": "revocation", "account_id": account_id[:64]})
         raise
+
+
+@router.put("/plans-need-person", openapi_extra=person_token(Entitlement.PUBLISH_RULES))
+def publish_plans_need_person(body: PlansNeedPersonIn, caller: Publisher, ctx: ContextDep,
+                              session: SessionDep) -> dict[str, Any]:
+    """Close the last gap: the agency's system alone can no longer plan a referral, so the policy always
+    decides with the signed-in person's role (a volunteer's system cannot plan as a caseworker)."""
+    with session.begin():
+        return service.publish_plans_need_person(session, agency_id=caller.agency_id, required=body.required,
+                                                 actor=caller.actor(), now=ctx.clock.now())
 
 
 @router.put("/deferral-maximum", openapi_extra=person_token(Entitlement.PUBLISH_RULES))

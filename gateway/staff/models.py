@@ -64,5 +64,8 @@ class AgencyStaffSettings(Base):
 
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
     deferral_max_days: Mapped[int | None]
+    plans_need_person: Mapped[bool] = mapped_column(default=False)
+    """Referral plans only for a signed-in person: the agency's system alone may not plan (so the
+    policy always decides with a real person's role). Read when a token is issued."""
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]

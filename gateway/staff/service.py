@@ -162,6 +162,25 @@ def deferral_max_days(session: Session, agency_id: str) -> int | None:
     return min(row.deferral_max_days, LEGAL_DEFERRAL_MAX_DAYS)
 
 
+def plans_need_person(session: Session, agency_id: str) -> bool:
+    row = session.get(AgencyStaffSettings, agency_id)
+    return bool(row is not None and row.plans_need_person)
+
+
+def publish_plans_need_person(session: Session, *, agency_id: str, required: bool, actor: Actor,
+                              now: datetime) -> dict[str, Any]:
+    """From the next token on, the agency's system may plan referrals only acting for a signed-in person."""
+    row = session.get(AgencyStaffSettings, agency_id)
+    if row is None:
+        row = AgencyStaffSettings(agency_id=agency_id, deferral_max_days=None, updated_by=actor.user or "",
+                                  updated_at=now)
+        session.add(row)
+    row.plans_need_person, row.updated_by, row.updated_at = required, actor.user or "", now
+    record(session, AuditEvent(AuditTag.STAFF_RULE_PUBLISH, decision="info",
+                               details={"plans_need_person": required}), actor=actor, at=now)
+    return {"agency_id": agency_id, "plans_need_person": required}
+
+
 def publish_deferral_max(session: Session, *, agency_id: str, days: int | None, actor: Actor,
                          now: datetime) -> dict[str, Any]:
     if days is not None and not 1 <= days <= LEGAL_DEFERRAL_MAX_DAYS:
@@ -170,7 +189,7 @@ def publish_deferral_max(session: Session, *, agency_id: str, days: int | None, 
     row = session.get(AgencyStaffSettings, agency_id)
     if row is None:
         row = AgencyStaffSettings(agency_id=agency_id, deferral_max_days=days, updated_by=actor.user or "",
-                                  updated_at=now)
+                                  updated_at=now, plans_need_person=False)
         session.add(row)
     else:
         row.deferral_max_days, row.updated_by, row.updated_at = days, actor.user or "", now

@@ -116,6 +116,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("GET", "/v1/staff/accounts"): ("directory", None),
     ("POST", "/v1/staff/accounts"): ("directory", None),
     ("PUT", "/v1/staff/deferral-maximum"): ("directory", None),
+    ("PUT", "/v1/staff/plans-need-person"): ("directory", None),
     ("POST", "/v1/staff/accounts/{account_id}/recovery"): ("owned", None),
     ("POST", "/v1/staff/accounts/{account_id}/revocation"): ("owned", None),
 }

@@ -26,7 +26,7 @@ PERSON_BOUND = {
     ("post", "/v1/staff/accounts"), ("post", "/v1/staff/accounts/{account_id}/recovery"),
     ("post", "/v1/staff/accounts/{account_id}/revocation"), ("put", "/v1/staff/deferral-maximum"),
     ("post", "/v1/exceptions/explanations"), ("post", "/v1/children/{subject_id}/best-interests"),
-    ("post", "/v1/children/{subject_id}/interviews"),
+    ("post", "/v1/children/{subject_id}/interviews"), ("put", "/v1/staff/plans-need-person"),
 }
 #: The consent API's staff references (``staff_id``, the child's views ``recorded_by``) are proven when
 #: a person token is sent (see test_consent_staff_references_are_the_signed_in_person) and are the

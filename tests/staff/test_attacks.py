@@ -114,6 +114,16 @@ def test_a_forged_role_does_not_lift_the_volunteer_firewall(
     # An account with no referral role (an administrator) cannot plan for anyone.
     admin = client.post("/v1/plans", headers=people.headers(OWNER, "ada", "administrator"), json=body)
     assert admin.status_code == 403 and admin.json()["reason"] == "role_not_entitled"
+    # Without a person the agency's system plans as its own caseworker-level system; the administrator
+    # closes that gap: from the next token on, only a signed-in person's plan is decided.
+    assert client.post("/v1/plans", headers=auth(OWNER), json=body).json()["allow"] is True
+    published = client.put("/v1/staff/plans-need-person", headers=people.headers(OWNER, "ada", "administrator"),
+                           json={"required": True})
+    assert published.status_code == 200
+    alone = client.post("/v1/plans", headers=auth(OWNER), json=body)
+    assert alone.status_code == 403 and alone.json()["reason"] == "person_token_required"
+    still = client.post("/v1/plans", headers=people.headers(OWNER, "vera", "volunteer"), json=body).json()
+    assert "risk.level" not in still["permitted_fields"]
 
 
 def test_a_forged_person_present_sets_no_pin(

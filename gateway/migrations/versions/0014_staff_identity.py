@@ -64,6 +64,7 @@ def upgrade() -> None:
         "agency_staff_settings",
         sa.Column("agency_id", sa.String(length=64), nullable=False),
         sa.Column("deferral_max_days", sa.Integer(), nullable=True),
+        sa.Column("plans_need_person", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("updated_by", sa.String(length=64), nullable=False),
         sa.Column("updated_at", consent.orm.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"],
