@@ -171,6 +171,24 @@ def cpu_ms(work: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples) * 1000
 
 
+def person_tokens(settings: Settings, count: int) -> list[str]:
+    """Person tokens of a signed-in caseworker of the sending agency (preview approvals are theirs)."""
+    from crypto.passwords import SecretHasher
+    from gateway.app import build_context
+    from gateway.audit.log import Actor
+    from gateway.staff import service as staff_service
+
+    ctx = build_context(settings)
+    try:
+        hasher = SecretHasher(time_cost=1, memory_cost=8)
+        with ctx.sessions() as session, session.begin():
+            enrolment = staff_service.create_account(session, agency_id="ngo", roles=["caseworker"], hasher=hasher,
+                                                     actor=Actor(role="bench"), now=ctx.clock.now())
+        return [ctx.tokens.issue_person_token(enrolment.account_id, "ngo", ctx.clock.now())[0] for _ in range(count)]
+    finally:
+        ctx.engine.dispose()
+
+
 def floor_costs(settings: Settings, subject_id: str, recipient: str, token: str) -> dict[str, float]:
     """CPU ms of the work every round must do, measured on the bench's own database (see the docstring)."""
     from gateway.app import build_context
@@ -277,6 +295,8 @@ def main() -> None:
                 sender.request("POST", "/v1/consents", json=consent_body(subject["id"], recipient))
                 subjects.append(subject["id"])
             sender_key_id = senders[0].my_key_id("ed25519")
+            advocates = [sender.acting_for(token) for sender, token in zip(senders, person_tokens(settings, threads),
+                                                                            strict=True)]
             latency: dict[str, list[float]] = {kind: [] for kind in KINDS}
             lock = threading.Lock()
             planned: list[list[tuple[dict[str, Any], Preview, dict[str, Any]]]] = [[] for _ in range(threads)]
@@ -295,7 +315,7 @@ def main() -> None:
                     plan = timed(local, "plan", lambda: sender.plan(subjects[n], recipient, "shelter", list(FIELDS)))
                     preview = sender.preview(plan, FIELDS, "en")
                     timed(local, "preview_approval",
-                          lambda: sender.approve_preview(plan, preview, approved_by="advocate"))  # noqa: B023
+                          lambda: advocates[n].approve_preview(plan, preview))  # noqa: B023
                     key = timed(local, "recipient_key", lambda: sender.recipient_key(recipient))
                     planned[n].append((plan, preview, key))
                     requests += 3

@@ -83,6 +83,13 @@ class GatewayClient:
             self._token_expires = self._now() + float(body["expires_in"])
         return self._token
 
+    def acting_for(self, person_token: str) -> PersonClient:
+        """A client acting for a signed-in staff member, from the person token they got at
+        ``/staff`` (OAuth 2.0 Token Exchange, RFC 8693). Use it for what is theirs to do: request
+        or approve an exception, approve a preview with the person, set a PIN, unlock a portal.
+        The token is exchanged once and acts for about five minutes; then ask the person again."""
+        return PersonClient(self, person_token)
+
     # -- plumbing ----------------------------------------------------------------------
     def check_log(self) -> TreeHead:
         """Fetch the newest witnessed checkpoint and accept it (quorum, consistency) or raise
@@ -246,11 +253,11 @@ class GatewayClient:
         permitted = set(plan["permitted_fields"])
         return make_preview({k: v for k, v in fields.items() if k in permitted}, language)
 
-    def approve_preview(self, plan: JSONDict, preview: Preview, *, approved_by: str,
-                        channel: str = "in_person") -> None:
-        """Record that the person approved ``preview`` (done by their advocate, with them present)."""
+    def approve_preview(self, plan: JSONDict, preview: Preview, *, channel: str = "in_person") -> None:
+        """Record that the person approved ``preview``: their advocate's act, with them present, so
+        call it on :meth:`acting_for` the signed-in advocate (the gateway refuses it otherwise)."""
         self.request("POST", f"/v1/plans/{plan['plan_id']}/preview-approvals", json={
-            "preview_hash": preview.hash, "approved_by": approved_by, "channel": channel})
+            "preview_hash": preview.hash, "channel": channel})
 
     def seal(self, plan: JSONDict, fields: dict[str, Any], *, preview: Preview | None = None,
              endpoint_id: str | None = None) -> JSONDict:
@@ -309,3 +316,51 @@ class GatewayClient:
 
     def outbox(self, envelope_id: str) -> JSONDict:
         return dict(self.request("GET", f"/v1/outbox/{envelope_id}"))
+
+    # -- exceptions (person-bound: call these on acting_for(...)) ------------------------
+
+    def request_exception(self, **grant: Any) -> JSONDict:
+        """Ask for a lawful-exception grant; the requester is the person this client acts for."""
+        return dict(self.request("POST", "/v1/exceptions", json=grant))
+
+    def approve_exception(self, grant_id: str) -> JSONDict:
+        """The second pair of eyes: another entitled person of the same agency approves."""
+        return dict(self.request("POST", f"/v1/exceptions/{grant_id}/approvals"))
+
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type URI
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a token type URI
+
+
+class PersonClient(GatewayClient):
+    """The agency's client acting for one signed-in person (see :meth:`GatewayClient.acting_for`)."""
+
+    def __init__(self, agency: GatewayClient, person_token: str) -> None:
+        self.base_url = agency.base_url
+        self.agency_id = agency.agency_id
+        self.keys = agency.keys
+        self.scope = agency.scope
+        self._now = agency._now
+        self._http = agency._http  # shared; closed by the agency's client
+        self._token = None
+        self._token_expires = 0.0
+        self._key_ids = agency._key_ids
+        self._person_token: str | None = person_token
+
+    def close(self) -> None:
+        return None
+
+    def token(self) -> str:
+        if self._token is not None and self._now() <= self._token_expires - 5:
+            return self._token
+        if self._person_token is None:
+            raise GatewayAPIError(401, "person_token_expired",
+                                  "The person's token was used up: ask them for a new one at /staff.")
+        form = token_request_form(self.agency_id, self.keys.signing_seed, self.token_url, scope=self.scope,
+                                  now=self._now())
+        form.update(grant_type=TOKEN_EXCHANGE, subject_token=self._person_token, subject_token_type=JWT_TOKEN_TYPE)
+        self._person_token = None  # single use, whatever the answer
+        body = self._check(self._http.post("/oauth/token", data=form))
+        self._token = str(body["access_token"])
+        self._token_expires = self._now() + float(body["expires_in"])
+        return self._token

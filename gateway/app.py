@@ -41,6 +41,8 @@ from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
 from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
+from .staff import api as staff_api
+from .staff import routes as staff_routes
 from .statistics.api import router as statistics_api_router
 from .statistics.console import router as statistics_console_router
 
@@ -125,7 +127,8 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     )
     app.state.auth_server = auth_server
     app.add_api_route("/oauth/token", token_endpoint(auth_server), methods=["POST"], tags=["auth"],
-                      summary="OAuth2 client credentials with a private_key_jwt client assertion")
+                      summary="OAuth2 client credentials with a private_key_jwt client assertion; RFC 8693 "
+                              "token exchange of a signed-in person's token (acting for that person)")
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     def jwks() -> dict[str, Any]:
@@ -137,7 +140,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         return {
             "issuer": settings.issuer,
             "token_endpoint": auth_server.token_url,
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA"],
             "jwks_uri": settings.issuer.rstrip("/") + "/.well-known/jwks.json",
@@ -180,6 +183,8 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(portal_staff.router)
     app.include_router(statistics_api_router)
     app.include_router(linkage_router)
+    app.include_router(staff_api.router)
+    app.include_router(staff_routes.router)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(GossipMiddleware)

@@ -119,7 +119,7 @@ def demo(
     log_key = notes.signer_verifier(settings.log_origin, load_signing_seed(settings.checkpoint_key_path))
     (data_dir / "checkpoint-key.txt").write_text(log_key.vkey() + "\n")
     out.print(f"demo registry ready in {data_dir}; agencies' private keys in {data_dir}/agency-keys/")
-    out.print(f"DPO console credentials: {creds}")
+    out.print(f"staff accounts (sign in at http://localhost:{port}/staff, the DPO also at /console): {creds}")
     out.print(f"checkpoint key: {log_key.vkey()}\nwitness (monitoring body): {witness_key.vkey()}", highlight=False,
               soft_wrap=True)
     if not no_serve:

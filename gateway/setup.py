@@ -8,13 +8,13 @@ over a separate channel; the demo skips only that phone call.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyotp
 from sqlalchemy.orm import Session
 
 from consent.clock import Clock, SystemClock
@@ -28,12 +28,14 @@ from crypto.keys import (
 from crypto.passwords import SecretHasher
 
 from . import db, migrate
-from .accounts import StaffAccount, StaffRole
+from .accounts import StaffAccount
 from .audit.log import Actor
 from .keyring import KeyRing
 from .registry import service
 from .registry.models import Agency, AgencyKind, KeyKind
 from .settings import Settings
+from .staff import service as staff_service
+from .staff.passkeys import passkey_origin
 
 Progress = Callable[[str], None]
 
@@ -80,6 +82,16 @@ DEMO_AGENCIES = (
     DemoAgency("operator", "Gateway operator", AgencyKind.GATEWAY_OPERATOR),
 )
 DEMO_JURISDICTION = "NL"
+#: Demo staff (key, agency, roles, what): two people of the advocacy service for the four-eyes tour,
+#: its administrator, and the console users. Usernames are random (``<agency>-<8 letters>``).
+DEMO_STAFF: tuple[tuple[str, str | None, tuple[str, ...], str], ...] = (
+    ("caseworker", "advocate-demo", ("caseworker", "advocate"), "advocacy caseworker"),
+    ("supervisor", "advocate-demo", ("supervisor",), "advocacy supervisor"),
+    ("administrator", "advocate-demo", ("administrator",), "advocacy staff administrator"),
+    ("dpo", None, ("dpo",), "DPO console"),
+    ("monitor", None, ("monitoring_body",), "monitoring body console"),
+    ("rapporteur", None, ("rapporteur",), "national rapporteur console"),
+)
 
 
 def agency_key_path(settings: Settings, agency_id: str) -> Path:
@@ -102,26 +114,30 @@ def seed_demo(settings: Settings, *, clock: Clock | None = None, progress: Progr
                 _register_demo_agency(session, settings, demo, actor=actor, clock=clock)
             hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
             lines: list[str] = []
-            for username, role, what in (("dpo", StaffRole.DPO, "DPO"),
-                                         ("monitor", StaffRole.MONITORING_BODY, "monitoring body"),
-                                         ("rapporteur", StaffRole.RAPPORTEUR, "national rapporteur")):
-                if session.query(StaffAccount).filter_by(username=username).first() is not None:
-                    continue
+            staff: dict[str, dict[str, str]] = {}
+            seeded = (settings.data_dir / "demo-staff.json").exists()
+            for key, agency_id, roles, what in () if seeded else DEMO_STAFF:
                 progress(f"creating the {what} account")
                 password = secrets.token_urlsafe(12)
-                totp_secret = pyotp.random_base32()
-                session.add(
-                    StaffAccount(
-                        id=service.new_id("staff"), username=username, role=role, agency_id=None,
-                        password_hash=hasher.hash(password), totp_secret=totp_secret, created_at=clock.now(),
-                    )
-                )
-                lines.append(f"{what} console account\nusername: {username}\npassword: {password}\n"
-                             f"totp secret: {totp_secret}\n")
+                enrolment = staff_service.create_account(session, agency_id=agency_id, roles=list(roles),
+                                                         hasher=hasher, actor=actor, now=clock.now())
+                account = session.get(StaffAccount, enrolment.account_id)
+                assert account is not None
+                account.password_hash = hasher.hash(password)
+                staff[key] = {"username": account.username, "password": password,
+                              "totp_secret": account.totp_secret, "agency_id": agency_id or "",
+                              "enrolment_code": enrolment.code}
+                lines.append(f"{what} ({', '.join(roles)}{', ' + agency_id if agency_id else ''})\n"
+                             f"username: {account.username}\npassword: {password}\n"
+                             f"totp secret: {account.totp_secret}\n"
+                             f"passkey: open {passkey_origin(settings.issuer)}/staff/enrol?code={enrolment.code}\n")
             if lines:
-                creds.write_text("Demo audit console accounts (shown once; demo only). Sign in at /console\n\n"
-                                 + "\n".join(lines))
+                creds.write_text("Demo staff accounts (shown once; demo only). Sign in at /staff (the DPO and the "
+                                 "monitoring body also at /console)\n\n" + "\n".join(lines))
                 os.chmod(creds, 0o600)
+                staff_file = settings.data_dir / "demo-staff.json"
+                staff_file.write_text(json.dumps(staff, indent=2))
+                os.chmod(staff_file, 0o600)
     finally:
         engine.dispose()
     return creds

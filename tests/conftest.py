@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,7 +31,10 @@ from gateway.registry.models import AgencyKind, KeyKind
 from gateway.settings import Settings
 from tests.support.postgres import throwaway_cluster
 
-pytest_plugins = ["tests.support.browser"]
+if TYPE_CHECKING:
+    from tests.support.staff import People
+
+pytest_plugins = ["tests.support.browser", "tests.support.staff"]
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ISSUER = "https://testserver"
@@ -215,8 +219,14 @@ def token_for(client: TestClient, registry: Registry, clock: FixedClock) -> Toke
 
 
 @pytest.fixture
-def auth(token_for: TokenFor) -> Callable[..., dict[str, str]]:
-    def headers(agency_id: str, scope: str | None = None) -> dict[str, str]:
+def auth(token_for: TokenFor, people: People) -> Callable[..., dict[str, str]]:
+    """Headers of an agency's client; with ``person=<name>``, acting for that named staff member of
+    the agency (created on first use with ``roles``, a caseworker by default) through a person token."""
+
+    def headers(agency_id: str, scope: str | None = None, person: str | None = None,
+                roles: tuple[str, ...] = ("caseworker",)) -> dict[str, str]:
+        if person is not None:
+            return people.headers(agency_id, person, *roles, scope=scope)
         return {"Authorization": f"Bearer {token_for(agency_id, scope)}"}
 
     return headers

@@ -4,7 +4,10 @@
 
 The advocacy service records the person's consent to share with the shelter, asks the
 gateway what may be sent, shows the person the preview, seals and submits; the shelter
-pulls, verifies, decrypts and files it into a folder its case system watches.
+pulls, verifies, decrypts and files it into a folder its case system watches. The person's
+approval of the preview is recorded by their caseworker, signed in: the agency's system acts
+for the caseworker with the person token they got at /staff (here fetched with the demo
+caseworker's password and code, from ``demo-staff.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from connectors.adapters.base import pull_and_deliver
 from connectors.adapters.folder import FolderAdapter
 from connectors.client import GatewayClient
 from connectors.key_pins import KeyPins
+from connectors.staff import person_token_with_code
 from crypto.keys import load_key_file
 
 STAFF = {"staff_id": "advocate-7", "role": "advocate"}
@@ -53,7 +57,9 @@ def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", re
         print("permitted:", plan["permitted_fields"])
         print("withheld: ", {d["field"]: d["reason"] for d in plan["denied_fields"]})
         preview = advocate.preview(plan, fields, language="en")
-        advocate.approve_preview(plan, preview, approved_by=STAFF["staff_id"])
+        caseworker = json.loads((data_dir / "demo-staff.json").read_text())["caseworker"]
+        token = person_token_with_code(url, caseworker["username"], caseworker["password"], caseworker["totp_secret"])
+        advocate.acting_for(token).approve_preview(plan, preview)
         sent = advocate.submit(plan, fields, preview=preview)
         print("submitted:", sent["envelope_id"], sent["status"])
 

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, InvalidClientError, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    ClientMixin,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Request,
+    grants,
+)
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
@@ -32,15 +40,20 @@ from consent.clock import Clock
 from crypto.encoding import b64u_decode
 from crypto.keys import ed25519_public_jwk
 
+from ..accounts import StaffAccount
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
+from ..staff.service import plans_need_person
 from .models import UsedAssertion
 from .tokens import TokenAuthority
 
 log = logging.getLogger("gateway.auth")
 ASSERTION_ALGORITHMS = ["Ed25519", "EdDSA"]
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type URI
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a token type URI
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a token type URI
 
 
 class AgencyClient(ClientMixin):  # type: ignore[misc]  # NOTE: Authlib is untyped
@@ -81,7 +94,7 @@ class AgencyClient(ClientMixin):  # type: ignore[misc]  # NOTE: Authlib is untyp
         return False
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "client_credentials"
+        return grant_type in ("client_credentials", TOKEN_EXCHANGE)
 
 
 class _StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
@@ -157,6 +170,50 @@ class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["private_key_jwt"]
 
 
+class _TokenExchange(grants.BaseGrant, grants.TokenEndpointMixin):  # type: ignore[misc]
+    """RFC 8693: the agency's client (authenticated with private_key_jwt) exchanges a signed-in staff
+    member's person token for an access token that acts for that person (``sub`` the person,
+    ``act.sub`` the client). The person token must be for this very client, unused, and its account
+    active in the client's agency now."""
+
+    GRANT_TYPE = TOKEN_EXCHANGE
+    TOKEN_ENDPOINT_AUTH_METHODS = ["private_key_jwt"]
+
+    def validate_token_request(self) -> None:
+        client: AgencyClient = self.authenticate_token_endpoint_client()
+        self.request.client = client
+        form = self.request.form
+        if form.get("subject_token_type") != JWT_TOKEN_TYPE:
+            raise InvalidRequestError(description=f"subject_token_type must be {JWT_TOKEN_TYPE}.")
+        if form.get("requested_token_type") not in (None, "", ACCESS_TOKEN_TYPE):
+            raise InvalidRequestError(description="Only access tokens are issued.")
+        if form.get("actor_token"):
+            raise InvalidRequestError(description="The actor is the authenticated client; no actor_token.")
+        server: GatewayAuthorizationServer = self.server
+        now = server.clock.now()
+        try:
+            subject = server.tokens.verify_person_token(str(form.get("subject_token") or ""), now)
+        except ValueError as exc:
+            raise InvalidGrantError(description="The person token is not valid.") from exc
+        if subject.agency_id != client.agency_id:
+            raise InvalidGrantError(description="The person token was issued for another agency's client.")
+        if not server.remember_jti("person", subject.jti, subject.expires_at):
+            raise InvalidGrantError(description="The person token was already used.")
+        with server.sessions() as session:
+            account = session.get(StaffAccount, subject.account_id)
+            if account is None or not account.usable or account.agency_id != client.agency_id:
+                raise InvalidGrantError(description="The person's account is not active in this agency.")
+        self.request.user = subject.account_id
+        self.validate_requested_scope()
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        token = self.generate_token(user=self.request.user, scope=self.request.payload.scope,
+                                    include_refresh_token=False)
+        token["issued_token_type"] = ACCESS_TOKEN_TYPE
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
 class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """The token endpoint. Stateless apart from the database (jti store, registry)."""
 
@@ -175,6 +232,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.assertion_max_age_s = assertion_max_age_s
         self.token_url = tokens.issuer.rstrip("/") + "/oauth/token"
         self.register_grant(_ClientCredentials)
+        self.register_grant(_TokenExchange)
         self.register_token_generator("default", self._generate_token)
         self.register_client_auth_method("private_key_jwt", _PrivateKeyJWT(self))
 
@@ -188,11 +246,13 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         client: AgencyClient = request.client
+        person = request.user if isinstance(getattr(request, "user", None), str) else None
+        details = {"scope": token.get("scope", ""), **({"acting_for": person} if person else {})}
         with self.sessions() as session, session.begin():
             record(
                 session,
-                AuditEvent(AuditTag.AUTH_TOKEN_ISSUE, details={"scope": token.get("scope", "")}),
-                actor=Actor(agency_id=client.agency_id, role="agency"),
+                AuditEvent(AuditTag.AUTH_TOKEN_ISSUE, details=details),
+                actor=Actor(agency_id=client.agency_id, role="agency", user=person),
                 at=self.clock.now(),
             )
 
@@ -231,7 +291,11 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     ) -> dict[str, Any]:
         # A client never gets more than its agency may have, whatever it asks for.
         scopes = client.get_allowed_scope(scope).split()
-        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now())
+        person = user if grant_type == TOKEN_EXCHANGE and isinstance(user, str) else None
+        with self.sessions() as session:
+            required = plans_need_person(session, client.agency_id)
+        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_id=person,
+                                       person_required=required)
         return {"token_type": "Bearer", "access_token": token, "expires_in": ttl, "scope": " ".join(sorted(scopes))}
 
     def remember_jti(self, client_id: str, jti: str, exp: int) -> bool:

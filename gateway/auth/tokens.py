@@ -18,6 +18,9 @@ from ..errors import Unauthenticated
 
 ALGORITHMS = ["Ed25519"]
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type
+PERSON_TOKEN_TYPE = "person+jwt"  # noqa: S105 - a media type
+PERSON_TOKEN_TTL_S = 120
+"""A person token is exchanged within two minutes of signing in for it, once."""
 SIGNATURE_MEMO_SIZE = 4096
 """Tokens whose signature this authority already checked (a pure function of the token's bytes
 and the key; every claim, lifetime included, is still validated on every request)."""
@@ -29,6 +32,20 @@ class TokenClaims:
 
     agency_id: str
     scopes: frozenset[str]
+    jti: str
+    expires_at: int
+    person_id: str | None = None
+    """The staff account the agency's client acts for (RFC 8693 ``sub`` with ``act``), if any."""
+    person_required: bool = False
+    """The agency published that its system plans referrals only for a signed-in person."""
+
+
+@dataclass(frozen=True)
+class SubjectClaims:
+    """What a person token proves: which staff account, for which agency's client, once."""
+
+    account_id: str
+    agency_id: str
     jti: str
     expires_at: int
 
@@ -47,12 +64,14 @@ class TokenAuthority:
         self._signed: dict[str, dict[str, Any]] = {}
         self._signed_lock = threading.Lock()
 
-    def issue(self, agency_id: str, scopes: list[str], now: datetime) -> tuple[str, int]:
-        """Return (token, expires_in seconds)."""
+    def issue(self, agency_id: str, scopes: list[str], now: datetime, *,
+              person_id: str | None = None, person_required: bool = False) -> tuple[str, int]:
+        """Return (token, expires_in seconds). With ``person_id``, the token is the agency's client
+        acting for that staff member (RFC 8693 §4.1: ``sub`` is the person, ``act`` the client)."""
         iat = int(now.timestamp())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
-            "sub": agency_id,
+            "sub": person_id or agency_id,
             "client_id": agency_id,
             "aud": self.audience,
             "iat": iat,
@@ -61,8 +80,50 @@ class TokenAuthority:
             "jti": secrets.token_urlsafe(16),
             "scope": " ".join(sorted(scopes)),
         }
+        if person_id is not None:
+            claims["act"] = {"sub": agency_id}
+        if person_required:
+            claims["person_required"] = True
         header = {"alg": "Ed25519", "typ": TOKEN_TYPE, "kid": self.kid}
         return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), self.ttl_s
+
+    # -- person tokens (RFC 8693 subject tokens) -------------------------------------------
+
+    def issue_person_token(self, account_id: str, agency_id: str, now: datetime) -> tuple[str, int]:
+        """A short-lived token a signed-in staff member hands to their agency's system. It is
+        audience-bound to the token endpoint and to the agency's client (``azp``), and single use."""
+        iat = int(now.timestamp())
+        claims = {"iss": self.issuer, "sub": account_id, "aud": self.token_url, "azp": agency_id, "iat": iat,
+                  "nbf": iat, "exp": iat + PERSON_TOKEN_TTL_S, "jti": secrets.token_urlsafe(16)}
+        header = {"alg": "Ed25519", "typ": PERSON_TOKEN_TYPE, "kid": self.kid}
+        return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), PERSON_TOKEN_TTL_S
+
+    @property
+    def token_url(self) -> str:
+        return self.issuer.rstrip("/") + "/oauth/token"
+
+    def verify_person_token(self, token: str, now: datetime) -> SubjectClaims:
+        """Signature, type, issuer, audience, lifetime; raises ``ValueError`` on any failure."""
+        try:
+            decoded = jwt.decode(token, self._public, algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise ValueError("not a person token") from exc
+        if decoded.header.get("typ") != PERSON_TOKEN_TYPE:
+            raise ValueError("not a person token")
+        claims = decoded.claims
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now.timestamp()), leeway=5, iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.token_url}, exp={"essential": True}, sub={"essential": True},
+            jti={"essential": True}, azp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise ValueError("person token expired or not for this gateway") from exc
+        if int(claims["exp"]) - int(claims.get("iat", 0)) > PERSON_TOKEN_TTL_S:
+            raise ValueError("person token lives too long")
+        return SubjectClaims(account_id=str(claims["sub"]), agency_id=str(claims["azp"]), jti=str(claims["jti"]),
+                             expires_at=int(claims["exp"]))
 
     def verify(self, token: str, now: datetime) -> TokenClaims:
         """Verify signature, type, issuer, audience and lifetime; any failure is a 401."""
@@ -86,11 +147,19 @@ class TokenAuthority:
         if int(claims["exp"]) - int(claims.get("iat", 0)) > self.ttl_s:
             raise Unauthenticated("invalid_token", "Token lifetime exceeds the gateway's limit.")
         self._remember(token, claims)
+        act = claims.get("act")
+        actor_sub = act.get("sub") if isinstance(act, dict) else None
+        acting = isinstance(actor_sub, str)
+        agency_id = str(actor_sub) if acting else str(claims["sub"])
+        if acting and claims.get("client_id") != agency_id:
+            raise Unauthenticated("invalid_token", "The acting client does not match the token's client.")
         return TokenClaims(
-            agency_id=str(claims["sub"]),
+            agency_id=agency_id,
             scopes=frozenset(str(claims.get("scope", "")).split()),
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            person_id=str(claims["sub"]) if acting else None,
+            person_required=claims.get("person_required") is True,
         )
 
     def _check_signature(self, token: str) -> dict[str, Any]:

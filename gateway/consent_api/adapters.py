@@ -92,6 +92,24 @@ def consent_service(ctx: GatewayContext, session: Session, request_id: str | Non
     )
 
 
+def proven_staff(caller: Caller, staff_id: str | None, role: str | None = None) -> tuple[str, str]:
+    """The staff member a consent record names: with a person token, the signed-in person (a body
+    naming anyone else, or a role they do not hold, is refused); without one, the agency system's
+    claim, which must then be given."""
+    person = caller.person
+    if person is not None:
+        if staff_id is not None and staff_id != person.account_id:
+            raise Unprocessable("staff_not_signed_in_person",
+                                "The staff member named is not the signed-in person this token acts for.")
+        if role is not None and role not in person.roles and role != person.policy_role:
+            raise Unprocessable("staff_role_not_held", "The signed-in person does not hold this role.")
+        return person.account_id, role or person.policy_role or sorted(person.roles)[0]
+    if staff_id is None:
+        raise Unprocessable("staff_ref_required",
+                            "Name the staff member, or act for them with their person token (RFC 8693).")
+    return staff_id, role or caller.kind
+
+
 def actor_of(caller: Caller, staff_id: str | None = None) -> ConsentActor:
     return ConsentActor(kind=ActorKind.AGENCY, agency_id=caller.agency_id, role=caller.kind, user=staff_id)
 

@@ -32,7 +32,7 @@ from consent.vocabulary import Purpose
 from .. import i18n
 from ..deps import Caller, ContextDep, SessionDep, require_scope
 from ..errors import NotFound, Unprocessable
-from .adapters import GatewayAuditSink, actor_of, consent_errors, consent_service, secret_hasher
+from .adapters import GatewayAuditSink, actor_of, consent_errors, consent_service, proven_staff, secret_hasher
 from .card import CARD_CSP, CardRecipient, render_card
 from .schemas import (
     ConsentCreate,
@@ -57,8 +57,11 @@ def card_url(consent_id: str) -> str:
     return f"/v1/consents/{consent_id}/card"
 
 
-def _draft(body: ConsentCreate, now: datetime) -> ConsentDraft:
+def _draft(body: ConsentCreate, now: datetime, caller: Caller) -> ConsentDraft:
     views = body.child_views if body.child_views is not None and body.child_views.recorded else None
+    staff_id, staff_role = proven_staff(caller, *((body.obtained_by.staff_id, body.obtained_by.role)
+                                                  if body.obtained_by else (None, None)))
+    views_by = proven_staff(caller, views.recorded_by)[0] if views is not None else ""
     return ConsentDraft(
         subject_id=body.subject_id,
         purposes=tuple(body.all_purposes()),
@@ -70,15 +73,15 @@ def _draft(body: ConsentCreate, now: datetime) -> ConsentDraft:
         language=body.language,
         channel=body.channel,
         capacity=body.capacity,
-        obtained_by=body.obtained_by.staff_id,
-        obtained_by_role=body.obtained_by.role,
+        obtained_by=staff_id,
+        obtained_by_role=staff_role,
         obtained_at=body.obtained_at or now,
         expires_at=body.expires_at,
         interpreter=None if body.interpreter is None else Interpreter(
             body.interpreter.interpreter_id, body.interpreter.relationship, body.interpreter.vetted),
         guardian_consent=None if body.guardian_consent is None else GuardianConsent(
             body.guardian_consent.guardian_id, body.guardian_consent.given_at),
-        child_views=None if views is None else ChildViews(views.recorded_by, views.recorded_at, views.reference),
+        child_views=None if views is None else ChildViews(views_by, views.recorded_at, views.reference),
         cj_option=body.cj_option,
         duty_to_share_acknowledged=frozenset(str(d) for d in body.duty_to_share_acknowledged),
         supersedes=body.supersedes,
@@ -112,13 +115,13 @@ def create_consent(body: ConsentCreate, caller: ConsentWriter, ctx: ContextDep, 
     Answers 201 with the record, its signed receipt, the card URL, and the portal access
     code when this is the subject's first card or a reissue (shown once, never again).
     """
-    actor = actor_of(caller, body.obtained_by.staff_id)
+    actor = actor_of(caller, proven_staff(caller, body.obtained_by.staff_id if body.obtained_by else None)[0])
     now = ctx.clock.now()
     with consent_errors():
         try:
             with session.begin():
                 svc = consent_service(ctx, session, _request_id(request))
-                result = svc.grant(_draft(body, now), agency_id=caller.agency_id, actor=actor,
+                result = svc.grant(_draft(body, now, caller), agency_id=caller.agency_id, actor=actor,
                                    reissue_access_code=body.reissue_access_code)
                 return ConsentCreated(
                     consent=_out(svc, result.record), receipt_id=result.receipt.id, receipt=result.receipt.jws,
@@ -167,7 +170,8 @@ def withdraw_consent(consent_id: str, body: WithdrawIn, caller: ConsentWriter, c
     the notices the person must see (CR15 open cases, CR16 nothing else changes)."""
     with consent_errors(), session.begin():
         svc = consent_service(ctx, session, _request_id(request))
-        result = svc.withdraw(consent_id, actor=actor_of(caller, body.withdrawn_by.staff_id), channel=body.channel,
+        result = svc.withdraw(consent_id, actor=actor_of(caller, proven_staff(
+            caller, body.withdrawn_by.staff_id if body.withdrawn_by else None)[0]), channel=body.channel,
                               agency_id=caller.agency_id)
         return WithdrawalOut(
             consent=_out(svc, result.record), receipt_id=result.receipt.id, receipt=result.receipt.jws,

@@ -55,7 +55,11 @@ class Strict(BaseModel):
 
 
 class StaffRef(Strict):
-    """The staff member acting: an opaque id at their agency and a role code. Never a name."""
+    """The staff member acting: an opaque id at their agency and a role code. Never a name.
+
+    Optional wherever it appears: with a token acting for a signed-in person (RFC 8693) the gateway
+    records that person, and refuses a reference naming anyone else; without one it is the agency
+    system's claim."""
 
     staff_id: StaffId
     role: Code
@@ -123,13 +127,14 @@ class MandatedNoticeIn(Strict):
     """CR8: the person was told, at the onset, that this agency must report certain matters."""
 
     given_at: AwareDatetime
-    given_by: StaffId
+    given_by: StaffId | None = None
+    """Proven by a person token (then it may be left out); otherwise the agency system's claim."""
     notice_version: Code
     language: LanguageTag
 
 
 class SubjectCreate(Strict):
-    created_by: StaffRef
+    created_by: StaffRef | None = None
     attributes: SubjectAttributesIn = Field(default_factory=SubjectAttributesIn)
     mandated_reporter_notice: MandatedNoticeIn | None = None
 
@@ -137,7 +142,7 @@ class SubjectCreate(Strict):
 class AttributeChangeIn(Strict):
     changes: SubjectAttributesIn
     reason: ChangeReason
-    changed_by: StaffRef
+    changed_by: StaffRef | None = None
 
 
 class SubjectOut(BaseModel):
@@ -254,7 +259,7 @@ class ChildViewsIn(Strict):
     The views themselves never reach the gateway (there is no field for them)."""
 
     recorded: bool = Field(description="Must be true: the views were recorded.")
-    recorded_by: StaffId
+    recorded_by: StaffId | None = None
     recorded_at: AwareDatetime
     reference: Code
 
@@ -273,7 +278,7 @@ class ConsentCreate(Strict):
     interpreter: InterpreterIn | None = None
     channel: Channel
     capacity: CapacityStatus
-    obtained_by: StaffRef
+    obtained_by: StaffRef | None = None
     obtained_at: AwareDatetime | None = None
     expires_at: AwareDatetime
     guardian_consent: GuardianConsentIn | None = None
@@ -378,7 +383,7 @@ class ConsentCreated(BaseModel):
 
 class WithdrawIn(Strict):
     channel: Channel
-    withdrawn_by: StaffRef
+    withdrawn_by: StaffRef | None = None
 
 
 class NoticeOut(BaseModel):

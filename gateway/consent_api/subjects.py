@@ -17,12 +17,13 @@ from ..audit.log import Actor
 from ..deps import Caller, ContextDep, SessionDep, require_scope
 from ..errors import NotFound
 from ..exceptions import children
-from .adapters import GatewayAuditSink, RegistryDirectory, actor_of, consent_errors
+from .adapters import GatewayAuditSink, RegistryDirectory, actor_of, consent_errors, proven_staff
 from .schemas import (
     AttributeChangeIn,
     AttributeChangeOut,
     MandatedNoticeIn,
     MandatedNoticeOut,
+    StaffRef,
     SubjectCreate,
     SubjectOut,
 )
@@ -35,18 +36,22 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def _notice(body: MandatedNoticeIn) -> MandatedNoticeSpec:
-    return MandatedNoticeSpec(given_at=body.given_at, given_by=body.given_by, notice_version=body.notice_version,
-                              language=body.language)
+def _notice(body: MandatedNoticeIn, caller: Caller) -> MandatedNoticeSpec:
+    return MandatedNoticeSpec(given_at=body.given_at, given_by=proven_staff(caller, body.given_by)[0],
+                              notice_version=body.notice_version, language=body.language)
+
+
+def _staff(caller: Caller, ref: StaffRef | None) -> str:
+    return proven_staff(caller, *((ref.staff_id, ref.role) if ref else (None, None)))[0]
 
 
 @router.post("", response_model=SubjectOut, status_code=201)
 def create_subject(body: SubjectCreate, caller: SubjectWriter, ctx: ContextDep, session: SessionDep,
                    request: Request) -> SubjectOut:
     """Issue a pseudonym for a person; at a mandated-reporter agency, only with the notice (CR8)."""
-    actor = actor_of(caller, body.created_by.staff_id)
+    actor = actor_of(caller, _staff(caller, body.created_by))
     sink = GatewayAuditSink(ctx.clock, _request_id(request))
-    notice = _notice(body.mandated_reporter_notice) if body.mandated_reporter_notice else None
+    notice = _notice(body.mandated_reporter_notice, caller) if body.mandated_reporter_notice else None
     with consent_errors():
         try:
             with session.begin():
@@ -78,7 +83,8 @@ def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectW
                       session: SessionDep, request: Request) -> list[AttributeChangeOut]:
     """Change attributes with a reason code; every change is logged and audited. A change that makes the
     person a child or their guardian a suspect tells those concerned in the same transaction (CH7, CH20)."""
-    actor = actor_of(caller, body.changed_by.staff_id)
+    changed_by = _staff(caller, body.changed_by)
+    actor = actor_of(caller, changed_by)
     with consent_errors(), session.begin():
         rows = service.change_attributes(
             session, subject_id, body.changes.given(), reason=body.reason, agency_id=caller.agency_id,
@@ -88,7 +94,7 @@ def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectW
         if any(r.attribute in children.REVIEWED_ATTRIBUTES for r in rows):
             # CH7, CH20: a suspected guardian or an age correction tells those concerned at once.
             subject = service.get_subject(session, subject_id, agency_id=caller.agency_id)
-            reviewer = Actor(agency_id=caller.agency_id, role=caller.kind, user=body.changed_by.staff_id)
+            reviewer = Actor(agency_id=caller.agency_id, role=caller.kind, user=changed_by)
             children.review_subject(session, subject, actor=reviewer, now=ctx.clock.now())
         return [AttributeChangeOut.of(r) for r in rows]
 
@@ -106,7 +112,8 @@ def record_mandated_notice(subject_id: str, body: MandatedNoticeIn, caller: Subj
     """Record that the person was told this agency is a mandated reporter (CR8, S09)."""
     with consent_errors(), session.begin():
         notice = service.record_mandated_notice(
-            session, subject_id, _notice(body), agency_id=caller.agency_id, actor=actor_of(caller, body.given_by),
+            session, subject_id, _notice(body, caller), agency_id=caller.agency_id,
+            actor=actor_of(caller, proven_staff(caller, body.given_by)[0]),
             now=ctx.clock.now(), audit=GatewayAuditSink(ctx.clock, _request_id(request)),
         )
         return MandatedNoticeOut.of(notice)

@@ -83,9 +83,10 @@ class ConsoleAuth:
         if row is None or row.principal_id is None:
             return None, row
         account = session.get(StaffAccount, row.principal_id)
-        if account is None or account.disabled or account.role not in CONSOLE_ROLES:
+        if account is None or not account.usable or not account.all_roles() & CONSOLE_ROLES:
             return None, None
-        return Staff(account.id, account.username, account.role, account.agency_id, row.csrf_token), row
+        role = sorted(account.all_roles() & CONSOLE_ROLES)[0]
+        return Staff(account.id, account.username, role, account.agency_id, row.csrf_token), row
 
     # -- signing in -------------------------------------------------------------------
 
@@ -93,9 +94,12 @@ class ConsoleAuth:
     def keys(username: str, address: str) -> list[ThrottleKey]:
         return [ThrottleKey("user", username.casefold(), free=5), ThrottleKey("address", address, free=20)]
 
-    def sign_in(self, username: str, password: str, code: str, address: str, *, previous_token: str | None) -> \
-            SignInOutcome:
-        """Check the credentials and, if they hold, start a new session (its own transactions)."""
+    def sign_in(self, username: str, password: str, code: str, address: str, *, previous_token: str | None,
+                roles: frozenset[str] | None = CONSOLE_ROLES) -> SignInOutcome:
+        """Check the credentials and, if they hold, start a new session (its own transactions).
+
+        The fallback to a passkey (see :mod:`gateway.staff.passkeys`): password and a one-time code.
+        ``roles``: the account must hold one of them (None: any active staff account)."""
         keys = self.keys(username, address)
         clock = self.ctx.clock
         with self.ctx.sessions() as session, session.begin():
@@ -103,7 +107,7 @@ class ConsoleAuth:
             if wait:
                 return SignInOutcome(ok=False, retry_after=wait)
             account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
-            if account is not None and (account.disabled or account.role not in CONSOLE_ROLES):
+            if account is not None and (not account.usable or (roles is not None and not account.all_roles() & roles)):
                 account = None
             found = (account.id, account.password_hash, account.totp_secret, account.username, account.role,
                      account.agency_id) if account is not None else None

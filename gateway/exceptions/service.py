@@ -13,6 +13,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,20 @@ from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
 from ..exchange.inputs import rfc3339
 from ..registry.models import Agency
+from ..staff.service import LEGAL_DEFERRAL_MAX_DAYS, deferral_max_days
 from .models import AgencyNotice, ExceptionGrant, ExceptionPolicyExplanation, GrantStatus
 
 #: Default and maximum life of a grant. Exceptions expire quickly (digest 4); the policy's
 #: per-basis ``max_validity_hours`` is a further ceiling.
 DEFAULT_TTL_S = 15 * 60
 MAX_TTL_S = 60 * 60
+
+
+class DeferReason(StrEnum):
+    """Why the person may be told later than at use. Only a covert investigation (digest 8.2; the
+    victim-view question of digest §9 item 9 is for legal review) defers, and never without an end."""
+
+    COVERT_INVESTIGATION = "covert_investigation"
 
 
 def _new_id(prefix: str) -> str:
@@ -175,6 +184,12 @@ def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: Gr
         raise Unprocessable("exception_ttl_invalid", f"A grant lives between 60 and {MAX_TTL_S} seconds.")
     if (req.defer_until is None) != (req.defer_reason is None):
         raise Unprocessable("defer_rule_incomplete", "A deferral needs both defer_until and defer_reason.")
+    if req.defer_reason is not None and req.defer_reason != DeferReason.COVERT_INVESTIGATION:
+        raise Unprocessable("defer_reason_not_allowed", "Only a covert investigation defers telling the person.")
+    if req.defer_until is not None:
+        with session.begin():
+            published_max = deferral_max_days(session, caller.agency_id)
+        _check_deferral(ctx, caller, req, published_max, now)
     with session.begin():
         agency = session.get(Agency, caller.agency_id)
         if agency is None:
@@ -211,6 +226,24 @@ def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: Gr
     raise _refuse(ctx, caller, req, reason, req.requested_by, error)
 
 
+def _check_deferral(ctx: GatewayContext, caller: Caller, req: GrantRequest, published_max: int | None,
+                    now: datetime) -> None:
+    """A deferral ends, and no later than the agency's published maximum (itself never above the
+    legal one); an agency that published none cannot defer. Refusals are audited."""
+    assert req.defer_until is not None
+    error: GatewayError | None = None
+    if published_max is None:
+        error = Unprocessable("deferral_not_published", "Your agency has published no deferral maximum.")
+    elif req.defer_until <= now:
+        error = Unprocessable("deferral_in_past", "A deferral ends in the future.")
+    elif req.defer_until > now + timedelta(days=min(published_max, LEGAL_DEFERRAL_MAX_DAYS)):
+        error = Unprocessable("deferral_too_long", f"Your agency defers at most {published_max} days "
+                              f"(the legal maximum is {LEGAL_DEFERRAL_MAX_DAYS}).")
+    if error is not None:
+        raise _refuse(ctx, caller, req, error.reason, req.requested_by, error,
+                      {"defer_until": rfc3339(req.defer_until)})
+
+
 def _own_grant(session: Session, caller: Caller, grant_id: str, *, lock: bool = False) -> ExceptionGrant:
     query = select(ExceptionGrant).where(ExceptionGrant.id == grant_id)
     grant = session.scalars(query.with_for_update() if lock else query).first()
@@ -221,7 +254,10 @@ def _own_grant(session: Session, caller: Caller, grant_id: str, *, lock: bool = 
 
 def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_id: str,
                   approver_id: str) -> dict[str, Any]:
-    """Four eyes: a second person of the same agency, not the requester, approves before expiry."""
+    """Four eyes: a second person of the same agency, not the requester, approves before expiry.
+
+    ``approver_id`` is the authenticated staff account (never a name from the request): the same
+    account cannot approve what it requested however its name is spelled."""
     now = ctx.clock.now()
     with session.begin():
         grant = _own_grant(session, caller, grant_id, lock=True)

@@ -8,12 +8,17 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..audit.log import AuditEvent, record_refusal
+from ..audit.tags import AuditTag
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
+from ..errors import Forbidden
+from ..staff.roles import Entitlement, entitled
 from . import service
 
 router = APIRouter(prefix="/v1", tags=["exchange"])
 Sender = Annotated[Caller, Depends(require_scope("referrals:write"))]
 Receiver = Annotated[Caller, Depends(require_scope("referrals:read"))]
+WithThePerson = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.ATTEST_PERSON_PRESENT))]
 
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
 
@@ -27,15 +32,12 @@ class PlanBody(Strict):
     recipient_agency_id: str = Field(min_length=2, max_length=64)
     purpose: str = Field(min_length=2, max_length=40, pattern=r"^[a-z_]+$")
     fields: list[Annotated[str, Field(max_length=120, pattern=FIELD_NAME)]] = Field(min_length=1, max_length=200)
-    user_role: str | None = Field(default=None, max_length=40, pattern=r"^[a-z_]+$")
-    user_id: str | None = Field(default=None, max_length=120)
     exception_grant_id: str | None = Field(default=None, max_length=64)
     """An approved exception grant to decide under (digest 4); it is used up by the submit."""
 
 
 class PreviewApprovalBody(Strict):
     preview_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
-    approved_by: str = Field(min_length=1, max_length=120)
     channel: str = Field(pattern=r"^(in_person|video|phone|portal)$")
 
 
@@ -59,20 +61,34 @@ def _rid(request: Request) -> str | None:
 def create_plan(body: PlanBody, caller: Sender, ctx: ContextDep, session: SessionDep,
                 request: Request) -> dict[str, Any]:
     """Ask what may be sent: the decision (permitted fields, reasons, basis, obligations) and, if allowed,
-    a plan id and envelope id that expire."""
+    a plan id and envelope id that expire. With a token acting for a signed-in person, the policy
+    decides with that person's role from their account (a volunteer stays a volunteer)."""
+    user_role = user_id = None
+    if caller.person is None and caller.person_required:
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
+                                                reason="person_token_required",
+                                                details={"operation": "/v1/plans"}),
+                       actor=caller.actor(), at=ctx.clock.now())
+        raise Forbidden("person_token_required", "Your agency plans referrals only for a signed-in person.")
+    if caller.person is not None:
+        user_role, user_id = caller.person.policy_role, caller.person.account_id
+        if user_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):
+            raise Forbidden("role_not_entitled", "The signed-in person's roles do not include referral work.")
     return service.plan(session, ctx, caller, service.PlanRequest(
         subject_id=body.subject_id, recipient_agency_id=body.recipient_agency_id, purpose=body.purpose,
-        fields=tuple(body.fields), user_role=body.user_role, user_id=body.user_id,
+        fields=tuple(body.fields), user_role=user_role, user_id=user_id,
         exception_grant_id=body.exception_grant_id,
     ), request_id=_rid(request))
 
 
-@router.post("/plans/{plan_id}/preview-approvals", status_code=201)
-def approve_preview(plan_id: str, body: PreviewApprovalBody, caller: Sender, ctx: ContextDep,
+@router.post("/plans/{plan_id}/preview-approvals", status_code=201,
+             openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
+def approve_preview(plan_id: str, body: PreviewApprovalBody, caller: WithThePerson, ctx: ContextDep,
                     session: SessionDep) -> dict[str, Any]:
-    """Record that the person approved the preview with this hash (the submit must carry the same hash)."""
+    """Record that the person approved the preview with this hash (the submit must carry the same hash),
+    attested by the signed-in advocate with them (their person token is required)."""
     return service.record_preview_approval(session, ctx, caller, plan_id, preview_hash=body.preview_hash,
-                                           approved_by=body.approved_by, channel=body.channel)
+                                           approved_by=caller.user or "", channel=body.channel)
 
 
 @router.post("/envelopes", status_code=201)

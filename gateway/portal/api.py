@@ -22,16 +22,18 @@ from consent.portal_access import PIN_MAX, PIN_MIN, PortalAccess, lift_lockout, 
 from consent.service import get_subject_for_agency
 from crypto.passwords import SecretHasher
 
-from ..audit.log import Actor, AuditEvent, record
+from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
-from ..consent_api.schemas import StaffRef
-from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Conflict, NotFound, Unprocessable
+from ..staff.roles import Entitlement
 from .auth import PortalAuth
 from .models import PortalAlert
 
 router = APIRouter(prefix="/v1", tags=["portal"])
 SubjectWriter = Annotated[Caller, Depends(require_scope("subjects:write"))]
+WithThePerson = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.ATTEST_PERSON_PRESENT))]
+"""The advocate, signed in, with the person: proven by the advocate's person token, not a flag."""
 
 
 class Strict(BaseModel):
@@ -44,12 +46,6 @@ Pin = Annotated[str, Field(min_length=PIN_MIN, max_length=PIN_MAX, pattern=r"^[0
 class PinIn(Strict):
     pin: Pin
     duress_pin: Pin | None = None
-    set_by: StaffRef
-    person_present: bool = Field(description="PINs are chosen with the person, never for them: must be true.")
-
-
-class UnlockIn(Strict):
-    unlocked_by: StaffRef
 
 
 class PortalAccessOut(BaseModel):
@@ -95,13 +91,12 @@ def portal_access_status(subject_id: str, caller: SubjectWriter, session: Sessio
         return PortalAccessOut.of(_access(session, subject_id, caller))
 
 
-@router.post("/subjects/{subject_id}/portal-access/pin", response_model=PortalAccessOut)
-def set_portal_pin(subject_id: str, body: PinIn, caller: SubjectWriter, ctx: ContextDep,
+@router.post("/subjects/{subject_id}/portal-access/pin", response_model=PortalAccessOut,
+             openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
+def set_portal_pin(subject_id: str, body: PinIn, caller: WithThePerson, ctx: ContextDep,
                    session: SessionDep) -> PortalAccessOut:
-    """Set (or replace) the PIN and the optional duress PIN with the person present; any lock is
-    lifted and every open portal session of the person ends."""
-    if not body.person_present:
-        raise Unprocessable("person_not_present", "PINs are set only with the person present.")
+    """Set (or replace) the PIN and the optional duress PIN with the person present (the signed-in
+    advocate's person token attests it); any lock is lifted and every open portal session ends."""
     hasher = SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
     now = ctx.clock.now()
     with session.begin():
@@ -112,15 +107,17 @@ def set_portal_pin(subject_id: str, body: PinIn, caller: SubjectWriter, ctx: Con
             raise Unprocessable(str(exc), "This PIN cannot be used: choose another with the person.") from None
         PortalAuth(ctx).store.end_all(session, subject_id)
         record(session, AuditEvent(AuditTag.PORTAL_PIN_SET, decision="info", subject_id=subject_id,
-                                   details={"duress_pin": body.duress_pin is not None, "role": body.set_by.role}),
-               actor=_actor(caller, body.set_by.staff_id), at=now)
+                                   details={"duress_pin": body.duress_pin is not None, "person_present": True}),
+               actor=caller.actor(), at=now)
         return PortalAccessOut.of(row)
 
 
-@router.post("/subjects/{subject_id}/portal-access/unlock", response_model=PortalAccessOut)
-def unlock_portal_access(subject_id: str, body: UnlockIn, caller: SubjectWriter, ctx: ContextDep,
+@router.post("/subjects/{subject_id}/portal-access/unlock", response_model=PortalAccessOut,
+             openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
+def unlock_portal_access(subject_id: str, caller: WithThePerson, ctx: ContextDep,
                          session: SessionDep) -> PortalAccessOut:
-    """Lift a lockout (and the failure count): only the advocate can, after checking with the person."""
+    """Lift a lockout (and the failure count): only the signed-in advocate can, after checking with
+    the person (their person token is required)."""
     now = ctx.clock.now()
     with session.begin():
         row = _access(session, subject_id, caller)
@@ -129,8 +126,8 @@ def unlock_portal_access(subject_id: str, body: UnlockIn, caller: SubjectWriter,
         auth = PortalAuth(ctx)
         auth.throttle.success(session, auth.keys(row.locator, "-")[:1])  # no back-off left either
         record(session, AuditEvent(AuditTag.PORTAL_UNLOCK, decision="info", subject_id=subject_id,
-                                   details={"was_locked": was_locked, "role": body.unlocked_by.role}),
-               actor=_actor(caller, body.unlocked_by.staff_id), at=now)
+                                   details={"was_locked": was_locked}),
+               actor=caller.actor(), at=now)
         return PortalAccessOut.of(row)
 
 
@@ -143,10 +140,6 @@ def list_alerts(caller: SubjectWriter, session: SessionDep,
                            .order_by(PortalAlert.raised_at.desc(), PortalAlert.id).limit(limit))
     return AlertsOut(alerts=[AlertOut(id=a.id, subject_id=a.subject_id, code=a.code, raised_at=a.raised_at)
                              for a in rows])
-
-
-def _actor(caller: Caller, staff_id: str) -> Actor:
-    return Actor(agency_id=caller.agency_id, role=caller.kind, user=staff_id)
 
 
 __all__ = ["router"]

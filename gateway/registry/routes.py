@@ -10,8 +10,18 @@ from .. import db
 from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
-from ..deps import Caller, CallerDep, ContextDep, OperatorDep, SessionDep, require_scope
+from ..deps import (
+    Caller,
+    CallerDep,
+    ContextDep,
+    OperatorDep,
+    SessionDep,
+    person_token,
+    require_operator_person,
+    require_scope,
+)
 from ..errors import GatewayError, NotFound
+from ..staff.roles import Entitlement
 from . import service
 from .models import KeyKind
 from .schemas import (
@@ -28,6 +38,8 @@ from .schemas import (
 
 router = APIRouter(prefix="/v1/agencies", tags=["registry"])
 RegistryReader = Annotated[Caller, Depends(require_scope("registry:read"))]
+FingerprintVerifier = Annotated[Caller, Depends(require_operator_person(Entitlement.VERIFY_FINGERPRINT))]
+"""A person of the operator confirms a read-back fingerprint: their person token, not the operator's system."""
 
 
 def _audit_failed_verification(
@@ -102,9 +114,10 @@ def show_key(agency_id: str, key_id: str, caller: RegistryReader, session: Sessi
         return KeyOut.of(service.get_key(session, agency_id, key_id))
 
 
-@router.post("/{agency_id}/keys/{key_id}/verify", response_model=KeyOut)
+@router.post("/{agency_id}/keys/{key_id}/verify", response_model=KeyOut,
+             openapi_extra=person_token(Entitlement.VERIFY_FINGERPRINT))
 def verify_key(
-    agency_id: str, key_id: str, body: FingerprintReadBack, caller: OperatorDep, ctx: ContextDep,
+    agency_id: str, key_id: str, body: FingerprintReadBack, caller: FingerprintVerifier, ctx: ContextDep,
     session: SessionDep,
 ) -> KeyOut:
     """Confirm the fingerprint the agency read back over a separate channel."""
@@ -147,9 +160,10 @@ def show_endpoint(agency_id: str, endpoint_id: str, caller: CallerDep, session: 
         return EndpointOut.of(service.get_endpoint(session, agency_id, endpoint_id))
 
 
-@router.post("/{agency_id}/endpoints/{endpoint_id}/verify", response_model=EndpointOut)
+@router.post("/{agency_id}/endpoints/{endpoint_id}/verify", response_model=EndpointOut,
+             openapi_extra=person_token(Entitlement.VERIFY_FINGERPRINT))
 def verify_endpoint(
-    agency_id: str, endpoint_id: str, body: FingerprintReadBack, caller: OperatorDep, ctx: ContextDep,
+    agency_id: str, endpoint_id: str, body: FingerprintReadBack, caller: FingerprintVerifier, ctx: ContextDep,
     session: SessionDep,
 ) -> EndpointOut:
     try:

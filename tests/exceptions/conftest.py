@@ -10,9 +10,25 @@ from fastapi.testclient import TestClient
 
 from gateway.context import GatewayContext
 from gateway.registry.models import Agency, AgencyKind
-from tests.conftest import Registry, register
+from tests.conftest import Registry, TokenFor, register
+from tests.support.staff import People
 
 Auth = Callable[..., dict[str, str]]
+#: The staff of each agency in these tests: a caseworker asks, a supervisor approves (four eyes).
+ROLES = {"staff-1": ("caseworker",), "staff-2": ("supervisor",), "staff-3": ("supervisor",),
+         "staff-9": ("supervisor",)}
+
+
+@pytest.fixture
+def auth(token_for: TokenFor, people: People) -> Auth:
+    """The agency's client on its own, or (``person=``) acting for a named signed-in staff member."""
+
+    def headers(agency_id: str, scope: str | None = None, person: str | None = None) -> dict[str, str]:
+        if person is None:
+            return {"Authorization": f"Bearer {token_for(agency_id, scope)}"}
+        return people.headers(agency_id, person, *ROLES.get(person, ("caseworker",)), scope=scope)
+
+    return headers
 
 POLICY = [
     {"basis": "L3", "scenarios": ["unconscious_emergency"]},
@@ -43,23 +59,23 @@ def grant_body(subject_id: str, **overrides: Any) -> dict[str, Any]:
         "subject_id": subject_id, "basis": "L4", "scenario": "suicide_risk_primary_doctor",
         "justification_code": "risk_assessment_high", "justification_ref": "case-file:risk-2026-11-24",
         "recipient_agency_id": "clinic", "purpose": "healthcare", "classes": ["D8"],
-        "fields": ["health.suicide_risk"], "requested_by": "staff-1",
+        "fields": ["health.suicide_risk"]
     }
     body.update(overrides)
     return body
 
 
 def request_grant(client: TestClient, auth: Auth, subject_id: str, *, expect: int = 201, sender: str = "ngo",
-                  **overrides: Any) -> dict[str, Any]:
-    response = client.post("/v1/exceptions", headers=auth(sender), json=grant_body(subject_id, **overrides))
+                  requester: str = "staff-1", **overrides: Any) -> dict[str, Any]:
+    response = client.post("/v1/exceptions", headers=auth(sender, person=requester),
+                           json=grant_body(subject_id, **overrides))
     assert response.status_code == expect, response.text
     return dict(response.json())
 
 
 def approve(client: TestClient, auth: Auth, grant_id: str, approver: str = "staff-2", *, expect: int = 200,
             sender: str = "ngo") -> dict[str, Any]:
-    response = client.post(f"/v1/exceptions/{grant_id}/approvals", headers=auth(sender),
-                           json={"approved_by": approver})
+    response = client.post(f"/v1/exceptions/{grant_id}/approvals", headers=auth(sender, person=approver))
     assert response.status_code == expect, response.text
     return dict(response.json())
 

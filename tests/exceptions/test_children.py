@@ -54,9 +54,8 @@ def test_a_childs_case_needs_a_guardian_advocate_and_each_decision_records_best_
     denied = _plan(client, auth, case.subject_id)
     assert denied["allow"] is False and "guardian_advocate_required" in denied["reasons"]
     _change(client, auth, case.subject_id, reason="guardian_change", guardian_advocate_id="ga-7")
-    recorded = client.post(f"/v1/children/{case.subject_id}/best-interests", headers=auth("ngo"),
-                           json={"reference": "bid-2026-11", "decision_code": "shelter_in_best_interests",
-                                 "recorded_by": "staff-1"})
+    recorded = client.post(f"/v1/children/{case.subject_id}/best-interests", headers=auth("ngo", person="staff-1"),
+                           json={"reference": "bid-2026-11", "decision_code": "shelter_in_best_interests"})
     assert recorded.status_code == 201, recorded.text
     allowed = _plan(client, auth, case.subject_id)
     assert allowed["allow"] is True, allowed

@@ -18,6 +18,7 @@ from gateway.exceptions.models import AgencyNotice, ExceptionGrant
 from tests.conftest import Registry
 from tests.exceptions.conftest import Auth, approve, plan_with, publish, request_grant
 from tests.exchange.conftest import open_case, sealed, submit
+from tests.support.staff import People
 
 VALUES = {"health.suicide_risk": "high", "health.allergies": "penicillin", "health.medication": "none",
           "therapy.record": "attended 2026-10", "subject.preferred_name": "Amina"}
@@ -35,8 +36,8 @@ def _subject(client: TestClient, auth: Auth, **attrs: Any) -> str:
 
 def _explain(client: TestClient, auth: Auth, subject_id: str, given_at: str) -> Any:
     """Record that the NGO told the person its exception policy at ``given_at`` (L1)."""
-    return client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
-        "subject_id": subject_id, "given_at": given_at, "given_by": "staff-1",
+    return client.post("/v1/exceptions/explanations", headers=auth("ngo", person="staff-1"), json={
+        "subject_id": subject_id, "given_at": given_at,
         "policy_version": "ngo-exceptions-2026-1", "language": "en"})
 
 
@@ -74,7 +75,7 @@ def test_a_basis_not_enabled_is_refused_even_when_published(
 
 @pytest.mark.rule("SEC6", "L3")
 def test_no_exception_is_used_without_its_second_approver(
-    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext
+    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext, people: People
 ) -> None:
     subject_id = _subject(client, auth)
     grant = request_grant(client, auth, subject_id)
@@ -82,20 +83,21 @@ def test_no_exception_is_used_without_its_second_approver(
     denied = plan_with(client, auth, subject_id, grant["id"], ["health.suicide_risk"]).json()
     assert denied["allow"] is False
     assert "exception_second_approver_missing" in denied["reasons"]
-    self_approval = approve(client, auth, grant["id"], "staff-1", expect=422)
-    assert self_approval["reason"] == "exception_self_approval"
-    assert [e.reason for e in _entries(ctx, "exception:grant:refuse")] == ["exception_self_approval"]
+    # The requester is a caseworker: not entitled to approve, let alone their own request.
+    self_approval = approve(client, auth, grant["id"], "staff-1", expect=403)
+    assert self_approval["reason"] == "role_not_entitled"
     # Another agency cannot approve (or even see) it.
     assert approve(client, auth, grant["id"], "staff-9", expect=404, sender="shelter")["reason"] == \
         "unknown_exception_grant"
     approved = approve(client, auth, grant["id"], "staff-2")
-    assert (approved["status"], approved["approved_by"]) == ("approved", "staff-2")
+    assert (approved["status"], approved["approved_by"]) == ("approved", people.id("ngo", "staff-2"))
+    assert approved["requested_by"] == people.id("ngo", "staff-1")
     assert approve(client, auth, grant["id"], "staff-3", expect=409)["reason"] == "exception_not_pending"
 
 
 @pytest.mark.rule("S21", "L4", "SEC6")
 def test_s21_suicide_risk_minimal_notification_to_the_doctor_used_once_audited_and_told(
-    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext
+    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext, people: People
 ) -> None:
     subject_id = _subject(client, auth)
     grant = request_grant(client, auth, subject_id)
@@ -118,7 +120,7 @@ def test_s21_suicide_risk_minimal_notification_to_the_doctor_used_once_audited_a
     assert len(uses) == 1
     assert uses[0].basis["exception"] == "L4"
     assert uses[0].details["grant_id"] == grant["id"]
-    assert uses[0].details["approved_by"] == "staff-2"
+    assert uses[0].details["approved_by"] == people.id("ngo", "staff-2")
     submits = [e for e in _entries(ctx, "exchange:envelope:submit") if e.decision == "allow"]
     assert submits[-1].basis["exception"] == "L4"
     with ctx.sessions() as session:
@@ -173,15 +175,15 @@ def test_a_grant_expires_in_minutes(
     late = request_grant(client, auth, subject_id)
     clock.advance(timedelta(hours=1))
     assert approve(client, auth, late["id"], expect=409)["reason"] == "exception_expired"
-    nobody = client.post("/v1/exceptions", headers=auth("ngo"), json={
+    nobody = client.post("/v1/exceptions", headers=auth("ngo", person="staff-1"), json={
         "subject_id": subject_id, "basis": "L4", "scenario": "suicide_risk_primary_doctor",
         "justification_code": "x1", "justification_ref": "r1", "recipient_agency_id": "no-such-agency",
-        "purpose": "healthcare", "classes": ["D8"], "requested_by": "staff-1"})
+        "purpose": "healthcare", "classes": ["D8"]})
     assert nobody.status_code == 422 and nobody.json()["reason"] == "unknown_recipient"
-    too_long = client.post("/v1/exceptions", headers=auth("ngo"), json={
+    too_long = client.post("/v1/exceptions", headers=auth("ngo", person="staff-1"), json={
         "subject_id": subject_id, "basis": "L4", "scenario": "suicide_risk_primary_doctor",
         "justification_code": "x1", "justification_ref": "r1", "recipient_agency_id": "clinic",
-        "purpose": "healthcare", "classes": ["D8"], "requested_by": "staff-1", "ttl_s": 86400})
+        "purpose": "healthcare", "classes": ["D8"], "ttl_s": 86400})
     assert too_long.status_code == 422
 
 
@@ -234,23 +236,26 @@ def test_s24_therapy_record_only_with_a_court_order_reference_minimal_and_person
 
 @pytest.mark.rule("L4", "CR23")
 def test_a_recorded_deferral_rule_delays_the_persons_notice_not_the_advocates(
-    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext, clock: FixedClock
+    client: TestClient, auth: Auth, published: Registry, ctx: GatewayContext, clock: FixedClock, people: People
 ) -> None:
     subject_id = _subject(client, auth)
     until = clock.now() + timedelta(days=2)
+    published_max = client.put("/v1/staff/deferral-maximum", headers=people.headers("ngo", "admin", "administrator"),
+                               json={"deferral_max_days": 30})
+    assert published_max.status_code == 200, published_max.text
     grant = request_grant(client, auth, subject_id, defer_until=until.isoformat(),
-                          defer_reason="risk_to_person_if_told_now")
+                          defer_reason="covert_investigation")
     approve(client, auth, grant["id"])
     the_plan = plan_with(client, auth, subject_id, grant["id"], ["health.suicide_risk"]).json()
     assert _send(client, auth, published, the_plan, grant["id"]).status_code == 201
     with ctx.sessions() as session:
         assert [n for n in notices_for(session, subject_id, at=clock.now()) if n.kind == "exception_used"] == []
         later = notices_for(session, subject_id, at=until)
-        assert [n.defer_reason for n in later if n.kind == "exception_used"] == ["risk_to_person_if_told_now"]
+        assert [n.defer_reason for n in later if n.kind == "exception_used"] == ["covert_investigation"]
         assert session.scalars(select(AgencyNotice)).first() is not None
         assert session.scalars(select(PersonNotice).where(PersonNotice.kind == "exception_used")).first()
     use = _entries(ctx, "exception:grant:use")[0]
-    assert use.details["defer_reason"] == "risk_to_person_if_told_now"
+    assert use.details["defer_reason"] == "covert_investigation"
 
 
 @pytest.mark.rule("L1")

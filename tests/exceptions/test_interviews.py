@@ -32,9 +32,9 @@ def _child(client: TestClient, auth: Auth, **attributes: Any) -> str:
 
 def _schedule(client: TestClient, auth: Auth, subject_id: str, **overrides: Any) -> Any:
     body: dict[str, Any] = {"kind": "investigative_interview", "scheduled_for": WHEN, "guardian_advocate_id": "ga-7",
-                            "guardian_advocate_briefed": True, "scheduled_by": "officer-3"}
+                            "guardian_advocate_briefed": True}
     body.update(overrides)
-    return client.post(f"/v1/children/{subject_id}/interviews", headers=auth("ngo"), json=body)
+    return client.post(f"/v1/children/{subject_id}/interviews", headers=auth("ngo", person="staff-1"), json=body)
 
 
 def _stored(ctx: GatewayContext) -> int:

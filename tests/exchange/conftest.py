@@ -74,8 +74,9 @@ def sealed(client: TestClient, auth: Auth, registry: Registry, the_plan: dict[st
     values = {k: v for k, v in (fields or FIELDS).items() if k in the_plan["permitted_fields"]}
     preview = make_preview(values, language)
     if approve:
-        response = client.post(f"/v1/plans/{the_plan['plan_id']}/preview-approvals", headers=auth(sender),
-                               json={"preview_hash": preview.hash, "approved_by": "staff-17", "channel": "in_person"})
+        response = client.post(f"/v1/plans/{the_plan['plan_id']}/preview-approvals",
+                               headers=auth(sender, person="advocate"),
+                               json={"preview_hash": preview.hash, "channel": "in_person"})
         assert response.status_code == 201, response.text
     return seal_referral(plan=the_plan, fields=values, sender_agency_id=sender, sender_keys=registry.keys[sender],
                          sender_key_id=registry.key_ids[sender]["ed25519"],

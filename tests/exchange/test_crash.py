@@ -34,6 +34,7 @@ from gateway.exchange.models import Envelope, IdempotencyRecord
 from gateway.settings import Settings
 from tests.conftest import AGENCIES, Registry, register
 from tests.consent.conftest import consent_body, subject_body
+from tests.support.staff import new_staff
 
 REFERRALS = 8
 MIN_KILLS = 4
@@ -116,6 +117,10 @@ def test_sigkill_during_submit_and_delivery_loses_and_duplicates_nothing(
     gateway.start()
 
     ngo = GatewayClient(url, "ngo", registry.keys["ngo"])
+    caseworker = new_staff(ctx, "ngo", "caseworker", password=None)
+
+    def person_token() -> str:  # a fresh one per attempt: a token spent on a killed request is gone
+        return ctx.tokens.issue_person_token(caseworker.account_id, "ngo", ctx.clock.now())[0]
     shelter = GatewayClient(url, "shelter", registry.keys["shelter"])
     subject = _retry(lambda: ngo.request("POST", "/v1/subjects", json=subject_body()))
     _retry(lambda: ngo.request("POST", "/v1/consents", json=consent_body(
@@ -144,7 +149,7 @@ def test_sigkill_during_submit_and_delivery_loses_and_duplicates_nothing(
                       "risk.known_risks": f"marker-{i}"}
             plan = _retry(lambda f=fields: ngo.plan(subject["id"], "shelter", "shelter", list(f)))
             preview = ngo.preview(plan, fields, "en")
-            _retry(lambda p=plan, v=preview: ngo.approve_preview(p, v, approved_by="advocate"))
+            _retry(lambda p=plan, v=preview: ngo.acting_for(person_token()).approve_preview(p, v))
             body = _retry(lambda p=plan, f=fields, v=preview: ngo.seal(p, f, preview=v))
             answer = _retry(lambda b=body: ngo.submit_sealed(b, attempts=1))
             accepted[answer["envelope_id"]] = i

@@ -6,6 +6,7 @@ import json
 import ssl
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -23,6 +24,9 @@ from gateway.exchange.service import purge
 from tests.conftest import Registry
 from tests.exchange.conftest import FIELDS, RECIPIENT, SENDER, Auth, Case, plan, sealed, submit
 from tests.support.https_server import https_receiver
+
+#: The operator's staff member who confirms read-back fingerprints (a person-bound act).
+VERIFIER: dict[str, Any] = {"person": "op-admin", "roles": ("administrator",)}
 
 
 def _send(client: TestClient, auth: Auth, registry: Registry, case: Case, endpoint_id: str | None = None) -> str:
@@ -91,7 +95,8 @@ def test_never_acknowledged_envelope_expires_and_the_sender_is_told(
 
 def _verified_endpoint(client: TestClient, auth: Auth, url: str) -> str:
     ep = client.post(f"/v1/agencies/{RECIPIENT}/endpoints", headers=auth(RECIPIENT), json={"url": url}).json()
-    verified = client.post(f"/v1/agencies/{RECIPIENT}/endpoints/{ep['id']}/verify", headers=auth("operator"),
+    verified = client.post(f"/v1/agencies/{RECIPIENT}/endpoints/{ep['id']}/verify",
+                           headers=auth("operator", **VERIFIER),
                            json={"fingerprint": ep["fingerprint"]})
     assert verified.status_code == 200
     return str(ep["id"])

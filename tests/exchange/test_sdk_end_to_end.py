@@ -12,9 +12,11 @@ from connectors.adapters.base import pull_and_deliver
 from connectors.adapters.folder import FolderAdapter
 from connectors.client import GatewayClient
 from connectors.errors import GatewayAPIError
+from connectors.staff import person_token_with_code
 from gateway.models import metadata
 from tests.consent.conftest import consent_body, subject_body
 from tests.exchange.conftest import LiveGateway
+from tests.support.staff import PASSWORD, new_staff, totp_secret
 
 # Values that must never appear anywhere at the gateway: distinctive so a substring search is meaningful.
 SECRETS = {
@@ -44,7 +46,15 @@ def test_referral_end_to_end_with_the_sdk_and_no_plaintext_at_the_gateway(
         assert plan["allow"] and "location.shelter_address" not in plan["permitted_fields"]
         preview = ngo.preview(plan, SECRETS, language="en")
         assert preview.fields == SECRETS
-        ngo.approve_preview(plan, preview, approved_by="advocate-3")
+        # Recording the person's approval is their caseworker's act: the agency's system acts for the
+        # signed-in caseworker with the person token they got at /staff.
+        caseworker = new_staff(live_gateway.ctx, "ngo", "caseworker")
+        token = person_token_with_code(live_gateway.url, caseworker.username, PASSWORD,
+                                       totp_secret(live_gateway.ctx, caseworker.account_id))
+        with pytest.raises(GatewayAPIError) as refused:
+            ngo.approve_preview(plan, preview)  # the agency's system alone
+        assert refused.value.reason == "person_token_required"
+        ngo.acting_for(token).approve_preview(plan, preview)
         sent = ngo.submit(plan, SECRETS, preview=preview)
         assert sent["status"] == "queued"
 
@@ -83,3 +93,33 @@ def test_referral_end_to_end_with_the_sdk_and_no_plaintext_at_the_gateway(
         line = record.getMessage() + " " + str(record.__dict__)
         for marker in MARKERS:
             assert marker not in line, f"{marker!r} reached a log line"
+
+
+@pytest.mark.rule("SEC6")
+def test_the_readme_tour_two_staff_members_approve_an_exception_with_the_sdk(live_gateway: LiveGateway) -> None:
+    from tests.exceptions.conftest import publish
+
+    ctx = live_gateway.ctx
+    publish(ctx, "ngo", [{"basis": "L4", "scenarios": ["suicide_risk_primary_doctor"]}])
+
+    def token_of(*roles: str) -> str:
+        member = new_staff(ctx, "ngo", *roles)
+        return person_token_with_code(live_gateway.url, member.username, PASSWORD,
+                                      totp_secret(ctx, member.account_id))
+
+    with _client(live_gateway, "ngo") as ngo:
+        subject = ngo.request("POST", "/v1/subjects", json=subject_body())
+        caseworker = ngo.acting_for(token_of("caseworker"))
+        grant = caseworker.request_exception(
+            subject_id=subject["id"], basis="L4", scenario="suicide_risk_primary_doctor",
+            justification_code="risk_assessment_high", justification_ref="case-file:risk-2026-11-24",
+            recipient_agency_id="clinic", purpose="healthcare", classes=["D8"], fields=["health.suicide_risk"])
+        with pytest.raises(GatewayAPIError) as refused:
+            caseworker.approve_exception(grant["id"])
+        assert refused.value.reason == "role_not_entitled"
+        supervisor = ngo.acting_for(token_of("supervisor"))
+        approved = supervisor.approve_exception(grant["id"])
+        assert approved["status"] == "approved" and approved["approved_by"] != approved["requested_by"]
+        with pytest.raises(GatewayAPIError) as alone:
+            ngo.approve_exception(grant["id"])
+        assert alone.value.reason == "person_token_required"

@@ -23,6 +23,7 @@ from gateway.context import GatewayContext
 from gateway.registry.models import Agency
 from tests.conftest import Registry
 from tests.exchange.conftest import open_case, plan, sealed, submit
+from tests.support.staff import new_staff
 
 Auth = Callable[..., dict[str, str]]
 
@@ -83,7 +84,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/plans"): ("owned", lambda: {"subject_id": _OWNED["subject_id"], "recipient_agency_id": "shelter",
                                                "purpose": "shelter", "fields": ["subject.language"]}),
     ("POST", "/v1/plans/{plan_id}/preview-approvals"): ("owned", lambda: {
-        "preview_hash": "sha256:" + "0" * 64, "approved_by": "staff-1", "channel": "in_person"}),
+        "preview_hash": "sha256:" + "0" * 64, "channel": "in_person"}),
     ("POST", "/v1/envelopes"): ("owned", lambda: _OWNED_SUBMIT),
     ("GET", "/v1/inbox"): ("directory", None),
     ("POST", "/v1/envelopes/{envelope_id}/ack"): ("owned", None),
@@ -98,28 +99,28 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     # alerts only ever list the caller's own (tests/portal/test_sign_in.py checks another agency's are not).
     ("GET", "/v1/subjects/{subject_id}/portal-access"): ("owned", None),
     ("POST", "/v1/subjects/{subject_id}/portal-access/pin"): ("owned", lambda: {
-        "pin": "4829", "duress_pin": "7315", "set_by": _STAFF, "person_present": True}),
-    ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("owned", lambda: {"unlocked_by": _STAFF}),
+        "pin": "4829", "duress_pin": "7315"}),
+    ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("owned", None),
     ("GET", "/v1/alerts"): ("directory", None),
     # Exception grants (tests/exceptions): a grant belongs to the agency that asked for it; a request
     # names OWNER's subject; the lists and notices only ever hold the caller's own.
     ("POST", "/v1/exceptions"): ("owned", lambda: {
         "subject_id": _OWNED["subject_id"], "basis": "L4", "scenario": "suicide_risk_primary_doctor",
         "justification_code": "risk_high", "justification_ref": "ref-1", "recipient_agency_id": "clinic",
-        "purpose": "healthcare", "classes": ["D8"], "requested_by": "staff-1"}),
+        "purpose": "healthcare", "classes": ["D8"]}),
     ("POST", "/v1/exceptions/explanations"): ("owned", lambda: {
-        "subject_id": _OWNED["subject_id"], "given_at": "2026-11-24T09:00:00Z", "given_by": "staff-1",
+        "subject_id": _OWNED["subject_id"], "given_at": "2026-11-24T09:00:00Z",
         "policy_version": "v1", "language": "en"}),
     ("GET", "/v1/exceptions"): ("directory", None),
     ("GET", "/v1/exceptions/notices"): ("directory", None),
     ("GET", "/v1/exceptions/{grant_id}"): ("owned", None),
-    ("POST", "/v1/exceptions/{grant_id}/approvals"): ("owned", lambda: {"approved_by": "staff-2"}),
+    ("POST", "/v1/exceptions/{grant_id}/approvals"): ("owned", None),
     ("POST", "/v1/children/{subject_id}/best-interests"): ("owned", lambda: {
-        "reference": "bid-1", "decision_code": "stay_in_best_interests", "recorded_by": "staff-1"}),
+        "reference": "bid-1", "decision_code": "stay_in_best_interests"}),
     ("POST", "/v1/children/{subject_id}/review"): ("owned", None),
     ("POST", "/v1/children/{subject_id}/interviews"): ("owned", lambda: {
         "kind": "investigative_interview", "scheduled_for": "2031-01-01T10:00:00Z", "guardian_advocate_id": "ga-1",
-        "guardian_advocate_briefed": True, "scheduled_by": "staff-1"}),
+        "guardian_advocate_briefed": True}),
     ("GET", "/v1/children/{subject_id}/interviews"): ("owned", None),
     # Statistics (tests/statistics): function-level, the rapporteur and the monitoring body only.
     ("GET", "/v1/statistics/catalogue"): ("statistics", None),
@@ -135,8 +136,38 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/linkage/queries"): ("owned", lambda: {"subject_id": _OWNED["subject_id"]}),
     ("GET", "/v1/linkage/matches/{match_id}"): ("owned", None),
     ("POST", "/v1/linkage/epochs"): ("operator", lambda: {"epoch": "e-2"}),
+    # Staff accounts (tests/staff): an agency's administrator manages only their own agency's staff.
+    ("GET", "/v1/staff/roles"): ("directory", None),
+    ("GET", "/v1/staff/me"): ("directory", None),
+    ("GET", "/v1/staff/accounts"): ("directory", None),
+    ("POST", "/v1/staff/accounts"): ("directory", None),
+    ("PUT", "/v1/staff/deferral-maximum"): ("directory", None),
+    ("PUT", "/v1/staff/plans-need-person"): ("directory", None),
+    ("POST", "/v1/staff/accounts/{account_id}/recovery"): ("owned", None),
+    ("POST", "/v1/staff/accounts/{account_id}/revocation"): ("owned", None),
 }
 _TABLE = {"source": "persons", "dimensions": ["sex"], "period_from": "2026-01", "period_to": "2026-12"}
+
+#: Person-bound routes: the agency's client acting for a signed-in staff member with these roles.
+PERSON_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("POST", "/v1/plans/{plan_id}/preview-approvals"): ("caseworker",),
+    ("POST", "/v1/subjects/{subject_id}/portal-access/pin"): ("caseworker",),
+    ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("caseworker",),
+    ("POST", "/v1/exceptions"): ("caseworker",),
+    ("POST", "/v1/exceptions/{grant_id}/approvals"): ("supervisor",),
+    ("POST", "/v1/exceptions/explanations"): ("caseworker",),
+    ("POST", "/v1/children/{subject_id}/best-interests"): ("caseworker",),
+    ("POST", "/v1/children/{subject_id}/interviews"): ("caseworker",),
+    ("POST", "/v1/staff/accounts/{account_id}/recovery"): ("administrator",),
+    ("POST", "/v1/staff/accounts/{account_id}/revocation"): ("administrator",),
+}
+
+
+def _as(auth: Auth, agency_id: str, method: str, path: str) -> dict[str, str]:
+    roles = PERSON_ROLES.get((method, path))
+    if roles is None:
+        return auth(agency_id)
+    return auth(agency_id, person=f"matrix-{roles[0]}", roles=roles)
 
 # Headers a route needs before it looks at ownership at all.
 EXTRA_HEADERS: dict[tuple[str, str], dict[str, str]] = {("POST", "/v1/envelopes"): {"Idempotency-Key": "matrix"}}
@@ -199,7 +230,8 @@ def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayCo
         agency = session.get(Agency, OWNER)
         assert agency is not None
         agency.exception_policy = [{"basis": "L4", "scenarios": ["suicide_risk_primary_doctor"]}]
-    grant = client.post("/v1/exceptions", headers=auth(OWNER), json=ROUTES[("POST", "/v1/exceptions")][1]())
+    grant = client.post("/v1/exceptions", headers=_as(auth, OWNER, "POST", "/v1/exceptions"),
+                        json=ROUTES[("POST", "/v1/exceptions")][1]())
     assert grant.status_code == 201, grant.text
     own_entries = client.get("/v1/audit/entries", headers=auth(OWNER), params={"limit": 200}).json()["entries"]
     match_id = _linkage_match(ctx, subject["id"])
@@ -207,7 +239,8 @@ def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayCo
             "envelope_id": incoming["envelope_id"], "agency_id": OWNER, "key_id": registry.key_ids[OWNER]["x25519"],
             "endpoint_id": ep["id"],
             "subject_id": subject["id"], "consent_id": consent["consent"]["id"],
-            "seq": str(own_entries[-1]["seq"]), "grant_id": grant.json()["id"]}
+            "seq": str(own_entries[-1]["seq"]), "grant_id": grant.json()["id"],
+            "account_id": new_staff(ctx, OWNER, "caseworker").account_id}
 
 
 def _linkage_match(ctx: GatewayContext, subject_id: str) -> str:
@@ -241,16 +274,16 @@ def test_another_agency_gets_404_on_owned_objects(
     url = _fill(path, owned_ids)
     kwargs: dict[str, Any] = {"json": body_factory()} if body_factory else {}
     extra = EXTRA_HEADERS.get((method, path), {})
-    theirs = client.request(method, url, headers={**auth(OTHER), **extra}, **kwargs)
+    theirs = client.request(method, url, headers={**_as(auth, OTHER, method, path), **extra}, **kwargs)
     assert theirs.status_code == 404, f"{method} {url}: {theirs.status_code} {theirs.text}"
     absent_ids = {k: ("absent-agency" if k == "agency_id" else str(10**12) if k == "seq" else v + "-absent")
                   for k, v in owned_ids.items()}
-    absent = client.request(method, _fill(path, absent_ids), headers={**auth(OTHER), **extra},
+    absent = client.request(method, _fill(path, absent_ids), headers={**_as(auth, OTHER, method, path), **extra},
                             **({"json": body_factory()} if body_factory else {}))
     assert absent.status_code == 404
     # "Not yours" and "not there" are indistinguishable.
     assert theirs.json()["detail"] == absent.json()["detail"]
-    mine = client.request(method, url, headers={**auth(OWNER), **extra},
+    mine = client.request(method, url, headers={**_as(auth, OWNER, method, path), **extra},
                           **({"json": body_factory()} if body_factory else {}))
     assert mine.status_code != 404, mine.text
 

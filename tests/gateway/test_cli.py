@@ -68,7 +68,8 @@ def test_demo_sets_up_registry_keys_and_dpo_account(tmp_path: Path) -> None:
         assert key_file.stat().st_mode & 0o077 == 0
     assert (data / "keys" / "gateway-signing.json").stat().st_mode & 0o077 == 0
     creds = (data / "demo-credentials.txt").read_text()
-    assert "username: dpo" in creds
+    assert "DPO console (dpo)" in creds
+    assert "username: dpo" not in creds and "username: gateway-" in creds  # not guessable
     listed = runner.invoke(app, ["agency", "list", "--data-dir", str(data)], env={"GATEWAY_DATABASE_URL": ""})
     assert "shelter-demo" in listed.output
     assert "x25519:verified" in listed.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -11,6 +12,9 @@ from crypto.keys import generate_agency_keys
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from tests.conftest import Registry
+
+#: The operator's staff member who confirms read-back fingerprints (a person-bound act).
+VERIFIER: dict[str, Any] = {"person": "op-admin", "roles": ("administrator",)}
 
 Auth = Callable[..., dict[str, str]]
 
@@ -44,7 +48,7 @@ def test_key_register_verify_revoke_through_the_api(client: TestClient, auth: Au
     assert pending.json()["reason"] == "recipient_key_pending"
 
     read_back = key["fingerprint"].lower().replace("-", " ")  # as typed by a person on the phone
-    verified = client.post(f"{path}/verify", headers=auth("operator"), json={"fingerprint": read_back})
+    verified = client.post(f"{path}/verify", headers=auth("operator", **VERIFIER), json={"fingerprint": read_back})
     assert verified.status_code == 200, verified.text
     assert verified.json()["status"] == "verified"
     ok = client.get(f"/v1/agencies/shelter/recipient-key?key_id={key['id']}", headers=auth("ngo"))
@@ -57,7 +61,8 @@ def test_key_register_verify_revoke_through_the_api(client: TestClient, auth: Au
     refused = client.get(f"/v1/agencies/shelter/recipient-key?key_id={key['id']}", headers=auth("ngo"))
     assert refused.status_code == 422
     assert refused.json()["reason"] == "recipient_key_revoked"
-    again = client.post(f"{path}/verify", headers=auth("operator"), json={"fingerprint": key["fingerprint"]})
+    again = client.post(f"{path}/verify", headers=auth("operator", **VERIFIER),
+                        json={"fingerprint": key["fingerprint"]})
     assert again.status_code == 409
     assert again.json()["reason"] == "key_revoked"
 
@@ -67,7 +72,7 @@ def test_wrong_read_back_is_refused_audited_and_leaves_key_pending(
 ) -> None:
     key = _add_key(client, auth, "shelter")
     wrong = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"
-    response = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify", headers=auth("operator"),
+    response = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify", headers=auth("operator", **VERIFIER),
                            json={"fingerprint": wrong})
     assert response.status_code == 422
     assert response.json()["reason"] == "fingerprint_mismatch"
@@ -85,6 +90,14 @@ def test_only_the_operator_verifies(client: TestClient, auth: Auth, registry: Re
                            json={"fingerprint": key["fingerprint"]})
     assert response.status_code == 403
     assert response.json()["reason"] == "operator_only"
+    # Nor the operator's system on its own: a person of the operator confirms what they read back.
+    system = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify", headers=auth("operator"),
+                         json={"fingerprint": key["fingerprint"]})
+    assert system.status_code == 403 and system.json()["reason"] == "person_token_required"
+    clerk = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify",
+                        headers=auth("operator", person="op-clerk", roles=("caseworker",)),
+                        json={"fingerprint": key["fingerprint"]})
+    assert clerk.status_code == 403 and clerk.json()["reason"] == "role_not_entitled"
 
 
 def test_newest_verified_key_is_addressed_and_none_left_is_refused(
@@ -116,7 +129,7 @@ def test_endpoint_lifecycle_and_https_only(client: TestClient, auth: Auth, regis
     assert created.status_code == 201
     ep = created.json()
     assert ep["status"] == "pending"
-    verified = client.post(f"/v1/agencies/shelter/endpoints/{ep['id']}/verify", headers=auth("operator"),
+    verified = client.post(f"/v1/agencies/shelter/endpoints/{ep['id']}/verify", headers=auth("operator", **VERIFIER),
                            json={"fingerprint": ep["fingerprint"]})
     assert verified.json()["status"] == "verified"
     # Other agencies never see where an agency receives pushes.

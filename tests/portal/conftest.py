@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from tests.conftest import Registry
-from tests.consent.conftest import STAFF, consent_body, subject_body
+from tests.consent.conftest import consent_body, subject_body
 
 Auth = Callable[..., dict[str, str]]
 OWNER = "ngo"
@@ -50,10 +50,11 @@ def make_person(client: TestClient, auth: Auth, *, language: str = "en", duress:
     assert granted.status_code == 201, granted.text
     code = granted.json()["access_code"]
     assert code
-    body: dict[str, Any] = {"pin": pin, "set_by": STAFF, "person_present": True}
+    body: dict[str, Any] = {"pin": pin}
     if duress:
         body["duress_pin"] = DURESS_PIN
-    response = client.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=auth(OWNER), json=body)
+    response = client.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=auth(OWNER, person="advocate"),
+                           json=body)
     assert response.status_code == 200, response.text
     return PortalPerson(subject_id=subject_id, code=code, consent_id=granted.json()["consent"]["id"], pin=pin,
                         duress_pin=DURESS_PIN if duress else None)

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from consent.portal_access import PortalAccess, pin_problems
 from gateway.context import GatewayContext
 from tests.conftest import Registry
-from tests.consent.conftest import STAFF, subject_body
+from tests.consent.conftest import subject_body
 from tests.portal.conftest import OWNER, Auth, PortalPerson, sign_in
 
 
 def _set(client: TestClient, auth: Auth, subject_id: str, agency: str = OWNER, **body: Any) -> Any:
-    payload = {"pin": "4829", "set_by": STAFF, "person_present": True, **body}
-    return client.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=auth(agency),
+    payload = {"pin": "4829", **body}
+    return client.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=auth(agency, person="advocate"),
                        json={k: v for k, v in payload.items() if v is not None})
 
 
@@ -51,8 +51,12 @@ def test_unusable_pins_are_refused(client: TestClient, auth: Auth, person: Porta
     same = _set(client, auth, person.subject_id, pin="4829", duress_pin="4829")
     assert same.status_code == 422 and same.json()["reason"] == "duress_pin_same_as_pin"
     assert _set(client, auth, person.subject_id, pin="48a9").status_code == 422
-    absent = _set(client, auth, person.subject_id, person_present=False)
-    assert absent.status_code == 422 and absent.json()["reason"] == "person_not_present"
+    # "The person is present" is the signed-in advocate's to attest, not a flag the agency's system sets.
+    forged = _set(client, auth, person.subject_id, person_present=True)
+    assert forged.status_code == 422
+    absent = client.post(f"/v1/subjects/{person.subject_id}/portal-access/pin", headers=auth(OWNER),
+                         json={"pin": "4829"})
+    assert absent.status_code == 403 and absent.json()["reason"] == "person_token_required"
     assert _set(client, auth, person.subject_id, extra="x").status_code == 422
 
 

@@ -27,7 +27,6 @@ from gateway.context import GatewayContext
 from gateway.portal.models import PortalAlert, PortalRequest
 from gateway.settings import Settings
 from tests.conftest import ISSUER, Registry, empty_database
-from tests.consent.conftest import STAFF
 from tests.exchange.conftest import Case, plan, sealed, submit
 from tests.portal.conftest import OWNER, Auth, PortalPerson, make_person
 from tests.support.browser import screenshot, serious_axe_violations
@@ -158,8 +157,8 @@ def test_lockout_and_the_advocates_unlock(
     assert "Your advocate can help you sign in again." in page.text_content("#sign-in-error")
     assert serious_axe_violations(page) == []
     _shot(page, "locked-en")
-    unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER),
-                           json={"unlocked_by": STAFF})
+    unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock",
+                           headers=auth(OWNER, person="advocate"))
     assert unlocked.status_code == 200
     _sign_in(page, server, person)
     assert page.locator("#sign-out").count() == 1

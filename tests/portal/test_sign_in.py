@@ -15,7 +15,6 @@ from consent.portal_access import PortalAccess
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from gateway.portal.models import PortalAlert, PortalRequest
-from tests.consent.conftest import STAFF
 from tests.portal.conftest import COOKIE, OWNER, Auth, PortalPerson, csrf_of, make_person, sign_in
 
 
@@ -153,10 +152,10 @@ def test_lockout_after_n_failures_only_the_advocate_lifts_it(
     status = client.get(f"/v1/subjects/{person.subject_id}/portal-access", headers=auth(OWNER)).json()
     assert status["locked"] is True and status["failed_attempts"] == ctx.settings.portal_lockout_after
     # Another agency cannot lift it: for them the subject does not exist.
-    assert client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth("shelter"),
-                       json={"unlocked_by": STAFF}).status_code == 404
-    unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER),
-                           json={"unlocked_by": STAFF})
+    assert client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock",
+                       headers=auth("shelter", person="advocate")).status_code == 404
+    unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock",
+                           headers=auth(OWNER, person="advocate"))
     assert unlocked.status_code == 200, unlocked.text
     assert unlocked.json()["locked"] is False and unlocked.json()["failed_attempts"] == 0
     assert sign_in(client, person.code, person.pin).status_code == 303

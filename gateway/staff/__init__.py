@@ -1,0 +1,1 @@
+"""Staff identity: accounts per agency, passkeys and TOTP, person tokens, entitlements by role."""
