@@ -16,9 +16,9 @@ import rego.v1
 # keeps age_disputed set until an adult outcome is recorded and appeals are exhausted.
 default is_child := false
 
-is_child if input.subject.is_child == true
+is_child if data.gateway.model.subject_flag("is_child")
 
-is_child if input.subject.age_disputed == true
+is_child if data.gateway.model.subject_flag("age_disputed")
 
 # Nothing here applies to an adult.
 findings := data.gateway.model.no_findings if not is_child else := object.union(data.gateway.model.no_findings, {
@@ -86,7 +86,7 @@ overall_reasons contains "guardian_advocate_service_not_allocated" if {
 
 # A consent given by a guardian who is now suspected does not count (the gateway marks such
 # consents guardian_suspected: true when the consent's guardian is the suspected one).
-_void_consent(c) if c.guardian_suspected == true
+_void_consent(c) if data.gateway.model.flag(object.get(c, "guardian_suspected", null))
 
 _counting := [c | some c in data.gateway.consent.applicable; not _void_consent(c)]
 

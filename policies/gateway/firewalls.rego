@@ -30,8 +30,8 @@ overall_reasons(s) := ((({"recipient_unverified" | not data.gateway.model.recipi
 	immigration_recipient(s)
 	not s.purpose in data.gateway_data.firewalls.firewalls.immigration.purposes
 }) | {"country_of_origin_asylum_block" |
-	in_country
-	asylum_or_refugee(object.get(input, "subject", null))
+	data.gateway.model.recipient_of_state_possibly_fled(s)
+	asylum_or_refugee
 }) | {"country_of_origin_requires_return_consent" |
 	in_country
 	not _country_of_origin_purpose(s)
@@ -77,12 +77,12 @@ immigration_recipient(s) if s.recipient_kind in data.gateway_data.firewalls.fire
 
 # ---------------------------------------------------------------- item 14, CR24: country of origin
 
-# subject is input.subject (null when absent)
-default asylum_or_refugee(_) := false
+# A flag that is not exactly false or null counts as set (fail closed).
+default asylum_or_refugee := false
 
-asylum_or_refugee(subject) if subject.asylum_claimed == true
+asylum_or_refugee if data.gateway.model.subject_flag("asylum_claimed")
 
-asylum_or_refugee(subject) if subject.possible_refugee == true
+asylum_or_refugee if data.gateway.model.subject_flag("possible_refugee")
 
 default _country_of_origin_purpose(_) := false
 

@@ -126,7 +126,23 @@ MUTATIONS = [
          "\tfalse\n"),
     )),
     Mutation("the country of origin is contacted after an asylum claim", ("SEC14",), (
-        ("gateway/firewalls.rego", '\tasylum_or_refugee(object.get(input, "subject", null))\n', "\tfalse\n"),
+        ("gateway/firewalls.rego", "\tdata.gateway.model.recipient_of_state_possibly_fled(s)\n\tasylum_or_refugee\n",
+         "\tfalse\n"),
+    )),
+    Mutation("an embassy is judged by where it sits, not by the state it represents", ("SEC14", "CR24"), (
+        ("gateway/model.rego", "\ts.recipient_represents_state == s.country_of_origin\n", "\tfalse\n"),
+    )),
+    Mutation("an embassy registered without its state is not the country of origin", ("SEC14",), (
+        ("gateway/model.rego", '\ts.recipient_represents_state == ""\n\ts.recipient_kind in',
+         "\tfalse\n\ts.recipient_kind in"),
+    )),
+    Mutation("an unrecorded country of origin hides every state the person may have fled", ("SEC14",), (
+        ("gateway/model.rego", '\ts.country_of_origin == ""\n\ts.recipient_represents_state != ""\n', "\tfalse\n"),
+        ("gateway/model.rego", '\ts.country_of_origin == ""\n\tdata.gateway_data.roles',
+         "\tfalse\n\tdata.gateway_data.roles"),
+    )),
+    Mutation("a mistyped safety flag reads as not set", ("SEC14", "CH1"), (
+        ("gateway/model.rego", "\tv != false\n\tv != null\n", "\tv == true\n"),
     )),
     # The rest of the policy: consent lifecycle, children, lawful exceptions, four eyes.
     Mutation("a withdrawn consent still counts", ("CR14",), (
@@ -145,7 +161,7 @@ MUTATIONS = [
         ("gateway/exceptions.rego", "_child_ok if data.gateway.children.is_child\n", "_child_ok := true\n"),
     )),
     Mutation("a disputed age is an adult's", ("CH1", "CH1b"), (
-        ("gateway/children.rego", "is_child if input.subject.age_disputed == true\n", ""),
+        ("gateway/children.rego", 'is_child if data.gateway.model.subject_flag("age_disputed")\n', ""),
     )),
     Mutation("a child's case leaves intake without a guardian advocate", ("CH3",), (
         ("gateway/children.rego", "\tis_child\n\tnot _has_guardian_advocate\n", "\tis_child\n\tfalse\n"),
