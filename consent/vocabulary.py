@@ -22,6 +22,12 @@ class Purpose(StrEnum):
     POST_RETURN_MONITORING = "post_return_monitoring"
     FILMING = "filming"
     FORENSIC = "forensic"
+    RESIDENCE_PERMIT = "residence_permit"
+    ASYLUM_APPLICATION = "asylum_application"
+    NON_PUNISHMENT = "non_punishment"
+    COMPENSATION = "compensation"
+    RESEARCH_STATISTICS = "research_statistics"
+    OVERSIGHT_COMPLAINTS = "oversight_complaints"
 
 
 class ScopeTier(StrEnum):
@@ -190,6 +196,10 @@ LEGAL_CONSEQUENCE_PURPOSES = frozenset({
     Purpose.POST_RETURN_MONITORING,
     Purpose.FILMING,
     Purpose.FORENSIC,
+    Purpose.RESIDENCE_PERMIT,  # an asylum or residence application is a legal action (issue 21)
+    Purpose.ASYLUM_APPLICATION,
+    Purpose.NON_PUNISHMENT,
+    Purpose.COMPENSATION,
 })
 
 #: Purposes for which a consent given by phone is flagged for confirmation (CR13).

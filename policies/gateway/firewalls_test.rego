@@ -256,3 +256,19 @@ test_a_mistyped_safety_flag_fails_closed if {
 	}
 	decide(embassy_return(embassy_of("XX"), [{"op": "replace", "path": "/subject/asylum_claimed", "value": null}])).allow
 }
+
+# rules: CR24
+test_the_country_of_origin_receives_only_on_a_return_consent_naming_it if {
+	named := embassy_return(embassy_of("XX"), [])
+	decide(named).allow == true
+	by_kind := json.patch(named, [{"op": "replace", "path": "/consents/0/recipients", "value": ["kind:embassy"]}])
+	"country_of_origin_requires_return_consent" in decide(by_kind).reasons
+	decide(by_kind).permitted_fields == []
+	grant := {
+		"basis": "L1", "scenario": "imminent_harm", "grant_id": "g-1", "classes": ["D1"], "fields": [],
+		"recipient_agency_id": "a-emb", "approved": true, "second_approver_id": "u-2",
+		"expires_at": "2026-11-24T12:00:00Z",
+	}
+	under_grant := decide(object.union(named, {"exception": grant}))
+	"country_of_origin_requires_return_consent" in under_grant.reasons
+}

@@ -118,18 +118,23 @@ def test_no_authority_of_a_state_an_asylum_seeker_may_have_fled_receives_anythin
 @pytest.mark.rule("CR24")
 @ENGINE_SETTINGS
 @given(agency=registrations(), purpose=st.sampled_from(PURPOSES), grant=st.booleans(),
-       origin=st.sampled_from([ORIGIN, None]))
-def test_a_country_of_origin_authority_receives_only_for_return_or_post_return_monitoring(
-    engine: PolicyEngine, agency: Agency, purpose: str, grant: bool, origin: str | None,
+       origin=st.sampled_from([ORIGIN, None]), by_kind_only=st.booleans())
+def test_a_country_of_origin_authority_receives_only_on_a_return_consent_naming_it(
+    engine: PolicyEngine, agency: Agency, purpose: str, grant: bool, origin: str | None, by_kind_only: bool,
 ) -> None:
+    """Return or post-return monitoring, on a consent that names the authority itself: never on a
+    ``kind:`` consent, never under an exception grant (CR24 checks recipients, not only purpose)."""
     subject = i.subject(country_of_origin=origin)
-    decision = decide(engine, _generous_request(agency, purpose, subject, grant))
+    doc = _generous_request(agency, purpose, subject, grant)
+    if by_kind_only:
+        doc["consents"] = [c for c in doc["consents"] if c["id"] == "c-kind"]
+    decision = decide(engine, doc)
     in_origin = (_acts_for(agency, origin) if origin
                  else agency.represents_state not in (None, HOME)
                  or agency.kind == AgencyKind.COUNTRY_OF_ORIGIN_AUTHORITY
                  or (agency.kind in STATE_REPRESENTING_KINDS and agency.represents_state is None))
     requires_return = "country_of_origin_requires_return_consent" in decision.reasons
-    expected = in_origin and purpose not in RETURN_PURPOSES
+    expected = in_origin and (purpose not in RETURN_PURPOSES or grant or by_kind_only)
     assert ("country_of_origin_asylum_block" not in decision.reasons and requires_return == expected
             and not (expected and decision.allow)), decision
 
