@@ -158,7 +158,7 @@ test_the_guardian_and_views_rule_is_for_children_only if {
 	not "child_guardian_consent_and_views_required" in d.reasons
 }
 
-# rules: CH7
+# rules: CH7 T5
 test_a_suspected_guardians_consent_does_not_count if {
 	suspect := {"guardian_consent": true, "child_views_recorded": true, "guardian_suspected": true}
 	d := decide(json.patch(nrm_child(suspect), [{"op": "replace", "path": "/subject/guardian_suspected", "value": true}]))
@@ -223,7 +223,7 @@ l5c_request(kind, patch) := json.patch(
 	patch,
 )
 
-# rules: L5c S19 CH3
+# rules: L5c S19 CH3 CH15
 test_child_indicators_go_to_police_as_an_indicator_record_without_consent if {
 	every kind in ["police", "missing_persons", "child_protection"] {
 		d := decide(l5c_request(kind, child))

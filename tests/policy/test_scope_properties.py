@@ -134,7 +134,7 @@ def test_an_exception_grant_reaches_only_its_own_classes_and_is_recorded(
     assert beyond <= reach and recorded, (with_grant, without, reach)
 
 
-@pytest.mark.rule("CH3")
+@pytest.mark.rule("CH3", "CH13")
 @PROPERTY
 @given(doc=child_requests())
 def test_without_a_guardian_advocate_only_a_grant_or_child_protection_receives(
