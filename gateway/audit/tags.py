@@ -60,3 +60,6 @@ class AuditTag(StrEnum):
     PORTAL_REQUEST_UPDATE = "portal:request:update"
     CONSOLE_SIGN_IN = "console:session:sign_in"
     CONSOLE_SIGN_IN_FAIL = "console:session:sign_in_fail"
+    INFORMATION_REQUEST_CREATE = "request:information:create"
+    INFORMATION_REQUEST_PLAN = "request:information:plan"
+    INFORMATION_REQUEST_DECLINE = "request:information:decline"
