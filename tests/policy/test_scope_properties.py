@@ -166,18 +166,45 @@ def test_family_tracing_releases_only_the_identity_needed_for_tracing(
 
 
 @pytest.mark.rule("CH6", "CH9")
-@pytest.mark.parametrize("purpose,kind", [("asylum_application", "unhcr"), ("residence_permit", "legal_aid")])
-def test_an_asylum_or_residence_application_for_a_child_needs_guardian_and_views(
-    engine: PolicyEngine, purpose: str, kind: str,
-) -> None:
-    def ask(flags: dict[str, Any]) -> Any:
-        return decide(engine, i.request(purpose, i.recipient("a-r", kind), ["subject.first_name"],
-                                        [i.consent("c-a", purpose, ["a-r"], ["D1"], **flags)],
-                                        subject=i.subject(is_child=True, guardian_advocate_id="ga-7")))
-    missing = ask({"guardian_consent": True, "child_views_recorded": None})
-    complete = ask({"guardian_consent": True, "child_views_recorded": True})
-    assert "child_guardian_consent_and_views_required" in missing.reasons and not missing.allow
-    assert complete.allow, complete
+def test_an_asylum_or_residence_application_for_a_child_needs_guardian_and_views(engine: PolicyEngine) -> None:
+    for purpose, kind in (("asylum_application", "unhcr"), ("residence_permit", "legal_aid")):
+        def ask(flags: dict[str, Any], purpose: str = purpose, kind: str = kind) -> Any:
+            return decide(engine, i.request(purpose, i.recipient("a-r", kind), ["subject.first_name"],
+                                            [i.consent("c-a", purpose, ["a-r"], ["D1"], **flags)],
+                                            subject=i.subject(is_child=True, guardian_advocate_id="ga-7")))
+        missing = ask({"guardian_consent": True, "child_views_recorded": None})
+        complete = ask({"guardian_consent": True, "child_views_recorded": True})
+        assert "child_guardian_consent_and_views_required" in missing.reasons and not missing.allow, purpose
+        assert complete.allow, complete
+
+
+def _two_consents(engine: PolicyEngine, purpose: str, kind: str, fields: list[str],
+                  first: dict[str, Any], second: dict[str, Any]) -> Any:
+    """A child's request on two consents: ``first`` lists D1 and D2, ``second`` lists D5 only."""
+    return decide(engine, i.request(purpose, i.recipient("a-r", kind), fields, [
+        i.consent("c-1", purpose, ["a-r"], ["D1", "D2"], scope="full", **first),
+        i.consent("c-2", purpose, ["a-r"], ["D5"], scope="full", **second),
+    ], subject=i.subject(is_child=True, guardian_advocate_id="ga-7")))
+
+
+@pytest.mark.rule("CH6", "CH9")
+def test_an_incomplete_child_consent_never_counts_beside_a_complete_one(engine: PolicyEngine) -> None:
+    complete = {"guardian_consent": True, "child_views_recorded": True}
+    fields = ["subject.first_name", "subject.language"]
+    mixed = _two_consents(engine, "nrm_referral", "competent_authority", fields,
+                          {"guardian_consent": True, "child_views_recorded": False}, complete)
+    both = _two_consents(engine, "nrm_referral", "competent_authority", fields, complete, complete)
+    assert "subject.first_name" not in mixed.permitted_fields and "subject.first_name" in both.permitted_fields, (
+        mixed, both)
+
+
+@pytest.mark.rule("CH7")
+def test_a_suspected_guardians_consent_counts_only_on_its_own_merits(engine: PolicyEngine) -> None:
+    fields = ["subject.preferred_name", "subject.language"]
+    void = _two_consents(engine, "shelter", "shelter", fields, {"guardian_suspected": True}, {})
+    clean = _two_consents(engine, "shelter", "shelter", fields, {}, {})
+    name = "subject.preferred_name"
+    assert name not in void.permitted_fields and name in clean.permitted_fields, (void, clean)
 
 
 @pytest.mark.rule("CH3", "L1")
