@@ -329,7 +329,8 @@ def render_table(report: Report) -> str:
     for row in report.rows:
         policy = ", ".join(ref.removeprefix("policies/gateway/") for ref in row.entry.policy) or "-"
         if row.entry.status == "out_of_scope":
-            policy = f"({row.entry.reason})"
+            reason = row.entry.reason or ""
+            policy = f"({reason if len(reason) <= 70 else reason[:69] + '…'})"
         tests = f"{len(row.pytest_tests)} pytest, {len(row.rego_tests)} rego"
         lines.append((row.entry.rule_id, row.entry.status, row.entry.lives_in, policy, tests))
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
