@@ -327,6 +327,26 @@ class GatewayClient:
         """The second pair of eyes: another entitled person of the same agency approves."""
         return dict(self.request("POST", f"/v1/exceptions/{grant_id}/approvals"))
 
+    # -- information requests (issue 21) ----------------------------------------------
+    def request_information(self, holder_agency_id: str, subject_ref: str, purpose: str, fields: list[str], *,
+                            basis: str = "consent", urgency: str = "medium") -> JSONDict:
+        """Ask ``holder_agency_id`` for ``fields`` about ``subject_ref`` (its own subject id, given to you
+        earlier, or an opaque reference: never a name)."""
+        return dict(self.request("POST", "/v1/information-requests", json={
+            "holder_agency_id": holder_agency_id, "subject_ref": subject_ref, "purpose": purpose,
+            "fields": sorted(fields), "basis": basis, "urgency": urgency}))
+
+    def information_requests(self, box: str = "inbox") -> list[JSONDict]:
+        """Requests to this agency (``inbox``) or made by it (``outbox``)."""
+        return list(self.request("GET", "/v1/information-requests", params={"box": box}))
+
+    def answer_information_request(self, request_id: str) -> JSONDict:
+        """Run the referral the request asks for through the policy; the answer is the plan."""
+        return dict(self.request("POST", f"/v1/information-requests/{request_id}/answer", json={}))
+
+    def decline_information_request(self, request_id: str, reason: str) -> JSONDict:
+        return dict(self.request("POST", f"/v1/information-requests/{request_id}/decline", json={"reason": reason}))
+
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type URI
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a token type URI

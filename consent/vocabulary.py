@@ -24,6 +24,12 @@ class Purpose(StrEnum):
     FORENSIC = "forensic"
     RECORD_LINKAGE = "record_linkage"
     """Letting agencies learn which other agency may already know the person (linkage keys, issue 24)."""
+    RESIDENCE_PERMIT = "residence_permit"
+    ASYLUM_APPLICATION = "asylum_application"
+    NON_PUNISHMENT = "non_punishment"
+    COMPENSATION = "compensation"
+    RESEARCH_STATISTICS = "research_statistics"
+    OVERSIGHT_COMPLAINTS = "oversight_complaints"
 
 
 class ScopeTier(StrEnum):
@@ -211,6 +217,10 @@ LEGAL_CONSEQUENCE_PURPOSES = frozenset({
     Purpose.POST_RETURN_MONITORING,
     Purpose.FILMING,
     Purpose.FORENSIC,
+    Purpose.RESIDENCE_PERMIT,  # an asylum or residence application is a legal action (issue 21)
+    Purpose.ASYLUM_APPLICATION,
+    Purpose.NON_PUNISHMENT,
+    Purpose.COMPENSATION,
 })
 
 #: Purposes for which a consent given by phone is flagged for confirmation (CR13).

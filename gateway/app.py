@@ -39,6 +39,7 @@ from .portal import routes as portal_routes
 from .portal import staff as portal_staff
 from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
+from .requests.routes import router as information_requests_router
 from .scheduler import ScheduledJobs
 from .settings import PACKAGE_ROOT, Settings
 from .staff import api as staff_api
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(consents_router)
     app.include_router(exceptions_router)
     app.include_router(children_router)
+    app.include_router(information_requests_router)
     app.include_router(portal_api.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_staff.router)

@@ -159,6 +159,8 @@ def agency_register(
     mandated_reporter: Annotated[bool, typer.Option(help="Must report crimes by law.")] = False,
     duty: Annotated[list[str] | None, typer.Option(help="Statutory duty to share with (repeat).")] = None,
     vetted: Annotated[bool, typer.Option(help="Vetting completed.")] = False,
+    represents_state: Annotated[str | None, typer.Option(
+        help="ISO 3166 alpha-2 of the state it acts for (embassy, consulate, police liaison).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Register an agency."""
@@ -170,7 +172,7 @@ def agency_register(
                 session,
                 service.AgencySpec(id=agency_id, name=name, kind=kind, jurisdiction=jurisdiction,
                                    mandated_reporter=mandated_reporter, statutory_duties=tuple(duty or ()),
-                                   vetted=vetted),
+                                   vetted=vetted, represents_state=represents_state),
                 actor=OPERATOR, now=SystemClock().now(),
             )
     except GatewayError as exc:

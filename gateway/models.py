@@ -17,6 +17,7 @@ from .linkage import models as _linkage_models
 from .nrm import models as _nrm_models
 from .portal import models as _portal_models
 from .registry import models as _registry_models
+from .requests import models as _requests_models
 from .staff import models as _staff_models
 from .statistics import models as _statistics_models
 from .web import models as _web_models
@@ -26,5 +27,5 @@ __all__ = ["Base", "metadata"]
 metadata = Base.metadata
 _loaded = (_accounts, _audit_models, _auth_models, _exceptions_models, _exchange_models, _linkage_models,
            _nrm_models, _portal_models, _registry_models, _web_models, _statistics_models,
-           _staff_models)
+           _staff_models, _requests_models)
 _consent_tables = (_consent_models, _consent_notices, _consent_portal_access, _consent_subjects)

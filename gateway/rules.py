@@ -41,8 +41,13 @@ CATALOGUE = Path("policies") / "rules.yaml"
 TESTS_DIR = Path("tests")
 POLICIES_DIR = Path("policies")
 
-Status = Literal["implemented", "planned"]
-_STATUSES = ("implemented", "planned")
+Status = Literal["implemented", "out_of_scope", "planned"]
+_STATUSES = ("implemented", "out_of_scope", "planned")
+"""implemented: enforced (``policy`` names where) and tested; out_of_scope: consciously set aside,
+with a ``reason`` a DPO can read; planned: undecided, which ``check`` reports as a problem."""
+
+# Where a rule lives, by the top of the path of its first ``policy`` reference.
+_HOMES = {"policies": "policy", "consent": "consent validation", "gateway": "gateway", "connectors": "SDK"}
 
 # Id families the catalogue owns: every id of these shapes must be in it.
 _CATALOGUED = re.compile(r"^(CR\d+|L\d+[a-z]?|CH\d+[a-z]?|S\d{2}|SEC\d+|T\d+)$")
@@ -64,6 +69,19 @@ class RuleEntry:
     status: Status
     policy: tuple[str, ...] = ()
     note: str | None = None
+    reason: str | None = None
+    """Why an out_of_scope rule is set aside."""
+
+    @property
+    def lives_in(self) -> str:
+        """Where the rule is enforced: the policy, consent validation, a gateway module, the SDK."""
+        if not self.policy:
+            return "-"
+        path = self.policy[0].partition(":")[0]
+        top, _, rest = path.partition("/")
+        if top == "gateway" and "/" in rest:
+            return f"gateway/{rest.split('/')[0]}"
+        return _HOMES.get(top, top)
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,9 @@ def _entry(rule_id: str, raw: Any) -> RuleEntry:
     if not isinstance(policy, list) or not all(isinstance(p, str) for p in policy):
         raise ValueError(f"{rule_id}: policy must be a list of 'file:rule' strings")
     note = raw.get("note")
+    reason = raw.get("reason")
+    if status == "out_of_scope" and (not isinstance(reason, str) or len(reason.strip()) < 20):
+        raise ValueError(f"{rule_id}: out_of_scope needs a reason (a sentence a DPO can check)")
     return RuleEntry(
         rule_id=rule_id,
         summary=raw["summary"].strip(),
@@ -135,6 +156,7 @@ def _entry(rule_id: str, raw: Any) -> RuleEntry:
         status=status,
         policy=tuple(policy),
         note=note if isinstance(note, str) else None,
+        reason=reason.strip() if isinstance(reason, str) else None,
     )
 
 
@@ -275,11 +297,14 @@ def build_report(repo_root: Path) -> Report:
 
 
 def check(report: Report) -> list[str]:
-    """Problems: an implemented rule without a pytest test or a Rego test, a policy reference
-    that does not resolve, an id in a test that is not in the catalogue."""
+    """Problems: a rule still planned (neither implemented nor out of scope), an implemented rule
+    without a pytest test or a Rego test, a policy reference that does not resolve, an id in a
+    test that is not in the catalogue."""
     problems: list[str] = []
     known = {row.entry.rule_id for row in report.rows}
     for row in report.rows:
+        if row.entry.status == "planned":
+            problems.append(f"{row.entry.rule_id}: planned: implement it or set it out of scope with a reason")
         if row.entry.status != "implemented":
             continue
         if not row.entry.policy:
@@ -299,18 +324,23 @@ def check(report: Report) -> list[str]:
 
 def render_table(report: Report) -> str:
     """rule -> status -> policy rules -> tests, as a plain-text table."""
-    header = ("rule", "status", "policy rules", "tests")
+    header = ("rule", "status", "lives in", "policy rules", "tests")
     lines = [header]
     for row in report.rows:
         policy = ", ".join(ref.removeprefix("policies/gateway/") for ref in row.entry.policy) or "-"
+        if row.entry.status == "out_of_scope":
+            reason = row.entry.reason or ""
+            policy = f"({reason if len(reason) <= 70 else reason[:69] + '…'})"
         tests = f"{len(row.pytest_tests)} pytest, {len(row.rego_tests)} rego"
-        lines.append((row.entry.rule_id, row.entry.status, policy, tests))
-    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+        lines.append((row.entry.rule_id, row.entry.status, row.entry.lives_in, policy, tests))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
     out = []
     for line in lines:
-        out.append("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(line)).rstrip())
+        out.append("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(line)).rstrip())
     implemented = sum(1 for row in report.rows if row.entry.status == "implemented")
-    out.append(f"{len(report.rows)} rules, {implemented} implemented, {len(report.tests)} tests naming rule ids")
+    aside = sum(1 for row in report.rows if row.entry.status == "out_of_scope")
+    out.append(f"{len(report.rows)} rules, {implemented} implemented, {aside} out of scope, "
+               f"{len(report.rows) - implemented - aside} planned, {len(report.tests)} tests naming rule ids")
     return "\n".join(out)
 
 

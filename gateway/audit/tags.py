@@ -85,3 +85,6 @@ class AuditTag(StrEnum):
     AGENCY_DEFERRAL_MAXIMUM = "staff:deferral_maximum:publish"
     STAFF_PERSON_REFUSE = "staff:person:refuse"
     STAFF_RULE_PUBLISH = "staff:rule:publish"
+    INFORMATION_REQUEST_CREATE = "request:information:create"
+    INFORMATION_REQUEST_PLAN = "request:information:plan"
+    INFORMATION_REQUEST_DECLINE = "request:information:decline"

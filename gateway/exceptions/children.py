@@ -26,6 +26,7 @@ from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
 from ..errors import NotFound
+from ..policy import flags as policy_flags
 from .models import AgencyNotice, BestInterestsDecision
 from .service import notify_agency
 
@@ -65,7 +66,7 @@ def enrich_input(session: Session, document: dict[str, Any]) -> None:
 
 def is_child_document(document: dict[str, Any]) -> bool:
     subject = document.get("subject") or {}
-    return bool(subject.get("is_child") or subject.get("age_disputed"))
+    return policy_flags.is_child(subject)
 
 
 def record_best_interests(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str, *,

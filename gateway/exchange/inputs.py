@@ -41,12 +41,13 @@ def policy_input(
 ) -> dict[str, Any]:
     """The input of ``data.gateway.decision`` (documented in ``policies/README.md``)."""
     recipient_doc: dict[str, Any] = {"agency_id": recipient_id, "kind": None, "jurisdiction": None,
-                                     "registered": False, "key_verified": False}
+                                     "represents_state": None, "registered": False, "key_verified": False}
     if recipient is not None:
         recipient_doc = {
             "agency_id": recipient.id,
             "kind": recipient.kind,
             "jurisdiction": recipient.jurisdiction,
+            "represents_state": recipient.represents_state,
             "registered": recipient.vetting_status == "vetted",
             "key_verified": recipient_key_verified,
         }

@@ -32,12 +32,18 @@ class AgencyKind(StrEnum):
     GUARDIAN_ADVOCATE_SERVICE = "guardian_advocate_service"
     INDEPENDENT_ADVOCATE = "independent_advocate"
     EMBASSY = "embassy"
+    COUNTRY_OF_ORIGIN_AUTHORITY = "country_of_origin_authority"
+    """Any authority of a foreign state acting for that state (ministry, police liaison, consulate)."""
     MEDIA = "media"
     RAPPORTEUR = "rapporteur"
     MONITORING_BODY = "monitoring_body"
     MISSING_PERSONS = "missing_persons"
     GATEWAY_OPERATOR = "gateway_operator"
     """The operator's own administrative client. Never a recipient of anything."""
+
+
+STATE_REPRESENTING_KINDS = frozenset({AgencyKind.EMBASSY, AgencyKind.COUNTRY_OF_ORIGIN_AUTHORITY})
+"""Kinds that always act for a state, so their registration must say which (``represents_state``)."""
 
 
 class VettingStatus(StrEnum):
@@ -66,6 +72,12 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
     jurisdiction: Mapped[str] = mapped_column(String(2))
+    """Where the agency is registered and works (an embassy's is where it sits)."""
+    represents_state: Mapped[str | None] = mapped_column(String(2))
+    """ISO 3166 alpha-2 of the state this agency acts for, when it acts for a state other than
+    the one it sits in: an embassy, a consulate, a foreign police liaison officer, any
+    country-of-origin authority. Required for STATE_REPRESENTING_KINDS; the country-of-origin
+    firewall reads it (digest 8.2 item 14, CR24)."""
     vetting_status: Mapped[str] = mapped_column(String(20), default=VettingStatus.PENDING)
     vetted_at: Mapped[datetime | None]
     mandated_reporter: Mapped[bool] = mapped_column(default=False)

@@ -91,6 +91,7 @@ def register_agency(body: AgencyCreate, caller: OperatorDep, ctx: ContextDep, se
                 statutory_duties=tuple(str(d) for d in body.statutory_duties),
                 confidentiality_policy_version=body.confidentiality_policy_version, vetted=body.vetted,
                 exception_policy=tuple(e.model_dump() for e in body.exception_policy),
+                represents_state=body.represents_state,
             ),
             actor=caller.actor(),
             now=ctx.clock.now(),

@@ -24,6 +24,9 @@ class AgencyCreate(Strict):
     name: str = Field(min_length=2, max_length=200)
     kind: AgencyKind
     jurisdiction: str = Field(pattern=r"^[A-Za-z]{2}$")
+    represents_state: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    """The state the agency acts for (embassy, consulate, foreign police liaison); required for
+    ``embassy`` and ``country_of_origin_authority``."""
     mandated_reporter: bool = False
     statutory_duties: list[AgencyKind] = Field(default_factory=list, max_length=10)
     confidentiality_policy_version: str | None = Field(default=None, max_length=64)
@@ -91,6 +94,7 @@ class AgencyOut(BaseModel):
     name: str
     kind: str
     jurisdiction: str
+    represents_state: str | None
     vetting_status: str
     vetted_at: datetime | None
     mandated_reporter: bool
@@ -105,7 +109,7 @@ class AgencyOut(BaseModel):
     def of(cls, agency: Agency, *, with_endpoints: bool) -> AgencyOut:
         return cls(
             id=agency.id, name=agency.name, kind=agency.kind, jurisdiction=agency.jurisdiction,
-            vetting_status=agency.vetting_status, vetted_at=agency.vetted_at,
+            represents_state=agency.represents_state, vetting_status=agency.vetting_status, vetted_at=agency.vetted_at,
             mandated_reporter=agency.mandated_reporter, statutory_duties=list(agency.statutory_duties),
             confidentiality_policy_version=agency.confidentiality_policy_version,
             exception_policy=list(agency.exception_policy),

@@ -26,7 +26,16 @@ from crypto.keys import normalise_fingerprint
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..errors import Conflict, NotFound, Unprocessable
-from .models import Agency, AgencyEndpoint, AgencyKey, AgencyKind, KeyKind, TrustStatus, VettingStatus
+from .models import (
+    STATE_REPRESENTING_KINDS,
+    Agency,
+    AgencyEndpoint,
+    AgencyKey,
+    AgencyKind,
+    KeyKind,
+    TrustStatus,
+    VettingStatus,
+)
 
 DEFAULT_SCOPES: dict[str, list[str]] = {
     "gateway_operator": ["registry:read", "registry:admin", "audit:read"],
@@ -73,16 +82,38 @@ class AgencySpec:
     confidentiality_policy_version: str | None = None
     vetted: bool = False
     exception_policy: tuple[dict[str, Any], ...] = ()
+    represents_state: str | None = None
+
+
+def represented_state(kind: str, jurisdiction: str, represents_state: str | None) -> str | None:
+    """The state an agency acts for, normalised, or an error when a state-representing kind
+    does not say which state it represents (its jurisdiction is where it sits, not whom it
+    serves: an embassy of XX in NL is registered in NL)."""
+    if represents_state is None or not represents_state.strip():
+        if kind in STATE_REPRESENTING_KINDS:
+            raise Unprocessable("represents_state_required",
+                                "An embassy, consulate or country-of-origin authority must name the state it "
+                                "represents (ISO 3166 alpha-2).")
+        return None
+    state = represents_state.strip().upper()
+    if len(state) != 2 or not state.isascii() or not state.isalpha():
+        raise Unprocessable("represents_state_invalid", "The represented state is an ISO 3166 alpha-2 code.")
+    if state == jurisdiction.upper() and kind == AgencyKind.EMBASSY:
+        raise Unprocessable("represents_state_invalid",
+                            "An embassy or consulate represents the state that sent it, not the one it sits in.")
+    return state
 
 
 def register_agency(session: Session, spec: AgencySpec, *, actor: Actor, now: datetime) -> Agency:
     if session.get(Agency, spec.id) is not None:
         raise Conflict("agency_exists", "An agency with this id is already registered.")
+    state = represented_state(str(spec.kind), spec.jurisdiction, spec.represents_state)
     agency = Agency(
         id=spec.id,
         name=spec.name,
         kind=str(spec.kind),
         jurisdiction=spec.jurisdiction.upper(),
+        represents_state=state,
         vetting_status=VettingStatus.VETTED if spec.vetted else VettingStatus.PENDING,
         vetted_at=now if spec.vetted else None,
         mandated_reporter=spec.mandated_reporter,
@@ -96,7 +127,8 @@ def register_agency(session: Session, spec: AgencySpec, *, actor: Actor, now: da
     session.flush()
     record(
         session,
-        AuditEvent(AuditTag.REGISTRY_AGENCY_REGISTER, details={"agency_id": spec.id, "kind": str(spec.kind)}),
+        AuditEvent(AuditTag.REGISTRY_AGENCY_REGISTER, details={"agency_id": spec.id, "kind": str(spec.kind),
+                                                                     **({"represents_state": state} if state else {})}),
         actor=actor,
         at=now,
     )

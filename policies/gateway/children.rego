@@ -16,15 +16,63 @@ import rego.v1
 # keeps age_disputed set until an adult outcome is recorded and appeals are exhausted.
 default is_child := false
 
-is_child if input.subject.is_child == true
+is_child if data.gateway.model.subject_flag("is_child")
 
-is_child if input.subject.age_disputed == true
+is_child if data.gateway.model.subject_flag("age_disputed")
 
-# Nothing here applies to an adult.
+# Nothing here applies to an adult. The children's consent rules (CH3, CH6, CH7, CH9) deny the
+# request unless a valid exception grant covers a requested field; even then they close the
+# consent route: the grant reaches only its own classes (digest 4), and the other fields are
+# denied with the children's reason.
 findings := data.gateway.model.no_findings if not is_child else := object.union(data.gateway.model.no_findings, {
 	"overall_reasons": overall_reasons,
 	"hard_denials": hard_denials,
+	"diagnostics": diagnostics,
 })
+
+# The consents that count (data.gateway.consent.applicable): for a child, none while CH3 closes
+# the route, else those whose guardian is not suspected (CH7) and, for a legal action, only the
+# complete ones: the guardian's consent with the child's recorded views (CH6, CH9).
+counting := _child_counting if is_child else := data.gateway.consent.named
+
+_child_counting := [] if _guardian_advocate_missing else := [c | some c in data.gateway.consent.named; _counts(c)]
+
+default _counts(_) := false
+
+_counts(c) if {
+	not _legal_action
+	not _void_consent(c)
+}
+
+_counts(c) if _complete(c)
+
+_legal_action if data.gateway.model.strings.purpose in legal_consequence_purposes
+
+# The children's consent-route reasons (each explained below).
+_ch3_reasons := {"guardian_advocate_required" | _guardian_advocate_missing}
+
+consent_route_reasons := ((_ch3_reasons | {"guardian_suspected_consent_void" |
+	count(data.gateway.consent.named) > 0
+	count(_not_void) == 0
+}) | {"child_guardian_consent_and_views_required" |
+	_legal_action
+	count(_not_void) > 0
+	count([c | some c in _not_void; _complete(c)]) == 0
+}) if is_child else := set()
+
+# An exception grant that covers a requested field (not merely a valid one: digest 4).
+default _exception_grants := false
+
+_exception_grants if some _ in _exceptions.granted_fields
+
+overall_reasons := (consent_route_reasons | _other_reasons) if not _exception_grants else := _other_reasons
+
+# Under a grant, each field it does not cover is denied with the children's reason.
+diagnostics := {r: fields |
+	_exception_grants
+	fields := data.gateway.model.request.known_fields - _exceptions.granted_fields
+	some r in consent_route_reasons
+}
 
 _exceptions := data.gateway.exceptions.findings
 
@@ -53,13 +101,9 @@ _has_guardian_advocate if {
 	trim_space(x) != ""
 }
 
-_exception_valid if _exceptions.valid
-
 _exempt_from_ch3 if data.gateway.model.strings.recipient_kind in guardian_free_kinds
 
-_exempt_from_ch3 if _exception_valid
-
-overall_reasons contains "guardian_advocate_required" if {
+_guardian_advocate_missing if {
 	is_child
 	not _has_guardian_advocate
 	not _exempt_from_ch3
@@ -76,7 +120,7 @@ _allocated_to_recipient if {
 	x == data.gateway.model.strings.recipient_agency_id
 }
 
-overall_reasons contains "guardian_advocate_service_not_allocated" if {
+_other_reasons contains "guardian_advocate_service_not_allocated" if {
 	is_child
 	data.gateway.model.strings.recipient_kind == "guardian_advocate_service"
 	not _allocated_to_recipient
@@ -86,16 +130,9 @@ overall_reasons contains "guardian_advocate_service_not_allocated" if {
 
 # A consent given by a guardian who is now suspected does not count (the gateway marks such
 # consents guardian_suspected: true when the consent's guardian is the suspected one).
-_void_consent(c) if c.guardian_suspected == true
+_void_consent(c) if data.gateway.model.flag(object.get(c, "guardian_suspected", null))
 
-_counting := [c | some c in data.gateway.consent.applicable; not _void_consent(c)]
-
-overall_reasons contains "guardian_suspected_consent_void" if {
-	is_child
-	count(data.gateway.consent.applicable) > 0
-	count(_counting) == 0
-	not _exception_valid
-}
+_not_void := [c | some c in data.gateway.consent.named; not _void_consent(c)]
 
 # ---------------------------------------------------------------- CH6, CH9 legal consequences
 
@@ -105,14 +142,6 @@ _complete(c) if {
 	c.guardian_consent == true
 	c.child_views_recorded == true
 	not _void_consent(c)
-}
-
-overall_reasons contains "child_guardian_consent_and_views_required" if {
-	is_child
-	data.gateway.model.strings.purpose in legal_consequence_purposes
-	count(_counting) > 0
-	count([c | some c in _counting; _complete(c)]) == 0
-	not _exception_valid
 }
 
 # ---------------------------------------------------------------- CH19 return
@@ -131,7 +160,7 @@ _best_interests_recorded if {
 	trim_space(x) != ""
 }
 
-overall_reasons contains "child_return_requires_best_interests" if {
+_other_reasons contains "child_return_requires_best_interests" if {
 	is_child
 	data.gateway.model.strings.purpose in return_purposes
 	not _best_interests_recorded

@@ -158,7 +158,7 @@ test_the_guardian_and_views_rule_is_for_children_only if {
 	not "child_guardian_consent_and_views_required" in d.reasons
 }
 
-# rules: CH7
+# rules: CH7 T5
 test_a_suspected_guardians_consent_does_not_count if {
 	suspect := {"guardian_consent": true, "child_views_recorded": true, "guardian_suspected": true}
 	d := decide(json.patch(nrm_child(suspect), [{"op": "replace", "path": "/subject/guardian_suspected", "value": true}]))
@@ -223,7 +223,7 @@ l5c_request(kind, patch) := json.patch(
 	patch,
 )
 
-# rules: L5c S19 CH3
+# rules: L5c S19 CH3 CH15
 test_child_indicators_go_to_police_as_an_indicator_record_without_consent if {
 	every kind in ["police", "missing_persons", "child_protection"] {
 		d := decide(l5c_request(kind, child))
@@ -241,4 +241,96 @@ test_l5c_is_for_children_and_indicator_recipients_only if {
 	"exception_requires_child" in adult.reasons
 	media := decide(l5c_request("media", child))
 	"exception_recipient_role_not_allowed" in media.reasons
+}
+
+# Issue 21: a consent that does not count never carries a field, whatever else is applicable.
+two_consents(first, second) := json.patch(object.union(shelter_referral, {"consents": [
+	object.union(fx.consent("c-void", "shelter", ["a-shelter"], "relevant_portion", ["D1", "D5"]), first),
+	object.union(fx.consent("c-other", "shelter", ["a-shelter"], "relevant_portion", []), second),
+]}), guardian)
+
+# rules: CH7
+test_a_suspected_guardians_consent_counts_only_on_its_own_merits if {
+	d := decide(two_consents({"guardian_suspected": true}, {}))
+	d.allow == false
+	d.permitted_fields == []
+	reason_of(d, "subject.preferred_name") != "not_permitted"
+	mistyped := decide(two_consents({"guardian_suspected": "yes"}, {}))
+	mistyped.permitted_fields == []
+	decide(two_consents({}, {})).allow == true
+}
+
+nrm_two(first, second) := json.patch(
+	fx.request(
+		"nrm_referral",
+		fx.recipient("a-ca", "competent_authority"),
+		["subject.first_name", "subject.gender"],
+		[
+			object.union(fx.consent("c-inc", "nrm_referral", ["a-ca"], "full", ["D1"]), first),
+			object.union(fx.consent("c-com", "nrm_referral", ["a-ca"], "full", ["D2"]), second),
+		],
+	),
+	guardian,
+)
+
+complete := {"guardian_consent": true, "child_views_recorded": true}
+
+# rules: CH6 CH9
+test_an_incomplete_child_consent_never_counts_beside_a_complete_one if {
+	d := decide(nrm_two({"guardian_consent": true, "child_views_recorded": false}, complete))
+	not "subject.first_name" in d.permitted_fields
+	both := decide(nrm_two(complete, complete))
+	"subject.first_name" in both.permitted_fields
+}
+
+# rules: CH6 CH9
+test_an_asylum_or_residence_application_for_a_child_is_a_legal_action if {
+	every purpose in ["asylum_application", "residence_permit"] {
+		purpose in data.gateway.children.legal_consequence_purposes
+	}
+}
+
+l1_grant(classes) := {
+	"basis": "L1", "scenario": "imminent_harm", "grant_id": "g-1", "classes": classes, "fields": [],
+	"recipient_agency_id": "a-clinic", "approved": true, "second_approver_id": "u-2",
+	"expires_at": "2026-11-24T12:00:00Z",
+}
+
+clinic_child(grant) := json.patch(
+	object.union(
+		fx.request(
+			"healthcare",
+			fx.recipient("a-clinic", "healthcare"),
+			["subject.first_name", "risk.level", "subject.language"],
+			[fx.consent("c-h", "healthcare", ["a-clinic"], "full", ["D1", "D5", "D12"])],
+		),
+		{"exception": grant},
+	),
+	child,
+)
+
+# rules: CH3 L1
+test_an_exception_grant_reaches_only_its_classes_for_a_child_without_guardian_advocate if {
+	d := decide(clinic_child(l1_grant(["D12"])))
+	d.allow == true
+	d.permitted_fields == ["risk.level"]
+	d.basis.exception == "L1"
+	d.obligations.notify_person == true
+	reason_of(d, "subject.language") != "not_permitted"
+	nothing := decide(clinic_child(l1_grant(["D23"])))
+	nothing.allow == false
+	"guardian_advocate_required" in nothing.reasons
+}
+
+# rules: L6 CH11
+test_family_tracing_releases_only_the_identity_needed_for_tracing if {
+	wide := object.union(l6_grant, {"classes": ["D1", "D13", "D14"], "fields": []})
+	inp := json.patch(media_request(child, wide), [{"op": "replace", "path": "/fields", "value": [
+		"subject.first_name", "subject.religion", "family.partner", "child.school_contact",
+		"status.unaccompanied_or_separated",
+	]}])
+	d := decide(inp)
+	d.permitted_fields == ["status.unaccompanied_or_separated", "subject.first_name"]
+	reason_of(d, "family.partner") != "not_permitted"
+	reason_of(d, "subject.religion") == "child_identity_public"
 }

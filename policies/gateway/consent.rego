@@ -55,11 +55,16 @@ for_purpose := [c |
 ]
 
 # CR1: the consents that cover this purpose and name this recipient.
-applicable := [c |
+named := [c |
 	naming := _naming(data.gateway.model.strings)
 	some c in for_purpose
 	names_recipient(c, naming)
 ]
+
+# ... and that count: all of them for an adult; for a child, children.rego decides (a suspected
+# guardian's consent never counts, CH7; a legal action counts only complete consents, CH6, CH9;
+# none before a guardian advocate is appointed, CH3). Every basis reads this list.
+applicable := data.gateway.children.counting
 
 # Data classes listed by at least one applicable consent.
 listed_classes := {k | some c in applicable; some k in c.data_classes}
@@ -101,7 +106,7 @@ names_recipient(c, naming) if {
 # ---------------------------------------------------------------- reasons
 
 # Why no consent counts (reported unless an exception or court order is the basis).
-missing_reasons := set() if count(applicable) > 0 else := {code |
+missing_reasons := set() if count(named) > 0 else := {code |
 	s := data.gateway.model.strings
 	some code, applies in {
 		"no_consent": true,

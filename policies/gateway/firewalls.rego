@@ -30,11 +30,11 @@ overall_reasons(s) := ((({"recipient_unverified" | not data.gateway.model.recipi
 	immigration_recipient(s)
 	not s.purpose in data.gateway_data.firewalls.firewalls.immigration.purposes
 }) | {"country_of_origin_asylum_block" |
-	in_country
-	asylum_or_refugee(object.get(input, "subject", null))
+	data.gateway.model.recipient_of_state_possibly_fled(s)
+	asylum_or_refugee
 }) | {"country_of_origin_requires_return_consent" |
 	in_country
-	not _country_of_origin_purpose(s)
+	not _return_consent_names_recipient(s)
 }) if {
 	in_country := data.gateway.model.recipient_in_country_of_origin(s)
 }
@@ -77,16 +77,28 @@ immigration_recipient(s) if s.recipient_kind in data.gateway_data.firewalls.fire
 
 # ---------------------------------------------------------------- item 14, CR24: country of origin
 
-# subject is input.subject (null when absent)
-default asylum_or_refugee(_) := false
+# A flag that is not exactly false or null counts as set (fail closed).
+default asylum_or_refugee := false
 
-asylum_or_refugee(subject) if subject.asylum_claimed == true
+asylum_or_refugee if data.gateway.model.subject_flag("asylum_claimed")
 
-asylum_or_refugee(subject) if subject.possible_refugee == true
+asylum_or_refugee if data.gateway.model.subject_flag("possible_refugee")
 
 default _country_of_origin_purpose(_) := false
 
 _country_of_origin_purpose(s) if data.gateway_data.purposes.purposes[s.purpose].country_of_origin_allowed == true
+
+# CR24 checks the recipient, not only the purpose: a country-of-origin authority receives only
+# on a return (or post-return monitoring) consent in force that names it by its id, never by a
+# kind, and never under an exception grant.
+default _return_consent_names_recipient(_) := false
+
+_return_consent_names_recipient(s) if {
+	_country_of_origin_purpose(s)
+	not data.gateway.exceptions.claimed
+	some c in data.gateway.consent.applicable
+	s.recipient_agency_id in c.recipients
+}
 
 # ---------------------------------------------------------------- item 4, CR26: shelter location
 

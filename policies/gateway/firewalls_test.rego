@@ -201,3 +201,74 @@ test_volunteer_recipient_user_sees_no_s3_or_s4 if {
 	d := decide(volunteer_view("/recipient/user_role"))
 	d.permitted_fields == ["assistance.appointment_time", "network.advocate_contact", "subject.language"]
 }
+
+# An embassy of XX registered where it sits (NL), as the registry holds it since issue 21.
+embassy_of(state) := object.union(fx.recipient("a-emb", "embassy"), {"represents_state": state})
+
+embassy_return(recipient_doc, subject_patch) := json.patch(
+	fx.request("return", recipient_doc, return_fields, [object.union(
+		fx.consent("c-ret", "return", ["a-emb"], "relevant_portion", ["D1", "D2", "D20"]),
+		{"countries": ["NL", "XX"]},
+	)]),
+	subject_patch,
+)
+
+asylum := [{"op": "replace", "path": "/subject/asylum_claimed", "value": true}]
+
+# rules: SEC14 CR24
+test_an_embassy_acts_for_the_state_it_represents_not_where_it_sits if {
+	d := decide(embassy_return(embassy_of("XX"), asylum))
+	d.allow == false
+	"country_of_origin_asylum_block" in d.reasons
+	d.permitted_fields == []
+	other := decide(object.union(embassy_return(embassy_of("XX"), []), {"purpose": "data_sharing"}))
+	"country_of_origin_requires_return_consent" in other.reasons
+	decide(embassy_return(embassy_of("XX"), [])).allow == true
+}
+
+# rules: SEC14 CR24
+test_an_embassy_whose_state_is_not_recorded_may_be_the_country_of_origin if {
+	no_state := fx.recipient("a-emb", "embassy")
+	d := decide(embassy_return(no_state, asylum))
+	"country_of_origin_asylum_block" in d.reasons
+	another := decide(embassy_return(embassy_of("YY"), asylum))
+	not "country_of_origin_asylum_block" in another.reasons
+}
+
+# rules: SEC14
+test_an_asylum_seeker_with_no_recorded_origin_reaches_no_foreign_authority if {
+	unrecorded := array.concat(asylum, [{"op": "replace", "path": "/subject/country_of_origin", "value": null}])
+	decide(embassy_return(embassy_of("YY"), unrecorded)).allow == false
+	"country_of_origin_asylum_block" in decide(embassy_return(embassy_of("YY"), unrecorded)).reasons
+	liaison := object.union(fx.recipient("a-emb", "police"), {"represents_state": "YY"})
+	"country_of_origin_asylum_block" in decide(embassy_return(liaison, unrecorded)).reasons
+	abroad := object.union(fx.recipient("a-emb", "police"), {"jurisdiction": "YY"})
+	"country_of_origin_asylum_block" in decide(embassy_return(abroad, unrecorded)).reasons
+	home_police := fx.recipient("a-emb", "police")
+	not "country_of_origin_asylum_block" in decide(embassy_return(home_police, unrecorded)).reasons
+}
+
+# rules: SEC14 CH1
+test_a_mistyped_safety_flag_fails_closed if {
+	every value in ["false", 0, "", "no", [], {}] {
+		d := decide(embassy_return(embassy_of("XX"), [{"op": "replace", "path": "/subject/asylum_claimed", "value": value}]))
+		"country_of_origin_asylum_block" in d.reasons
+	}
+	decide(embassy_return(embassy_of("XX"), [{"op": "replace", "path": "/subject/asylum_claimed", "value": null}])).allow
+}
+
+# rules: CR24
+test_the_country_of_origin_receives_only_on_a_return_consent_naming_it if {
+	named := embassy_return(embassy_of("XX"), [])
+	decide(named).allow == true
+	by_kind := json.patch(named, [{"op": "replace", "path": "/consents/0/recipients", "value": ["kind:embassy"]}])
+	"country_of_origin_requires_return_consent" in decide(by_kind).reasons
+	decide(by_kind).permitted_fields == []
+	grant := {
+		"basis": "L1", "scenario": "imminent_harm", "grant_id": "g-1", "classes": ["D1"], "fields": [],
+		"recipient_agency_id": "a-emb", "approved": true, "second_approver_id": "u-2",
+		"expires_at": "2026-11-24T12:00:00Z",
+	}
+	under_grant := decide(object.union(named, {"exception": grant}))
+	"country_of_origin_requires_return_consent" in under_grant.reasons
+}

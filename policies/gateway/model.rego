@@ -67,6 +67,7 @@ strings := s if {
 		"recipient_kind": input.recipient.kind,
 		"recipient_jurisdiction": input.recipient.jurisdiction,
 		"recipient_user_role": object.get(input, ["recipient", "user_role"], ""),
+		"recipient_represents_state": text(input.recipient, "represents_state"),
 		"subject_id": input.subject.id,
 		"country_of_origin": input.subject.country_of_origin,
 		"placement_agency_id": input.subject.placement_agency_id,
@@ -85,6 +86,7 @@ strings := s if {
 		"recipient_kind": object.get(recipient, "kind", null),
 		"recipient_jurisdiction": object.get(recipient, "jurisdiction", null),
 		"recipient_user_role": object.get(recipient, "user_role", null),
+		"recipient_represents_state": text(recipient, "represents_state"),
 		"subject_id": object.get(subject, "id", null),
 		"country_of_origin": object.get(subject, "country_of_origin", null),
 		"placement_agency_id": object.get(subject, "placement_agency_id", null),
@@ -102,6 +104,7 @@ _no_strings := {
 	"recipient_kind": "",
 	"recipient_jurisdiction": "",
 	"recipient_user_role": "",
+	"recipient_represents_state": "",
 	"subject_id": "",
 	"country_of_origin": "",
 	"placement_agency_id": "",
@@ -156,8 +159,30 @@ recipient_verified(recipient_doc) if {
 	recipient_doc.key_verified == true
 }
 
-# An authority of the subject's country of origin: by kind, or by jurisdiction
-# (an embassy's jurisdiction is the state it represents). s is `strings`.
+# A safety flag (is_child, age_disputed, asylum_claimed, possible_refugee, guardian_suspected)
+# is set unless it is exactly false or null: a mistyped value ("false", 0, "no") fails closed.
+# gateway/policy/flags.py is the same rule in Python.
+default flag(_) := false
+
+flag(v) if {
+	v != false
+	v != null
+}
+
+# The subject's safety flag `name` (absent: not set).
+subject_flag(name) := flag(object.get(subject, name, null))
+
+# The state the recipient acts for: the one it represents (an embassy, consulate or police
+# liaison of XX sits in NL but acts for XX), else the one it is registered in. s is `strings`.
+recipient_state(s) := s.recipient_represents_state if {
+	s.recipient_represents_state != ""
+} else := s.recipient_jurisdiction
+
+# An authority of the subject's country of origin (digest 8.2 item 14, CR24), for every way
+# one can be registered: the kind country_of_origin_authority; the state it represents, or
+# the jurisdiction it sits in, equal to the recorded country of origin; a state-representing
+# kind that does not say which state (it may be that one); and, when the country of origin is
+# not recorded, any recipient acting for a foreign state. s is `strings`.
 default recipient_in_country_of_origin(_) := false
 
 recipient_in_country_of_origin(s) if s.recipient_kind == "country_of_origin_authority"
@@ -165,6 +190,35 @@ recipient_in_country_of_origin(s) if s.recipient_kind == "country_of_origin_auth
 recipient_in_country_of_origin(s) if {
 	s.country_of_origin != ""
 	s.recipient_jurisdiction == s.country_of_origin
+}
+
+recipient_in_country_of_origin(s) if {
+	s.country_of_origin != ""
+	s.recipient_represents_state == s.country_of_origin
+}
+
+recipient_in_country_of_origin(s) if {
+	s.recipient_represents_state == ""
+	s.recipient_kind in data.gateway_data.firewalls.firewalls.country_of_origin.state_representing_kinds
+}
+
+recipient_in_country_of_origin(s) if {
+	s.country_of_origin == ""
+	s.recipient_represents_state != ""
+	s.recipient_represents_state != s.requester_jurisdiction
+}
+
+# Item 14 for a person who claimed asylum or may be a refugee: never any authority of a state
+# the person may have fled. Beyond the country of origin above: when that country is not
+# recorded, a state authority acting for a state other than the requester's. s is `strings`.
+default recipient_of_state_possibly_fled(_) := false
+
+recipient_of_state_possibly_fled(s) if recipient_in_country_of_origin(s)
+
+recipient_of_state_possibly_fled(s) if {
+	s.country_of_origin == ""
+	data.gateway_data.roles.agency_kinds[s.recipient_kind].state_authority == true
+	recipient_state(s) != s.requester_jurisdiction
 }
 
 # Requester and recipient are in different jurisdictions. s is `strings`.

@@ -69,7 +69,7 @@ def test_cr33_a_change_between_two_identical_lookups_changes_the_answer(
     assert in_force(client, auth, sid, purpose="healthcare", recipient="clinic") == []
 
 
-@pytest.mark.rule("CR15")
+@pytest.mark.rule("CR15", "T3")
 def test_cr15_withdrawal_warns_that_an_open_case_may_continue(
     client: TestClient, auth: Auth, new_subject: NewSubject, grant: Grant, ctx: GatewayContext
 ) -> None:

@@ -154,7 +154,7 @@ def test_cr9_an_unvetted_interpreter_does_not_count(client: TestClient, auth: Au
     assert reasons(refused(client, auth, body)) == ["interpreter_not_vetted"]
 
 
-@pytest.mark.rule("CR9", "S07")
+@pytest.mark.rule("CR9", "S07", "SEC9")
 @pytest.mark.parametrize("relationship", ["relative", "friend", "acquaintance", "associate", "other"])
 def test_s07_a_relative_or_acquaintance_never_interprets(client: TestClient, auth: Auth, new_subject: NewSubject,
                                                          relationship: str) -> None:

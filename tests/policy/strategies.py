@@ -26,6 +26,15 @@ def _mostly(value: Any, other: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]
     return st.one_of(st.just(value), st.just(value), st.just(value), other)
 
 
+# Values a safety flag may arrive with: booleans mostly, sometimes null or a mistyped value
+# (which must count as set: gateway/policy/flags.py, data.gateway.model.flag).
+MISTYPED_FLAGS = ["false", "true", 0, 1, "", "no", [], {}]
+
+
+def safety_flags() -> st.SearchStrategy[Any]:
+    return st.one_of(st.booleans(), st.booleans(), st.booleans(), st.none(), st.sampled_from(MISTYPED_FLAGS))
+
+
 @st.composite
 def consents(draw: st.DrawFn) -> dict[str, Any]:
     recipients = draw(st.lists(st.sampled_from(AGENCIES + [f"kind:{k}" for k in KINDS]), max_size=3, unique=True))
@@ -78,6 +87,8 @@ def decision_inputs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if draw(st.integers(0, 4)) == 0:
         recipient["user_role"] = draw(st.sampled_from(USER_ROLES))
+    if draw(st.integers(0, 2)) == 0:
+        recipient["represents_state"] = draw(st.sampled_from([*COUNTRIES, "YY", None]))
     return {
         "now": "2026-11-24T10:00:00Z",
         "requester": {
@@ -97,11 +108,11 @@ def decision_inputs(draw: st.DrawFn) -> dict[str, Any]:
         "fields": draw(st.lists(st.sampled_from([*FIELDS, "subject.shoe_size"]), max_size=12, unique=True)),
         "subject": {
             "id": "s-1",
-            "is_child": draw(st.booleans()),
-            "age_disputed": draw(st.booleans()),
-            "asylum_claimed": draw(st.booleans()),
-            "possible_refugee": draw(st.booleans()),
-            "country_of_origin": draw(st.sampled_from(["XX", "YY"])),
+            "is_child": draw(safety_flags()),
+            "age_disputed": draw(safety_flags()),
+            "asylum_claimed": draw(safety_flags()),
+            "possible_refugee": draw(safety_flags()),
+            "country_of_origin": draw(st.sampled_from(["XX", "YY", "XX", "YY", None])),
             "declined_nrm": draw(st.booleans()),
             "placement_agency_id": draw(st.sampled_from([*AGENCIES, None])),
             "guardian_advocate_id": None,

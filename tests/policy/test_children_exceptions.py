@@ -85,7 +85,7 @@ def test_s39_an_adults_consent_never_covers_a_dependant(engine: PolicyEngine) ->
     assert not denied.allow and "no_consent" in denied.reasons
 
 
-@pytest.mark.rule("L5c", "S19", "CH3")
+@pytest.mark.rule("L5c", "S19", "CH3", "CH15")
 @pytest.mark.parametrize("kind", ["police", "missing_persons", "child_protection"])
 def test_s19_child_indicators_as_an_indicator_record_without_consent(engine: PolicyEngine, kind: str) -> None:
     request = i.request(

@@ -160,7 +160,8 @@ STRUCTURAL_KEYS = {
     "hard_denials", "health", "include_risk_summary", "jurisdiction", "known_fields", "non_identifying",
     "notify_person", "now", "obligations", "outside_limits", "overall_reasons", "permitted", "permitted_fields",
     "person_preview_required", "placement_agency_id", "policy_version", "purpose", "reach", "reason", "reasons",
-    "recipient_agency_id", "recipient_jurisdiction", "recipient_kind", "recipient_user_role", "requested_classes",
+    "recipient_agency_id", "recipient_jurisdiction", "recipient_kind", "recipient_represents_state",
+    "recipient_user_role", "requested_classes",
     "requested_fields", "requester_jurisdiction", "requester_kind", "requester_user_id", "requester_user_role",
     "scopes", "second_approver_required", "subject_id", "therapy", "tier", "unknown_fields", "valid",
     # criminal_justice.rego: the police tier options (CR36)

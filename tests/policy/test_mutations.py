@@ -40,6 +40,13 @@ class Mutation:
     edits: tuple[tuple[str, str, str], ...]
 
 
+def _json_list(file: str, start: str) -> str:
+    """The text of the JSON list in ``policies/<file>`` that begins with ``start``."""
+    text = (DEFAULT_POLICY_DIR / file).read_text(encoding="utf-8")
+    begin = text.index(start)
+    return text[begin:text.index("]", begin) + 1]
+
+
 MUTATIONS = [
     Mutation("a consent carries classes it does not list", ("CR1",), (
         ("gateway/decision.rego", "g := ((listed & scope.classes) &", "g := ((scope.classes) &"),
@@ -85,7 +92,8 @@ MUTATIONS = [
         ("gateway/health.rego", '\t\ts.recipient_kind != "therapy"\n', "\t\tfalse\n"),
     )),
     Mutation("the country of origin is contacted for any purpose", ("CR24",), (
-        ("gateway/firewalls.rego", "\tin_country\n\tnot _country_of_origin_purpose(s)\n", "\tin_country\n\tfalse\n"),
+        ("gateway/firewalls.rego", "_return_consent_names_recipient(s) if {\n\t_country_of_origin_purpose(s)\n",
+         "_return_consent_names_recipient(s) if {\n"),
     )),
     Mutation("a recipient abroad need not be named with its country", ("CR25",), (
         ("gateway/consent.rego", "\tnaming.jurisdiction in countries\n", ""),
@@ -126,7 +134,47 @@ MUTATIONS = [
          "\tfalse\n"),
     )),
     Mutation("the country of origin is contacted after an asylum claim", ("SEC14",), (
-        ("gateway/firewalls.rego", '\tasylum_or_refugee(object.get(input, "subject", null))\n', "\tfalse\n"),
+        ("gateway/firewalls.rego", "\tdata.gateway.model.recipient_of_state_possibly_fled(s)\n\tasylum_or_refugee\n",
+         "\tfalse\n"),
+    )),
+    Mutation("an embassy is judged by where it sits, not by the state it represents", ("SEC14", "CR24"), (
+        ("gateway/model.rego", "\ts.recipient_represents_state == s.country_of_origin\n", "\tfalse\n"),
+    )),
+    Mutation("an embassy registered without its state is not the country of origin", ("SEC14",), (
+        ("gateway/model.rego", '\ts.recipient_represents_state == ""\n\ts.recipient_kind in',
+         "\tfalse\n\ts.recipient_kind in"),
+    )),
+    Mutation("an unrecorded country of origin hides every state the person may have fled", ("SEC14",), (
+        ("gateway/model.rego", '\ts.country_of_origin == ""\n\ts.recipient_represents_state != ""\n', "\tfalse\n"),
+        ("gateway/model.rego", '\ts.country_of_origin == ""\n\tdata.gateway_data.roles',
+         "\tfalse\n\tdata.gateway_data.roles"),
+    )),
+    Mutation("a mistyped safety flag reads as not set", ("SEC14", "CH1"), (
+        ("gateway/model.rego", "\tv != false\n\tv != null\n", "\tv == true\n"),
+    )),
+    # Issue 21: the children's consent rules, the reach of a grant, CR24's recipients, L6.
+    Mutation("a suspected guardian's consent counts beside another consent", ("CH7",), (
+        ("gateway/children.rego", "_counts(c) if {\n\tnot _legal_action\n\tnot _void_consent(c)\n}",
+         "_counts(c) if {\n\tnot _legal_action\n}"),
+    )),
+    Mutation("an incomplete child consent counts for a legal action beside a complete one", ("CH6", "CH9"), (
+        ("gateway/children.rego", "_counts(c) if {\n\tnot _legal_action\n\tnot _void_consent(c)\n}",
+         "_counts(c) if {\n\tnot _void_consent(c)\n}"),
+    )),
+    Mutation("an asylum application for a child is not a legal action", ("CH6", "CH9"), (
+        ("data/exceptions.json", '"asylum_application",\n      "compensation",', '"compensation",'),
+    )),
+    Mutation("a grant opens the consent route for a child without a guardian advocate", ("CH3",), (
+        ("gateway/children.rego", "_child_counting := [] if _guardian_advocate_missing else",
+         "_child_counting := [] if false else"),
+    )),
+    Mutation("a kind: consent or an exception grant reaches the country of origin", ("CR24",), (
+        ("gateway/firewalls.rego", "\tnot data.gateway.exceptions.claimed\n"
+         "\tsome c in data.gateway.consent.applicable\n\ts.recipient_agency_id in c.recipients\n", ""),
+    )),
+    Mutation("family tracing releases every class of its basis", ("L6",), (
+        ("data/exceptions.json", _json_list("data/exceptions.json", '"fields": [\n        "status.unaccompanied'),
+         '"fields": []'),
     )),
     # The rest of the policy: consent lifecycle, children, lawful exceptions, four eyes.
     Mutation("a withdrawn consent still counts", ("CR14",), (
@@ -145,7 +193,7 @@ MUTATIONS = [
         ("gateway/exceptions.rego", "_child_ok if data.gateway.children.is_child\n", "_child_ok := true\n"),
     )),
     Mutation("a disputed age is an adult's", ("CH1", "CH1b"), (
-        ("gateway/children.rego", "is_child if input.subject.age_disputed == true\n", ""),
+        ("gateway/children.rego", 'is_child if data.gateway.model.subject_flag("age_disputed")\n', ""),
     )),
     Mutation("a child's case leaves intake without a guardian advocate", ("CH3",), (
         ("gateway/children.rego", "\tis_child\n\tnot _has_guardian_advocate\n", "\tis_child\n\tfalse\n"),
@@ -155,12 +203,12 @@ MUTATIONS = [
          '"guardian_advocate_service"\n\tfalse\n'),
     )),
     Mutation("a suspected guardian's consent still counts", ("CH7",), (
-        ("gateway/children.rego", "_counting := [c | some c in data.gateway.consent.applicable; not _void_consent(c)]",
-         "_counting := [c | some c in data.gateway.consent.applicable]"),
+        ("gateway/children.rego", "_not_void := [c | some c in data.gateway.consent.named; not _void_consent(c)]",
+         "_not_void := [c | some c in data.gateway.consent.named]"),
     )),
     Mutation("legal consequences for a child without the guardian's consent and the child's views",
              ("CH6", "CH9"), (
-        ("gateway/children.rego", "\tcount([c | some c in _counting; _complete(c)]) == 0\n", "\tfalse\n"),
+        ("gateway/children.rego", "\tcount([c | some c in _not_void; _complete(c)]) == 0\n", "\tfalse\n"),
     )),
     Mutation("a child's return without a best-interests decision", ("CH19",), (
         ("gateway/children.rego", "\tdata.gateway.model.strings.purpose in return_purposes\n"

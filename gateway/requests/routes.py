@@ -1,0 +1,96 @@
+"""``/v1/information-requests``: ask another agency for named information; its inbox; answer or decline."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import db
+from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..exchange.catalogue import field_classes
+from . import service
+from .models import DeclineReason
+
+router = APIRouter(prefix="/v1/information-requests", tags=["information requests"])
+Writer = Annotated[Caller, Depends(require_scope("referrals:write"))]
+Reader = Annotated[Caller, Depends(require_scope("referrals:read"))]
+FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequestBody(Strict):
+    holder_agency_id: str = Field(min_length=2, max_length=64)
+    subject_ref: str = Field(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """The holder's subject id given to the requester earlier, or an opaque reference; never a name."""
+    purpose: str = Field(min_length=2, max_length=40, pattern=r"^[a-z_]+$")
+    fields: list[Annotated[str, Field(max_length=120, pattern=FIELD_NAME)]] = Field(min_length=1, max_length=60)
+    basis: str = Field(pattern=r"^(consent|L\d{1,2}[a-z]?)$")
+    urgency: Literal["urgent", "medium", "low"] = "medium"
+    respond_by: datetime | None = None
+
+
+class DeclineBody(Strict):
+    reason: DeclineReason
+
+
+class AnswerBody(Strict):
+    user_role: str | None = Field(default=None, max_length=40, pattern=r"^[a-z_]+$")
+    user_id: str | None = Field(default=None, max_length=120)
+
+
+@cache
+def _purposes(policy_dir: Path) -> frozenset[str]:
+    document = json.loads((policy_dir / "data" / "purposes.json").read_text(encoding="utf-8"))
+    return frozenset(document["purposes"])
+
+
+@router.post("", status_code=201)
+def create_request(body: RequestBody, caller: Writer, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    policy_dir = ctx.settings.policy_dir
+    with session.begin():
+        request = service.create(session, ctx, caller, service.RequestSpec(
+            holder_agency_id=body.holder_agency_id, subject_ref=body.subject_ref, purpose=body.purpose,
+            fields=tuple(body.fields), basis=body.basis, urgency=body.urgency, respond_by=body.respond_by,
+        ), known_fields=frozenset(field_classes(policy_dir)), known_purposes=_purposes(policy_dir))
+        return service.document(request, caller, ctx.clock.now())
+
+
+@router.get("")
+def list_requests(caller: Reader, ctx: ContextDep, session: SessionDep,
+                  box: Annotated[Literal["inbox", "outbox"], Query()] = "inbox") -> list[dict[str, Any]]:
+    """``inbox``: requests to the calling agency; ``outbox``: those it made."""
+    with db.read_transaction(session):
+        now = ctx.clock.now()
+        return [service.document(r, caller, now) for r in service.listing(session, caller, box)]
+
+
+@router.get("/{request_id}")
+def show_request(request_id: str, caller: Reader, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    with db.read_transaction(session):
+        return service.document(service.get(session, caller, request_id), caller, ctx.clock.now())
+
+
+@router.post("/{request_id}/decline")
+def decline_request(request_id: str, body: DeclineBody, caller: Writer, ctx: ContextDep,
+                    session: SessionDep) -> dict[str, Any]:
+    with session.begin():
+        request = service.decline(session, ctx, caller, request_id, str(body.reason))
+        return service.document(request, caller, ctx.clock.now())
+
+
+@router.post("/{request_id}/answer")
+def answer_request(request_id: str, body: AnswerBody, caller: Writer, ctx: ContextDep, session: SessionDep,
+                   request: Request) -> dict[str, Any]:
+    """Run the holder's referral to the requester through the policy; the answer is the plan (as
+    ``POST /v1/plans`` returns it): seal and submit it as usual when allowed."""
+    return service.answer(session, ctx, caller, request_id, user_role=body.user_role, user_id=body.user_id,
+                          request_id_header=getattr(request.state, "request_id", None))
