@@ -7,6 +7,7 @@ they are doing.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -26,6 +27,7 @@ from .errors import GatewayError
 from .registry import service
 from .registry.models import AgencyKind, KeyKind
 from .settings import Settings
+from .store_check import StoreUnavailable, require_store
 
 app = typer.Typer(help="Safe-referral gateway: consent-checked, end-to-end encrypted referrals.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -36,7 +38,7 @@ app.add_typer(agency_app, name="agency")
 app.add_typer(audit_app, name="audit")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
@@ -91,11 +93,37 @@ def serve(
 
     settings = serve_settings(host, port, data_dir)
     try:
+        require_store(settings)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+    sock = _bind(host, port)
+    try:
         application = create_app(settings)
     except GatewayError as exc:
+        sock.close()
         _fail(exc.detail)
+    config = uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False,
+                            proxy_headers=True)
     _progress(f"serving on http://{host}:{port} (data: {settings.data_dir}, policy: {settings.policy_engine})")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Take the port before saying "serving on": a busy port is refused in one line, not after."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        _fail(f"cannot resolve --host {host}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? try --port)")
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
@@ -129,6 +157,10 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 
 def _session(settings: Settings):  # type: ignore[no-untyped-def]
+    try:
+        require_store(settings)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
     engine = db.make_engine(settings.resolved_database_url)
     return engine, db.make_sessionmaker(engine)
 
@@ -188,15 +220,14 @@ def agency_show(agency_id: str, data_dir: DataDir = None) -> None:
     try:
         with sessions() as session:
             agency = service.get_agency(session, agency_id)
-            out.print(f"[bold]{agency.name}[/bold] ({agency.id}) kind={agency.kind} "
-                      f"jurisdiction={agency.jurisdiction} vetting={agency.vetting_status} "
-                      f"mandated_reporter={agency.mandated_reporter}", highlight=False)
-            table = Table("key id", "kind", "status", "fingerprint")
+            typer.echo(f"{agency.name} ({agency.id}) kind={agency.kind} jurisdiction={agency.jurisdiction} "
+                       f"vetting={agency.vetting_status} mandated_reporter={agency.mandated_reporter}")
+            # Plain lines, never a table: the fingerprint is read over the phone and must not be cut
+            # or wrapped, whatever the terminal's width (or a pipe's).
             for k in agency.keys:
-                table.add_row(k.id, k.kind, k.status, k.fingerprint)
-            out.print(table)
+                typer.echo(f"key {k.id}  {k.kind}  {k.status}\n  fingerprint: {k.fingerprint}")
             for e in agency.endpoints:
-                out.print(f"endpoint {e.id} {e.status} {e.url} fingerprint {e.fingerprint}", highlight=False)
+                typer.echo(f"endpoint {e.id}  {e.status}  {e.url}\n  fingerprint: {e.fingerprint}")
     except GatewayError as exc:
         _fail(exc.detail)
     finally:
@@ -302,8 +333,21 @@ def rules(
 
 
 def main() -> None:
+    """Run the command; anything unexpected still ends in one line on stderr and exit 1, not a traceback
+    (``GATEWAY_TRACEBACK=1`` shows it for debugging)."""
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("GATEWAY_TRACEBACK"):
+            raise
+        err.print(f"[red]error:[/red] {one_line(exc)}", highlight=False)
+        sys.exit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """A one-line description of an unexpected error (its type and the first line of its message)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -26,6 +26,7 @@ from crypto.keys import normalise_fingerprint
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..errors import Conflict, NotFound, Unprocessable
+from .jurisdiction import alpha2
 from .models import Agency, AgencyEndpoint, AgencyKey, AgencyKind, KeyKind, TrustStatus, VettingStatus
 
 DEFAULT_SCOPES: dict[str, list[str]] = {
@@ -82,7 +83,7 @@ def register_agency(session: Session, spec: AgencySpec, *, actor: Actor, now: da
         id=spec.id,
         name=spec.name,
         kind=str(spec.kind),
-        jurisdiction=spec.jurisdiction.upper(),
+        jurisdiction=alpha2(spec.jurisdiction),
         vetting_status=VettingStatus.VETTED if spec.vetted else VettingStatus.PENDING,
         vetted_at=now if spec.vetted else None,
         mandated_reporter=spec.mandated_reporter,
