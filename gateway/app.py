@@ -15,6 +15,7 @@ from consent.clock import Clock, SystemClock
 from crypto.keys import load_signing_seed
 
 from . import db
+from .api_docs import install_docs
 from .audit.checkpoints import periodic_checkpoints
 from .audit.routes import router as audit_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
@@ -28,6 +29,7 @@ from .exceptions.routes import router as exceptions_router
 from .exchange.routes import router as exchange_router
 from .exchange.worker import DeliveryWorker
 from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_logging, install_error_handlers
+from .openapi import install_openapi
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         title="Safe-referral gateway",
         version="0.1.0",
         description="Consent- and policy-checked, end-to-end encrypted referrals between agencies.",
-        docs_url="/docs" if settings.show_docs else None,
+        docs_url=None,  # served by gateway.api_docs, without a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.show_docs else None,
         lifespan=_lifespan(ctx),
@@ -143,6 +145,9 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(portal_api.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_staff.router)
+    if settings.show_docs:
+        install_docs(app, app.title)
+        install_openapi(app)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
