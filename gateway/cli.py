@@ -15,7 +15,6 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from consent.clock import SystemClock
 
@@ -139,10 +138,55 @@ def demo(
     settings = Settings(data_dir=data_dir, issuer=f"http://{host}:{port}")
     init_data_dir(settings, _progress)
     creds = seed_demo(settings, progress=_progress)
-    out.print(f"demo registry ready in {data_dir}; agencies' private keys in {data_dir}/agency-keys/")
-    out.print(f"DPO console credentials: {creds}")
+    _print_demo(settings, data_dir, creds)
     if not no_serve:
         serve(host=host, port=port, data_dir=data_dir)
+
+
+def _print_demo(settings: Settings, data_dir: Path, creds: Path) -> None:
+    """Everything a newcomer needs, on the terminal: agencies, a person's code and PIN, the DPO's
+    sign-in with a QR code for the authenticator app (demo only: real credentials are never printed)."""
+    import pyotp
+    import segno
+
+    from .setup import PENDING_DEMO, read_credentials
+
+    url = settings.issuer
+    engine, sessions = _session(settings)
+    with sessions() as session:
+        agencies = service.list_agencies(session)
+        pending = [(k.id, k.kind, k.fingerprint) for a in agencies if a.id == PENDING_DEMO for k in a.keys
+                   if k.status == "pending"]
+        rows = [(a.id, a.name, ", ".join(sorted({str(k.status) for k in a.keys})) or "-") for a in agencies]
+    engine.dispose()
+    echo = typer.echo
+    echo(f"\nDemo registry in {data_dir} (each agency's private keys in {data_dir}/agency-keys/).")
+    echo("Agencies:")
+    for agency_id, name, status in rows:
+        echo(f"  {agency_id:<15} keys {status:<9} {name}")
+    if pending:
+        echo(f"\n{PENDING_DEMO}'s keys are pending: verify them as an administrator would, with the fingerprint "
+             "the agency reads back over the phone:")
+        for key_id, kind, fingerprint in pending:
+            echo(f"  gateway agency verify-key {PENDING_DEMO} {key_id} --fingerprint {fingerprint} "
+                 f"--data-dir {data_dir}   # {kind}")
+    found = read_credentials(creds)
+    person = found.get("person", {})
+    if person:
+        echo(f"\nA person's portal, {url}/p/ :")
+        echo(f"  access code: {person.get('access code')}")
+        echo(f"  PIN:         {person.get('pin')}")
+    dpo = found.get("DPO", {})
+    if dpo:
+        echo(f"\nThe DPO console, {url}/console :")
+        echo(f"  username:    {dpo.get('username')}")
+        echo(f"  password:    {dpo.get('password')}")
+        echo(f"  TOTP secret: {dpo.get('totp secret')}  (or scan the code below; `python3 -c \"import pyotp; "
+             f"print(pyotp.TOTP('{dpo.get('totp secret')}').now())\"` prints the current code)")
+        uri = pyotp.TOTP(dpo.get("totp secret", "")).provisioning_uri(name=dpo.get("username", "dpo"),
+                                                                      issuer_name="safe-referral demo")
+        segno.make(uri, error="m").terminal(compact=True)
+    echo(f"(kept in {creds}, mode 0600; demo only)\n")
 
 
 @db_app.command("upgrade")
@@ -203,13 +247,17 @@ def agency_list(data_dir: DataDir = None) -> None:
     """List registered agencies and the status of their keys."""
     settings = _settings(data_dir)
     engine, sessions = _session(settings)
-    table = Table("id", "name", "kind", "jurisdiction", "vetting", "keys")
+    rows = [("id", "kind", "jurisdiction", "vetting", "keys", "name")]
     with sessions() as session:
         for agency in service.list_agencies(session):
             keys = ", ".join(f"{k.kind}:{k.status}" for k in agency.keys) or "-"
-            table.add_row(agency.id, agency.name, agency.kind, agency.jurisdiction, agency.vetting_status, keys)
+            rows.append((agency.id, str(agency.kind), agency.jurisdiction, str(agency.vetting_status), keys,
+                         agency.name))
     engine.dispose()
-    out.print(table)
+    # Plain columns, never wrapped or cut (ids are typed back into other commands).
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5])
 
 
 @agency_app.command("show")
