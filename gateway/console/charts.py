@@ -93,7 +93,7 @@ def render_svg(chart: Chart) -> bytes:
         axes.bar_label(bars, padding=3)
         axes.spines[["top", "right"]].set_visible(False)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_xlim(0, max(1, max(values)) * 1.1)
+        axes.set_xlim(0, max(1, *values) * 1.1)
         figure.tight_layout()
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": chart.title,
