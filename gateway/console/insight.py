@@ -42,7 +42,7 @@ def _legend(policy_dir: Path, name: str, key: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for code, value in data.items():
         if isinstance(value, dict):
-            out[code] = str(value.get("name") or value.get("label") or value.get("title") or code)
+            out[code] = str(value.get("name") or value.get("text") or value.get("label") or code)
     return out
 
 

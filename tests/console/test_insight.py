@@ -65,7 +65,7 @@ def test_a_persons_page_groups_releases_by_recipient_and_hides_sign_ins(
     html = page.text
     assert "<h3>clinic" in html and "<h3>shelter" in html
     assert "exception <strong>L4</strong>" in html and "cns-17" in html
-    assert "no_consent" in html and "Identity core" in html  # legends for reasons and classes
+    assert "No consent in force covers this exchange" in html and "Identity core" in html  # legends
     assert "2 portal sign-in entries hidden" in html and "portal:session:sign_in" not in html
     assert "portal:session:sign_in" in client.get("/console/people/subj-42?noise=1").text
     with ctx.sessions() as session:
@@ -102,7 +102,11 @@ def test_person_page_and_charts_in_chromium_at_1280(server: str, browser: Any, d
     page.fill("#code", dpo.code())
     page.click("button:has-text('Sign in')")
     page.wait_for_selector("text=Sign out")
-    page.goto(f"{server}/console/people/subj-42")
+    page.goto(f"{server}/console/entries?subject=subj-42")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # the results table fits
+    assert page.get_attribute("#f-from", "type") == "date"
+    page.click("a[href='/console/people/subj-42'] >> nth=0")
+    page.wait_for_selector("h1:has-text('Who received what')")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     screenshot(page, "console-person")
     page.goto(f"{server}/console/charts")
