@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import httpx
 import typer
 
+from crypto.errors import CryptoError
 from crypto.keys import generate_agency_keys, load_key_file, save_key_file
 
 from .client import GatewayClient
@@ -24,20 +27,36 @@ def token(
     url: Annotated[str, typer.Option(help="Gateway base URL.")] = "http://127.0.0.1:8000",
 ) -> None:
     """Print a five-minute access token obtained with a private_key_jwt assertion."""
-    keys = load_key_file(key_file or data_dir / "agency-keys" / f"{agency_id}.json")
+    path = key_file or data_dir / "agency-keys" / f"{agency_id}.json"
+    try:
+        keys = load_key_file(path)
+    except (OSError, CryptoError) as exc:
+        _fail(f"cannot read the key file {path}: {getattr(exc, 'strerror', None) or exc}")
     try:
         with GatewayClient(url, agency_id, keys) as client:
             typer.echo(client.token())
-    except (ConnectorError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    except httpx.HTTPError as exc:
+        # ConnectError and the other transport errors are not OSErrors: say where and why in one line.
+        _fail(f"cannot reach the gateway at {url}: {exc or type(exc).__name__} (is it running? pass --url)")
+    except ConnectorError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
 
 
 @app.command()
 def keygen(path: Path) -> None:
     """Generate an agency's key pair into PATH (mode 0600) and print the public keys and fingerprints."""
+    if path.exists():
+        _fail(f"{path} exists; refusing to overwrite a private key")
     keypair = generate_agency_keys()
-    save_key_file(path, keypair)
+    try:
+        save_key_file(path, keypair)
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}")
     public = keypair.public()
     fps = public.fingerprints()
     typer.echo(f"encryption (x25519) public key: {public.encryption_b64}\n  fingerprint: {fps['encryption']}")
@@ -65,5 +84,15 @@ def monitor_keys(
     typer.echo(f"ok: every key in {agency_id}'s name was bound by {agency_id}")
 
 
+def main() -> None:
+    """Run a command; anything unexpected still ends in one line on stderr and exit 1."""
+    try:
+        app()
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        typer.echo(f"error: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": "), err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -13,12 +13,15 @@ from typing import Any
 import httpx
 
 from crypto.binding import make_binding, verify_binding
+from crypto.checkpoint import Checkpoint
 from crypto.encoding import b64u_decode
 from crypto.keys import AgencyKeyPair
 
 from .assertion import token_request_form
+from .audit import CheckpointUpdate, check_checkpoint_update, verify_entry_inclusion
 from .errors import GatewayAPIError, VerificationError
 from .key_pins import KeyNotTrusted, KeyPins
+from .records import AgencyNotice, ExceptionGrant, Explanation
 from .referral import OpenedReferral, Preview, make_preview, open_referral, seal_referral
 from .tree_head import TreeHead, WitnessedLog
 
@@ -58,6 +61,9 @@ class GatewayClient:
         self._log_checked_at = float("-inf")
         self.pins = pins
         """With :class:`KeyPins`, other agencies' keys are used only if pinned or proven bound by the agency."""
+        self.pinned_checkpoint: Checkpoint | None = None
+        """The latest audit checkpoint this client has verified; a later one must extend it."""
+        self._gateway_key: bytes | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -241,12 +247,15 @@ class GatewayClient:
         return self._key_ids[kind]
 
     # -- exchange ----------------------------------------------------------------------
-    def plan(self, subject_id: str, recipient_agency_id: str, purpose: str, fields: list[str]) -> JSONDict:
-        """Ask what may be sent. The answer says ``allow``, the permitted fields, reasons and obligations."""
-        return dict(self.request("POST", "/v1/plans", json={
-            "subject_id": subject_id, "recipient_agency_id": recipient_agency_id, "purpose": purpose,
-            "fields": sorted(fields),
-        }))
+    def plan(self, subject_id: str, recipient_agency_id: str, purpose: str, fields: list[str], *,
+             exception_grant_id: str | None = None) -> JSONDict:
+        """Ask what may be sent. The answer says ``allow``, the permitted fields, reasons and obligations.
+        With ``exception_grant_id`` the decision is made under that approved lawful exception."""
+        body: JSONDict = {"subject_id": subject_id, "recipient_agency_id": recipient_agency_id, "purpose": purpose,
+                          "fields": sorted(fields)}
+        if exception_grant_id is not None:
+            body["exception_grant_id"] = exception_grant_id
+        return dict(self.request("POST", "/v1/plans", json=body))
 
     def preview(self, plan: JSONDict, fields: dict[str, Any], language: str) -> Preview:
         """What the person must see before sending (only the permitted fields)."""
@@ -317,15 +326,93 @@ class GatewayClient:
     def outbox(self, envelope_id: str) -> JSONDict:
         return dict(self.request("GET", f"/v1/outbox/{envelope_id}"))
 
-    # -- exceptions (person-bound: call these on acting_for(...)) ------------------------
+    # -- lawful exceptions ---------------------------------------------------------------
+    def request_exception(self, subject_id: str, *, basis: str, scenario: str, recipient_agency_id: str,
+                          purpose: str, classes: list[str], justification_code: str, justification_ref: str,
+                          fields: list[str] | None = None, **extra: Any) -> ExceptionGrant:
+        """Ask for a grant under a basis and scenario your agency published (``extra``: ``ttl_s``,
+        ``best_interests_ref``, ``defer_until``, ``defer_reason``). Person-bound: call it on
+        :meth:`acting_for` (the requester is that person). It needs a second approver."""
+        body: JSONDict = {"subject_id": subject_id, "basis": basis, "scenario": scenario,
+                          "recipient_agency_id": recipient_agency_id, "purpose": purpose, "classes": classes,
+                          "fields": fields or [], "justification_code": justification_code,
+                          "justification_ref": justification_ref, **extra}
+        return ExceptionGrant.from_json(self.request("POST", "/v1/exceptions", json=body))
 
-    def request_exception(self, **grant: Any) -> JSONDict:
-        """Ask for a lawful-exception grant; the requester is the person this client acts for."""
-        return dict(self.request("POST", "/v1/exceptions", json=grant))
+    def approve_exception(self, grant_id: str) -> ExceptionGrant:
+        """The second pair of eyes: another entitled person of the same agency (call it on
+        :meth:`acting_for` with that person's token)."""
+        return ExceptionGrant.from_json(self.request("POST", f"/v1/exceptions/{grant_id}/approvals"))
 
-    def approve_exception(self, grant_id: str) -> JSONDict:
-        """The second pair of eyes: another entitled person of the same agency approves."""
-        return dict(self.request("POST", f"/v1/exceptions/{grant_id}/approvals"))
+    def exception(self, grant_id: str) -> ExceptionGrant:
+        return ExceptionGrant.from_json(self.request("GET", f"/v1/exceptions/{grant_id}"))
+
+    def exceptions(self, subject_id: str | None = None) -> list[ExceptionGrant]:
+        params = {"subject_id": subject_id} if subject_id else None
+        return [ExceptionGrant.from_json(g) for g in self.request("GET", "/v1/exceptions", params=params)]
+
+    def record_exception_explanation(self, subject_id: str, *, given_at: str, policy_version: str,
+                                     language: str) -> Explanation:
+        """Record that the person was told, at the outset, when your agency may share without asking (L1).
+        Person-bound: call it on :meth:`acting_for`."""
+        return Explanation.from_json(self.request("POST", "/v1/exceptions/explanations", json={
+            "subject_id": subject_id, "given_at": given_at,
+            "policy_version": policy_version, "language": language}))
+
+    def notices(self) -> list[AgencyNotice]:
+        """What your agency must be told (exceptions used on your cases, suspected guardians, age
+        corrections, NRM deadline alerts)."""
+        return [AgencyNotice.from_json(n) for n in self.request("GET", "/v1/exceptions/notices")]
+
+    # -- audit log: checkpoint pinning ----------------------------------------------------
+    def gateway_public_key(self) -> bytes:
+        """The gateway's Ed25519 key from its JWKS (fetched once; pass it to the constructor's caller
+        out of band where possible)."""
+        if self._gateway_key is None:
+            jwks = self._check(self._http.get("/.well-known/jwks.json"))
+            okp = [k for k in jwks["keys"] if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"]
+            if not okp:
+                raise VerificationError("the gateway publishes no Ed25519 key")
+            self._gateway_key = b64u_decode(str(okp[0]["x"]))
+        return self._gateway_key
+
+    def pin_gateway_key(self, public_key: bytes) -> None:
+        """Use this key (obtained out of band) instead of fetching the JWKS."""
+        self._gateway_key = public_key
+
+    def check_audit_log(self) -> CheckpointUpdate:
+        """Fetch the latest signed checkpoint and check it extends the pinned one (a consistency proof);
+        pin it if so. Raises :class:`VerificationError` when the log was rewritten (keep both signed
+        checkpoints: they prove it) or the checkpoint does not verify."""
+        latest = self.request("GET", "/v1/audit/checkpoints/latest")
+        proof: list[str] = []
+        old = self.pinned_checkpoint
+        if old is not None and int(latest["tree_size"]) > old.tree_size:
+            proof = list(self.request("GET", "/v1/audit/consistency-proof",
+                                      params={"first": old.tree_size, "second": int(latest["tree_size"])})["proof"])
+        update = check_checkpoint_update(old, latest, self.gateway_public_key(), proof)
+        if update.rewritten:
+            raise VerificationError(f"the gateway's audit log was rewritten ({update.reason})")
+        if update.accept and update.checkpoint is not None:
+            self.pinned_checkpoint = update.checkpoint
+        elif update.reason in ("bad_signature", "malformed"):
+            raise VerificationError(f"the gateway's checkpoint does not verify ({update.reason})")
+        return update
+
+    def verify_audit_entry(self, entry: JSONDict) -> bool:
+        """Whether an audit entry (as ``/v1/audit/entries`` returns it) is in the pinned checkpoint's tree."""
+        if self.pinned_checkpoint is None:
+            self.check_audit_log()
+        head = self.pinned_checkpoint
+        if head is None or int(entry["seq"]) >= head.tree_size:
+            return False
+        proof = self.request("GET", f"/v1/audit/entries/{entry['seq']}/inclusion-proof",
+                             params={"tree_size": head.tree_size})
+        return verify_entry_inclusion(entry, proof["proof"], head, self.gateway_public_key())
+
+    def audit_entries(self, *, after: int = -1, limit: int = 50) -> JSONDict:
+        """A page of your agency's own audit entries (``entries``, ``next_after``)."""
+        return dict(self.request("GET", "/v1/audit/entries", params={"after": after, "limit": limit}))
 
     # -- information requests (issue 21) ----------------------------------------------
     def request_information(self, holder_agency_id: str, subject_ref: str, purpose: str, fields: list[str], *,

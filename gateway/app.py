@@ -15,6 +15,7 @@ from consent.clock import Clock, SystemClock
 from crypto.keys import load_signing_seed
 
 from . import db
+from .api_docs import install_docs
 from .audit.checkpoints import periodic_checkpoints
 from .audit.gossip import GossipMiddleware
 from .audit.notes import load_or_create_checkpoint_seed, parse_witnesses
@@ -23,6 +24,7 @@ from .audit.transparency import router as transparency_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
 from .consent_api import consents_router, subjects_router
+from .console.insight import router as console_insight_router
 from .console.routes import router as console_router
 from .context import GatewayContext
 from .errors import GatewayError, ServiceUnavailable
@@ -34,6 +36,7 @@ from .http import BodyLimitMiddleware, RequestContextMiddleware, configure_loggi
 from .keyring import KeyRing
 from .linkage.console import router as linkage_console_router
 from .linkage.routes import router as linkage_router
+from .openapi import install_openapi
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
@@ -114,7 +117,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         title="Safe-referral gateway",
         version="0.1.0",
         description="Consent- and policy-checked, end-to-end encrypted referrals between agencies.",
-        docs_url="/docs" if settings.show_docs else None,
+        docs_url=None,  # served by gateway.api_docs, without a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.show_docs else None,
         lifespan=_lifespan(ctx),
@@ -174,6 +177,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(transparency_router)
     app.include_router(console_router)
     app.include_router(linkage_console_router)
+    app.include_router(console_insight_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
     app.include_router(subjects_router)
     app.include_router(consents_router)
@@ -187,6 +191,9 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(linkage_router)
     app.include_router(staff_api.router)
     app.include_router(staff_routes.router)
+    if settings.show_docs:
+        install_docs(app, app.title)
+        install_openapi(app)
 
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(GossipMiddleware)

@@ -7,6 +7,7 @@ they are doing.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -14,7 +15,6 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from consent.clock import SystemClock
 
@@ -26,6 +26,7 @@ from .errors import GatewayError
 from .registry import service
 from .registry.models import AgencyKind, KeyKind
 from .settings import Settings
+from .store_check import StoreUnavailable, require_store
 
 app = typer.Typer(help="Safe-referral gateway: consent-checked, end-to-end encrypted referrals.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -36,7 +37,7 @@ app.add_typer(agency_app, name="agency")
 app.add_typer(audit_app, name="audit")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
@@ -91,11 +92,37 @@ def serve(
 
     settings = serve_settings(host, port, data_dir)
     try:
+        require_store(settings)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+    sock = _bind(host, port)
+    try:
         application = create_app(settings)
     except GatewayError as exc:
+        sock.close()
         _fail(exc.detail)
+    config = uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False,
+                            proxy_headers=True)
     _progress(f"serving on http://{host}:{port} (data: {settings.data_dir}, policy: {settings.policy_engine})")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Take the port before saying "serving on": a busy port is refused in one line, not after."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        _fail(f"cannot resolve --host {host}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? try --port)")
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
@@ -118,10 +145,9 @@ def demo(
     witness_key = set_up_demo_witness(settings)
     log_key = notes.signer_verifier(settings.log_origin, load_signing_seed(settings.checkpoint_key_path))
     (data_dir / "checkpoint-key.txt").write_text(log_key.vkey() + "\n")
-    out.print(f"demo registry ready in {data_dir}; agencies' private keys in {data_dir}/agency-keys/")
-    out.print(f"staff accounts (sign in at http://localhost:{port}/staff, the DPO also at /console): {creds}")
     out.print(f"checkpoint key: {log_key.vkey()}\nwitness (monitoring body): {witness_key.vkey()}", highlight=False,
               soft_wrap=True)
+    _print_demo(settings, data_dir, creds)
     if not no_serve:
         witness = DemoWitness(settings, f"http://{host}:{port}", log_key)
         witness.start()
@@ -129,6 +155,54 @@ def demo(
             serve(host=host, port=port, data_dir=data_dir)
         finally:
             witness.stop()
+
+
+def _print_demo(settings: Settings, data_dir: Path, creds: Path) -> None:
+    """Everything a newcomer needs, on the terminal: agencies, a person's code and PIN, the DPO's
+    sign-in with a QR code for the authenticator app (demo only: real credentials are never printed)."""
+    import pyotp
+    import segno
+
+    from .setup import PENDING_DEMO, read_credentials
+
+    url = settings.issuer
+    engine, sessions = _session(settings)
+    with sessions() as session:
+        agencies = service.list_agencies(session)
+        pending = [(k.id, k.kind, k.fingerprint) for a in agencies if a.id == PENDING_DEMO for k in a.keys
+                   if k.status == "pending"]
+        rows = [(a.id, a.name, ", ".join(sorted({str(k.status) for k in a.keys})) or "-") for a in agencies]
+    engine.dispose()
+    echo = typer.echo
+    echo(f"\nDemo registry in {data_dir} (each agency's private keys in {data_dir}/agency-keys/).")
+    echo("Agencies:")
+    for agency_id, name, status in rows:
+        echo(f"  {agency_id:<15} keys {status:<9} {name}")
+    if pending:
+        echo(f"\n{PENDING_DEMO}'s keys are pending: verify them as an administrator would, with the fingerprint "
+             "the agency reads back over the phone:")
+        for key_id, kind, fingerprint in pending:
+            echo(f"  gateway agency verify-key {PENDING_DEMO} {key_id} --fingerprint {fingerprint} "
+                 f"--data-dir {data_dir}   # {kind}")
+    found = read_credentials(creds)
+    person = found.get("person", {})
+    if person:
+        echo(f"\nA person's portal, {url}/p/ :")
+        echo(f"  access code: {person.get('access code')}")
+        echo(f"  PIN:         {person.get('pin')}")
+    dpo = found.get("DPO", {})
+    if dpo:
+        echo(f"\nThe DPO console, {url}/console :")
+        echo(f"  username:    {dpo.get('username')}")
+        echo(f"  password:    {dpo.get('password')}")
+        echo(f"  TOTP secret: {dpo.get('totp secret')}  (or scan the code below; `python3 -c \"import pyotp; "
+             f"print(pyotp.TOTP('{dpo.get('totp secret')}').now())\"` prints the current code)")
+        uri = pyotp.TOTP(dpo.get("totp secret", "")).provisioning_uri(name=dpo.get("username", "dpo"),
+                                                                      issuer_name="safe-referral demo")
+        segno.make(uri, error="m").terminal(compact=True)
+    echo(f"\nStaff accounts of the advocacy service (caseworker, supervisor, administrator) and the consoles' "
+         f"users sign in at {url}/staff (passkeys need a localhost address); each account is in {creds}.")
+    echo(f"(kept in {creds}, mode 0600; demo only)\n")
 
 
 @db_app.command("upgrade")
@@ -143,6 +217,10 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 
 def _session(settings: Settings):  # type: ignore[no-untyped-def]
+    try:
+        require_store(settings)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
     engine = db.make_engine(settings.resolved_database_url)
     return engine, db.make_sessionmaker(engine)
 
@@ -187,13 +265,17 @@ def agency_list(data_dir: DataDir = None) -> None:
     """List registered agencies and the status of their keys."""
     settings = _settings(data_dir)
     engine, sessions = _session(settings)
-    table = Table("id", "name", "kind", "jurisdiction", "vetting", "keys")
+    rows = [("id", "kind", "jurisdiction", "vetting", "keys", "name")]
     with sessions() as session:
         for agency in service.list_agencies(session):
             keys = ", ".join(f"{k.kind}:{k.status}" for k in agency.keys) or "-"
-            table.add_row(agency.id, agency.name, agency.kind, agency.jurisdiction, agency.vetting_status, keys)
+            rows.append((agency.id, str(agency.kind), agency.jurisdiction, str(agency.vetting_status), keys,
+                         agency.name))
     engine.dispose()
-    out.print(table)
+    # Plain columns, never wrapped or cut (ids are typed back into other commands).
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5])
 
 
 @agency_app.command("show")
@@ -204,15 +286,14 @@ def agency_show(agency_id: str, data_dir: DataDir = None) -> None:
     try:
         with sessions() as session:
             agency = service.get_agency(session, agency_id)
-            out.print(f"[bold]{agency.name}[/bold] ({agency.id}) kind={agency.kind} "
-                      f"jurisdiction={agency.jurisdiction} vetting={agency.vetting_status} "
-                      f"mandated_reporter={agency.mandated_reporter}", highlight=False)
-            table = Table("key id", "kind", "status", "fingerprint")
+            typer.echo(f"{agency.name} ({agency.id}) kind={agency.kind} jurisdiction={agency.jurisdiction} "
+                       f"vetting={agency.vetting_status} mandated_reporter={agency.mandated_reporter}")
+            # Plain lines, never a table: the fingerprint is read over the phone and must not be cut
+            # or wrapped, whatever the terminal's width (or a pipe's).
             for k in agency.keys:
-                table.add_row(k.id, k.kind, k.status, k.fingerprint)
-            out.print(table)
+                typer.echo(f"key {k.id}  {k.kind}  {k.status}\n  fingerprint: {k.fingerprint}")
             for e in agency.endpoints:
-                out.print(f"endpoint {e.id} {e.status} {e.url} fingerprint {e.fingerprint}", highlight=False)
+                typer.echo(f"endpoint {e.id}  {e.status}  {e.url}\n  fingerprint: {e.fingerprint}")
     except GatewayError as exc:
         _fail(exc.detail)
     finally:
@@ -318,8 +399,21 @@ def rules(
 
 
 def main() -> None:
+    """Run the command; anything unexpected still ends in one line on stderr and exit 1, not a traceback
+    (``GATEWAY_TRACEBACK=1`` shows it for debugging)."""
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("GATEWAY_TRACEBACK"):
+            raise
+        err.print(f"[red]error:[/red] {one_line(exc)}", highlight=False)
+        sys.exit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """A one-line description of an unexpected error (its type and the first line of its message)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -94,6 +94,10 @@ DEMO_STAFF: tuple[tuple[str, str | None, tuple[str, ...], str], ...] = (
 )
 
 
+PENDING_DEMO = "clinic-demo"
+"""Left with pending keys, so the tour's verify step (the phone call) is real."""
+
+
 def agency_key_path(settings: Settings, agency_id: str) -> Path:
     return settings.data_dir / "agency-keys" / f"{agency_id}.json"
 
@@ -140,7 +144,33 @@ def seed_demo(settings: Settings, *, clock: Clock | None = None, progress: Progr
                 os.chmod(staff_file, 0o600)
     finally:
         engine.dispose()
+    if not creds.exists():
+        creds.touch(mode=0o600)
+    if "access code:" not in creds.read_text():
+        from .demo_person import create_demo_person
+
+        progress("recording a demo person's consent and portal PIN (as the advocacy service)")
+        person = create_demo_person(settings, str(settings.data_dir / "agency-keys"))
+        with creds.open("a") as handle:
+            handle.write(f"\nperson (portal at /p/)\nsubject: {person.subject_id}\n"
+                         f"access code: {person.access_code}\npin: {person.pin}\n")
     return creds
+
+
+def read_credentials(path: Path) -> dict[str, dict[str, str]]:
+    """The demo credentials file as {section: {key: value}} (sections: DPO, monitoring body, person)."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            current = None
+        elif ":" in line and current is not None:
+            key, value = line.split(":", 1)
+            current[key.strip()] = value.strip()
+        elif current is None:
+            name = line.split(" console account")[0].split(" (")[0].strip().removesuffix(" console")
+            current = sections.setdefault(name, {})
+    return sections
 
 
 def _register_demo_agency(
@@ -165,5 +195,6 @@ def _register_demo_agency(
     public = keypair.public()
     for kind, raw_b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
         key = service.add_key(session, demo.id, kind, raw_b64, actor=actor, now=now)
-        # Demo only: the administrator's read-back is the fingerprint itself.
-        service.verify_key(session, demo.id, key.id, key.fingerprint, actor=actor, now=now)
+        if demo.id != PENDING_DEMO:
+            # Demo only: the administrator's read-back is the fingerprint itself.
+            service.verify_key(session, demo.id, key.id, key.fingerprint, actor=actor, now=now)

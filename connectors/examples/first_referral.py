@@ -17,11 +17,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from connectors.adapters.base import pull_and_deliver
 from connectors.adapters.folder import FolderAdapter
 from connectors.client import GatewayClient
+from connectors.errors import ConnectorError
 from connectors.key_pins import KeyPins
 from connectors.staff import person_token_with_code
+from crypto.errors import CryptoError
 from crypto.keys import load_key_file
 
 STAFF = {"staff_id": "advocate-7", "role": "advocate"}
@@ -42,12 +46,15 @@ def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", re
         # 1. With the person present: a pseudonymous record and a consent naming the shelter.
         subject = advocate.request("POST", "/v1/subjects", json={
             "created_by": STAFF, "attributes": {"age_band": "25-34", "preferred_language": "en"}})
-        advocate.request("POST", "/v1/consents", json={
+        granted = advocate.request("POST", "/v1/consents", json={
             "subject_id": subject["id"], "purpose": "shelter", "recipients": [{"agency_id": recipient}],
             "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"], "explained_items": EXPLAINED,
             "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person",
             "capacity": "has_capacity", "obtained_by": STAFF,
             "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
+        # The person's access code for the portal (on their consent card); they choose a PIN with
+        # the advocate (POST /v1/subjects/{id}/portal-access/pin) before they can sign in.
+        print("subject:", subject["id"], " access code for the portal:", granted.get("access_code"))
 
         # 2. Ask, preview, approve, seal and submit.
         fields = {"subject.preferred_name": "A.", "subject.language": "en", "risk.level": "high",
@@ -75,7 +82,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     parser.add_argument("--inbox", type=Path, default=Path("var/demo/shelter-inbox"))
     args = parser.parse_args()
-    received = run(args.url, args.data_dir, args.inbox)
+    try:
+        received = run(args.url, args.data_dir, args.inbox)
+    except httpx.HTTPError as exc:
+        raise SystemExit(f"error: cannot reach the gateway at {args.url}: {exc} (is it running? pass --url)") from None
+    except (ConnectorError, OSError, CryptoError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(f"the shelter's system received {received}:")
     print(json.dumps(json.loads(received.read_text()), indent=2))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from crypto.keys import load_signing_seed, signing_public_key
 
 from .. import db
 from ..settings import Settings
+from ..store_check import StoreUnavailable, require_store
 from . import checkpoints
 from .notes import NoteSigner, parse_witnesses
 from .verify import VerificationReport, record_verification, verify_database
@@ -33,7 +35,7 @@ from .witnessed import WitnessHead, verify_witnessed
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option(help="Data directory (default: $GATEWAY_DATA_DIR or ./var).")]
 
@@ -44,7 +46,16 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    try:
+        settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    try:
+        require_store(settings)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+    return settings
 
 
 def _public_key(settings: Settings, public_key: str | None, jwks: Path | None) -> bytes:
@@ -172,7 +183,12 @@ def _witness_check(settings: Settings, log_key: str | None, witness: list[str] |
 
 
 @app.command("checkpoint")
-def sign_checkpoint(data_dir: DataDir = None) -> None:
+def sign_checkpoint(
+    data_dir: DataDir = None,
+    origin: Annotated[str | None, typer.Option(
+        help="The log's name (the gateway's URL). Default: the origin of the log's latest checkpoint, as the "
+             "server signed it; for a log without one, $GATEWAY_ISSUER.")] = None,
+) -> None:
     """Sign a checkpoint of the log as it is now and print it."""
     settings = _settings(data_dir)
     try:
@@ -182,9 +198,14 @@ def sign_checkpoint(data_dir: DataDir = None) -> None:
     engine = db.make_engine(settings.resolved_database_url)
     try:
         with db.make_sessionmaker(engine)() as session, session.begin():
+            if origin is None:
+                # One log, one name: the server names it by the address it serves on, so a checkpoint
+                # signed here must carry the same origin or `audit verify --origin` would fail on it.
+                previous = checkpoints.latest_checkpoint(session)
+                origin = previous.origin if previous is not None else settings.issuer
             signer = (NoteSigner(settings.log_origin, load_signing_seed(settings.checkpoint_key_path))
                       if settings.checkpoint_key_path.exists() else None)
-            made = checkpoints.create_checkpoint(session, seed, origin=settings.issuer, at=SystemClock().now(),
+            made = checkpoints.create_checkpoint(session, seed, origin=origin, at=SystemClock().now(),
                                                  signer=signer)
     finally:
         engine.dispose()

@@ -8,10 +8,11 @@ read of entries is itself logged). Proofs and checkpoints carry hashes only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, Field
 from sqlalchemy import or_
 
@@ -20,6 +21,7 @@ from crypto.checkpoint import Checkpoint
 from ..console.auth import ConsoleAuth
 from ..deps import ContextDep, OperatorDep, get_caller
 from ..errors import Conflict, Forbidden, NotFound, Unauthenticated, Unprocessable
+from ..query_bounds import INT64_MAX, utc_query_time
 from . import checkpoints, search, tree
 from .log import Actor, AuditEvent, entry_document, record
 from .models import AuditEntry
@@ -128,7 +130,8 @@ def latest_checkpoint(reader: ReaderDep, ctx: ContextDep) -> CheckpointOut:
 
 
 @router.get("/checkpoints/{tree_size}", response_model=CheckpointOut)
-def checkpoint_at(tree_size: int, reader: ReaderDep, ctx: ContextDep) -> CheckpointOut:
+def checkpoint_at(tree_size: Annotated[int, FastAPIPath(ge=0, le=INT64_MAX)], reader: ReaderDep,
+                  ctx: ContextDep) -> CheckpointOut:
     """The most recent signed checkpoint of exactly ``tree_size`` entries."""
     with ctx.sessions() as session:
         found = _checkpoint_out(checkpoints.get_checkpoint(session, tree_size))
@@ -149,10 +152,9 @@ def create_checkpoint(caller: OperatorDep, ctx: ContextDep) -> CheckpointOut:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    """Query times without an offset are read as UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """Query times without an offset are read as UTC (a time that is not a UTC time, such as year 1 at
+    +01:00, is refused with 422 rather than overflowing)."""
+    return utc_query_time(moment)
 
 
 def _own(reader: Reader) -> Any:
@@ -163,8 +165,9 @@ def _own(reader: Reader) -> Any:
 
 @router.get("/entries/{seq}/inclusion-proof", response_model=InclusionProofOut)
 def inclusion_proof(
-    seq: int, reader: ReaderDep, ctx: ContextDep,
-    tree_size: Annotated[int | None, Query(ge=1, description="Default: the latest checkpoint's size")] = None,
+    seq: Annotated[int, FastAPIPath(ge=0, le=INT64_MAX)], reader: ReaderDep, ctx: ContextDep,
+    tree_size: Annotated[int | None, Query(ge=1, le=INT64_MAX,
+                                           description="Default: the latest checkpoint's size")] = None,
 ) -> InclusionProofOut:
     """Prove that entry ``seq`` is in the tree of ``tree_size`` entries (an agency: its own entries only)."""
     with ctx.sessions() as session:
@@ -190,7 +193,8 @@ def inclusion_proof(
 
 @router.get("/consistency-proof", response_model=ConsistencyProofOut)
 def consistency_proof(
-    reader: ReaderDep, ctx: ContextDep, first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)],
+    reader: ReaderDep, ctx: ContextDep, first: Annotated[int, Query(ge=0, le=INT64_MAX)],
+    second: Annotated[int, Query(ge=0, le=INT64_MAX)],
 ) -> ConsistencyProofOut:
     """Prove that the log of ``first`` entries is a prefix of the log of ``second`` entries."""
     with ctx.sessions() as session:
@@ -203,7 +207,7 @@ def consistency_proof(
 @router.get("/entries", response_model=EntryPage)
 def list_entries(
     reader: ReaderDep, ctx: ContextDep,
-    after: Annotated[int, Query(ge=-1, description="Entries with seq above this")] = -1,
+    after: Annotated[int, Query(ge=-1, le=INT64_MAX, description="Entries with seq above this")] = -1,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     action: Annotated[str | None, Query(max_length=60)] = None,
     subject_id: Annotated[str | None, Query(max_length=64)] = None,

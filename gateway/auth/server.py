@@ -50,6 +50,15 @@ from .models import UsedAssertion
 from .tokens import TokenAuthority
 
 log = logging.getLogger("gateway.auth")
+ERROR_DESCRIPTIONS = {
+    "invalid_request": "The token request is missing a parameter or repeats one.",
+    "invalid_client": "Client authentication failed: send a private_key_jwt client assertion signed with a "
+                      "verified Ed25519 key of a vetted agency.",
+    "unsupported_grant_type": "Only the client_credentials grant is supported.",
+    "unauthorized_client": "This client may not use this grant.",
+    "invalid_grant": "The grant is not valid.",
+    "invalid_scope": "The requested scope is not valid.",
+}
 ASSERTION_ALGORITHMS = ["Ed25519", "EdDSA"]
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type URI
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a token type URI
@@ -121,7 +130,23 @@ class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         self._server = server
 
     def get_audiences(self) -> list[str]:
-        return [self._server.token_url]
+        # The token endpoint (RFC 7523) or the issuer identifier itself (RFC 7523bis, which makes
+        # the issuer the one audience that cannot be confused with another server's endpoint).
+        return [self._server.token_url, self._server.tokens.issuer]
+
+    def __call__(self, query_client: Callable[[str], AgencyClient | None], request: Any) -> AgencyClient | None:
+        named = request.form.get("client_id")
+        assertion = request.form.get("client_assertion")
+        if named is not None and assertion:
+            try:
+                _, claims = self.extract_assertion(assertion)
+            except Exception:
+                claims = {}
+            if claims.get("sub") != named:
+                # RFC 7521 section 4.2: a client_id, when sent, must name the assertion's client.
+                raise InvalidClientError(description="client_id does not name the client the assertion is for.")
+        client: AgencyClient | None = super().__call__(query_client, request)
+        return client
 
     def resolve_client_public_key(self, client: AgencyClient) -> KeySet:
         if not client.jwks["keys"]:
@@ -150,7 +175,9 @@ class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         try:
             registry.validate(claims)
         except JoseError as exc:
-            raise InvalidClientError(description="The client assertion is expired or not for this gateway.") from exc
+            raise InvalidClientError(description=(
+                f"The client assertion is expired, not yet valid, lacks iss, sub, aud, exp or jti, or is not for "
+                f"this gateway (aud must be {self._server.token_url} or {self._server.tokens.issuer}).")) from exc
         if claims["sub"] != claims["iss"]:
             raise InvalidClientError(description="Issuer and subject must both be the client id.")
         iat = claims.get("iat")
@@ -158,7 +185,9 @@ class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         if exp - now > self._server.assertion_max_age_s or (
             isinstance(iat, int) and exp - iat > self._server.assertion_max_age_s
         ):
-            raise InvalidClientError(description="The client assertion lives too long.")
+            raise InvalidClientError(description=(
+                f"The client assertion lives too long: exp may be at most {self._server.assertion_max_age_s} s "
+                "after iat and after now (sign assertions for a few minutes, not an hour)."))
         if not self.validate_jti(claims, str(claims["jti"])):
             raise InvalidClientError(description="The client assertion was already used.")
 
@@ -265,13 +294,16 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if status >= 400 and isinstance(body, dict):
             # Problem-document shape, keeping the OAuth error fields clients expect.
             error = str(body.get("error", "invalid_request"))
+            # RFC 6749 section 5.2: error, and always a human-readable error_description.
+            description = str(body.get("error_description") or ERROR_DESCRIPTIONS.get(error, error.replace("_", " ")))
             body = {
                 "type": f"urn:safe-referral:problem:{error}",
                 "title": "Token request refused",
                 "status": 401 if error == "invalid_client" else status,
-                "detail": str(body.get("error_description") or error),
+                "detail": description,
                 "reason": error,
                 "error": error,
+                "error_description": description,
             }
             status = body["status"]
             hdrs["Content-Type"] = "application/problem+json"

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse
@@ -29,6 +30,7 @@ from ..audit.tags import AuditTag
 from ..audit.verify import last_verification, record_verification, verify_database
 from ..context import GatewayContext
 from ..deps import ContextDep
+from ..query_bounds import INT64_MAX
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA, apply_html_headers
 from .auth import AUDIT_ROLES, ConsoleAuth, Staff
@@ -38,6 +40,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50
 
 Csrf = Annotated[str, Form()]
+Before = Annotated[int | None, Query(ge=0, le=INT64_MAX)]
 
 
 def _redirect(url: str) -> Response:
@@ -152,7 +155,7 @@ def home(request: Request, ctx: ContextDep, verified: int = 0) -> Response:
 
 
 @router.get("/entries")
-def entries(request: Request, ctx: ContextDep, before: int | None = None) -> Response:
+def entries(request: Request, ctx: ContextDep, before: Before = None) -> Response:
     form = FilterForm.parse(request.query_params)
     with ctx.sessions() as session, session.begin():
         staff = _require(ctx, request, session)
@@ -174,7 +177,7 @@ def entries(request: Request, ctx: ContextDep, before: int | None = None) -> Res
 
 
 @router.get("/dashboards/{name}")
-def dashboard(name: str, request: Request, ctx: ContextDep, before: int | None = None) -> Response:
+def dashboard(name: str, request: Request, ctx: ContextDep, before: Before = None) -> Response:
     board = DASHBOARDS.get(name)
     form = FilterForm.parse(request.query_params)
     with ctx.sessions() as session, session.begin():
@@ -217,7 +220,7 @@ def _inclusion(session: Session, ctx: GatewayContext, entry: AuditEntry) -> dict
 
 
 @router.get("/entries/{seq}")
-def entry_detail(seq: int, request: Request, ctx: ContextDep) -> Response:
+def entry_detail(seq: Annotated[int, FastAPIPath(ge=0, le=INT64_MAX)], request: Request, ctx: ContextDep) -> Response:
     with ctx.sessions() as session, session.begin():
         staff = _require(ctx, request, session)
         if isinstance(staff, Response):

@@ -62,9 +62,12 @@ def _parse_when(text: str, *, end: bool) -> datetime | None:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end else start  # an end date includes that day
         moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise ValueError("dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31 as an end date, or year 1 at +01:00: no UTC time to compare with.
+        raise ValueError("dates must fall between 0001-01-02 and 9999-12-30") from None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Promises kept here:
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,9 +131,21 @@ def _decide(
     return decide(ctx.policy, document), child
 
 
+_AGENCY_ID = re.compile(r"[A-Za-z0-9_.:\-]{2,64}")
+
+
 def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRequest,
          request_id: str | None = None) -> dict[str, Any]:
     """Ask the policy what may go (see :func:`_plan`); a refused exception grant is audited on its own."""
+    if not _AGENCY_ID.fullmatch(request.recipient_agency_id):
+        # No agency can have this id (a space, say): refused as an unknown recipient, and audited
+        # without the id itself (it is whatever the caller typed).
+        record_refusal(ctx.sessions, AuditEvent(
+            AuditTag.EXCHANGE_PLAN, decision="deny", reason="unknown_recipient", subject_id=None,
+            purpose=request.purpose, details={"recipient": "malformed_id"},
+        ), actor=_actor(caller, request.user_id), at=ctx.clock.now(), request_id=request_id)
+        raise Unprocessable("unknown_recipient",
+                            "No agency has this id (agency ids are letters, digits and - _ . : only).")
     try:
         return _plan(session, ctx, caller, request, request_id)
     except GatewayError as exc:

@@ -26,6 +26,7 @@ from crypto.keys import normalise_fingerprint
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..errors import Conflict, NotFound, Unprocessable
+from .jurisdiction import alpha2
 from .models import (
     STATE_REPRESENTING_KINDS,
     Agency,
@@ -112,7 +113,7 @@ def register_agency(session: Session, spec: AgencySpec, *, actor: Actor, now: da
         id=spec.id,
         name=spec.name,
         kind=str(spec.kind),
-        jurisdiction=spec.jurisdiction.upper(),
+        jurisdiction=alpha2(spec.jurisdiction),
         represents_state=state,
         vetting_status=VettingStatus.VETTED if spec.vetted else VettingStatus.PENDING,
         vetted_at=now if spec.vetted else None,

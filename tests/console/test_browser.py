@@ -117,7 +117,7 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
     assert [(v.actor_user, v.subject_id) for v in views] == [("dpo", "subj-42")]
 
     # One entry, with its inclusion proof checked against the signed checkpoint.
-    first = page.locator("table.entries tbody tr a").last
+    first = page.locator("table.entries tbody tr td:first-child a").last
     seq = first.text_content()
     first.click()
     assert page.text_content("h1") == f"Entry {seq}"

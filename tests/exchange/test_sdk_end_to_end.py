@@ -115,11 +115,11 @@ def test_the_readme_tour_two_staff_members_approve_an_exception_with_the_sdk(liv
             justification_code="risk_assessment_high", justification_ref="case-file:risk-2026-11-24",
             recipient_agency_id="clinic", purpose="healthcare", classes=["D8"], fields=["health.suicide_risk"])
         with pytest.raises(GatewayAPIError) as refused:
-            caseworker.approve_exception(grant["id"])
+            caseworker.approve_exception(grant.id)
         assert refused.value.reason == "role_not_entitled"
         supervisor = ngo.acting_for(token_of("supervisor"))
-        approved = supervisor.approve_exception(grant["id"])
-        assert approved["status"] == "approved" and approved["approved_by"] != approved["requested_by"]
+        approved = supervisor.approve_exception(grant.id)
+        assert approved.status == "approved" and approved.approved_by != approved.requested_by
         with pytest.raises(GatewayAPIError) as alone:
-            ngo.approve_exception(grant["id"])
+            ngo.approve_exception(grant.id)
         assert alone.value.reason == "person_token_required"

@@ -1,0 +1,129 @@
+"""The README's tour, as a newcomer follows it, on a port other than 8000: the demo prints what the
+tour needs, and every step works with that output (registry, pending key verified over "the phone",
+token, refusal, a referral end to end, the portal with the printed code and PIN, the console with
+the printed DPO credentials, the API docs)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from tests.support.browser import screenshot
+from tests.support.live_server import reserve_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_ARGON2_MEMORY_KIB="8", GATEWAY_ARGON2_TIME_COST="1")
+    return env
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(), capture_output=True, text=True,
+                          timeout=180, check=False)
+
+
+def _value(label: str, text: str) -> str:
+    found = re.search(rf"{label}:\s+(\S+)", text)
+    assert found, f"the demo did not print {label!r}:\n{text}"
+    return found.group(1)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    """`./dev demo --port N` (here: python -m gateway demo), its printed output, and the server it starts."""
+    port = reserve_port()
+    data = tmp_path / "var" / "demo"
+    log = (tmp_path / "demo.out").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "gateway", "demo", "--data-dir", str(data), "--port", str(port)],
+                               cwd=tmp_path, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (tmp_path / "demo.out").read_text()
+            time.sleep(0.2)  # polling a starting process for readiness, not synchronising work
+        log.flush()
+        yield url, data, (tmp_path / "demo.out").read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: Any, tmp_path: Path) -> None:
+    url, data, printed = demo
+    assert f"serving on {url}" in printed
+    code, pin = _value("access code", printed), _value("PIN", printed)
+    password, secret = _value("password", printed), _value("TOTP secret", printed)
+    assert re.fullmatch(r"\d{6,}", pin)
+    assert "█" in printed  # the QR code for an authenticator app
+
+    # 1. The registry: the clinic's keys are pending until verified with the read-back fingerprint.
+    listed = _run("-m", "gateway", "agency", "list", "--data-dir", str(data), cwd=tmp_path)
+    assert "shelter-demo" in listed.stdout
+    assert "pending" in _run("-m", "gateway", "agency", "show", "clinic-demo", "--data-dir", str(data),
+                             cwd=tmp_path).stdout
+    pending = re.findall(r"verify-key clinic-demo (\S+) --fingerprint (\S+)", printed)
+    assert len(pending) == 2
+    for key_id, fingerprint in pending:
+        verified = _run("-m", "gateway", "agency", "verify-key", "clinic-demo", key_id, "--fingerprint", fingerprint,
+                        "--data-dir", str(data), cwd=tmp_path)
+        assert verified.returncode == 0, verified.stderr
+    shown = _run("-m", "gateway", "agency", "show", "clinic-demo", "--data-dir", str(data), cwd=tmp_path).stdout
+    assert "pending" not in shown and shown.count("verified") == 2
+
+    # 2. A token with the SDK's helper, on this port.
+    token = _run("-m", "connectors.cli", "token", "iom-demo", "--data-dir", str(data), "--url", url, cwd=tmp_path)
+    assert token.returncode == 0, token.stderr
+    bearer = {"Authorization": f"Bearer {token.stdout.strip()}"}
+    assert httpx.get(f"{url}/v1/agencies", headers=bearer).status_code == 200
+
+    # 3. The precise refusal.
+    refused = httpx.get(f"{url}/v1/agencies/nobody/recipient-key", headers=bearer)
+    assert (refused.status_code, refused.json()["reason"]) == (422, "unknown_recipient")
+
+    # 4. A referral end to end.
+    sent = _run("-m", "connectors.examples.first_referral", "--data-dir", str(data), "--url", url,
+                "--inbox", str(tmp_path / "inbox"), cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert "access code for the portal:" in sent.stdout and "acknowledged" in sent.stdout
+
+    # 5. The portal with the printed access code and PIN, and the console with the DPO's credentials.
+    page = browser.new_page()
+    page.goto(f"{url}/p/")
+    page.fill("#code", code)
+    page.fill("#pin", pin)
+    page.click("#sign-in")
+    page.wait_for_selector("#sign-out")
+    assert "Safe House NGO" in page.inner_text("body") or "shelter" in page.inner_text("body").lower()
+    screenshot(page, "tour-portal")
+    console = browser.new_page(viewport={"width": 1280, "height": 900})
+    console.goto(f"{url}/console")
+    console.fill("#username", "dpo")
+    console.fill("#password", password)
+    console.fill("#code", pyotp.TOTP(secret).now())
+    console.click("button:has-text('Sign in')")
+    console.wait_for_selector("text=Sign out")
+    screenshot(console, "tour-console")
+
+    # 6. The API docs.
+    docs = browser.new_page()
+    docs.goto(f"{url}/docs")
+    docs.wait_for_selector(".opblock-summary-path", timeout=30_000)
