@@ -95,7 +95,9 @@ def serve(
     except GatewayError as exc:
         _fail(exc.detail)
     _progress(f"serving on http://{host}:{port} (data: {settings.data_dir}, policy: {settings.policy_engine})")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False,
+                # Forwarded headers are believed only from GATEWAY_TRUSTED_PROXIES (gateway.web.client_address).
+                proxy_headers=False)
 
 
 @app.command()

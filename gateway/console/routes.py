@@ -29,6 +29,7 @@ from ..audit.tags import AuditTag
 from ..audit.verify import last_verification, record_verification, verify_database
 from ..context import GatewayContext
 from ..deps import ContextDep
+from ..web.client_address import client_address
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA, apply_html_headers
 from .auth import ConsoleAuth, Staff
@@ -92,7 +93,7 @@ def login(
         if row is None or not csrf_token_matches(row.csrf_token, csrf_token):
             return _forbidden()
         csrf = row.csrf_token
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, ctx.settings.trusted_proxies)
     outcome = auth.sign_in(username[:120], password[:1024], code[:12], address, previous_token=previous)
     if outcome.ok and outcome.token:
         response = _redirect("/console")

@@ -7,7 +7,8 @@ advocate alerts.
 - ``portal_requests`` / ``portal_request_events``: correction requests and complaints. They
   are routed to the DPO and the monitoring body, never to an agency: no ``/v1`` route reads
   them, and a console user of the agency a request is about does not see it either.
-- ``portal_alerts``: a duress sign-in, for the subject's owner agency: ids and a code only.
+- ``portal_alerts``: a duress sign-in, or a code being guessed, for the subject's owner agency:
+  ids and a code only.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class PortalRequestEvent(Base):
 
 class AlertCode(StrEnum):
     DURESS_SIGN_IN = "duress_sign_in"
+    CODE_GUESSED = "portal_code_being_guessed"
+    """Someone holding the card keeps typing wrong PINs (``portal_alert_after`` of them, decayed)."""
 
 
 class PortalAlert(Base):

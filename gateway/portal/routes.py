@@ -38,6 +38,7 @@ from ..consent_api.adapters import consent_service
 from ..context import GatewayContext
 from ..deps import ContextDep
 from ..settings import PACKAGE_ROOT
+from ..web.client_address import client_address
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA
 from . import content
@@ -69,8 +70,8 @@ def _redirect(url: str) -> Response:
     return apply_portal_headers(RedirectResponse(url, status_code=303))
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _address(request: Request, ctx: GatewayContext) -> str:
+    return client_address(request, ctx.settings.trusted_proxies)
 
 
 def _subject_language(session: Session, subject_id: str) -> str | None:
@@ -184,15 +185,13 @@ def sign_in(request: Request, ctx: ContextDep, csrf_token: Field = "", code: Fie
             page.row = None  # a fresh form with a fresh token
             return _sign_in_page(page, session, status=403, error="expired_form")
         lang = page.state.lang if page.state is not None else None
-    outcome = auth.sign_in(code[:64], pin[:64], _address(request), previous_token=previous, lang=lang)
+    outcome = auth.sign_in(code[:64], pin[:64], _address(request, ctx), previous_token=previous, lang=lang)
     if outcome.ok and outcome.token:
         response = _redirect("/p/")
         auth.store.set_cookie(response, outcome.token)
         return response
     with ctx.sessions() as session, session.begin():
         page = Page(ctx, request, session)
-        if outcome.locked:
-            return _sign_in_page(page, session, status=429, error="locked")
         if outcome.retry_after:
             return _sign_in_page(page, session, status=429, error="wait", retry_after=outcome.retry_after)
         return _sign_in_page(page, session, status=401, error="failed")

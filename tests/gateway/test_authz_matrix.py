@@ -86,7 +86,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     # alerts only ever list the caller's own (tests/portal/test_sign_in.py checks another agency's are not).
     ("GET", "/v1/subjects/{subject_id}/portal-access"): ("owned", None),
     ("POST", "/v1/subjects/{subject_id}/portal-access/pin"): ("owned", lambda: {
-        "pin": "4829", "duress_pin": "7315", "set_by": _STAFF, "person_present": True}),
+        "pin": "482913", "duress_pin": "731546", "set_by": _STAFF, "person_present": True}),
     ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("owned", lambda: {"unlocked_by": _STAFF}),
     ("GET", "/v1/alerts"): ("directory", None),
     # Exception grants (tests/exceptions): a grant belongs to the agency that asked for it; a request

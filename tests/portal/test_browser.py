@@ -27,7 +27,6 @@ from gateway.context import GatewayContext
 from gateway.portal.models import PortalAlert, PortalRequest
 from gateway.settings import Settings
 from tests.conftest import ISSUER, Registry, empty_database
-from tests.consent.conftest import STAFF
 from tests.exchange.conftest import Case, plan, sealed, submit
 from tests.portal.conftest import OWNER, Auth, PortalPerson, make_person
 from tests.support.browser import screenshot, serious_axe_violations
@@ -139,28 +138,24 @@ def test_sign_in_withdraw_and_the_next_referral_is_refused(
     assert "You stopped this on" in page.text_content("main")
 
 
-# ---------------------------------------------------------------------------- lockout
+# ---------------------------------------------------------------------------- back-off
 
 
 @pytest.mark.rule("ASVS-6.3.1")
-def test_lockout_and_the_advocates_unlock(
+def test_back_off_says_how_long_to_wait_and_waiting_is_enough(
     server: str, browser: Any, client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext,
     clock: FixedClock
 ) -> None:
     person = make_person(client, auth)
     page = _phone(browser)
-    for _ in range(ctx.settings.portal_lockout_after):
-        clock.advance(timedelta(seconds=ctx.settings.portal_max_delay_s + 1))
-        _sign_in(page, server, person, pin="9999")
+    for _ in range(ctx.settings.portal_code_free_failures + 1):
+        _sign_in(page, server, person, pin="999999")
         assert "This did not work." in page.text_content("#sign-in-error")
-    clock.advance(timedelta(seconds=ctx.settings.portal_max_delay_s + 1))
     _sign_in(page, server, person)
-    assert "Your advocate can help you sign in again." in page.text_content("#sign-in-error")
+    assert "Please wait" in page.text_content("#sign-in-error")
     assert serious_axe_violations(page) == []
-    _shot(page, "locked-en")
-    unlocked = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER),
-                           json={"unlocked_by": STAFF})
-    assert unlocked.status_code == 200
+    _shot(page, "wait-en")
+    clock.advance(timedelta(seconds=ctx.settings.portal_max_delay_s + 1))  # no advocate needed
     _sign_in(page, server, person)
     assert page.locator("#sign-out").count() == 1
 
