@@ -71,7 +71,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/plans"): ("owned", lambda: {"subject_id": _OWNED["subject_id"], "recipient_agency_id": "shelter",
                                                "purpose": "shelter", "fields": ["subject.language"]}),
     ("POST", "/v1/plans/{plan_id}/preview-approvals"): ("owned", lambda: {
-        "preview_hash": "sha256:" + "0" * 64, "approved_by": "staff-1", "channel": "in_person"}),
+        "preview_hash": "hmac-sha256:" + "0" * 64, "approved_by": "staff-1", "channel": "in_person"}),
     ("POST", "/v1/envelopes"): ("owned", lambda: _OWNED_SUBMIT),
     ("GET", "/v1/inbox"): ("directory", None),
     ("POST", "/v1/envelopes/{envelope_id}/ack"): ("owned", None),
