@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.orm import Base
@@ -63,6 +64,9 @@ class PortalSessionState(Base):
     lang: Mapped[str | None] = mapped_column(String(8))
     """The language chosen on screen in this session (None: the subject's or the browser's)."""
     created_at: Mapped[datetime]
+    decoy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """A duress session's decoy actions (withdrawals, requests: ids, codes and times only), so its
+    pages agree with what it was told; deleted with the session (:mod:`gateway.portal.decoy`)."""
 
 
 class PortalRequest(Base):

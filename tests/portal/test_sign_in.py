@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from consent.clock import FixedClock
 from consent.portal_access import PortalAccess
 from gateway.context import GatewayContext
-from gateway.portal.models import PortalAlert, PortalRequest
+from gateway.portal.models import PortalRequest
 from tests.portal.conftest import COOKIE, OWNER, Auth, PortalPerson, csrf_of, make_person, sign_in
 
 
@@ -211,44 +211,6 @@ def test_sign_in_without_the_forms_token_is_refused(client: TestClient, person: 
 
 
 # ---------------------------------------------------------------------------- duress
-
-
-def test_duress_pin_opens_an_empty_account_and_alerts_the_advocate(
-    client: TestClient, auth: Auth, person: PortalPerson, ctx: GatewayContext
-) -> None:
-    normal = sign_in(client, person.code, person.pin)
-    client.post("/p/leave", data={"csrf_token": csrf_of(client.get("/p/").text)})
-    assert person.duress_pin
-    duress = sign_in(client, person.code, person.duress_pin)
-    # The same answer as a normal sign-in.
-    assert (duress.status_code, duress.headers["location"]) == (normal.status_code, normal.headers["location"])
-    home = client.get("/p/")
-    assert 'action="/p/leave"' in home.text
-    assert "You have no agreements in force now." in home.text
-    assert "Stop this" not in home.text and "shelter agency" not in home.text
-    for path, empty in (("/p/past", "Nothing here yet."), ("/p/shared", "No information about you"),
-                        ("/p/requests", "Nothing here yet.")):
-        assert empty in client.get(path).text
-    # What the decoy does changes nothing.
-    token = csrf_of(home.text)
-    assert client.post(f"/p/choices/{person.consent_id}/withdraw", data={"csrf_token": token}).status_code == 404
-    sent = client.post("/p/requests", data={"csrf_token": token, "kind": "complaint", "message": "hello"},
-                       follow_redirects=False)
-    assert sent.status_code == 303 and sent.headers["location"] == "/p/requests?sent=1"
-    with ctx.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(PortalRequest)) == 0
-        alerts = list(session.scalars(select(PortalAlert)))
-    assert client.get(f"/v1/consents/{person.consent_id}", headers=auth(OWNER)).json()["status"] == "in_force"
-    # The advocate's agency reads the alert: ids and a code only. Nobody else does.
-    assert len(alerts) == 1
-    listed = client.get("/v1/alerts", headers=auth(OWNER)).json()["alerts"]
-    assert listed == [{"id": alerts[0].id, "subject_id": person.subject_id, "code": "duress_sign_in",
-                       "raised_at": listed[0]["raised_at"]}]
-    assert client.get("/v1/alerts", headers=auth("shelter")).json()["alerts"] == []
-    # Nothing on any page of the decoy session mentions it.
-    for path in ("/p/", "/p/past", "/p/shared", "/p/rules", "/p/requests"):
-        text = client.get(path).text.lower()
-        assert "alert" not in text and "duress" not in text
 
 
 def test_the_duress_pin_is_optional(client: TestClient, auth: Auth, registry: object) -> None:
