@@ -32,7 +32,7 @@ from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
 from .registry.routes import router as registry_router
-from .scheduler import ScheduledJobs
+from .scheduler import ScheduledJobs, token_refusals
 from .settings import PACKAGE_ROOT, Settings
 
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     auth_server = GatewayAuthorizationServer(
         sessions=ctx.sessions, tokens=ctx.tokens, clock=ctx.clock,
         assertion_max_age_s=settings.assertion_max_age_s,
+        refusals=token_refusals(ctx),
     )
     app.state.auth_server = auth_server
     app.add_api_route("/oauth/token", token_endpoint(auth_server), methods=["POST"], tags=["auth"],

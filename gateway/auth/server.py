@@ -37,6 +37,7 @@ from ..audit.tags import AuditTag
 from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
 from .models import UsedAssertion
+from .refusals import RefusalTally
 from .tokens import TokenAuthority
 
 log = logging.getLogger("gateway.auth")
@@ -167,8 +168,10 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         tokens: TokenAuthority,
         clock: Clock,
         assertion_max_age_s: int,
+        refusals: RefusalTally | None = None,
     ) -> None:
         super().__init__(scopes_supported=None)
+        self.refusals = refusals or RefusalTally()
         self.sessions = sessions
         self.tokens = tokens
         self.clock = clock
@@ -246,13 +249,8 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return True
 
     def _audit_refusal(self, error: str) -> None:
-        with self.sessions() as session, session.begin():
-            record(
-                session,
-                AuditEvent(AuditTag.AUTH_TOKEN_REFUSE, decision="deny", reason=error),
-                actor=Actor(role="unauthenticated"),
-                at=self.clock.now(),
-            )
+        """Counted, not written: :class:`RefusalTally` audits refusals in aggregate."""
+        self.refusals.add(error, self.clock.now())
 
 
 def token_endpoint(server: GatewayAuthorizationServer) -> Callable[[Request], Any]:
