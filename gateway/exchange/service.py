@@ -192,7 +192,7 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
         if not decision.allow:
             if "no_consent" in decision.reasons or "recipient_not_named" in decision.reasons:
                 state.notify_consent_needed(session, request.subject_id, request.recipient_agency_id,
-                                            request.purpose, now)
+                                            request.purpose, now, requester_agency_id=caller.agency_id)
             record(session, event, actor=_actor(caller, request.user_id), at=now, request_id=request_id)
             return {"plan_id": None, "envelope_id": None, "expires_at": None, **body,
                     "subject_id": request.subject_id, "recipient_agency_id": request.recipient_agency_id,
@@ -475,6 +475,7 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
         details={"envelope_id": envelope.id, "plan_id": the_plan.id, "fields": len(fields),
                  "previewed": manifest.get("preview") is not None,  # never the commitment itself
+                 "risk_summary_basis": "L9.risk_summary" in decision.explanation,
                  **({"exception_grant_id": grant_id} if grant_id else {}), **child},
     ), actor=_actor(caller), at=now, request_id=request_id)
     session.flush()

@@ -86,7 +86,9 @@ def requests(session: Session, row: PortalSessionState) -> list[content.RequestV
                                  created_at=_at(r["at"]), updated_at=_at(r["at"]),
                                  about=names.get(r["about"], r["about"]) if r["about"] else None,
                                  steps=((str(RequestStatus.RECEIVED), _at(r["at"])),)) for r in kept]
-    return list(reversed(views))
+    views.sort(key=lambda v: v.id)  # as content.requests orders them: newest first, then by id
+    views.sort(key=lambda v: v.created_at, reverse=True)
+    return views
 
 
 def record_request(row: PortalSessionState, *, kind: str, about: str | None, now: datetime) -> None:

@@ -49,6 +49,7 @@ def _script(client: TestClient, me: PortalPerson, other: PortalPerson,
     token = csrf_of(client.get("/p/").text)
     note("complaint", client.post("/p/requests", data={"csrf_token": token, "kind": "complaint",
                                                         "about": OWNER, "message": "They watch me."}))
+    clock.advance(timedelta(seconds=1))  # two requests in the same second are listed in id order
     note("correction", client.post("/p/requests", data={"csrf_token": token, "kind": "correction", "topic": "D5",
                                                          "message": "My language is wrong."}))
     note("empty", client.post("/p/requests", data={"csrf_token": token, "kind": "complaint", "message": " "}))
