@@ -8,8 +8,9 @@ Wire format (version 1) of what an agency submits::
         "type": "safe-referral/manifest", "v": 1, "envelope_id", "plan_id", "subject_id", "purpose",
         "sender_agency_id", "sender_key_id", "recipient_agency_id", "recipient_key_id",
         "fields": [{"name": ..., "ciphertext_hash": "sha256:..."}],   # sorted by name
-        "preview_hash": null | "sha256:...", "language": null | "fr", "created_at": RFC 3339
-      },
+        "preview": null | {"commitment": "hmac-sha256:...", "sealed": base64url sealed box},
+        "created_at": RFC 3339
+      },                                 # no other key: the gateway refuses any (manifest_invalid)
       "signature": base64url,
       "ciphertexts": {field name: base64url sealed box}
     }
@@ -19,16 +20,27 @@ field, padded to 256-byte buckets); the envelope id and field name are sealed in
 ciphertext, so a relay cannot move a ciphertext to another field or envelope. The gateway
 checks names and hashes against the plan and the signature against the registry; only
 the recipient can open the values.
+
+The preview the person approved is bound by a *keyed* commitment: HMAC-SHA-256 under a fresh
+random 256-bit key of the canonical JSON of the language and every name and value. The key and
+the language travel sealed to the recipient (``preview.sealed``, bound to the envelope and to
+the reserved name ``$preview``), so the recipient recomputes the commitment from what it opened,
+while the gateway, which stores the commitment, cannot test a guessed name, language or address
+against it (an unkeyed hash of such low-entropy values is searched with a dictionary in
+milliseconds). Version 2 of the manifest; version 1 carried an unkeyed ``preview_hash``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crypto.canonical import JSON, canonical_json, sha256_hex
+from crypto.canonical import JSON, canonical_json
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.envelope import ciphertext_hash, open_field, seal_field
 from crypto.errors import CryptoError
@@ -37,31 +49,41 @@ from crypto.signing import sign_document, verify_document
 
 from .errors import VerificationError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+PREVIEW_PART = "$preview"
+"""The name the preview key and language are sealed under (no data field has a ``$``)."""
+COMMITMENT_PREFIX = "hmac-sha256:"
 MANIFEST_TYPE = "safe-referral/manifest"
 """Signed documents name their type, so a signature cannot be replayed as something else."""
 
 
 @dataclass(frozen=True)
 class Preview:
-    """What the person sees before a referral goes: field names and values, and its hash.
+    """What the person sees before a referral goes: field names and values, and its commitment.
 
-    The advocate records the person's approval against ``hash``; the manifest carries the
-    same hash and the recipient's SDK recomputes it from what it opened (CR18, CR19).
+    The advocate records the person's approval against ``hash`` (the keyed commitment); the
+    manifest carries the same commitment, and the key sealed to the recipient, whose SDK
+    recomputes it from what it opened (CR18, CR19). ``key`` never goes to the gateway in clear.
     """
 
     language: str
     fields: dict[str, JSON]
     hash: str
+    key: bytes = field(repr=False, default=b"")
 
 
-def preview_hash(fields: Mapping[str, JSON], language: str) -> str:
-    """The hash that binds a preview to the sealed payload: language plus every name and value."""
-    return sha256_hex(canonical_json({"language": language, "fields": dict(fields)}))
+def preview_commitment(fields: Mapping[str, JSON], language: str, key: bytes) -> str:
+    """HMAC-SHA-256 under ``key`` (32 random bytes) of the language and every name and value."""
+    if len(key) != 32:
+        raise ValueError("a preview key is 32 random bytes")
+    mac = hmac.new(key, canonical_json({"language": language, "fields": dict(fields)}), hashlib.sha256)
+    return COMMITMENT_PREFIX + mac.hexdigest()
 
 
-def make_preview(fields: Mapping[str, JSON], language: str) -> Preview:
-    return Preview(language=language, fields=dict(fields), hash=preview_hash(fields, language))
+def make_preview(fields: Mapping[str, JSON], language: str, *, key: bytes | None = None) -> Preview:
+    """A preview with a fresh random key (``key`` only for tests that need a fixed one)."""
+    key = secrets.token_bytes(32) if key is None else key
+    return Preview(language=language, fields=dict(fields), hash=preview_commitment(fields, language, key), key=key)
 
 
 def seal_referral(
@@ -93,8 +115,13 @@ def seal_referral(
         sealed = seal_field(envelope_id, name, fields[name], recipient_public)
         ciphertexts[name] = b64u_encode(sealed)
         entries.append({"name": name, "ciphertext_hash": ciphertext_hash(sealed)})
-    if preview is not None and preview.hash != preview_hash(fields, preview.language):
-        raise ValueError("the preview does not show exactly the fields being sent")
+    sealed_preview = None
+    if preview is not None:
+        if not hmac.compare_digest(preview.hash, preview_commitment(fields, preview.language, preview.key)):
+            raise ValueError("the preview does not show exactly the fields being sent")
+        sealed_preview = {"commitment": preview.hash, "sealed": b64u_encode(seal_field(
+            envelope_id, PREVIEW_PART, {"key": b64u_encode(preview.key), "language": preview.language},
+            recipient_public))}
     manifest = {
         "type": MANIFEST_TYPE,
         "v": MANIFEST_VERSION,
@@ -107,8 +134,7 @@ def seal_referral(
         "recipient_agency_id": str(plan["recipient_agency_id"]),
         "recipient_key_id": str(recipient_key["key_id"]),
         "fields": entries,
-        "preview_hash": preview.hash if preview else None,
-        "language": preview.language if preview else None,
+        "preview": sealed_preview,
         "created_at": (now or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }
     return {"plan_id": str(plan["plan_id"]), "manifest": manifest,
@@ -123,6 +149,8 @@ class OpenedReferral:
     sender_agency_id: str
     fields: dict[str, JSON]
     manifest: dict[str, Any]
+    language: str | None = None
+    """The language of the preview the person approved (None: no preview)."""
 
 
 def open_referral(
@@ -161,9 +189,26 @@ def open_referral(
             values[name] = open_field(envelope_id, name, sealed, recipient_keys.encryption_private)
         except CryptoError as exc:
             raise VerificationError(f"field {name} does not open with this key") from exc
-    if manifest.get("preview_hash") is not None and preview_hash(values, str(manifest.get("language"))) != \
-            manifest["preview_hash"]:
-        raise VerificationError("the payload differs from what the person previewed")
+    language = _check_preview(manifest.get("preview"), envelope_id, values, recipient_keys)
     return OpenedReferral(envelope_id=envelope_id, subject_id=str(manifest["subject_id"]),
                           purpose=str(manifest["purpose"]), sender_agency_id=str(manifest["sender_agency_id"]),
-                          fields=values, manifest=manifest)
+                          fields=values, manifest=manifest, language=language)
+
+
+def _check_preview(preview: Any, envelope_id: str, values: Mapping[str, JSON],
+                   recipient_keys: AgencyKeyPair) -> str | None:
+    """Open the sealed preview key and language and recompute the commitment; the language, or None."""
+    if preview is None:
+        return None
+    try:
+        opened = open_field(envelope_id, PREVIEW_PART, b64u_decode(str(preview["sealed"])),
+                            recipient_keys.encryption_private)
+        if not isinstance(opened, dict):
+            raise VerificationError("the sealed preview is malformed")
+        key, language = b64u_decode(str(opened["key"])), str(opened["language"])
+        expected = preview_commitment(values, language, key)
+    except (CryptoError, KeyError, TypeError, ValueError) as exc:
+        raise VerificationError("the sealed preview does not open") from exc
+    if not hmac.compare_digest(expected, str(preview.get("commitment"))):
+        raise VerificationError("the payload differs from what the person previewed")
+    return language

@@ -7,10 +7,11 @@ Argon2id hash is kept. One code per subject: later cards tell the person to keep
 unless the advocate asks to reissue, which replaces both the locator and the secret.
 
 Signing in to the portal takes the code *and* a PIN the person chose with their advocate
-(digits only, stored as an Argon2id hash). An optional *duress PIN* opens an empty-looking
-account and silently alerts the advocate. Consecutive failed sign-ins for one code are
-counted on the row; after the configured number the code is locked, and only the advocate
-(the subject's owner agency) can lift the lock.
+(six to twelve digits, stored as an Argon2id hash; a four- or five-digit PIN set before the
+six-digit rule keeps working until the advocate sets a new one with the person, and the
+status says so). An optional *duress PIN* opens a decoy session and silently alerts the
+advocate. Failed PINs presented with the correct code are counted on the row for the
+advocate to see; nothing here locks the code (the gateway's throttle only slows guessing).
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ from .orm import Base
 
 __all__ = [
     "CODE_GROUPS",
+    "LEGACY_PIN_MIN",
     "PIN_MAX",
     "PIN_MIN",
     "IssuedCode",
     "PortalAccess",
     "SignInMatch",
+    "code_secret_matches",
     "ensure_access_code",
     "find_by_code",
     "lift_lockout",
-    "match_sign_in",
+    "match_pins",
     "pin_problems",
     "record_sign_in_failure",
     "record_sign_in_success",
@@ -71,7 +74,16 @@ class PortalAccess(Base):
     """Consecutive failed sign-ins with this code since the last success or unlock."""
     last_failure_at: Mapped[datetime | None]
     locked_at: Mapped[datetime | None]
-    """Set after too many failures; only the advocate lifts it (:func:`lift_lockout`)."""
+    """No longer set (a lock a card-holder could trigger and only the advocate lift was a way to shut
+    the person out); migration 0008 cleared it and sign-in ignores it. Kept for :func:`lift_lockout`."""
+
+    @property
+    def pin_needs_change(self) -> bool:
+        """A PIN shorter than :data:`PIN_MIN` (set before the rule): change it at the next visit."""
+        return self.pin_hash is not None and (self.pin_length or 0) < PIN_MIN
+
+    pin_length: Mapped[int | None]
+    """Digits in the PIN (not the PIN): so the advocate knows a short legacy PIN must be changed."""
 
 
 @dataclass(frozen=True)
@@ -148,13 +160,16 @@ def verify_access_code(session: Session, code: str, *, hasher: SecretHasher) -> 
 
 # ---------------------------------------------------------------- PINs, sign-in, lockout
 
-PIN_MIN = 4
+PIN_MIN = 6
+"""NIST SP 800-63B rev 4 §3.1.1: a memorised secret checked by the verifier, with throttling."""
+LEGACY_PIN_MIN = 4
+"""The length PINs set before the six-digit rule may have; they still open the account."""
 PIN_MAX = 12
 
 
 def pin_problems(pin: str) -> list[str]:
-    """Why ``pin`` is not acceptable (empty list: it is). Digits only, 4-12 of them, and not
-    one repeated digit or a run like 1234 / 9876 (the first guesses of anyone)."""
+    """Why ``pin`` is not acceptable (empty list: it is). Digits only, 6-12 of them, and not
+    one repeated digit or a run like 123456 / 987654 (the first guesses of anyone)."""
     if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit():
         return ["pin_digits_only"]
     if not PIN_MIN <= len(pin) <= PIN_MAX:
@@ -183,6 +198,7 @@ def set_pins(
     if row is None:
         raise LookupError("no_access_code")
     row.pin_hash = hasher.hash(pin)
+    row.pin_length = len(pin)
     row.duress_pin_hash = hasher.hash(duress_pin) if duress_pin is not None else None
     row.pin_set_at = now
     row.failed_attempts = 0
@@ -224,32 +240,21 @@ class SignInMatch:
         return self.subject_id is not None
 
 
-def match_sign_in(
-    *,
-    code: str,
-    pin: str,
-    code_hash: str | None,
-    pin_hash: str | None,
-    duress_pin_hash: str | None,
-    subject_id: str | None,
-    hasher: SecretHasher,
-    dummy_hash: str,
-) -> SignInMatch:
-    """Check a code and PIN against hashes read earlier (no session: run it outside any transaction).
-
-    Always three Argon2id verifications (the code's secret, the PIN, the duress PIN), with
-    ``dummy_hash`` standing in for whatever is missing, so that an unknown code, a wrong
-    code, a wrong PIN, no PIN set, the PIN and the duress PIN all cost the same time.
-    """
+def code_secret_matches(code: str, code_hash: str | None, *, hasher: SecretHasher, dummy_hash: str) -> bool:
+    """One Argon2id verification of the typed code's secret (``dummy_hash`` for a code nobody holds,
+    so that costs the same). Run it outside any transaction."""
     try:
         _locator, secret = split_code(code)
     except ValueError:
         secret = "not-a-code"  # noqa: S105 - verified against a hash, never stored
-    code_ok = hasher.verify(code_hash or dummy_hash, secret) and code_hash is not None
+    return hasher.verify(code_hash or dummy_hash, secret) and code_hash is not None
+
+
+def match_pins(*, pin: str, pin_hash: str | None, duress_pin_hash: str | None, subject_id: str,
+               hasher: SecretHasher, dummy_hash: str) -> SignInMatch:
+    """Both PIN verifications, always (the answer never tells whether a duress PIN is set)."""
     pin_ok = hasher.verify(pin_hash or dummy_hash, pin) and pin_hash is not None
     duress_ok = hasher.verify(duress_pin_hash or dummy_hash, pin) and duress_pin_hash is not None
-    if not code_ok or subject_id is None:
-        return SignInMatch(None)
     if pin_ok:
         return SignInMatch(subject_id)
     if duress_ok:
@@ -257,14 +262,10 @@ def match_sign_in(
     return SignInMatch(None)
 
 
-def record_sign_in_failure(row: PortalAccess, *, now: datetime, lock_after: int) -> bool:
-    """Count a failure against the code; returns True when this failure locked it."""
+def record_sign_in_failure(row: PortalAccess, *, now: datetime) -> None:
+    """Count a failed PIN presented with the correct code (for the advocate's status page)."""
     row.failed_attempts = (row.failed_attempts or 0) + 1
     row.last_failure_at = now
-    if row.locked_at is None and row.failed_attempts >= lock_after:
-        row.locked_at = now
-        return True
-    return False
 
 
 def record_sign_in_success(row: PortalAccess) -> None:

@@ -43,7 +43,7 @@ from .portal import staff as portal_staff
 from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
 from .requests.routes import router as information_requests_router
-from .scheduler import ScheduledJobs
+from .scheduler import ScheduledJobs, token_refusals
 from .settings import PACKAGE_ROOT, Settings
 from .staff import api as staff_api
 from .staff import routes as staff_routes
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     auth_server = GatewayAuthorizationServer(
         sessions=ctx.sessions, tokens=ctx.tokens, clock=ctx.clock,
         assertion_max_age_s=settings.assertion_max_age_s,
+        refusals=token_refusals(ctx),
     )
     app.state.auth_server = auth_server
     app.add_api_route("/oauth/token", token_endpoint(auth_server), methods=["POST"], tags=["auth"],

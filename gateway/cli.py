@@ -101,8 +101,9 @@ def serve(
     except GatewayError as exc:
         sock.close()
         _fail(exc.detail)
+    # Forwarded headers are believed only from GATEWAY_TRUSTED_PROXIES (gateway.web.client_address).
     config = uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False,
-                            proxy_headers=True)
+                            proxy_headers=False)
     _progress(f"serving on http://{host}:{port} (data: {settings.data_dir}, policy: {settings.policy_engine})")
     uvicorn.Server(config).run(sockets=[sock])
 

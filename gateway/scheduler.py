@@ -1,4 +1,5 @@
-"""Scheduled jobs, in process: NRM deadlines (S37, S38, CH14) and consent expiries (CR13).
+"""Scheduled jobs, in process: NRM deadlines (S37, S38, CH14), consent expiries (CR13), the
+aggregated audit of refused token requests and the purges of tables that only grow.
 
 A :class:`~gateway.periodic.PeriodicThread` runs one round every ``scheduled_jobs_interval_s``.
 Each job is idempotent and safe on several replicas at once (an alert is unique per case, kind
@@ -7,11 +8,20 @@ and deadline; an expiry is recorded once per consent), so every replica may run 
 
 from __future__ import annotations
 
+from .auth.refusals import RefusalTally
 from .consent_api.adapters import consent_service
 from .context import GatewayContext
 from .nrm.service import run_timers
 from .periodic import PeriodicThread
+from .retention import purge_growing_tables
 from .statistics.service import StatisticsService
+
+
+def token_refusals(ctx: GatewayContext) -> RefusalTally:
+    """The context's tally of refused token requests (shared by the token endpoint and the jobs)."""
+    tally = ctx.extras.setdefault("token_refusals", RefusalTally())
+    assert isinstance(tally, RefusalTally)
+    return tally
 
 
 def expire_consents(ctx: GatewayContext, *, batch: int = 1000) -> int:
@@ -33,4 +43,6 @@ class ScheduledJobs(PeriodicThread):
     def run_once(self) -> dict[str, int]:
         return {"nrm_alerts": len(run_timers(self.ctx.sessions, self.ctx.clock.now())),
                 "consents_expired": expire_consents(self.ctx),
-                "statistics_entries_read": StatisticsService(self.ctx).refresh()}
+                "statistics_entries_read": StatisticsService(self.ctx).refresh(),
+                "token_refusal_entries": token_refusals(self.ctx).flush(self.ctx.sessions, self.ctx.clock.now()),
+                **{f"purged_{k}": v for k, v in purge_growing_tables(self.ctx).items()}}

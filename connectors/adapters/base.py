@@ -42,7 +42,7 @@ def referral_document(opened: OpenedReferral, received_at: datetime | None = Non
         "sender_agency_id": opened.sender_agency_id,
         "subject_id": opened.subject_id,
         "purpose": opened.purpose,
-        "preview_hash": opened.manifest.get("preview_hash"),
+        "preview_hash": (opened.manifest.get("preview") or {}).get("commitment"),
         "data": nest(opened.fields),
     }
 

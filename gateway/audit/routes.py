@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, Field
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 
 from crypto.checkpoint import Checkpoint
 
@@ -158,9 +158,21 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _own(reader: Reader) -> Any:
-    """Entries the agency acted in, received, or sent (a system entry about its envelope names it so)."""
-    return or_(AuditEntry.actor_agency_id == reader.agency_id, AuditEntry.recipient_agency_id == reader.agency_id,
+    """Entries the agency acted in, received, or sent (a system entry about its envelope names it so).
+
+    A refusal that names the agency as the would-be recipient is not the recipient's to read: a
+    plan refused for lack of consent would tell a police officer that an advocacy service holds a
+    person who refused police involvement. Its actor and the DPO still read it."""
+    return or_(AuditEntry.actor_agency_id == reader.agency_id,
+               and_(AuditEntry.recipient_agency_id == reader.agency_id, AuditEntry.decision != "deny"),
                AuditEntry.details["sender_agency_id"].as_string() == reader.agency_id)
+
+
+def _mine(reader: Reader, entry: AuditEntry) -> bool:
+    """:func:`_own` for one loaded entry."""
+    return (entry.actor_agency_id == reader.agency_id
+            or (entry.recipient_agency_id == reader.agency_id and entry.decision != "deny")
+            or (entry.details or {}).get("sender_agency_id") == reader.agency_id)
 
 
 @router.get("/entries/{seq}/inclusion-proof", response_model=InclusionProofOut)
@@ -172,8 +184,7 @@ def inclusion_proof(
     """Prove that entry ``seq`` is in the tree of ``tree_size`` entries (an agency: its own entries only)."""
     with ctx.sessions() as session:
         entry = session.get(AuditEntry, seq) if seq >= 0 else None
-        mine = entry is not None and reader.agency_id in (
-            entry.actor_agency_id, entry.recipient_agency_id, (entry.details or {}).get("sender_agency_id"))
+        mine = entry is not None and _mine(reader, entry)
         if entry is None or not (reader.staff or mine):
             raise NotFound("unknown_entry")
         latest = checkpoints.latest_checkpoint(session)

@@ -47,6 +47,7 @@ from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
 from ..staff.service import plans_need_person
 from .models import UsedAssertion
+from .refusals import RefusalTally
 from .tokens import TokenAuthority
 
 log = logging.getLogger("gateway.auth")
@@ -253,8 +254,10 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         tokens: TokenAuthority,
         clock: Clock,
         assertion_max_age_s: int,
+        refusals: RefusalTally | None = None,
     ) -> None:
         super().__init__(scopes_supported=None)
+        self.refusals = refusals or RefusalTally()
         self.sessions = sessions
         self.tokens = tokens
         self.clock = clock
@@ -342,13 +345,8 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return True
 
     def _audit_refusal(self, error: str) -> None:
-        with self.sessions() as session, session.begin():
-            record(
-                session,
-                AuditEvent(AuditTag.AUTH_TOKEN_REFUSE, decision="deny", reason=error),
-                actor=Actor(role="unauthenticated"),
-                at=self.clock.now(),
-            )
+        """Counted, not written: :class:`RefusalTally` audits refusals in aggregate."""
+        self.refusals.add(error, self.clock.now())
 
 
 def token_endpoint(server: GatewayAuthorizationServer) -> Callable[[Request], Any]:

@@ -41,6 +41,7 @@ def render_card(
     portal_url: str,
     access_code: str | None,
     now: datetime,
+    separate: bool = False,
 ) -> str:
     """The card's HTML in ``lang`` (one of :data:`gateway.i18n.LANGUAGES`)."""
     template = _TRANSLATIONS.template(lang, TEMPLATE)
@@ -58,4 +59,5 @@ def render_card(
         portal_url=portal_url,
         access_code=access_code,
         today=i18n.format_day(now, lang),
+        separate=separate and access_code is not None,
     )

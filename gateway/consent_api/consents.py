@@ -8,7 +8,7 @@ in a transaction of its own and nothing else is stored (CR3: a bundle is answere
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
@@ -207,6 +207,10 @@ def consent_card(
     session: SessionDep,
     lang: Annotated[str | None, Query(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")] = None,
     portal_access_code: Annotated[str | None, Header(max_length=40)] = None,
+    layout: Annotated[Literal["together", "separate"], Query(
+        description="The person's choice: `separate` prints the access code on a page of its own, to "
+                    "be kept apart from the list of recipients (whoever finds one does not have both).",
+    )] = "together",
 ) -> HTMLResponse:
     """The person's printable card in their language (``lang`` overrides the preferred one).
 
@@ -232,5 +236,5 @@ def consent_card(
         ]
         html = render_card(record, status=svc.status(record), ending=svc.ending_of(record.id),
                            recipients=recipients, lang=chosen, portal_url=svc.signer.portal_url,
-                           access_code=shown_code, now=ctx.clock.now())
+                           access_code=shown_code, now=ctx.clock.now(), separate=layout == "separate")
     return HTMLResponse(html, headers={"content-security-policy": CARD_CSP, "content-language": chosen})

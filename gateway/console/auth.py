@@ -24,6 +24,7 @@ from ..web.models import WebSession
 from ..web.sessions import SessionPolicy, SessionStore
 from ..web.throttle import Throttle, ThrottleKey
 from ..web.totp import matching_step, spend_code
+from ..web.work_budget import WORK_REALM, spend, work_budget_key
 
 __all__ = ["CONSOLE_ROLES", "ConsoleAuth", "SignInOutcome", "Staff"]
 
@@ -72,6 +73,7 @@ class ConsoleAuth:
             ctx.clock,
         )
         self.throttle = Throttle(REALM, ctx.clock)
+        self.work = Throttle(WORK_REALM, ctx.clock)
         self.hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
         self._dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib)
 
@@ -91,8 +93,11 @@ class ConsoleAuth:
     # -- signing in -------------------------------------------------------------------
 
     @staticmethod
-    def keys(username: str, address: str) -> list[ThrottleKey]:
-        return [ThrottleKey("user", username.casefold(), free=5), ThrottleKey("address", address, free=20)]
+    def keys(username: str) -> list[ThrottleKey]:
+        """Failed sign-ins of one user name (hashed; existing or not): a decaying count with back-off up
+        to 15 minutes, as for the portal. No per-address count: one proxy or office must not be able
+        to keep everyone behind it out. The client's hash work is budgeted separately."""
+        return [ThrottleKey("user", username.casefold(), free=5, decay_s=900, max_delay_s=900)]
 
     def sign_in(self, username: str, password: str, code: str, address: str, *, previous_token: str | None,
                 roles: frozenset[str] | None = CONSOLE_ROLES) -> SignInOutcome:
@@ -100,10 +105,11 @@ class ConsoleAuth:
 
         The fallback to a passkey (see :mod:`gateway.staff.passkeys`): password and a one-time code.
         ``roles``: the account must hold one of them (None: any active staff account)."""
-        keys = self.keys(username, address)
+        keys = self.keys(username)
+        work = work_budget_key(self.ctx.settings, address)
         clock = self.ctx.clock
         with self.ctx.sessions() as session, session.begin():
-            wait = self.throttle.retry_after(session, keys)
+            wait = self.throttle.retry_after(session, keys) or spend(self.work, session, work, 1)  # the password
             if wait:
                 return SignInOutcome(ok=False, retry_after=wait)
             account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))

@@ -31,6 +31,7 @@ from ..audit.verify import last_verification, record_verification, verify_databa
 from ..context import GatewayContext
 from ..deps import ContextDep
 from ..query_bounds import INT64_MAX
+from ..web.client_address import client_address
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA, apply_html_headers
 from .auth import AUDIT_ROLES, ConsoleAuth, Staff
@@ -95,7 +96,7 @@ def login(
         if row is None or not csrf_token_matches(row.csrf_token, csrf_token):
             return _forbidden()
         csrf = row.csrf_token
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, ctx.settings.trusted_proxies)
     outcome = auth.sign_in(username[:120], password[:1024], code[:12], address, previous_token=previous)
     if outcome.ok and outcome.token:
         response = _redirect("/console")

@@ -37,7 +37,9 @@ class PlanBody(Strict):
 
 
 class PreviewApprovalBody(Strict):
-    preview_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    preview_hash: str = Field(pattern=r"^hmac-sha256:[0-9a-f]{64}$",
+                              description="The preview's keyed commitment (SDK: Preview.hash); an unkeyed "
+                                          "sha256 of the preview could be searched with a dictionary.")
     channel: str = Field(pattern=r"^(in_person|video|phone|portal)$")
 
 

@@ -25,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
+from connectors.referral import MANIFEST_TYPE, MANIFEST_VERSION
+from consent.vocabulary import Purpose
 from crypto.canonical import canonical_json
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.envelope import ciphertext_hash
@@ -42,13 +44,18 @@ from ..exceptions import service as exceptions
 from ..policy.decision import Decision
 from ..policy.engine import decide
 from ..registry import service as registry
-from ..registry.models import Agency, AgencyKey, KeyKind, TrustStatus
+from ..registry.models import Agency, AgencyEndpoint, AgencyKey, KeyKind, TrustStatus
 from . import state
 from .catalogue import classes_of, risk_summary_fields
 from .inputs import policy_input
+from .manifest import check_manifest
 from .models import Envelope, EnvelopePart, EnvelopeStatus, IdempotencyRecord, Plan, PlanStatus, PreviewApproval
 
 MAX_FIELDS = 200
+_PURPOSES = frozenset(p.value for p in Purpose)
+UNRECOGNISED = "(unrecognised)"
+"""What a refusal's audit entry says in place of an id that does not exist or is not the caller's:
+the client's text (a name, an address) never reaches the permanent log."""
 
 
 def _new_id(prefix: str) -> str:
@@ -150,9 +157,13 @@ def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanReq
         return _plan(session, ctx, caller, request, request_id)
     except GatewayError as exc:
         if request.exception_grant_id and exc.reason.startswith("exception_"):
+            # Past the subject check and the grant's ownership (an unknown one is ``unknown_*``): those
+            # ids are the caller's; the recipient and purpose are checked here, being the client's text.
+            with db.read_transaction(session):
+                recipient = _known_agency(session, request.recipient_agency_id)
             record_refusal(ctx.sessions, AuditEvent(
                 AuditTag.EXCEPTION_REFUSE, decision="deny", reason=exc.reason, subject_id=request.subject_id,
-                purpose=request.purpose, recipient_agency_id=request.recipient_agency_id,
+                purpose=_known_purpose(request.purpose), recipient_agency_id=recipient,
                 details={"grant_id": request.exception_grant_id, "stage": "plan"},
             ), actor=_actor(caller, request.user_id), at=ctx.clock.now(), request_id=request_id)
         raise
@@ -178,9 +189,9 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
             AuditTag.EXCHANGE_PLAN,
             decision="allow" if decision.allow else "deny",
             reason=None if decision.allow else (decision.reasons[0] if decision.reasons else "denied"),
-            subject_id=request.subject_id,
-            purpose=request.purpose,
-            recipient_agency_id=request.recipient_agency_id,
+            subject_id=request.subject_id,  # _decide found it among the caller's own subjects
+            purpose=_known_purpose(request.purpose),
+            recipient_agency_id=_known_agency(session, request.recipient_agency_id),
             classes_requested=tuple(classes_of(ctx.settings.policy_dir, request.fields)),
             classes_released=tuple(classes_of(ctx.settings.policy_dir, decision.permitted_fields))
             if decision.allow else (),
@@ -194,7 +205,7 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
         if not decision.allow:
             if "no_consent" in decision.reasons or "recipient_not_named" in decision.reasons:
                 state.notify_consent_needed(session, request.subject_id, request.recipient_agency_id,
-                                            request.purpose, now)
+                                            request.purpose, now, requester_agency_id=caller.agency_id)
             record(session, event, actor=_actor(caller, request.user_id), at=now, request_id=request_id)
             return {"plan_id": None, "envelope_id": None, "expires_at": None, **body,
                     "subject_id": request.subject_id, "recipient_agency_id": request.recipient_agency_id,
@@ -210,6 +221,16 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
         event = AuditEvent(**{**event.__dict__, "details": {**event.details, "plan_id": the_plan.id}})
         record(session, event, actor=_actor(caller, request.user_id), at=now, request_id=request_id)
         return _plan_answer(the_plan)
+
+
+def _known_purpose(purpose: str) -> str:
+    """A purpose of the vocabulary as is; anything else (the client's text) as :data:`UNRECOGNISED`."""
+    return purpose if purpose in _PURPOSES else UNRECOGNISED
+
+
+def _known_agency(session: Session, agency_id: str) -> str:
+    """A registered agency's id as is; anything else as :data:`UNRECOGNISED` (never the client's text)."""
+    return agency_id if session.get(Agency, agency_id) is not None else UNRECOGNISED
 
 
 def _plan_answer(the_plan: Plan) -> dict[str, Any]:
@@ -278,7 +299,6 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
         raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header with every submit.")
     digest = request_hash({**body, "endpoint_id": endpoint_id})
     now = ctx.clock.now()
-    manifest: dict[str, Any] = body["manifest"]
     answer: dict[str, Any] = {}
     try:
         with session.begin():
@@ -305,28 +325,39 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
         raise Conflict("plan_already_used", "This plan was already used for another envelope.") from None
     except GatewayError as exc:
         session.rollback()
-        record_refusal(
-            ctx.sessions,
-            AuditEvent(
-                AuditTag.EXCHANGE_SUBMIT, decision="deny", reason=exc.reason,
-                subject_id=_short_text(manifest, "subject_id", 64),
-                purpose=_short_text(manifest, "purpose", 40),
-                recipient_agency_id=_short_text(manifest, "recipient_agency_id", 64),
-                classes_requested=tuple(classes_of(ctx.settings.policy_dir, _manifest_fields(manifest))),
-                details={"plan_id": str(body.get("plan_id")), "endpoint_id": endpoint_id},
-            ),
-            actor=_actor(caller), at=now, request_id=request_id,
-        )
+        record_refusal(ctx.sessions, _submit_refusal(session, ctx, caller, body, endpoint_id, exc.reason),
+                       actor=_actor(caller), at=now, request_id=request_id)
         raise
     if earlier is not None:
         return _replayed(earlier, digest)  # outside the try: a reused key is refused, not audited
     return SubmitOutcome(201, answer)
 
 
-def _short_text(manifest: Any, key: str, limit: int) -> str | None:
-    """A manifest value fit for an audit column, or None (a refused manifest may hold anything)."""
-    value = manifest.get(key) if isinstance(manifest, dict) else None
-    return value if isinstance(value, str) and len(value) <= limit else None
+def _submit_refusal(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str, Any],
+                    endpoint_id: str | None, reason: str) -> AuditEvent:
+    """The audit entry of a refused submit, from the caller's own plan, never from the manifest.
+
+    Only ids that exist and belong to the caller are recorded: the plan's subject, purpose and
+    recipient (the manifest's copies may say anything), the plan id, the classes of the plan's
+    fields, and an endpoint of the plan's recipient; anything else is :data:`UNRECOGNISED`.
+    """
+    with db.read_transaction(session):
+        raw_plan = body.get("plan_id")
+        the_plan = session.get(Plan, raw_plan) if isinstance(raw_plan, str) and len(raw_plan) <= 64 else None
+        if the_plan is None or the_plan.sender_agency_id != caller.agency_id:
+            return AuditEvent(AuditTag.EXCHANGE_SUBMIT, decision="deny", reason=reason,
+                              details={"plan_id": UNRECOGNISED,
+                                       "endpoint_id": UNRECOGNISED if endpoint_id else None})
+        endpoint = None
+        if endpoint_id is not None:
+            row = session.get(AgencyEndpoint, endpoint_id) if len(endpoint_id) <= 64 else None
+            endpoint = row.id if row is not None and row.agency_id == the_plan.recipient_agency_id else UNRECOGNISED
+        return AuditEvent(
+            AuditTag.EXCHANGE_SUBMIT, decision="deny", reason=reason, subject_id=the_plan.subject_id,
+            purpose=the_plan.purpose, recipient_agency_id=the_plan.recipient_agency_id,
+            classes_requested=tuple(classes_of(ctx.settings.policy_dir, the_plan.permitted_fields)),
+            details={"plan_id": the_plan.id, "endpoint_id": endpoint},
+        )
 
 
 def _manifest_fields(manifest: Any) -> list[str]:
@@ -354,6 +385,7 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
                      endpoint_id: str | None, now: datetime, request_id: str | None) -> tuple[Envelope, Decision]:
     manifest: dict[str, Any] = body["manifest"]
     ciphertexts: dict[str, str] = body["ciphertexts"]
+    check_manifest(manifest)  # only the protocol's keys: nothing else is stored or relayed
     the_plan = _own_plan(session, caller, str(body["plan_id"]))
     if the_plan.status != PlanStatus.OPEN:
         raise Conflict("plan_already_used", "This plan was already used for another envelope.")
@@ -361,7 +393,7 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         raise Conflict("plan_expired", "The plan expired; ask for a new one (policy is decided again).")
     # The manifest must describe this plan exactly.
     expected = {
-        "type": "safe-referral/manifest", "v": 1,
+        "type": MANIFEST_TYPE, "v": MANIFEST_VERSION,
         "envelope_id": the_plan.envelope_id, "plan_id": the_plan.id, "subject_id": the_plan.subject_id,
         "purpose": the_plan.purpose, "sender_agency_id": caller.agency_id,
         "recipient_agency_id": the_plan.recipient_agency_id,
@@ -432,7 +464,7 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         approval = session.get(PreviewApproval, the_plan.id)
         if approval is None:
             raise Unprocessable("preview_not_approved", "The person has not approved a preview of this referral.")
-        if manifest.get("preview_hash") != approval.preview_hash:
+        if (manifest.get("preview") or {}).get("commitment") != approval.preview_hash:
             raise Unprocessable("preview_hash_mismatch", "The referral differs from the preview the person approved.")
     envelope = Envelope(
         id=the_plan.envelope_id, plan_id=the_plan.id, sender_agency_id=caller.agency_id,
@@ -455,7 +487,8 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         policy_version=decision.policy_version,
         basis={"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception},
         details={"envelope_id": envelope.id, "plan_id": the_plan.id, "fields": len(fields),
-                 "preview_hash": manifest.get("preview_hash"),
+                 "previewed": manifest.get("preview") is not None,  # never the commitment itself
+                 "risk_summary_basis": "L9.risk_summary" in decision.explanation,
                  **({"exception_grant_id": grant_id} if grant_id else {}), **child},
     ), actor=_actor(caller), at=now, request_id=request_id)
     session.flush()

@@ -43,7 +43,12 @@ def consent_statuses(session: Session, consent_ids: list[str], now: datetime) ->
 
 
 def notify_consent_needed(session: Session, subject_id: str, recipient_agency_id: str, purpose: str,
-                          now: datetime) -> None:
-    """Tell the person (portal) that an agency asked for data no consent covers (CR32, S34)."""
-    notify_person(session, subject_id=subject_id, kind="consent_needed", now=now,
-                  details={"recipient_agency_id": recipient_agency_id, "purpose": purpose})
+                          now: datetime, *, requester_agency_id: str | None = None) -> None:
+    """Tell the person (portal) that an agency wanted to send data no consent covers to another (CR32, S34).
+
+    The notice names both: the agency that wanted to send (``requester_agency_id``) and the one it
+    would have gone to; the recipient did not ask for anything."""
+    details = {"recipient_agency_id": recipient_agency_id, "purpose": purpose}
+    if requester_agency_id is not None:
+        details["requester_agency_id"] = requester_agency_id
+    notify_person(session, subject_id=subject_id, kind="consent_needed", now=now, details=details)

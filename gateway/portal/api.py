@@ -52,6 +52,8 @@ class PortalAccessOut(BaseModel):
     subject_id: str
     locator: str = Field(description="The public first group of the access code (not a secret).")
     pin_set: bool
+    pin_needs_change: bool = Field(description="The PIN is shorter than six digits (set before the rule): "
+                                               "choose a new one with the person at the next visit.")
     duress_pin_set: bool
     locked: bool
     failed_attempts: int
@@ -61,6 +63,7 @@ class PortalAccessOut(BaseModel):
     @classmethod
     def of(cls, row: PortalAccess) -> PortalAccessOut:
         return cls(subject_id=row.subject_id, locator=row.locator, pin_set=row.pin_hash is not None,
+                   pin_needs_change=row.pin_needs_change,
                    duress_pin_set=row.duress_pin_hash is not None, locked=row.locked_at is not None,
                    failed_attempts=row.failed_attempts or 0, locked_at=row.locked_at, pin_set_at=row.pin_set_at)
 
@@ -124,7 +127,7 @@ def unlock_portal_access(subject_id: str, caller: WithThePerson, ctx: ContextDep
         was_locked = row.locked_at is not None
         row = lift_lockout(session, subject_id)
         auth = PortalAuth(ctx)
-        auth.throttle.success(session, auth.keys(row.locator, "-")[:1])  # no back-off left either
+        auth.throttle.success(session, [auth.code_key(subject_id)])  # no back-off left either
         record(session, AuditEvent(AuditTag.PORTAL_UNLOCK, decision="info", subject_id=subject_id,
                                    details={"was_locked": was_locked}),
                actor=caller.actor(), at=now)

@@ -1,11 +1,16 @@
-"""Signing the person in: access code + PIN, throttled, locked after too many failures.
+"""Signing the person in: access code + PIN, throttled as NIST SP 800-63B rev 4 asks.
 
 One answer for every failure (unknown code, wrong code, wrong PIN, no PIN set yet): the
-same status, the same page and the same work, three Argon2id verifications whatever was
-typed (:func:`consent.portal_access.match_sign_in`). Failures are counted per code and per
-client address, with exponential back-off (:mod:`gateway.web.throttle`); after
-``portal_lockout_after`` consecutive failures a code is locked until the advocate lifts it.
-Codes nobody holds lock the same way, so the lock tells nothing about whether a code exists.
+same status and the same page. A code nobody holds costs the same work as a wrong secret
+(one Argon2id verification against a dummy hash). Only an attempt that presents the code's
+correct secret goes on to the PINs (always both, the PIN and the duress PIN) and, when the PIN
+is wrong, counts against the code: a decaying count with exponential back-off
+(:mod:`gateway.web.throttle`), so the public locator alone slows nobody down, and nothing is
+ever locked (waiting always helps; no lock only the advocate could lift). At
+``portal_alert_after`` failures the advocate's agency gets an alert and a notice: someone
+holds the card and is guessing. Every attempt spends the client address's budget of hash work
+(:mod:`gateway.web.work_budget`); the address is the one ``GATEWAY_TRUSTED_PROXIES`` vouches
+for, never a header anyone may write.
 
 A duress PIN signs in to a session flagged ``duress``: the pages show an empty account and
 an alert for the advocate is written in the same transaction (:class:`PortalAlert`).
@@ -24,8 +29,9 @@ from starlette.requests import Request
 
 from consent.portal_access import (
     PortalAccess,
+    code_secret_matches,
     find_by_code,
-    match_sign_in,
+    match_pins,
     record_sign_in_failure,
     record_sign_in_success,
 )
@@ -35,9 +41,11 @@ from crypto.passwords import SecretHasher
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
-from ..web.models import LoginThrottle, WebSession
+from ..exceptions.models import AgencyNotice
+from ..web.models import WebSession
 from ..web.sessions import SessionPolicy, SessionStore
 from ..web.throttle import Throttle, ThrottleKey
+from ..web.work_budget import WORK_REALM, spend, work_budget_key
 from .models import AlertCode, PortalAlert, PortalSessionState
 
 __all__ = ["COOKIE", "REALM", "Person", "PortalAuth", "SignInOutcome"]
@@ -64,18 +72,11 @@ class SignInOutcome:
     ok: bool
     token: str | None = None
     retry_after: int = 0
-    locked: bool = False
 
 
 @cache
 def _dummy_hash(time_cost: int, memory_kib: int) -> str:
     return SecretHasher(time_cost=time_cost, memory_cost=memory_kib).hash("nobody's secret at all")
-
-
-def _code_key_value(code: str, locator: str | None) -> str:
-    if locator is not None:
-        return locator
-    return "".join(code.split()).upper()[:40] or "-"
 
 
 class PortalAuth:
@@ -90,7 +91,8 @@ class PortalAuth:
                           anonymous_idle_s=settings.portal_session_absolute_s),
             ctx.clock,
         )
-        self.throttle = Throttle(REALM, ctx.clock, max_delay_s=settings.portal_max_delay_s)
+        self.throttle = Throttle(REALM, ctx.clock)
+        self.work = Throttle(WORK_REALM, ctx.clock)
         self.hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
         self._dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib)
 
@@ -133,56 +135,51 @@ class PortalAuth:
 
     # -- signing in -------------------------------------------------------------------
 
-    def keys(self, code_value: str, address: str) -> list[ThrottleKey]:
-        s = self.ctx.settings
-        return [ThrottleKey("code", code_value, free=s.portal_code_free_failures),
-                ThrottleKey("address", address, free=s.portal_address_free_failures)]
+    def work_key(self, address: str) -> ThrottleKey:
+        """The client's budget of Argon2id verifications (shared with the console's sign-in)."""
+        return work_budget_key(self.ctx.settings, address)
 
-    def _code_failures(self, session: Session, key: ThrottleKey) -> int:
-        row = session.get(LoginThrottle, key.digest(REALM))
-        return row.failures if row is not None else 0
+    def code_key(self, subject_id: str) -> ThrottleKey:
+        """Failed PINs presented with this person's correct code secret (nothing else counts)."""
+        s = self.ctx.settings
+        return ThrottleKey("code", subject_id, free=s.portal_code_free_failures, decay_s=s.portal_code_decay_s,
+                           max_delay_s=s.portal_max_delay_s)
 
     def sign_in(self, code: str, pin: str, address: str, *, previous_token: str | None,
                 lang: str | None) -> SignInOutcome:
-        """Check code and PIN and, if they hold, start a new session (its own transactions)."""
-        settings = self.ctx.settings
+        """Check code and PIN and, if they hold, start a new session (its own transactions).
+
+        1. The client's hash budget pays for one verification, the code's secret (against the
+           row's hash, or a dummy for a code nobody holds: the same work and the same answer).
+        2. Only a correct secret goes on: the code's back-off is checked, the budget pays for two
+           more (the PIN and the duress PIN, always both), and a wrong PIN counts against the code.
+        """
         clock = self.ctx.clock
+        work = self.work_key(address)
         with self.ctx.sessions() as session, session.begin():
-            locator, row = find_by_code(session, code)
-            keys = self.keys(_code_key_value(code, locator), address)
-            if row is not None:
-                locked = row.locked_at is not None
-            else:
-                locked = self._code_failures(session, keys[0]) >= settings.portal_lockout_after
-            if locked:
-                return SignInOutcome(ok=False, locked=True)
-            wait = self.throttle.retry_after(session, keys)
+            wait = spend(self.work, session, work, 1, room=3)  # the code's secret now, maybe both PINs later
             if wait:
                 return SignInOutcome(ok=False, retry_after=wait)
+            _locator, row = find_by_code(session, code)
             found = (row.subject_id, row.code_hash, row.pin_hash, row.duress_pin_hash) if row is not None else None
         # The expensive hashes run outside any transaction (they would hold SQLite's write lock).
-        match = match_sign_in(code=code, pin=pin, code_hash=found[1] if found else None,
-                              pin_hash=found[2] if found else None, duress_pin_hash=found[3] if found else None,
-                              subject_id=found[0] if found else None, hasher=self.hasher, dummy_hash=self._dummy)
+        code_ok = code_secret_matches(code, found[1] if found else None, hasher=self.hasher, dummy_hash=self._dummy)
+        if not code_ok or found is None:
+            return self._failed(None)
+        subject_id = found[0]
+        with self.ctx.sessions() as session, session.begin():
+            wait = (self.throttle.retry_after(session, [self.code_key(subject_id)])
+                    or spend(self.work, session, work, 2))  # the two PIN verifications below
+            if wait:
+                return SignInOutcome(ok=False, retry_after=wait)
+        match = match_pins(pin=pin, pin_hash=found[2], duress_pin_hash=found[3], subject_id=subject_id,
+                           hasher=self.hasher, dummy_hash=self._dummy)
         now = clock.now()
         with self.ctx.sessions() as session, session.begin():
-            access = session.get(PortalAccess, found[0], with_for_update=True) if found else None
+            access = session.get(PortalAccess, subject_id, with_for_update=True)
             if not match.ok or match.subject_id is None or access is None:
-                self.throttle.failure(session, keys)
-                just_locked = access is not None and record_sign_in_failure(
-                    access, now=now, lock_after=settings.portal_lockout_after)
-                subject_id = found[0] if found else None
-                record(session, AuditEvent(AuditTag.PORTAL_SIGN_IN_FAIL, decision="deny", reason="sign_in_failed",
-                                           subject_id=subject_id), actor=PERSON, at=now)
-                if just_locked:
-                    record(session, AuditEvent(AuditTag.PORTAL_LOCK, decision="info", reason="too_many_failures",
-                                               subject_id=subject_id,
-                                               details={"failures": settings.portal_lockout_after}),
-                           actor=Actor.system(), at=now)
-                return SignInOutcome(ok=False)
-            if access.locked_at is not None:  # locked between the two transactions
-                return SignInOutcome(ok=False, locked=True)
-            self.throttle.success(session, keys[:1])
+                return self._failed(subject_id, session=session, access=access)
+            self.throttle.success(session, [self.code_key(subject_id)])
             record_sign_in_success(access)
             self.end(session, previous_token)  # the pre-sign-in session: a new id from here on
             self._purge_orphans(session)
@@ -192,21 +189,44 @@ class PortalAuth:
             record(session, AuditEvent(AuditTag.PORTAL_SIGN_IN, decision="allow", subject_id=match.subject_id),
                    actor=PERSON, at=now)
             if match.duress:
-                self._raise_alert(session, match.subject_id, now)
+                self._raise_alert(session, match.subject_id, now, AlertCode.DURESS_SIGN_IN)
             session.flush()
             return SignInOutcome(ok=True, token=token)
 
-    def _raise_alert(self, session: Session, subject_id: str, now: datetime) -> None:
+    def _failed(self, subject_id: str | None, *, session: Session | None = None,
+                access: PortalAccess | None = None) -> SignInOutcome:
+        """Audit a failure; with the code's correct secret, count it against the code (and tell the
+        advocate's agency once the count reaches ``portal_alert_after``)."""
+        now = self.ctx.clock.now()
+        if session is None:
+            with self.ctx.sessions() as own, own.begin():
+                record(own, AuditEvent(AuditTag.PORTAL_SIGN_IN_FAIL, decision="deny", reason="sign_in_failed"),
+                       actor=PERSON, at=now)
+            return SignInOutcome(ok=False)
+        assert subject_id is not None
+        [count] = self.throttle.failure(session, [self.code_key(subject_id)])
+        if access is not None:
+            record_sign_in_failure(access, now=now)
+        record(session, AuditEvent(AuditTag.PORTAL_SIGN_IN_FAIL, decision="deny", reason="wrong_pin",
+                                   subject_id=subject_id), actor=PERSON, at=now)
+        if count == self.ctx.settings.portal_alert_after:
+            self._raise_alert(session, subject_id, now, AlertCode.CODE_GUESSED)
+        return SignInOutcome(ok=False)
+
+    def _raise_alert(self, session: Session, subject_id: str, now: datetime, code: AlertCode) -> None:
         subject = session.get(Subject, subject_id)
         if subject is None:  # pragma: no cover - portal_access rows reference a subject
             return
         alert = PortalAlert(id="alr_" + secrets.token_urlsafe(12), owner_agency_id=subject.owner_agency_id,
-                            subject_id=subject_id, code=str(AlertCode.DURESS_SIGN_IN),
-                            raised_at=now)
+                            subject_id=subject_id, code=str(code), raised_at=now)
         session.add(alert)
+        if code == AlertCode.CODE_GUESSED:  # in the agency's notices too: somebody holds the card and guesses
+            session.add(AgencyNotice(id="ntc_" + secrets.token_urlsafe(12), agency_id=subject.owner_agency_id,
+                                     subject_id=subject_id, kind=str(code), details={"alert_id": alert.id},
+                                     created_at=now))
         # For the advocate's agency (it reads its own entries) and the DPO; the person never sees
         # the audit log, only disclosures to agencies.
-        record(session, AuditEvent(AuditTag.PORTAL_ALERT, decision="info", reason=str(AlertCode.DURESS_SIGN_IN),
+        record(session, AuditEvent(AuditTag.PORTAL_ALERT, decision="info", reason=str(code),
                                    subject_id=subject_id, recipient_agency_id=subject.owner_agency_id,
                                    details={"alert_id": alert.id}),
                actor=Actor.system(), at=now)

@@ -74,7 +74,11 @@ class Disclosure:
     purpose: str | None
     classes: tuple[str, ...]
     exception: str | None
-    """None: the person's consent was the basis; else the exception code (L3, ...)."""
+    """The lawful exception (L3, ...) this went on, if any."""
+    consent: bool = True
+    """A consent of the person was (part of) the basis."""
+    safety_summary: bool = False
+    """The risk summary went on the safety basis (L9): a service taking the person in must know the risks."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class NoticeView:
     at: datetime
     purpose: str | None = None
     agencies: tuple[str, ...] = ()
+    requester: str | None = None
+    """The agency that did the thing (e.g. wanted to send), when it is not the one in ``agencies``."""
 
 
 @dataclass(frozen=True)
@@ -190,9 +196,12 @@ def disclosures(session: Session, subject_id: str, now: datetime) -> list[Disclo
     for entry in shown:
         exception = (entry.basis or {}).get("exception")
         classes = entry.classes_released or entry.classes_requested
+        details = entry.details or {}
         out.append(Disclosure(at=entry.at, recipient=_name(names, entry.recipient_agency_id or ""),
                               purpose=entry.purpose, classes=tuple(sorted(set(classes), key=_class_order)),
-                              exception=str(exception) if exception else None))
+                              exception=str(exception) if exception else None,
+                              consent=bool((entry.basis or {}).get("consent_ids")),
+                              safety_summary=details.get("risk_summary_basis") is True))
     return out
 
 
@@ -255,7 +264,7 @@ def notices(session: Session, subject_id: str, now: datetime, limit: int = 20) -
     ids: set[str] = set()
     for row in rows:
         details = row.details or {}
-        for key in ("recipient_agency_id",):
+        for key in ("recipient_agency_id", "requester_agency_id"):
             if isinstance(details.get(key), str):
                 ids.add(details[key])
         for key in ("recipients", "open_case_recipients"):
@@ -274,8 +283,10 @@ def notices(session: Session, subject_id: str, now: datetime, limit: int = 20) -
             if isinstance(values, list):
                 agencies.extend(v for v in values if isinstance(v, str))
         purpose = details.get("purpose")
+        requester = details.get("requester_agency_id")
         out.append(NoticeView(kind=row.kind, at=row.created_at, purpose=purpose if isinstance(purpose, str) else None,
-                              agencies=tuple(_name(names, a) for a in agencies)))
+                              agencies=tuple(_name(names, a) for a in agencies),
+                              requester=_name(names, requester) if isinstance(requester, str) else None))
     return out
 
 

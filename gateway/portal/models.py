@@ -7,15 +7,17 @@ advocate alerts.
 - ``portal_requests`` / ``portal_request_events``: correction requests and complaints. They
   are routed to the DPO and the monitoring body, never to an agency: no ``/v1`` route reads
   them, and a console user of the agency a request is about does not see it either.
-- ``portal_alerts``: a duress sign-in, for the subject's owner agency: ids and a code only.
+- ``portal_alerts``: a duress sign-in, or a code being guessed, for the subject's owner agency:
+  ids and a code only.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.orm import Base
@@ -62,6 +64,9 @@ class PortalSessionState(Base):
     lang: Mapped[str | None] = mapped_column(String(8))
     """The language chosen on screen in this session (None: the subject's or the browser's)."""
     created_at: Mapped[datetime]
+    decoy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """A duress session's decoy actions (withdrawals, requests: ids, codes and times only), so its
+    pages agree with what it was told; deleted with the session (:mod:`gateway.portal.decoy`)."""
 
 
 class PortalRequest(Base):
@@ -110,6 +115,8 @@ class PortalRequestEvent(Base):
 
 class AlertCode(StrEnum):
     DURESS_SIGN_IN = "duress_sign_in"
+    CODE_GUESSED = "portal_code_being_guessed"
+    """Someone holding the card keeps typing wrong PINs (``portal_alert_after`` of them, decayed)."""
 
 
 class PortalAlert(Base):

@@ -8,7 +8,8 @@ without the right one is refused before anything else happens. Nothing under ``/
 written to the access log (``gateway.http``), and every response carries the headers of
 :func:`gateway.portal.views.apply_portal_headers`.
 
-A duress session sees the same pages with nothing in them, and what it submits is not kept.
+A duress session is a consistent decoy (:mod:`gateway.portal.decoy`): the consents in force as the
+card shows them, every action answered as in a real session and kept only in that session.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from ..consent_api.adapters import consent_service
 from ..context import GatewayContext
 from ..deps import ContextDep
 from ..settings import PACKAGE_ROOT
+from ..web.client_address import client_address
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA
-from . import content
+from . import content, decoy
 from .auth import Person, PortalAuth
 from .models import (
     MESSAGE_KEY,
@@ -69,8 +71,8 @@ def _redirect(url: str) -> Response:
     return apply_portal_headers(RedirectResponse(url, status_code=303))
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _address(request: Request, ctx: GatewayContext) -> str:
+    return client_address(request, ctx.settings.trusted_proxies)
 
 
 def _subject_language(session: Session, subject_id: str) -> str | None:
@@ -166,9 +168,10 @@ def home(request: Request, ctx: ContextDep, left: int = 0) -> Response:
             return _sign_in_page(page, session, notice="left" if left else "expired" if expired else None)
         person = page.person
         now = ctx.clock.now()
-        live: list[content.ConsentView] = []
-        news: list[content.NoticeView] = []
-        if not person.duress:
+        if person.duress and page.state is not None:
+            live, _past = decoy.consents(session, page.state, person.subject_id, now)
+            news = decoy.notices(session, page.state, person.subject_id, now, limit=5)
+        else:
             live, _past = content.consents(session, person.subject_id, now)
             news = content.notices(session, person.subject_id, now, limit=5)
         return page.render("home.html", consents=live, notices=news, nav="home")
@@ -184,15 +187,13 @@ def sign_in(request: Request, ctx: ContextDep, csrf_token: Field = "", code: Fie
             page.row = None  # a fresh form with a fresh token
             return _sign_in_page(page, session, status=403, error="expired_form")
         lang = page.state.lang if page.state is not None else None
-    outcome = auth.sign_in(code[:64], pin[:64], _address(request), previous_token=previous, lang=lang)
+    outcome = auth.sign_in(code[:64], pin[:64], _address(request, ctx), previous_token=previous, lang=lang)
     if outcome.ok and outcome.token:
         response = _redirect("/p/")
         auth.store.set_cookie(response, outcome.token)
         return response
     with ctx.sessions() as session, session.begin():
         page = Page(ctx, request, session)
-        if outcome.locked:
-            return _sign_in_page(page, session, status=429, error="locked")
         if outcome.retry_after:
             return _sign_in_page(page, session, status=429, error="wait", retry_after=outcome.retry_after)
         return _sign_in_page(page, session, status=401, error="failed")
@@ -263,8 +264,9 @@ def static_file(name: str) -> Response:
 @router.get("/p/past")
 def past(request: Request, ctx: ContextDep) -> Response:
     def view(page: Page, session: Session, person: Person) -> Response:
-        history: list[content.ConsentView] = []
-        if not person.duress:
+        if person.duress and page.state is not None:
+            _live, history = decoy.consents(session, page.state, person.subject_id, ctx.clock.now())
+        else:
             _live, history = content.consents(session, person.subject_id, ctx.clock.now())
         return page.render("past.html", consents=history, nav="past")
 
@@ -283,8 +285,7 @@ def shared(request: Request, ctx: ContextDep) -> Response:
 @router.get("/p/rules")
 def rules(request: Request, ctx: ContextDep) -> Response:
     def view(page: Page, session: Session, person: Person) -> Response:
-        rows = [] if person.duress else content.exceptions_that_apply(
-            session, person.subject_id, ctx.clock.now(), ctx.settings.policy_dir)
+        rows = content.exceptions_that_apply(session, person.subject_id, ctx.clock.now(), ctx.settings.policy_dir)
         return page.render("rules.html", exceptions=rows, nav="rules")
 
     return _person_page(ctx, request, view)
@@ -293,7 +294,8 @@ def rules(request: Request, ctx: ContextDep) -> Response:
 @router.get("/p/requests")
 def my_requests(request: Request, ctx: ContextDep, sent: int = 0) -> Response:
     def view(page: Page, session: Session, person: Person) -> Response:
-        rows = [] if person.duress else content.requests(session, person.subject_id)
+        rows = (decoy.requests(session, page.state) if person.duress and page.state is not None
+                else content.requests(session, person.subject_id))
         return page.render("requests.html", requests=rows, sent=bool(sent), nav="requests")
 
     return _person_page(ctx, request, view)
@@ -302,7 +304,7 @@ def my_requests(request: Request, ctx: ContextDep, sent: int = 0) -> Response:
 def _form(page: Page, session: Session, ctx: GatewayContext, kind: str, *, status: int = 200,
           error: str | None = None) -> Response:
     person = page.person
-    agencies = {} if person is None or person.duress else content.involved_agencies(session, person.subject_id)
+    agencies = {} if person is None else content.involved_agencies(session, person.subject_id)
     return page.render("request_form.html", status=status, kind=kind, agencies=agencies, classes=DATA_CLASSES,
                        error=error, nav=kind, message_max=MESSAGE_MAX)
 
@@ -342,14 +344,16 @@ def send_request(request: Request, ctx: ContextDep, csrf_token: Field = "", kind
             return _form(page, session, ctx, kind, status=400, error="empty")
         if len(text) > MESSAGE_MAX:
             return _form(page, session, ctx, kind, status=400, error="too_long")
-        if person.duress:
-            return _redirect("/p/requests?sent=1")  # looks sent; a decoy account keeps nothing
         involved = content.involved_agencies(session, person.subject_id)
         now = ctx.clock.now()
+        about_id = about if about in involved else None
+        if person.duress and page.state is not None:  # listed as sent in this session, kept nowhere else
+            decoy.record_request(page.state, kind=kind, about=about_id, now=now)
+            return _redirect("/p/requests?sent=1")
         request_id = "req_" + secrets.token_urlsafe(12)
         row = PortalRequest(
             id=request_id, subject_id=person.subject_id, kind=kind,
-            about_agency_id=about if about in involved else None,
+            about_agency_id=about_id,
             topic=topic if kind == RequestKind.CORRECTION and topic in DATA_CLASSES else None,
             message=seal_text(ctx.at_rest_key(MESSAGE_KEY), text, where=request_id), routed_to=list(ROUTED_TO),
             status=RequestStatus.RECEIVED, outcome=None, created_at=now, updated_at=now,
@@ -378,8 +382,8 @@ def withdraw(consent_id: str, request: Request, ctx: ContextDep, csrf_token: Fie
             return person
         if not csrf_token_matches(person.csrf_token, csrf_token):
             return _refused(page)
-        if person.duress:
-            return page.render("message.html", status=404, message="not_found")
+        if person.duress and page.state is not None:
+            return _decoy_withdraw(page, session, person, consent_id[:80], ctx.clock.now())
         svc = consent_service(ctx, session, getattr(request.state, "request_id", None))
         try:
             result = svc.withdraw(consent_id[:80], actor=ConsentActor.person(), channel=Channel.PORTAL,
@@ -400,6 +404,21 @@ def withdraw(consent_id: str, request: Request, ctx: ContextDep, csrf_token: Fie
         return page.render("withdrawn.html", purpose=record_.purpose,
                            recipients=[names.get(a, a) for a in record_.recipient_ids], open_cases=open_cases,
                            services_unchanged=services_unchanged, nav="home")
+
+
+def _decoy_withdraw(page: Page, session: Session, person: Person, consent_id: str, now: Any) -> Response:
+    """A duress session's withdrawal: the same answers as :func:`withdraw`, kept only in the decoy."""
+    assert page.state is not None
+    try:
+        result = decoy.withdraw(session, page.state, person.subject_id, consent_id, now)
+    except NotFoundError:
+        return page.render("message.html", status=404, message="not_found")
+    except ConflictError:
+        return page.render("message.html", status=409, message="already_ended")
+    names = content.agency_names(session, result.recipient_ids)
+    return page.render("withdrawn.html", purpose=result.purpose,
+                       recipients=[names.get(a, a) for a in result.recipient_ids], open_cases=list(result.open_cases),
+                       services_unchanged=result.services_unchanged, nav="home")
 
 
 __all__ = ["PAGES", "clean_message", "router"]

@@ -184,3 +184,23 @@ def test_worst_case_card_prints_on_one_page_in_every_language(
             browser.close()
     assert requests == []
     assert pages == dict.fromkeys(i18n.LANGUAGES, 1)
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_the_person_may_print_the_code_apart_from_the_recipients(
+    client: TestClient, auth: Auth, new_subject: Callable[..., str], grant: Grant, lang: str
+) -> None:
+    """Issue 17: whoever takes the card must not learn both the code and the shelter."""
+    first = grant(new_subject())
+    code, consent_id = first["access_code"], first["consent"]["id"]
+    together = _card(client, auth, consent_id, f"?lang={lang}", **{"Portal-Access-Code": code}).text
+    assert 'class="tear-off"' not in together  # the default: one page, as before
+    apart = _card(client, auth, consent_id, f"?lang={lang}&layout=separate", **{"Portal-Access-Code": code})
+    assert apart.status_code == 200
+    first_page, second_page = apart.text.split('<section class="tear-off"', 1)
+    assert "shelter agency" in first_page and code not in first_page
+    assert code in second_page and "shelter agency" not in second_page
+    assert i18n.read_catalogue(lang)[
+        "Keep this page apart from the other page: together they show where you can be found."].string in second_page
+    assert "break-before: page" in apart.text
+    assert _card(client, auth, consent_id, "?layout=sideways").status_code == 422

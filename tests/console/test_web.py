@@ -64,8 +64,8 @@ def test_csrf_tokens() -> None:
 
 
 def test_back_off_doubles_and_success_resets(ctx: GatewayContext, clock: FixedClock) -> None:
-    throttle = Throttle("portal", clock, max_delay_s=8)
-    keys = [ThrottleKey("user", "someone", free=2)]
+    throttle = Throttle("portal", clock)
+    keys = [ThrottleKey("user", "someone", free=2, max_delay_s=8)]
     waits = []
     with ctx.sessions() as session, session.begin():
         for _ in range(7):
@@ -74,6 +74,29 @@ def test_back_off_doubles_and_success_resets(ctx: GatewayContext, clock: FixedCl
         throttle.success(session, keys)
         assert throttle.retry_after(session, keys) == 0
     assert waits == [0, 0, 2, 3, 5, 9, 9]  # 1, 2, 4, 8, 8 (capped) seconds, rounded up
+
+
+@pytest.mark.rule("NIST-800-63B-5.2.2")
+def test_counts_decay_so_nobody_is_shut_out_for_good(ctx: GatewayContext, clock: FixedClock) -> None:
+    """One unit leaks out per ``decay_s``, the remainder keeps leaking, and an idle key is purged."""
+    throttle = Throttle("portal", clock)
+    key = ThrottleKey("code", "subj_1", free=3, decay_s=100, max_delay_s=50)
+    with ctx.sessions() as session, session.begin():
+        assert throttle.failure(session, [key] * 6) == [1, 2, 3, 4, 5, 6]
+        assert throttle.retry_after(session, [key]) == 5  # 4 s after the sixth, rounded up
+        clock.advance(timedelta(seconds=250))  # two units leaked, half of the third is on its way
+        assert throttle.count(session, key) == 4 and throttle.retry_after(session, [key]) == 0
+        clock.advance(timedelta(seconds=50))
+        assert throttle.count(session, key) == 3
+        assert throttle.failure(session, [key]) == [4]  # the next failure counts from what is left
+        clock.advance(timedelta(seconds=400))
+        assert throttle.count(session, key) == 0
+        assert Throttle.purge(session, clock.now(), older_than_s=300) == 1
+        assert throttle.count(session, key) == 0
+    refill = ThrottleKey("work", "10.0.0.1", free=2, decay_s=5, backoff="refill")
+    with ctx.sessions() as session, session.begin():
+        throttle.failure(session, [refill] * 3)
+        assert throttle.retry_after(session, [refill]) == 6  # until one unit came back, never longer
 
 
 class TestOneTimeCodes:

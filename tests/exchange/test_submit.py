@@ -115,7 +115,7 @@ def test_bad_signature_and_altered_ciphertext_are_refused(
     the_plan = plan(client, auth, case)
     body = sealed(client, auth, registry, the_plan)
     forged = copy.deepcopy(body)
-    forged["manifest"]["language"] = "fr"  # any change to the signed manifest
+    forged["manifest"]["created_at"] = "2020-01-01T00:00:00Z"  # any change to the signed manifest
     _refused(ctx, submit(client, auth, forged, key="k-a"), "signature_invalid")
     altered = copy.deepcopy(body)
     name = next(iter(altered["ciphertexts"]))

@@ -20,8 +20,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 MANIFEST_KEYS = ["type", "v", "envelope_id", "plan_id", "subject_id", "purpose", "sender_agency_id",
-                 "sender_key_id", "recipient_agency_id", "recipient_key_id", "fields", "preview_hash",
-                 "language", "created_at"]
+                 "sender_key_id", "recipient_agency_id", "recipient_key_id", "fields", "preview", "created_at"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -84,7 +84,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/plans"): ("owned", lambda: {"subject_id": _OWNED["subject_id"], "recipient_agency_id": "shelter",
                                                "purpose": "shelter", "fields": ["subject.language"]}),
     ("POST", "/v1/plans/{plan_id}/preview-approvals"): ("owned", lambda: {
-        "preview_hash": "sha256:" + "0" * 64, "channel": "in_person"}),
+        "preview_hash": "hmac-sha256:" + "0" * 64, "channel": "in_person"}),
     ("POST", "/v1/envelopes"): ("owned", lambda: _OWNED_SUBMIT),
     ("GET", "/v1/inbox"): ("directory", None),
     ("POST", "/v1/envelopes/{envelope_id}/ack"): ("owned", None),
@@ -99,7 +99,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     # alerts only ever list the caller's own (tests/portal/test_sign_in.py checks another agency's are not).
     ("GET", "/v1/subjects/{subject_id}/portal-access"): ("owned", None),
     ("POST", "/v1/subjects/{subject_id}/portal-access/pin"): ("owned", lambda: {
-        "pin": "4829", "duress_pin": "7315"}),
+        "pin": "482913", "duress_pin": "731546"}),
     ("POST", "/v1/subjects/{subject_id}/portal-access/unlock"): ("owned", None),
     ("GET", "/v1/alerts"): ("directory", None),
     # Exception grants (tests/exceptions): a grant belongs to the agency that asked for it; a request

@@ -18,8 +18,8 @@ from tests.consent.conftest import consent_body, subject_body
 Auth = Callable[..., dict[str, str]]
 OWNER = "ngo"
 COOKIE = "__Host-sid"
-PIN = "4829"
-DURESS_PIN = "7315"
+PIN = "482913"
+DURESS_PIN = "731546"
 
 
 @dataclass

@@ -16,20 +16,21 @@ from tests.portal.conftest import OWNER, Auth, PortalPerson, sign_in
 
 
 def _set(client: TestClient, auth: Auth, subject_id: str, agency: str = OWNER, **body: Any) -> Any:
-    payload = {"pin": "4829", **body}
+    payload = {"pin": "482913", **body}
     return client.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=auth(agency, person="advocate"),
                        json={k: v for k, v in payload.items() if v is not None})
 
 
 @pytest.mark.parametrize(("pin", "problem"), [
-    ("1234", "pin_too_simple"), ("0000", "pin_too_simple"), ("9876", "pin_too_simple"), ("8901", "pin_too_simple"),
-    ("12a4", "pin_digits_only"), ("١٢٣٤", "pin_digits_only"), ("123", "pin_length"), ("1" * 13, "pin_length"),
+    ("123456", "pin_too_simple"), ("000000", "pin_too_simple"), ("987654", "pin_too_simple"),
+    ("890123", "pin_too_simple"), ("12a456", "pin_digits_only"), ("١٢٣٤٥٦", "pin_digits_only"),
+    ("4829", "pin_length"), ("48291", "pin_length"), ("1" * 13, "pin_length"),
 ])
 def test_pin_rules(pin: str, problem: str) -> None:
     assert pin_problems(pin) == [problem]
 
 
-@pytest.mark.parametrize("pin", ["4829", "1357", "120934", "000000000001"])
+@pytest.mark.parametrize("pin", ["482913", "135792", "120934", "000000000001"])
 def test_acceptable_pins(pin: str) -> None:
     assert pin_problems(pin) == []
 
@@ -47,25 +48,25 @@ def test_pins_are_stored_only_as_argon2id_hashes(client: TestClient, auth: Auth,
 
 
 def test_unusable_pins_are_refused(client: TestClient, auth: Auth, person: PortalPerson) -> None:
-    assert _set(client, auth, person.subject_id, pin="1111").json()["reason"] == "pin_too_simple"
-    same = _set(client, auth, person.subject_id, pin="4829", duress_pin="4829")
+    assert _set(client, auth, person.subject_id, pin="111111").json()["reason"] == "pin_too_simple"
+    same = _set(client, auth, person.subject_id, pin="482913", duress_pin="482913")
     assert same.status_code == 422 and same.json()["reason"] == "duress_pin_same_as_pin"
-    assert _set(client, auth, person.subject_id, pin="48a9").status_code == 422
+    assert _set(client, auth, person.subject_id, pin="48a913").status_code == 422
     # "The person is present" is the signed-in advocate's to attest, not a flag the agency's system sets.
     forged = _set(client, auth, person.subject_id, person_present=True)
     assert forged.status_code == 422
     absent = client.post(f"/v1/subjects/{person.subject_id}/portal-access/pin", headers=auth(OWNER),
-                         json={"pin": "4829"})
+                         json={"pin": "482913"})
     assert absent.status_code == 403 and absent.json()["reason"] == "person_token_required"
     assert _set(client, auth, person.subject_id, extra="x").status_code == 422
 
 
 def test_a_new_pin_ends_open_sessions(client: TestClient, auth: Auth, person: PortalPerson) -> None:
     assert sign_in(client, person.code, person.pin).status_code == 303
-    assert _set(client, auth, person.subject_id, pin="5038").status_code == 200
+    assert _set(client, auth, person.subject_id, pin="503817").status_code == 200
     assert 'action="/p/sign-in"' in client.get("/p/").text
     assert sign_in(client, person.code, person.pin).status_code == 401
-    assert sign_in(client, person.code, "5038").status_code == 303
+    assert sign_in(client, person.code, "503817").status_code == 303
     # The duress PIN was not given again, so it is gone.
     status = client.get(f"/v1/subjects/{person.subject_id}/portal-access", headers=auth(OWNER)).json()
     assert status["duress_pin_set"] is False

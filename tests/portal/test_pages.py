@@ -183,7 +183,7 @@ def test_notices_in_plain_words(signed_in: TestClient, person: PortalPerson, aut
     case = Case(subject_id=person.subject_id, consent_id=person.consent_id)
     assert plan(signed_in, auth, case, recipient="clinic")["allow"] is False
     home = signed_in.get("/p/").text
-    assert "clinic agency asked for information about you. Nothing was sent." in home
+    assert "ngo agency wanted to send information about you to clinic agency. Nothing was sent." in home
     assert "You agreed to: A safe place to stay." in home
 
 
