@@ -72,10 +72,34 @@ def init(data_dir: DataDir = None) -> None:
 
 
 def serve_settings(host: str, port: int, data_dir: Path | None) -> Settings:
-    """Settings for ``serve``: without an explicit ``GATEWAY_ISSUER`` the gateway is who it is served
-    as, since tokens and client assertions name that address."""
-    issuer = {} if os.environ.get("GATEWAY_ISSUER") else {"issuer": f"http://{host}:{port}"}
-    return _settings(data_dir, **issuer)
+    """Settings for ``serve``: the issuer must be given (``GATEWAY_ISSUER``).
+
+    Tokens and client assertions name it, and checkpoints are signed under it: a replica that
+    named itself by its own host and port would refuse the other replicas' tokens and sign
+    checkpoints under an origin nobody verifies against. Only ``gateway demo`` picks a default.
+    """
+    if not os.environ.get("GATEWAY_ISSUER"):
+        _fail("set GATEWAY_ISSUER to the gateway's public base URL (the same on every replica), "
+              f"e.g. GATEWAY_ISSUER=http://{host}:{port} when nothing is in front of it")
+    return _settings(data_dir)
+
+
+def _run(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        application = create_app(settings)
+    except GatewayError as exc:
+        _fail(exc.detail)
+    _progress(f"serving on http://{host}:{port} as {settings.issuer} "
+              f"(data: {settings.data_dir}, policy: {settings.policy_engine})")
+    # X-Forwarded-For/-Proto are believed only from the proxies named in GATEWAY_TRUSTED_PROXIES
+    # (none by default): behind Caddy the scheme is https and the client is the real visitor.
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False,
+                proxy_headers=bool(settings.trusted_proxy_list),
+                forwarded_allow_ips=settings.trusted_proxy_list or "")
 
 
 @app.command()
@@ -84,18 +108,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     data_dir: DataDir = None,
 ) -> None:
-    """Serve the API, the person's portal and the DPO console."""
-    import uvicorn
-
-    from .app import create_app
-
-    settings = serve_settings(host, port, data_dir)
-    try:
-        application = create_app(settings)
-    except GatewayError as exc:
-        _fail(exc.detail)
-    _progress(f"serving on http://{host}:{port} (data: {settings.data_dir}, policy: {settings.policy_engine})")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)
+    """Serve the API, the person's portal and the DPO console (GATEWAY_ISSUER is required)."""
+    _run(serve_settings(host, port, data_dir), host, port)
 
 
 @app.command()
@@ -114,7 +128,7 @@ def demo(
     out.print(f"demo registry ready in {data_dir}; agencies' private keys in {data_dir}/agency-keys/")
     out.print(f"DPO console credentials: {creds}")
     if not no_serve:
-        serve(host=host, port=port, data_dir=data_dir)
+        _run(settings if os.environ.get("GATEWAY_ISSUER") is None else _settings(data_dir), host, port)
 
 
 @db_app.command("upgrade")
