@@ -36,7 +36,6 @@ import yaml
 
 from crypto.keys import save_signing_seed
 
-from .opa_server import OpaServer
 from .postgres import restart as restart_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +132,7 @@ class Replica:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> None:
+    def start(self, timeout_s: float = 120.0) -> None:
         argv = [str(a) for a in compose()["services"][self.name].get("command")
                 or compose()["x-gateway"]["command"]]
         argv = [self.host if a == "0.0.0.0" else str(self.port) if a == "8000" else a for a in argv]
@@ -167,6 +166,54 @@ class Replica:
                 self.proc.wait()
 
 
+_OPA_MAIN = ("import signal, sys\n"
+             "from tests.support.opa_server import OpaServer\n"
+             "OpaServer(host=sys.argv[1], port=int(sys.argv[2])).start()\n"
+             "signal.sigwait({signal.SIGTERM})\n")
+
+
+class OpaProcess:
+    """The OPA-compatible server in its own process (as the compose file's ``opa`` service), on a fixed port."""
+
+    def __init__(self, host: str, port: int, log: Path) -> None:
+        self.host, self.port, self.log = host, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # inherited: sigwait receives it
+        try:
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen([sys.executable, "-c", _OPA_MAIN, self.host, str(self.port)],
+                                             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the OPA server exited: " + self.log.read_text()[-2000:])
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the OPA server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
 @dataclass
 class Topology:
     url: str
@@ -175,8 +222,7 @@ class Topology:
     database_url: str
     env: dict[str, str]
     replicas: list[Replica]
-    opa_port: int
-    opa: OpaServer | None
+    opa: OpaProcess
     caddy: subprocess.Popen[bytes]
     faults: list[str] = field(default_factory=list)
 
@@ -184,15 +230,12 @@ class Topology:
         return agency_transport(self.ca_file)
 
     def stop_opa(self) -> None:
-        if self.opa is not None:
-            self.opa.stop()
-            self.opa = None
-            self.faults.append("opa stopped")
+        self.opa.stop()
+        self.faults.append("opa stopped")
 
     def start_opa(self) -> None:
-        if self.opa is None:
-            self.opa = OpaServer(host=OPA_HOST, port=self.opa_port).start()
-            self.faults.append("opa started")
+        self.opa.start()
+        self.faults.append("opa started")
 
     def restart_postgres(self) -> None:
         restart_postgres(self.database_url)
@@ -243,10 +286,13 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
     env = {**os.environ, **gateway_environment(issuer=url, opa_url=f"http://{OPA_HOST}:{opa_port}",
                                                 data_dir=data_dir, secrets_dir=secrets_dir)}
     env.pop("GATEWAY_DATABASE_URL", None)  # from the secret file, as in compose
+    # The OPA stub recompiles every module on each upload (real OPA is faster); on a busy test machine
+    # publishing the bundle can take longer than the production timeout of half a second.
+    env["GATEWAY_OPA_TIMEOUT_S"] = "5"
     with ExitStack() as stack:
-        opa = OpaServer(host=OPA_HOST, port=opa_port).start()
-        topology_opa: list[OpaServer | None] = [opa]
-        stack.callback(lambda: topology_opa[0].stop() if topology_opa[0] is not None else None)
+        opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log")
+        stack.callback(opa.stop)
+        opa.start()
         migrate = [str(a) for a in compose()["services"]["migrate"]["command"]]
         subprocess.run(_command(migrate), env=env, check=True, capture_output=True)
         replicas = [Replica(name, host, _free_port(host), env, work / f"{name}.log")
@@ -280,11 +326,5 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
         stack.callback(stop_caddy)
         ca_file = caddy_dir / "data" / "pki" / "authorities" / "local" / "root.crt"
         _wait_for_proxy(url, ca_file, caddy, caddy_log)
-        topology = Topology(url=url, ca_file=ca_file, database_url=database_url, env=env, replicas=replicas,
-                            opa_port=opa_port, opa=opa, caddy=caddy)
-
-        def current_opa() -> None:
-            topology_opa[0] = topology.opa
-
-        stack.callback(current_opa)  # runs first: the OPA server running at the end is the one stopped
-        yield topology
+        yield Topology(url=url, ca_file=ca_file, database_url=database_url, env=env, replicas=replicas, opa=opa,
+                       caddy=caddy)
