@@ -71,3 +71,13 @@ def test_the_audit_benchmark_runs_on_small_sizes() -> None:
     assert len(figures["sizes"]) == 2
     for size in figures["sizes"].values():
         assert size["append_us"] > 0 and size["inclusion_proof_ms"] > 0 and size["verify_entries_per_s"] > 0
+
+
+def test_the_topology_benchmark_reports_one_and_two_replicas_through_the_proxy() -> None:
+    lines, figures = run_bench("topology", "--referrals", "4", "--senders", "2", timeout=600)
+    for phase in ("two_replicas", "one_replica"):
+        assert figures[phase]["referrals"] + figures[phase]["errors"] == 4
+        assert figures[phase]["referrals_per_s"] > 0
+        assert {"caddy", "postgres", "gateway-1", "client"} <= set(figures[phase]["cpu_ms_per_referral"])
+    assert figures["one_replica"]["cpu_ms_per_referral"]["gateway-2"] == 0
+    assert any("CPU ms per referral" in line for line in lines)

@@ -131,6 +131,7 @@ class Observed:
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (plan id, reason) of refused submits
     errors_500: list[tuple[float, str]] = field(default_factory=list)
     fault_windows: list[tuple[float, float]] = field(default_factory=list)
+    chaos_error: str | None = None
     submitting: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -138,7 +139,7 @@ class Observed:
         return any(start <= at <= end for start, end in self.fault_windows)
 
 
-def _call(observed: Observed, what: str, fn: Callable[[], Any], *, deadline_s: float = 180) -> Any:
+def _call(observed: Observed, what: str, fn: Callable[[], Any], *, deadline_s: float = 300) -> Any:
     """Call through the proxy until it answers; a refusal (4xx) is returned to the caller."""
     give_up = time.monotonic() + deadline_s
     while True:
@@ -204,7 +205,7 @@ def _fault(observed: Observed, action: Callable[[], None], settle: Callable[[], 
 
 
 def _wait_ready(shape: Shape) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         try:
             if all(httpx.get(f"{r.url}/readyz", timeout=2).status_code == 200 for r in shape.topology.replicas):
@@ -218,6 +219,8 @@ def _wait_ready(shape: Shape) -> None:
 def _chaos(shape: Shape, observed: Observed, done: threading.Event) -> None:
     try:
         _faults(shape, observed)
+    except BaseException as exc:
+        observed.chaos_error = f"{exc!r}"
     finally:
         done.set()
 
@@ -268,6 +271,7 @@ def test_sustained_referrals_through_both_replicas_survive_kills_and_restarts(sh
         w.start()
     chaos.join(timeout=600)
     assert not chaos.is_alive(), "the faults never finished"
+    assert observed.chaos_error is None, observed.chaos_error
     for w in workers:
         w.join(timeout=300)
         assert not w.is_alive(), "a sender never finished\n" + shape.topology.logs()
