@@ -98,6 +98,26 @@ def test_the_token_endpoint_works_through_the_proxy_with_an_https_issuer(shape: 
         assert client.request("GET", "/v1/agencies")
 
 
+def test_a_client_past_the_proxy_cannot_claim_https_or_an_address(shape: Shape) -> None:
+    """X-Forwarded-* from anyone but the trusted proxy is ignored: a forged https is plain http (refused
+    with a precise 400 and audited, not a 500), and a forged client address is not believed."""
+    from connectors.assertion import token_request_form
+
+    replica = shape.topology.replicas[1]
+    host = shape.topology.url.removeprefix("https://")
+    form = token_request_form("ngo", shape.registry.keys["ngo"].signing_seed, f"{shape.topology.url}/oauth/token",
+                              now=time.time())
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=AGENCY_HOST)) as direct:
+        response = direct.post(f"{replica.url}/oauth/token", data=form, headers={
+            "Host": host, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    assert response.status_code == 400, response.text
+    assert response.json()["reason"] == "https_required"
+    with shape.ctx.sessions() as session:
+        last = session.scalars(select(AuditEntry).where(AuditEntry.action == "auth:token:refuse")
+                               .order_by(AuditEntry.seq.desc())).first()
+    assert last is not None and last.reason == "https_required"
+
+
 def test_the_portal_sees_the_visitors_address_not_the_proxys(shape: Shape) -> None:
     """One throttle per visitor, not one shared by everyone behind Caddy."""
     from gateway.portal.auth import REALM
