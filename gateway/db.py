@@ -139,8 +139,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     @event.listens_for(engine, "begin")
     def _postgres_begin(conn: Connection) -> None:
         if not conn.get_execution_options().get(READ_ONLY):
-            # A writer: the append lock first, before any row is read for writing or written.
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_ID})")
+            # A writer: the append lock first, before any row is read for writing or written. The
+            # wait is bounded (as SQLite's busy timeout bounds it): a writer stuck behind a transaction
+            # that never ends fails after _BUSY_TIMEOUT_S instead of queueing forever.
+            conn.exec_driver_sql(f"SELECT set_config('lock_timeout', '{_BUSY_TIMEOUT_S}s', true), "
+                                 f"pg_advisory_xact_lock({APPEND_LOCK_ID})")
 
     return engine
 
