@@ -73,24 +73,23 @@ def init(data_dir: DataDir = None) -> None:
 
 
 def serve_settings(host: str, port: int, data_dir: Path | None) -> Settings:
-    """Settings for ``serve``: without an explicit ``GATEWAY_ISSUER`` the gateway is who it is served
-    as, since tokens and client assertions name that address."""
-    issuer = {} if os.environ.get("GATEWAY_ISSUER") else {"issuer": f"http://{host}:{port}"}
-    return _settings(data_dir, **issuer)
+    """Settings for ``serve``: the issuer must be given (``GATEWAY_ISSUER``).
+
+    Tokens and client assertions name it, and checkpoints are signed under it: a replica that
+    named itself by its own host and port would refuse the other replicas' tokens and sign
+    checkpoints under an origin nobody verifies against. Only ``gateway demo`` picks a default.
+    """
+    if not os.environ.get("GATEWAY_ISSUER"):
+        _fail("set GATEWAY_ISSUER to the gateway's public base URL (the same on every replica), "
+              f"e.g. GATEWAY_ISSUER=http://{host}:{port} when nothing is in front of it")
+    return _settings(data_dir)
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    data_dir: DataDir = None,
-) -> None:
-    """Serve the API, the person's portal and the DPO console."""
+def _run(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from .app import create_app
 
-    settings = serve_settings(host, port, data_dir)
     try:
         require_store(settings)
     except StoreUnavailable as exc:
@@ -101,11 +100,25 @@ def serve(
     except GatewayError as exc:
         sock.close()
         _fail(exc.detail)
-    # Forwarded headers are believed only from GATEWAY_TRUSTED_PROXIES (gateway.web.client_address).
+    # X-Forwarded-For/-Proto are believed only from the proxies named in GATEWAY_TRUSTED_PROXIES
+    # (none by default): behind Caddy the scheme is https and the client is the real visitor
+    # (gateway.web.client_address applies the same list to the address it throttles by).
+    trusted = settings.trusted_proxy_list
     config = uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False,
-                            proxy_headers=False)
-    _progress(f"serving on http://{host}:{port} (data: {settings.data_dir}, policy: {settings.policy_engine})")
+                            proxy_headers=bool(trusted), forwarded_allow_ips=trusted or "")
+    _progress(f"serving on http://{host}:{port} as {settings.issuer} "
+              f"(data: {settings.data_dir}, policy: {settings.policy_engine})")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the API, the person's portal and the DPO console (GATEWAY_ISSUER is required)."""
+    _run(serve_settings(host, port, data_dir), host, port)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -153,7 +166,7 @@ def demo(
         witness = DemoWitness(settings, f"http://{host}:{port}", log_key)
         witness.start()
         try:
-            serve(host=host, port=port, data_dir=data_dir)
+            _run(settings if os.environ.get("GATEWAY_ISSUER") is None else _settings(data_dir), host, port)
         finally:
             witness.stop()
 

@@ -10,6 +10,17 @@ lock: SQLite's own busy handler polls with sleeps of 1 to 100 ms, so under load 
 would sleep on after the lock came free. The lock only orders writers of this process;
 SQLite's lock stays the one that protects the data (another process still waits in the busy
 handler, and a writer that could not take the queue's lock in time goes to SQLite anyway).
+
+PostgreSQL gets the same discipline, cluster-wide: every transaction that may write (any not
+opened with :func:`read_transaction` / :func:`read_connection`) takes the audit log's append
+lock (a transaction-scoped advisory lock, :data:`APPEND_LOCK_ID`) as its first statement, so
+writers on every replica run one at a time, as on SQLite, and each reads, after the lock, what
+every earlier writer committed (READ COMMITTED takes a new snapshot per statement). That is what
+makes a committed consent withdrawal win over a concurrent submit (CR14), keeps inbox, acknowledge
+and purge from acting twice on one envelope, lets an idempotent retry find its first attempt's
+record, and rules out deadlocks between writers: no writer holds a row lock while it waits for
+the append lock. Readers take no lock and never wait. The engine never logs bound parameters
+(``hide_parameters``): a failing statement's values would otherwise reach the logs.
 """
 
 from __future__ import annotations
@@ -22,6 +33,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+APPEND_LOCK_ID = 0x5AFE_0A0D
+"""The advisory lock that serialises writers (and audit appends) on PostgreSQL."""
 
 READ_ONLY = "gateway_read_only"
 """Execution option of a connection whose transaction only reads (a deferred BEGIN on SQLite)."""
@@ -79,7 +93,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine with durable settings for the backend named by ``url``."""
     if url.startswith("sqlite"):
         queue = _WriterQueue()
-        engine = create_engine(url, echo=echo, connect_args={
+        engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={
             "check_same_thread": False, "timeout": _BUSY_TIMEOUT_S, "factory": _SQLiteConnection})
 
         @event.listens_for(engine, "connect")
@@ -119,7 +133,19 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                           max_overflow=10)
+
+    @event.listens_for(engine, "begin")
+    def _postgres_begin(conn: Connection) -> None:
+        if not conn.get_execution_options().get(READ_ONLY):
+            # A writer: the append lock first, before any row is read for writing or written. The
+            # wait is bounded (as SQLite's busy timeout bounds it): a writer stuck behind a transaction
+            # that never ends fails after _BUSY_TIMEOUT_S instead of queueing forever.
+            conn.exec_driver_sql(f"SELECT set_config('lock_timeout', '{_BUSY_TIMEOUT_S}s', true), "
+                                 f"pg_advisory_xact_lock({APPEND_LOCK_ID})")
+
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        for proxy in self.trusted_proxy_list:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError: not an address or network
         if self.policy_engine == "opa" and not self.opa_url:
             raise ValueError("GATEWAY_OPA_URL is required when GATEWAY_POLICY_ENGINE=opa")
         if self.env == "production":
@@ -120,6 +122,11 @@ class Settings(BaseSettings):
         for entry in self.trusted_proxies:
             ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names a bad entry
         return self
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The TLS proxies in front whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed."""
+        return [p.strip() for p in self.trusted_proxies if p.strip()]
 
     @property
     def resolved_database_url(self) -> str:

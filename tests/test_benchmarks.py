@@ -103,3 +103,13 @@ def test_the_trust_benchmark_compares_witnessed_and_todays_exchange() -> None:
     assert figures["requests_per_referral_witnessed"] == 9
     assert figures["key_proof_signatures_checked"] == 3  # checkpoint key, one witness, the agency's binding
     assert any(line.startswith("referral, witnessed log") for line in lines)
+
+
+def test_the_topology_benchmark_reports_one_and_two_replicas_through_the_proxy() -> None:
+    lines, figures = run_bench("topology", "--referrals", "4", "--senders", "2", timeout=600)
+    for phase in ("two_replicas", "one_replica"):
+        assert figures[phase]["referrals"] + figures[phase]["errors"] == 4
+        assert figures[phase]["referrals_per_s"] > 0
+        assert {"caddy", "postgres", "gateway-1", "client"} <= set(figures[phase]["cpu_ms_per_referral"])
+    assert figures["one_replica"]["cpu_ms_per_referral"]["gateway-2"] == 0
+    assert any("CPU ms per referral" in line for line in lines)

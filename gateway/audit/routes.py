@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_
 
 from crypto.checkpoint import Checkpoint
 
+from .. import db
 from ..console.auth import ConsoleAuth
 from ..deps import ContextDep, OperatorDep, get_caller
 from ..errors import Conflict, Forbidden, NotFound, Unauthenticated, Unprocessable
@@ -122,7 +123,7 @@ def _checkpoint_out(value: Checkpoint | None) -> CheckpointOut | None:
 @router.get("/checkpoints/latest", response_model=CheckpointOut)
 def latest_checkpoint(reader: ReaderDep, ctx: ContextDep) -> CheckpointOut:
     """The newest signed checkpoint. Keep it, and ask for a consistency proof from it next time."""
-    with ctx.sessions() as session:
+    with ctx.sessions() as session, db.read_transaction(session):  # readers never queue behind writers
         found = _checkpoint_out(checkpoints.latest_checkpoint(session))
     if found is None:
         raise NotFound("no_checkpoint", "No checkpoint has been signed yet.")
@@ -133,7 +134,7 @@ def latest_checkpoint(reader: ReaderDep, ctx: ContextDep) -> CheckpointOut:
 def checkpoint_at(tree_size: Annotated[int, FastAPIPath(ge=0, le=INT64_MAX)], reader: ReaderDep,
                   ctx: ContextDep) -> CheckpointOut:
     """The most recent signed checkpoint of exactly ``tree_size`` entries."""
-    with ctx.sessions() as session:
+    with ctx.sessions() as session, db.read_transaction(session):  # readers never queue behind writers
         found = _checkpoint_out(checkpoints.get_checkpoint(session, tree_size))
     if found is None:
         raise NotFound("no_checkpoint", "No checkpoint of that size.")
@@ -182,7 +183,7 @@ def inclusion_proof(
                                            description="Default: the latest checkpoint's size")] = None,
 ) -> InclusionProofOut:
     """Prove that entry ``seq`` is in the tree of ``tree_size`` entries (an agency: its own entries only)."""
-    with ctx.sessions() as session:
+    with ctx.sessions() as session, db.read_transaction(session):  # readers never queue behind writers
         entry = session.get(AuditEntry, seq) if seq >= 0 else None
         mine = entry is not None and _mine(reader, entry)
         if entry is None or not (reader.staff or mine):
@@ -208,7 +209,7 @@ def consistency_proof(
     second: Annotated[int, Query(ge=0, le=INT64_MAX)],
 ) -> ConsistencyProofOut:
     """Prove that the log of ``first`` entries is a prefix of the log of ``second`` entries."""
-    with ctx.sessions() as session:
+    with ctx.sessions() as session, db.read_transaction(session):  # readers never queue behind writers
         if not first <= second <= tree.tree_size(session):
             raise Unprocessable("bad_tree_size", "Need first <= second <= the log's size.")
         proof = tree.consistency_proof(session, first, second)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from crypto.merkle import empty_root
 
-from ..db import is_postgres
+from ..db import APPEND_LOCK_ID, is_postgres
 from .models import AuditEntry, AuditTreeNode
 
 __all__ = [
@@ -48,8 +48,7 @@ __all__ = [
 NodeKey = tuple[int, int]
 """``(level, idx)``: the perfect subtree over leaves ``[idx << level, (idx + 1) << level)``."""
 
-# Any constant works; it names the advisory lock that serialises appends on PostgreSQL.
-_APPEND_LOCK_ID = 0x5AFE_0A0D
+_APPEND_LOCK_ID = APPEND_LOCK_ID
 _NODE_PREFIX = b"\x01"
 
 
@@ -156,10 +155,12 @@ def completed_nodes(seq: int) -> list[tuple[NodeKey, NodeKey]]:
 def lock_appends(session: Session) -> None:
     """Serialise appenders (and checkpoint signers) until the transaction ends.
 
-    SQLite transactions already start with ``BEGIN IMMEDIATE`` (see :mod:`gateway.db`).
+    SQLite transactions already start with ``BEGIN IMMEDIATE``, and PostgreSQL writers with this
+    very lock (see :mod:`gateway.db`): here it is only taken again (it is re-entrant), through the
+    connection so that nothing the caller added is flushed, and no row locked, before it.
     """
     if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_ID})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_ID})
 
 
 def tree_size(session: Session) -> int:

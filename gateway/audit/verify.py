@@ -47,6 +47,7 @@ from crypto.checkpoint import Checkpoint, verify_checkpoint
 from crypto.errors import CryptoError
 from crypto.merkle import empty_root, verify_consistency
 
+from ..db import READ_ONLY
 from . import sqlite_leaves
 from .leaves import ENTRY_COLUMNS, EntryRow, leaf_matches, select_entry_rows, slow_leaf_hash
 from .models import AuditCheckpoint, AuditEntry, AuditTreeNode, AuditVerification
@@ -774,7 +775,8 @@ def verify_database(session: Session, public_key: bytes, *, external: Sequence[C
                                 workers=workers, parallel_from=50_000 if parallel_from is None else parallel_from)
     else:
         threshold = 500_000 if parallel_from is None else parallel_from
-        connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        # A reader: REPEATABLE READ is one snapshot, and READ_ONLY keeps it off the writers' lock.
+        connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ", READ_ONLY: True})
         fetch = _fetcher(connection.connection.driver_connection, connection.dialect)
         first, size = _bounds(fetch)
         stored_checkpoints = _stored_checkpoints(fetch)

@@ -25,6 +25,7 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
     grants,
 )
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
@@ -43,6 +44,7 @@ from crypto.keys import ed25519_public_jwk
 from ..accounts import StaffAccount
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
+from ..errors import BadRequest
 from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
 from ..staff.service import plans_need_person
@@ -354,7 +356,13 @@ def token_endpoint(server: GatewayAuthorizationServer) -> Callable[[Request], An
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         # Authlib is synchronous and touches the database: keep it off the event loop.
-        result: JSONResponse = await run_in_threadpool(server.create_token_response, (request, fields))
+        try:
+            result: JSONResponse = await run_in_threadpool(server.create_token_response, (request, fields))
+        except InsecureTransportError:
+            # Plain http from a non-loopback name: a client reaching a replica past the TLS proxy, or a
+            # proxy not named in GATEWAY_TRUSTED_PROXIES (its X-Forwarded-Proto is then not believed).
+            await run_in_threadpool(server._audit_refusal, "https_required")
+            raise BadRequest("https_required", "The token endpoint answers over https only.") from None
         return result
 
     return create_token

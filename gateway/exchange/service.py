@@ -18,11 +18,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from connectors.referral import MANIFEST_TYPE, MANIFEST_VERSION
@@ -325,6 +326,11 @@ def submit(session: Session, ctx: GatewayContext, caller: Caller, body: dict[str
         raise Conflict("plan_already_used", "This plan was already used for another envelope.") from None
     except GatewayError as exc:
         session.rollback()
+        if exc.reason == "plan_already_used":
+            # A retry that raced its first attempt (perhaps on another replica): the first answer.
+            replay = _replay(session, caller, idempotency_key, digest)
+            if replay is not None:
+                return replay
         record_refusal(ctx.sessions, _submit_refusal(session, ctx, caller, body, endpoint_id, exc.reason),
                        actor=_actor(caller), at=now, request_id=request_id)
         raise
@@ -536,15 +542,41 @@ def envelope_document(envelope: Envelope) -> dict[str, Any]:
     }
 
 
+def _transition(session: Session, envelope: Envelope, expected: tuple[str, ...], **values: Any) -> bool:
+    """Change ``envelope``'s row only if its status is still one of ``expected``; True if it changed.
+
+    The guard is in the UPDATE itself, so an envelope another transaction moved on (acknowledged,
+    purged) is never moved back, and the caller audits only a change it made. The loaded object
+    is brought up to date either way.
+    """
+    changed = session.execute(
+        update(Envelope).where(Envelope.id == envelope.id, Envelope.status.in_(expected)).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], changed).rowcount == 1:
+        for name, value in values.items():
+            set_committed_value(envelope, name, value)
+        return True
+    session.refresh(envelope)
+    return False
+
+
+_WAITING = (EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED)
+
+
 def inbox(session: Session, ctx: GatewayContext, caller: Caller, *, limit: int = 20,
           request_id: str | None = None) -> list[dict[str, Any]]:
-    """Envelopes waiting for the caller (not yet acknowledged), oldest first; fetching marks them delivered."""
+    """Envelopes waiting for the caller (not yet acknowledged), oldest first; fetching marks them delivered.
+
+    Each envelope is marked delivered (and its ``deliver`` entry written) once, by the fetch that
+    moved it from ``queued``; an envelope acknowledged meanwhile is neither handed out nor touched.
+    """
     now = ctx.clock.now()
     with session.begin():
         pending = list(session.scalars(
             select(Envelope)
             .where(Envelope.recipient_agency_id == caller.agency_id,
-                   Envelope.status.in_([EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED]),
+                   Envelope.status.in_(_WAITING),
                    Envelope.expires_at > now)
             .order_by(Envelope.created_at, Envelope.id)
             .limit(limit)
@@ -552,15 +584,16 @@ def inbox(session: Session, ctx: GatewayContext, caller: Caller, *, limit: int =
         ))
         documents = []
         for envelope in pending:
-            if envelope.status == EnvelopeStatus.QUEUED:
-                envelope.status = EnvelopeStatus.DELIVERED
-                envelope.delivered_at = now
+            if envelope.status == EnvelopeStatus.QUEUED and _transition(
+                session, envelope, (EnvelopeStatus.QUEUED,), status=EnvelopeStatus.DELIVERED, delivered_at=now,
+            ):
                 record(session, AuditEvent(
                     AuditTag.EXCHANGE_DELIVER, subject_id=envelope.subject_id, purpose=envelope.purpose,
                     recipient_agency_id=envelope.recipient_agency_id,
                     details={"envelope_id": envelope.id, "channel": "pull"},
                 ), actor=_actor(caller), at=now, request_id=request_id)
-            documents.append(envelope_document(envelope))
+            if envelope.status in _WAITING:
+                documents.append(envelope_document(envelope))
         return documents
 
 
@@ -582,15 +615,17 @@ def acknowledge(session: Session, ctx: GatewayContext, caller: Caller, envelope_
         envelope = _own_envelope(session, caller, envelope_id, as_recipient=True)
         if envelope.status == EnvelopeStatus.EXPIRED:
             raise Conflict("envelope_expired", "This envelope expired before it was acknowledged.")
-        if envelope.acknowledged_at is None:
-            envelope.status = EnvelopeStatus.ACKNOWLEDGED
-            envelope.acknowledged_at = now
-            envelope.delivered_at = envelope.delivered_at or now
-            envelope.purge_after = now + timedelta(seconds=ctx.settings.ciphertext_retention_s)
+        if envelope.acknowledged_at is None and _transition(
+            session, envelope, _WAITING, status=EnvelopeStatus.ACKNOWLEDGED, acknowledged_at=now,
+            delivered_at=envelope.delivered_at or now,
+            purge_after=now + timedelta(seconds=ctx.settings.ciphertext_retention_s),
+        ):
             record(session, AuditEvent(
                 AuditTag.EXCHANGE_ACK, subject_id=envelope.subject_id, purpose=envelope.purpose,
                 recipient_agency_id=envelope.recipient_agency_id, details={"envelope_id": envelope.id},
             ), actor=_actor(caller), at=now, request_id=request_id)
+        elif envelope.status == EnvelopeStatus.EXPIRED:
+            raise Conflict("envelope_expired", "This envelope expired before it was acknowledged.")
         return {"envelope_id": envelope.id, "status": envelope.status,
                 "acknowledged_at": envelope.acknowledged_at.isoformat() if envelope.acknowledged_at else None}
 
@@ -617,15 +652,20 @@ def purge(ctx: GatewayContext) -> dict[str, int]:
     now = ctx.clock.now()
     counts = {"purged": 0, "expired": 0}
     with ctx.sessions() as session, session.begin():
-        due = list(session.scalars(select(Envelope).where(
+        query = select(Envelope).where(
             ((Envelope.status == EnvelopeStatus.ACKNOWLEDGED) & (Envelope.purge_after <= now))
-            | (Envelope.status.in_([EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED]) & (Envelope.expires_at <= now))
-        )))
-        for envelope in due:
+            | (Envelope.status.in_(_WAITING) & (Envelope.expires_at <= now))
+        ).order_by(Envelope.id)
+        if db.is_postgres(session):
+            query = query.with_for_update(skip_locked=True)  # each replica claims different envelopes
+        for envelope in list(session.scalars(query)):
             expired = envelope.status != EnvelopeStatus.ACKNOWLEDGED
-            envelope.parts.clear()
-            envelope.status = EnvelopeStatus.EXPIRED if expired else EnvelopeStatus.PURGED
-            envelope.purged_at = now
+            if not _transition(session, envelope, _WAITING if expired else (EnvelopeStatus.ACKNOWLEDGED,),
+                               status=EnvelopeStatus.EXPIRED if expired else EnvelopeStatus.PURGED,
+                               purged_at=now):
+                continue  # moved on since it was read: not this purge's to audit
+            session.execute(delete(EnvelopePart).where(EnvelopePart.envelope_id == envelope.id))
+            session.expire(envelope, ["parts"])
             counts["expired" if expired else "purged"] += 1
             record(session, AuditEvent(
                 AuditTag.EXCHANGE_EXPIRE if expired else AuditTag.EXCHANGE_PURGE,

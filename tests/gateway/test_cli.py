@@ -85,10 +85,25 @@ def test_db_upgrade_reports_head(tmp_path: Path) -> None:
     assert f"revision {head_revision()}" in result.output
 
 
-def test_serve_names_itself_by_the_address_it_serves_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_to_start_without_an_explicit_issuer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica that named itself by host and port would refuse the others' tokens and sign checkpoints
+    under an origin nobody verifies against: ``serve`` needs GATEWAY_ISSUER (only the demo has a default)."""
     from gateway.cli import serve_settings
 
     monkeypatch.delenv("GATEWAY_ISSUER", raising=False)
-    assert serve_settings("127.0.0.1", 8765, tmp_path).issuer == "http://127.0.0.1:8765"
+    result = runner.invoke(app, ["serve", "--port", "8765", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "GATEWAY_ISSUER" in result.output
     monkeypatch.setenv("GATEWAY_ISSUER", "https://gateway.example.org")
     assert serve_settings("0.0.0.0", 8000, tmp_path).issuer == "https://gateway.example.org"
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    from pydantic import ValidationError
+
+    from gateway.settings import Settings
+
+    assert Settings(trusted_proxies="127.0.0.2, 10.0.0.0/8").trusted_proxy_list == ["127.0.0.2", "10.0.0.0/8"]
+    assert Settings().trusted_proxy_list == []
+    with pytest.raises(ValidationError):
+        Settings(trusted_proxies="caddy")

@@ -143,3 +143,24 @@ def test_read_transaction_reads_committed_rows_on_both_backends(db_url: str) -> 
         assert db.ping(engine)
     finally:
         engine.dispose()
+
+
+def test_a_failing_statement_never_carries_its_bound_values(db_url: str) -> None:
+    """The engine hides bound parameters: an error (and the 500's log line) names no value."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from gateway.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            try:
+                conn.execute(text("SELECT :v FROM no_such_table"), {"v": "Amina, 12 Canal Street"})
+            except DBAPIError as exc:
+                assert "Amina" not in str(exc)
+                assert "parameters hidden" in str(exc)
+            else:
+                raise AssertionError("the statement should have failed")
+    finally:
+        engine.dispose()

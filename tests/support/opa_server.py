@@ -234,14 +234,15 @@ def _evaluate(store: OpaStore, path: str, input_doc: Any) -> Any:
 class OpaServer:
     """Runs the stub with uvicorn on 127.0.0.1:<ephemeral> in a daemon thread."""
 
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
         self.token = token
+        self.host = host
         self.store = OpaStore()
         self.faults = Faults()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(
             create_app(self.store, self.faults, token),
@@ -254,7 +255,7 @@ class OpaServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 10.0) -> OpaServer:
         self._thread.start()

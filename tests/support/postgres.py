@@ -45,6 +45,17 @@ def _as_owner(cmd: list[str]) -> list[str]:
     return cmd
 
 
+_CLUSTERS: dict[str, tuple[Path, Path, str, Path]] = {}
+"""URL -> (bindir, datadir, server options, root) of each running throwaway cluster."""
+
+
+def restart(url: str) -> None:
+    """Restart the throwaway cluster behind ``url`` (fast shutdown: connections are cut, as in a failover)."""
+    bindir, datadir, opts, root = _CLUSTERS[url]
+    subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(root / "log"),
+                              "-m", "fast", "-w", "restart"]), check=True, capture_output=True)
+
+
 @contextmanager
 def throwaway_cluster() -> Iterator[str]:
     """Start a cluster, create database ``gateway_test``, yield its URL, then remove everything."""
@@ -79,7 +90,9 @@ def throwaway_cluster() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/gateway_test"
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/gateway_test"
+        _CLUSTERS[url] = (bindir, datadir, opts, root)
+        yield url
     finally:
         subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop"]),
                        capture_output=True, check=False)

@@ -1,0 +1,330 @@
+"""docker-compose.yml's production shape, run for real on loopback addresses.
+
+No Docker engine runs here, so each service is started as the process it would run: Debian's
+``caddy`` with ``deploy/Caddyfile`` (its internal CA terminates TLS on 127.0.0.2), two
+``gateway serve`` replicas (127.0.0.3, 127.0.0.4) started with the compose file's own command and
+environment, the ``migrate`` service's command, a throwaway PostgreSQL cluster, and the
+OPA-compatible server (real OPA evaluation; the replicas publish the policy bundle to it).
+
+One source of settings: the replicas' environment is the compose file's ``x-gateway``
+environment, and Caddy's upstreams are the Caddyfile's own default, with only host names, paths
+and the proxy's address translated to this machine (:func:`gateway_environment` fails if the
+compose file grows a host name it does not know how to translate). Agencies reach the gateway
+only through Caddy, over HTTPS, verifying Caddy's CA, from 127.0.0.5 (so the gateway can tell a
+real client address from Caddy's, which is 127.0.0.1: the kernel's source address on loopback).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from crypto.keys import save_signing_seed
+
+from .postgres import restart as restart_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+
+SITE_NAME = "gateway.test"
+"""The public host name (not an address: Authlib treats any loopback address as secure transport,
+which would hide a proxy that forwards https as http). Agencies connect to it on PROXY_HOST."""
+PROXY_HOST = "127.0.0.2"
+REPLICA_HOSTS = {"gateway-1": "127.0.0.3", "gateway-2": "127.0.0.4"}
+OPA_HOST = "127.0.0.6"
+AGENCY_HOST = "127.0.0.5"
+"""Where the agencies' (and the portal visitor's) connections come from."""
+PROXY_SOURCE = "127.0.0.1"
+"""Where Caddy's connections to the replicas come from (loopback's source address)."""
+
+
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE_FILE.read_text()))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def gateway_environment(*, issuer: str, opa_url: str, data_dir: Path, secrets_dir: Path) -> dict[str, str]:
+    """The compose file's gateway environment, translated to this machine."""
+    spec = compose()
+    proxy_address = spec["services"]["tls"]["networks"]["backend"]["ipv4_address"]
+    translate = {
+        "https://gateway.example.org": issuer,
+        "http://opa:8181": opa_url,
+        "/run/secrets": str(secrets_dir),
+        "/var/lib/gateway": str(data_dir),
+        proxy_address: PROXY_SOURCE,
+    }
+    env: dict[str, str] = {}
+    for name, value in spec["x-gateway"]["environment"].items():
+        text = str(value)
+        for compose_value, here in translate.items():
+            text = text.replace(compose_value, here)
+        if re.search(r"example\.org|\bopa:|\bpostgres:|\bgateway-\d|172\.(28|30)\.", text):
+            raise AssertionError(f"{name}={value} names a compose host that tests/support/topology.py cannot map")
+        env[name] = text
+    return env
+
+
+def caddy_upstreams(replicas: dict[str, str]) -> str:
+    """The Caddyfile's default upstreams (``gateway-1:8000 gateway-2:8000``) with each replica's address here."""
+    found = re.search(r"\{\$GATEWAY_UPSTREAMS:([^}]*)\}", CADDYFILE.read_text())
+    assert found, "deploy/Caddyfile must name its upstreams as {$GATEWAY_UPSTREAMS:...}"
+    upstreams = []
+    for upstream in found.group(1).split():
+        name = upstream.rsplit(":", 1)[0]
+        upstreams.append(replicas[name])
+    return " ".join(upstreams)
+
+
+def _command(argv: list[str]) -> list[str]:
+    assert argv[0] == "gateway"
+    return [sys.executable, "-c", "from gateway.cli import main; main()", *argv[1:]]
+
+
+class ProxyTransport(httpx.HTTPTransport):
+    """Resolves SITE_NAME to PROXY_HOST (no DNS here) and keeps the name for SNI and certificate checks."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == SITE_NAME:  # a copy: cookies stay bound to the name
+            request = httpx.Request(request.method, request.url.copy_with(host=PROXY_HOST), headers=request.headers,
+                                    stream=request.stream,
+                                    extensions={**request.extensions, "sni_hostname": SITE_NAME})
+        return super().handle_request(request)
+
+
+def agency_transport(ca_file: Path) -> httpx.HTTPTransport:
+    """An agency's connection: verifies Caddy's CA, comes from the agency address."""
+    return ProxyTransport(verify=ssl.create_default_context(cafile=str(ca_file)), local_address=AGENCY_HOST)
+
+
+@dataclass
+class Replica:
+    name: str
+    host: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    kills: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        argv = [str(a) for a in compose()["services"][self.name].get("command")
+                or compose()["x-gateway"]["command"]]
+        argv = [self.host if a == "0.0.0.0" else str(self.port) if a == "8000" else a for a in argv]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(_command(argv), env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: " + self.log.read_text()[-3000:])
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not become ready: " + self.log.read_text()[-3000:])
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.kills += 1
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+_OPA_MAIN = ("import signal, sys\n"
+             "from tests.support.opa_server import OpaServer\n"
+             "OpaServer(host=sys.argv[1], port=int(sys.argv[2])).start()\n"
+             "signal.sigwait({signal.SIGTERM})\n")
+
+
+class OpaProcess:
+    """The OPA-compatible server in its own process (as the compose file's ``opa`` service), on a fixed port."""
+
+    def __init__(self, host: str, port: int, log: Path) -> None:
+        self.host, self.port, self.log = host, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # inherited: sigwait receives it
+        try:
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen([sys.executable, "-c", _OPA_MAIN, self.host, str(self.port)],
+                                             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the OPA server exited: " + self.log.read_text()[-2000:])
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the OPA server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@dataclass
+class Topology:
+    url: str
+    """Caddy's HTTPS address: the only one agencies use."""
+    ca_file: Path
+    database_url: str
+    env: dict[str, str]
+    replicas: list[Replica]
+    opa: OpaProcess
+    caddy: subprocess.Popen[bytes]
+    faults: list[str] = field(default_factory=list)
+
+    def transport(self) -> httpx.HTTPTransport:
+        return agency_transport(self.ca_file)
+
+    def stop_opa(self) -> None:
+        self.opa.stop()
+        self.faults.append("opa stopped")
+
+    def start_opa(self) -> None:
+        self.opa.start()
+        self.faults.append("opa started")
+
+    def restart_postgres(self) -> None:
+        restart_postgres(self.database_url)
+        self.faults.append("postgresql restarted")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {r.name}\n{r.log.read_text()[-3000:]}" for r in self.replicas if r.log.exists())
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _wait_for_proxy(url: str, ca_file: Path, caddy: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        if caddy.poll() is not None:
+            raise RuntimeError("caddy exited: " + log.read_text()[-3000:])
+        if ca_file.exists():
+            try:
+                with httpx.Client(transport=agency_transport(ca_file), timeout=2.0) as client:
+                    response = client.get(f"{url}/readyz")
+                if response.status_code == 200:
+                    return
+                last = response.status_code
+            except (httpx.TransportError, ssl.SSLError) as exc:
+                last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"caddy did not serve the gateway over https: {last!r}\n" + log.read_text()[-3000:])
+
+
+@contextmanager
+def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iterator[Topology]:
+    """Start OPA, migrate, two replicas and Caddy as docker-compose.yml would; stop them all after."""
+    caddy_bin = shutil.which("caddy")
+    if caddy_bin is None:
+        raise RuntimeError("caddy not found: install Debian's caddy package (./dev test does)")
+    secrets_dir, data_dir, caddy_dir = work / "secrets", work / "data", work / "caddy"
+    for d in (secrets_dir, data_dir, caddy_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    # The compose file's secrets, as files named like them.
+    (secrets_dir / "gateway_database_url").write_text(_libpq(database_url))
+    save_signing_seed(secrets_dir / "gateway_signing_key", signing_seed)
+    proxy_port = _free_port(PROXY_HOST)
+    url = f"https://{SITE_NAME}:{proxy_port}"
+    opa_port = _free_port(OPA_HOST)
+    env = {**os.environ, **gateway_environment(issuer=url, opa_url=f"http://{OPA_HOST}:{opa_port}",
+                                                data_dir=data_dir, secrets_dir=secrets_dir)}
+    env.pop("GATEWAY_DATABASE_URL", None)  # from the secret file, as in compose
+    # The OPA stub recompiles every module on each upload (real OPA is faster); on a busy test machine
+    # publishing the bundle can take longer than the production timeout of half a second.
+    env["GATEWAY_OPA_TIMEOUT_S"] = "5"
+    with ExitStack() as stack:
+        opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log")
+        stack.callback(opa.stop)
+        opa.start()
+        migrate = [str(a) for a in compose()["services"]["migrate"]["command"]]
+        subprocess.run(_command(migrate), env=env, check=True, capture_output=True)
+        replicas = [Replica(name, host, _free_port(host), env, work / f"{name}.log")
+                    for name, host in REPLICA_HOSTS.items()]
+        for replica in replicas:
+            stack.callback(replica.stop)
+            replica.start()
+        caddy_env = {
+            **os.environ,
+            "XDG_DATA_HOME": str(caddy_dir), "XDG_CONFIG_HOME": str(caddy_dir), "HOME": str(caddy_dir),
+            "GATEWAY_SITE": url,
+            "GATEWAY_UPSTREAMS": caddy_upstreams({r.name: f"{r.host}:{r.port}" for r in replicas}),
+            "GATEWAY_CADDY_STORAGE": f"storage file_system {caddy_dir / 'data'}",
+            "GATEWAY_CADDY_BIND": f"default_bind {PROXY_HOST}",
+            "GATEWAY_CADDY_TLS": "tls internal",
+            "GATEWAY_CADDY_HEALTH_INTERVAL": "1s",
+        }
+        caddy_log = work / "caddy.log"
+        with caddy_log.open("ab") as out:
+            caddy = subprocess.Popen([caddy_bin, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+                                     env=caddy_env, stdout=out, stderr=subprocess.STDOUT)
+
+        def stop_caddy() -> None:
+            caddy.terminate()
+            try:
+                caddy.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                caddy.kill()
+                caddy.wait()
+
+        stack.callback(stop_caddy)
+        ca_file = caddy_dir / "data" / "pki" / "authorities" / "local" / "root.crt"
+        _wait_for_proxy(url, ca_file, caddy, caddy_log)
+        yield Topology(url=url, ca_file=ca_file, database_url=database_url, env=env, replicas=replicas, opa=opa,
+                       caddy=caddy)
