@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from gateway.settings import Settings  # noqa: E402
 from tests.conftest import register  # noqa: E402
 from tests.consent.conftest import consent_body, subject_body  # noqa: E402
 from tests.support.postgres import _CLUSTERS, throwaway_cluster  # noqa: E402
+from tests.support.staff import new_staff  # noqa: E402
 from tests.support.topology import Topology, production_shape  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -82,24 +85,29 @@ def _parts(topology: Topology) -> dict[str, float]:
     return parts
 
 
-def _sender(client: GatewayClient, subject_id: str, count: int, errors: list[str]) -> None:
+Sender = tuple[GatewayClient, str, Callable[[], GatewayClient]]
+"""An agency's client, its subject, and its client acting for its caseworker (a fresh person token each)."""
+
+
+def _sender(client: GatewayClient, subject_id: str, caseworker: Callable[[], GatewayClient], count: int,
+            errors: list[str]) -> None:
     for i in range(count):
         fields = {"subject.preferred_name": f"p-{i}", "risk.level": "high", "risk.known_risks": "none known"}
         try:
             plan = client.plan(subject_id, "shelter", "shelter", list(fields))
             preview = client.preview(plan, fields, "en")
-            client.approve_preview(plan, preview, approved_by="advocate")
+            caseworker().approve_preview(plan, preview)
             client.submit(plan, fields, preview=preview)
         except Exception as exc:  # counted, not fatal: the figure is referrals that went through
             errors.append(type(exc).__name__)
 
 
-def _phase(topology: Topology, clients: list[tuple[GatewayClient, str]], referrals: int) -> dict[str, Any]:
+def _phase(topology: Topology, clients: list[Sender], referrals: int) -> dict[str, Any]:
     per_sender = max(1, referrals // len(clients))
     errors: list[str] = []
     before = _parts(topology)  # (the figure counts referrals that went through; errors are listed)
     started = time.perf_counter()
-    threads = [threading.Thread(target=_sender, args=(c, s, per_sender, errors)) for c, s in clients]
+    threads = [threading.Thread(target=_sender, args=(c, s, a, per_sender, errors)) for c, s, a in clients]
     for t in threads:
         t.start()
     for t in threads:
@@ -125,14 +133,21 @@ def main() -> None:
                             background_worker=False, argon2_time_cost=1, argon2_memory_kib=8)
         ctx = build_context(settings, signing_seed=seed, policy=build_engine("embedded", bundle=bundle))
         register(ctx, "shelter", AgencyKind.SHELTER)
-        clients: list[tuple[GatewayClient, str]] = []
+        clients: list[Sender] = []
         for n in range(args.senders):
             keys, _ = register(ctx, f"ngo-{n}", AgencyKind.NGO)
             client = GatewayClient(topology.url, f"ngo-{n}", keys, transport=topology.transport(), timeout_s=60)
             subject = client.request("POST", "/v1/subjects", json=subject_body())
             client.request("POST", "/v1/consents", json=consent_body(
                 subject["id"], recipients=[{"agency_id": "shelter"}]))
-            clients.append((client, subject["id"]))
+            member = new_staff(ctx, f"ngo-{n}", "caseworker", password=None)
+
+            def caseworker(client: GatewayClient = client, agency: str = f"ngo-{n}",
+                           account: str = member.account_id) -> GatewayClient:
+                token, _ttl = ctx.tokens.issue_person_token(account, agency, datetime.now(UTC))
+                return client.acting_for(token)
+
+            clients.append((client, subject["id"], caseworker))
         _phase(topology, clients, len(clients))  # warm-up: tokens, connections, caches
         two = _phase(topology, clients, args.referrals)
         topology.replicas[1].stop()
@@ -141,7 +156,7 @@ def main() -> None:
         # fails (a POST is not retried on another upstream): a warm-up, not measured.
         _phase(topology, clients, 2 * len(clients))
         one = _phase(topology, clients, args.referrals)
-        for client, _ in clients:
+        for client, _, _ in clients:
             client.close()
         ctx.engine.dispose()
     figures = {"two_replicas": two, "one_replica": one,

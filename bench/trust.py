@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import uvicorn
+from sqlalchemy import select
 
 from connectors.client import GatewayClient
 from connectors.key_pins import KeyPins
@@ -46,6 +48,7 @@ from connectors.tree_head import WitnessedLog
 from connectors.witness import Witness
 from crypto import note as notes
 from crypto.keys import generate_agency_keys, generate_signing_seed, load_key_file
+from gateway.accounts import StaffAccount
 from gateway.app import create_app
 from gateway.audit.checkpoints import make_checkpoint_if_due
 from gateway.settings import Settings
@@ -67,10 +70,10 @@ class Counting(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def referral(client: GatewayClient, subject_id: str) -> None:
+def referral(client: GatewayClient, subject_id: str, person_token: Callable[[], str]) -> None:
     plan = client.plan(subject_id, RECIPIENT, "shelter", list(FIELDS))
     preview = client.preview(plan, FIELDS, language="en")
-    client.approve_preview(plan, preview, approved_by=STAFF["staff_id"])
+    client.acting_for(person_token()).approve_preview(plan, preview)  # the caseworker's act
     client.submit(plan, FIELDS, preview=preview)
 
 
@@ -108,6 +111,13 @@ def main() -> None:
     keys = tmp / "agency-keys"
     sender_keys, recipient_keys = load_key_file(keys / f"{SENDER}.json"), load_key_file(keys / f"{RECIPIENT}.json")
     http = httpx.Client(base_url=url)
+    caseworker_name = json.loads((tmp / "demo-staff.json").read_text())["caseworker"]["username"]
+    with ctx.sessions() as session:
+        caseworker = str(session.scalar(select(StaffAccount.id).where(StaffAccount.username == caseworker_name)))
+
+    def person_token() -> str:
+        """What the demo caseworker's signed-in browser would hand the agency's system (single use)."""
+        return str(ctx.tokens.issue_person_token(caseworker, SENDER, ctx.clock.now())[0])
 
     def witness_step() -> float:
         started = time.perf_counter()
@@ -130,8 +140,8 @@ def main() -> None:
         "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"], "explained_items": EXPLAINED,
         "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
         "obtained_by": STAFF, "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
-    referral(plain, subject["id"])  # warm both paths
-    referral(trusted, subject["id"])
+    referral(plain, subject["id"], person_token)  # warm both paths
+    referral(trusted, subject["id"], person_token)
     witness_step()
     today: list[float] = []
     witnessed: list[float] = []
@@ -139,10 +149,10 @@ def main() -> None:
     plain_transport.requests = trust_transport.requests = 0
     for _ in range(args.referrals):
         started = time.perf_counter()
-        referral(plain, subject["id"])
+        referral(plain, subject["id"], person_token)
         today.append(time.perf_counter() - started)
         started = time.perf_counter()
-        referral(trusted, subject["id"])
+        referral(trusted, subject["id"], person_token)
         step = witness_step()
         witnessed.append(time.perf_counter() - started)
         steps.append(step)

@@ -453,6 +453,13 @@ class PersonClient(GatewayClient):
         self._token_expires = 0.0
         self._key_ids = agency._key_ids
         self._person_token: str | None = person_token
+        # The same trust as the agency's client: its witnessed log, its pinned keys and checkpoint.
+        self.log = agency.log
+        self.log_check_interval_s = agency.log_check_interval_s
+        self._log_checked_at = agency._log_checked_at
+        self.pins = agency.pins
+        self.pinned_checkpoint = agency.pinned_checkpoint
+        self._gateway_key = agency._gateway_key
 
     def close(self) -> None:
         return None

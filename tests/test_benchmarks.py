@@ -98,9 +98,11 @@ def test_the_linkage_benchmark_reports_quality_against_plaintext_and_query_time(
 def test_the_trust_benchmark_compares_witnessed_and_todays_exchange() -> None:
     lines, figures = run_bench("trust", "--referrals", "2", "--proofs", "2")
     assert figures["today_ms_per_referral"] > 0 and figures["witnessed_ms_per_referral"] > 0
-    assert figures["requests_per_referral_today"] == 4  # plan, preview approval, recipient key, submit
-    # every call first checks the witnessed head (4 more), plus one consistency proof per new head
-    assert figures["requests_per_referral_witnessed"] == 9
+    # plan, the caseworker's person-token exchange, preview approval, recipient key, submit
+    assert figures["requests_per_referral_today"] == 5
+    # every API call first checks the witnessed head (4 more; the token exchange does not), plus one
+    # consistency proof per new head
+    assert figures["requests_per_referral_witnessed"] == 10
     assert figures["key_proof_signatures_checked"] == 3  # checkpoint key, one witness, the agency's binding
     assert any(line.startswith("referral, witnessed log") for line in lines)
 

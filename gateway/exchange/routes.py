@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
+from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Forbidden
 from ..staff.roles import Entitlement, entitled
@@ -59,23 +60,30 @@ def _rid(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def planning_person(caller: Caller, ctx: GatewayContext, operation: str) -> tuple[str | None, str | None]:
+    """The policy role and account id of the person a plan is made for: from their account, never
+    from the request (None, None for the agency's system where its agency allows that)."""
+    if caller.person is None and caller.person_required:
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
+                                                reason="person_token_required",
+                                                details={"operation": operation}),
+                       actor=caller.actor(), at=ctx.clock.now())
+        raise Forbidden("person_token_required", "Your agency plans referrals only for a signed-in person.")
+    if caller.person is None:
+        return None, None
+    user_role, user_id = caller.person.policy_role, caller.person.account_id
+    if user_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):
+        raise Forbidden("role_not_entitled", "The signed-in person's roles do not include referral work.")
+    return user_role, user_id
+
+
 @router.post("/plans")
 def create_plan(body: PlanBody, caller: Sender, ctx: ContextDep, session: SessionDep,
                 request: Request) -> dict[str, Any]:
     """Ask what may be sent: the decision (permitted fields, reasons, basis, obligations) and, if allowed,
     a plan id and envelope id that expire. With a token acting for a signed-in person, the policy
     decides with that person's role from their account (a volunteer stays a volunteer)."""
-    user_role = user_id = None
-    if caller.person is None and caller.person_required:
-        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
-                                                reason="person_token_required",
-                                                details={"operation": "/v1/plans"}),
-                       actor=caller.actor(), at=ctx.clock.now())
-        raise Forbidden("person_token_required", "Your agency plans referrals only for a signed-in person.")
-    if caller.person is not None:
-        user_role, user_id = caller.person.policy_role, caller.person.account_id
-        if user_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):
-            raise Forbidden("role_not_entitled", "The signed-in person's roles do not include referral work.")
+    user_role, user_id = planning_person(caller, ctx, "/v1/plans")
     return service.plan(session, ctx, caller, service.PlanRequest(
         subject_id=body.subject_id, recipient_agency_id=body.recipient_agency_id, purpose=body.purpose,
         fields=tuple(body.fields), user_role=user_role, user_id=user_id,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import db
 from ..deps import Caller, ContextDep, SessionDep, require_scope
 from ..exchange.catalogue import field_classes
+from ..exchange.routes import planning_person
 from . import service
 from .models import DeclineReason
 
@@ -43,8 +44,7 @@ class DeclineBody(Strict):
 
 
 class AnswerBody(Strict):
-    user_role: str | None = Field(default=None, max_length=40, pattern=r"^[a-z_]+$")
-    user_id: str | None = Field(default=None, max_length=120)
+    """Nothing to say: the plan is made for the person the token acts for (role from their account)."""
 
 
 @cache
@@ -92,5 +92,6 @@ def answer_request(request_id: str, body: AnswerBody, caller: Writer, ctx: Conte
                    request: Request) -> dict[str, Any]:
     """Run the holder's referral to the requester through the policy; the answer is the plan (as
     ``POST /v1/plans`` returns it): seal and submit it as usual when allowed."""
-    return service.answer(session, ctx, caller, request_id, user_role=body.user_role, user_id=body.user_id,
+    user_role, user_id = planning_person(caller, ctx, "/v1/information-requests/{id}/answer")
+    return service.answer(session, ctx, caller, request_id, user_role=user_role, user_id=user_id,
                           request_id_header=getattr(request.state, "request_id", None))

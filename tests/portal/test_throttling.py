@@ -230,8 +230,8 @@ def test_the_decay_forgives_an_honest_mistake(client: TestClient, person: Portal
 
 def test_pins_are_six_digits_and_an_old_four_digit_pin_still_opens(client: TestClient, auth: Auth,
                                                                    person: PortalPerson, ctx: GatewayContext) -> None:
-    short = client.post(f"/v1/subjects/{person.subject_id}/portal-access/pin", headers=auth(OWNER),
-                        json={"pin": "4829", "set_by": {"staff_id": "a-7", "role": "advocate"}, "person_present": True})
+    short = client.post(f"/v1/subjects/{person.subject_id}/portal-access/pin",
+                        headers=auth(OWNER, person="advocate"), json={"pin": "4829"})
     assert short.status_code == 422
     hasher = SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
     with ctx.sessions() as session, session.begin():  # a PIN set before the rule

@@ -20,6 +20,7 @@ from connectors.adapters.base import pull_and_deliver
 from connectors.adapters.folder import FolderAdapter
 from connectors.client import GatewayClient
 from connectors.errors import GatewayAPIError
+from connectors.staff import person_token_with_code
 from gateway.app import build_context, create_app
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
@@ -28,6 +29,7 @@ from tests.conftest import AGENCIES, Registry, register
 from tests.consent.conftest import consent_body, subject_body
 from tests.support.live_server import reserve_port, serve
 from tests.support.opa_server import OpaServer
+from tests.support.staff import PASSWORD, new_staff, totp_secret
 
 FIELDS = {"subject.preferred_name": "Amina-Ibis-4411", "subject.language": "ha", "risk.level": "high"}
 
@@ -94,7 +96,10 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
         plan = ngo.answer_information_request(asked["id"])
         assert plan["allow"] and set(plan["permitted_fields"]) == set(FIELDS)
         preview = ngo.preview(plan, FIELDS, language="en")
-        ngo.approve_preview(plan, preview, approved_by="advocate-3")
+        advocate = new_staff(live.ctx, "ngo", "caseworker")
+        secret = totp_secret(live.ctx, advocate.account_id)
+        token = person_token_with_code(live.url, advocate.username, PASSWORD, secret)
+        ngo.acting_for(token).approve_preview(plan, preview)
         sent = ngo.submit(plan, FIELDS, preview=preview)
         inbox_dir = tmp_path / "shelter-inbox"
         assert pull_and_deliver(shelter, FolderAdapter(inbox_dir)) == 1

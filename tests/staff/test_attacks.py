@@ -131,19 +131,19 @@ def test_a_forged_person_present_sets_no_pin(
 ) -> None:
     person = make_person(client, auth)
     url = f"/v1/subjects/{person.subject_id}/portal-access/pin"
-    forged = client.post(url, headers=auth(OWNER), json={"pin": "5038", "person_present": True,
+    forged = client.post(url, headers=auth(OWNER), json={"pin": "503817", "person_present": True,
                                                           "set_by": {"staff_id": "advocate", "role": "advocate"}})
     assert forged.status_code == 403 and forged.json()["reason"] == "person_token_required"
     flagged = client.post(url, headers=people.headers(OWNER, "adele", "advocate"),
-                          json={"pin": "5038", "person_present": True})
+                          json={"pin": "503817", "person_present": True})
     assert flagged.status_code == 422  # the flag is gone: the advocate's token is the attestation
-    system = client.post(url, headers=auth(OWNER), json={"pin": "5038"})
+    system = client.post(url, headers=auth(OWNER), json={"pin": "503817"})
     assert system.status_code == 403 and system.json()["reason"] == "person_token_required"
-    volunteer = client.post(url, headers=people.headers(OWNER, "vera", "volunteer"), json={"pin": "5038"})
+    volunteer = client.post(url, headers=people.headers(OWNER, "vera", "volunteer"), json={"pin": "503817"})
     assert volunteer.status_code == 403 and volunteer.json()["reason"] == "role_not_entitled"
     unlock = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER))
     assert unlock.status_code == 403
-    advocate = client.post(url, headers=people.headers(OWNER, "adele", "advocate"), json={"pin": "5038"})
+    advocate = client.post(url, headers=people.headers(OWNER, "adele", "advocate"), json={"pin": "503817"})
     assert advocate.status_code == 200
 
 

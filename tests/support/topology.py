@@ -34,7 +34,8 @@ from typing import Any
 import httpx
 import yaml
 
-from crypto.keys import save_signing_seed
+from crypto.keys import generate_signing_seed, save_signing_seed
+from gateway.keyring import KeyRing
 
 from .postgres import restart as restart_postgres
 
@@ -280,6 +281,8 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
     # The compose file's secrets, as files named like them.
     (secrets_dir / "gateway_database_url").write_text(_libpq(database_url))
     save_signing_seed(secrets_dir / "gateway_signing_key", signing_seed)
+    save_signing_seed(secrets_dir / "gateway_checkpoint_key", generate_signing_seed())  # as `gateway init` makes
+    KeyRing.generate(secrets_dir / "gateway_keyring").save()
     proxy_port = _free_port(PROXY_HOST)
     url = f"https://{SITE_NAME}:{proxy_port}"
     opa_port = _free_port(OPA_HOST)

@@ -19,8 +19,10 @@ from connectors.cli import app as sdk_cli
 from connectors.client import GatewayClient
 from connectors.errors import GatewayAPIError
 from connectors.key_pins import KeyChange, KeyNotTrusted, KeyPins
+from connectors.staff import person_token_with_code
 from crypto.binding import make_binding
 from crypto.keys import generate_agency_keys, save_key_file
+from tests.support.staff import PASSWORD, new_staff, totp_secret
 from tests.trust.conftest import WitnessedGateway
 from tests.trust.test_history_rewrite import activity
 
@@ -67,17 +69,21 @@ def test_a_key_the_operator_substitutes_is_refused_by_the_sender_and_reported_by
         assert ngo.seal(plan, FIELDS)["manifest"]["recipient_agency_id"] == "shelter"  # the pinned key: fine
         assert shelter.monitor_keys() == []
 
-        # The attack: the operator's token adds a key for the shelter and "verifies" it.
+        # The attack: the operator's token adds a key for the shelter and "verifies" it, through a
+        # staff account of the operator's own (verifying a fingerprint is a person's act).
+        insider = new_staff(gw.ctx, "operator", "administrator")
+        operator_person = operator.acting_for(person_token_with_code(
+            gw.url, insider.username, PASSWORD, totp_secret(gw.ctx, insider.account_id)))
         rogue = generate_agency_keys().public()
         added = operator.request("POST", "/v1/agencies/shelter/keys",
                                  json={"kind": "x25519", "public_key": rogue.encryption_b64})
-        operator.request("POST", f"/v1/agencies/shelter/keys/{added['id']}/verify",
-                         json={"fingerprint": added["fingerprint"]})
+        operator_person.request("POST", f"/v1/agencies/shelter/keys/{added['id']}/verify",
+                                json={"fingerprint": added["fingerprint"]})
         # ... and a signing key for the sender, to re-sign a forged referral.
         forged_signer = operator.request("POST", "/v1/agencies/ngo/keys",
                                          json={"kind": "ed25519", "public_key": rogue.signing_b64})
-        operator.request("POST", f"/v1/agencies/ngo/keys/{forged_signer['id']}/verify",
-                         json={"fingerprint": forged_signer["fingerprint"]})
+        operator_person.request("POST", f"/v1/agencies/ngo/keys/{forged_signer['id']}/verify",
+                                json={"fingerprint": forged_signer["fingerprint"]})
         # The gateway hands the rogue key out to senders.
         assert ngo.request("GET", "/v1/agencies/shelter/recipient-key")["key_id"] == added["id"]
         witness_now(gw)
