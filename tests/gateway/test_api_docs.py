@@ -25,6 +25,7 @@ def test_the_document_validates_and_declares_problems_security_and_the_token_for
     assert doc["components"]["schemas"]["TokenRequest"]["required"] == [
         "grant_type", "client_assertion_type", "client_assertion"]
     statuses: set[str] = set()
+    public: set[tuple[str, str]] = set()
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
@@ -32,10 +33,16 @@ def test_the_document_validates_and_declares_problems_security_and_the_token_for
                     statuses.add(status)
                     assert response["content"] == {"application/problem+json": {"schema": {
                         "$ref": "#/components/schemas/Problem"}}}, (method, path, status)
-            if path.startswith("/v1/"):
+            if path.startswith("/v1/") and operation.get("security") == []:
+                public.add((method.upper(), path))
+            elif path.startswith("/v1/"):
                 assert operation.get("security"), (method, path)
                 assert "401" in operation["responses"], (method, path)
     assert {"400", "401", "403", "404", "409", "413", "422", "503"} <= statuses
+    # The operations without a token are exactly those the authorisation matrix classifies as public.
+    from tests.gateway.test_authz_matrix import ROUTES
+
+    assert public == {route for route, (kind, _body) in ROUTES.items() if kind == "public"}
 
 
 def test_a_real_error_matches_the_problem_schema(client: TestClient) -> None:
@@ -61,13 +68,16 @@ def test_docs_pages_load_only_this_origins_scripts(client: TestClient) -> None:
 
 
 def test_docs_are_off_in_production(tmp_path: Any, signing_seed: bytes, policy_bundle: Any, db_url: str) -> None:
+    from crypto.keys import generate_signing_seed
     from gateway.app import build_context, create_app
+    from gateway.keyring import KeyRing
     from gateway.policy.factory import build_engine
     from gateway.settings import Settings
 
     settings = Settings(env="production", issuer="https://gw.example.org", database_url=db_url, data_dir=tmp_path,
                         background_worker=False, argon2_memory_kib=19_456, argon2_time_cost=1)
-    ctx = build_context(settings, signing_seed=signing_seed, policy=build_engine("embedded", bundle=policy_bundle))
+    ctx = build_context(settings, signing_seed=signing_seed, policy=build_engine("embedded", bundle=policy_bundle),
+                        checkpoint_seed=generate_signing_seed(), keyring=KeyRing.generate())
     try:
         with TestClient(create_app(context=ctx), base_url="https://gw.example.org") as prod:
             for path in ("/docs", "/redoc", "/openapi.json", "/docs/assets/swagger-ui-bundle.js"):

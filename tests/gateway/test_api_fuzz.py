@@ -23,7 +23,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from tests.conftest import AGENCIES, ISSUER, Registry, TokenFor, empty_database
+from gateway.registry.models import AgencyKind
+from tests.conftest import AGENCIES, ISSUER, Registry, TokenFor, empty_database, register
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
@@ -116,7 +117,7 @@ def _provoke(client: TestClient, method: str, path: str, token: str | None, **kw
 
 
 def test_every_documented_error_status_is_reachable(
-    app: Any, client: TestClient, registry: Registry, token_for: TokenFor,
+    app: Any, client: TestClient, registry: Registry, token_for: TokenFor, auth: Any, ctx: Any,
 ) -> None:
     """Each error status the document declares is answered by its operation: seen by the fuzz above,
     provoked here (no token, a scope the caller lacks, malformed or oversized bodies, unknown ids),
@@ -127,6 +128,15 @@ def test_every_documented_error_status_is_reachable(
     tokens = {role: token_for(role) for role in ROLES if role is not None}
     # Tokens narrowed to one scope each: between them, every scope check refuses one of them.
     narrowed = [token_for("ngo", "subjects:write"), token_for("ngo", "audit:read")]
+    # A person-bound operation validates its body only for an entitled person (RFC 8693 token), and a
+    # statistics operation only for the monitoring body: both get a chance to answer 422 too.
+    person = auth("ngo", person="fuzz-everyone", roles=(
+        "caseworker", "advocate", "supervisor", "administrator"))["Authorization"].removeprefix("Bearer ")
+    registry.keys["monitor-fuzz"], registry.key_ids["monitor-fuzz"] = register(
+        ctx, "monitor-fuzz", AgencyKind.MONITORING_BODY)
+    operator_person = auth("operator", person="fuzz-operator-admin", roles=("administrator",))[
+        "Authorization"].removeprefix("Bearer ")
+    extra_422 = [person, operator_person, token_for("monitor-fuzz")]
     reached = {key: set(statuses) for key, statuses in OBSERVED.items()}
     for path, item in doc["paths"].items():
         for method, operation in item.items():
@@ -153,8 +163,11 @@ def test_every_documented_error_status_is_reachable(
                 elif status in (404, 422):
                     junk = {p["name"]: "-1" + "x" * 300 for p in operation.get("parameters", [])
                             if p["in"] == "query"}
+                    for token in [*(tokens[str(role)] for role in ROLES[1:]), *extra_422]:
+                        seen.add(_provoke(client, method, path, token, json={}))
+                        if has_body:  # not an object at all (a body with no required field takes {})
+                            seen.add(_provoke(client, method, path, token, json=[]))
                     for role in ROLES[1:]:
-                        seen.add(_provoke(client, method, path, tokens[str(role)], json={}))
                         seen.add(_provoke(client, method, path, tokens[str(role)], params=junk))
                         seen.add(_provoke(client, method, path.replace("{", "-1x{"), tokens[str(role)],
                                           params=junk))

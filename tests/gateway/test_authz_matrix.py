@@ -136,6 +136,13 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/linkage/queries"): ("owned", lambda: {"subject_id": _OWNED["subject_id"]}),
     ("GET", "/v1/linkage/matches/{match_id}"): ("owned", None),
     ("POST", "/v1/linkage/epochs"): ("operator", lambda: {"epoch": "e-2"}),
+    # Information requests (tests/rules/test_information_requests.py): the requester's and the holder's
+    # alone; "create" asks in the caller's own name; answering and declining are the holder's.
+    ("POST", "/v1/information-requests"): ("create", None),
+    ("GET", "/v1/information-requests"): ("directory", None),
+    ("GET", "/v1/information-requests/{request_id}"): ("owned", None),
+    ("POST", "/v1/information-requests/{request_id}/answer"): ("owned", lambda: {}),
+    ("POST", "/v1/information-requests/{request_id}/decline"): ("owned", lambda: {"reason": "not_held"}),
     # Staff accounts (tests/staff): an agency's administrator manages only their own agency's staff.
     ("GET", "/v1/staff/roles"): ("directory", None),
     ("GET", "/v1/staff/me"): ("directory", None),
@@ -235,7 +242,13 @@ def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayCo
     assert grant.status_code == 201, grant.text
     own_entries = client.get("/v1/audit/entries", headers=auth(OWNER), params={"limit": 200}).json()["entries"]
     match_id = _linkage_match(ctx, subject["id"])
-    return {"match_id": match_id, "plan_id": pending_plan["plan_id"], "outbox_envelope_id": sent["envelope_id"],
+    # An information request to OWNER (the holder) about its subject, from the IOM.
+    asked = client.post("/v1/information-requests", headers=auth("iom"), json={
+        "holder_agency_id": OWNER, "subject_ref": subject["id"], "purpose": "shelter",
+        "fields": ["subject.language"], "basis": "consent", "urgency": "medium"})
+    assert asked.status_code == 201, asked.text
+    return {"request_id": asked.json()["id"], "match_id": match_id, "plan_id": pending_plan["plan_id"],
+            "outbox_envelope_id": sent["envelope_id"],
             "envelope_id": incoming["envelope_id"], "agency_id": OWNER, "key_id": registry.key_ids[OWNER]["x25519"],
             "endpoint_id": ep["id"],
             "subject_id": subject["id"], "consent_id": consent["consent"]["id"],

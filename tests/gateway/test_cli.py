@@ -103,7 +103,7 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
 
     from gateway.settings import Settings
 
-    assert Settings(trusted_proxies="127.0.0.2, 10.0.0.0/8").trusted_proxy_list == ["127.0.0.2", "10.0.0.0/8"]
+    assert Settings(trusted_proxies=["127.0.0.2", "10.0.0.0/8"]).trusted_proxy_list == ["127.0.0.2", "10.0.0.0/8"]
     assert Settings().trusted_proxy_list == []
     with pytest.raises(ValidationError):
-        Settings(trusted_proxies="caddy")
+        Settings(trusted_proxies=["caddy"])

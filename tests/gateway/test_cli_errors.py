@@ -24,7 +24,10 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env or _env(), capture_output=True, text=True,
+    if env is None:
+        # `serve` needs an explicit issuer before anything else (tests/gateway/test_cli.py shows that refusal).
+        env = _env(GATEWAY_ISSUER="http://127.0.0.1:8000") if "serve" in args else _env()
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
 
 

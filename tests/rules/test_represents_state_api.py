@@ -21,15 +21,15 @@ def test_the_registry_requires_the_represented_state_of_an_embassy(client: TestC
     own = client.post("/v1/agencies", headers=auth("operator"), json={**EMBASSY, "represents_state": "nl"})
     assert own.status_code == 422 and own.json()["reason"] == "represents_state_invalid"
     coo = client.post("/v1/agencies", headers=auth("operator"), json={
-        "id": "ministry-xx", "name": "Ministry of XX", "kind": "country_of_origin_authority", "jurisdiction": "XX",
-        "represents_state": "XX"})
+        "id": "ministry-xx", "name": "Ministry of XX", "kind": "country_of_origin_authority", "jurisdiction": "ER",
+        "represents_state": "ER"})
     assert coo.status_code == 201, coo.text  # the kind the registry used to refuse
     liaison = client.post("/v1/agencies", headers=auth("operator"), json={
         "id": "liaison-xx", "name": "XX police liaison", "kind": "police", "jurisdiction": "NL",
-        "represents_state": "xx"})
-    assert liaison.status_code == 201 and liaison.json()["represents_state"] == "XX"
-    ok = client.post("/v1/agencies", headers=auth("operator"), json={**EMBASSY, "represents_state": "xx"})
-    assert ok.status_code == 201 and ok.json()["represents_state"] == "XX" and ok.json()["jurisdiction"] == "NL"
+        "represents_state": "er"})
+    assert liaison.status_code == 201 and liaison.json()["represents_state"] == "ER"
+    ok = client.post("/v1/agencies", headers=auth("operator"), json={**EMBASSY, "represents_state": "er"})
+    assert ok.status_code == 201 and ok.json()["represents_state"] == "ER" and ok.json()["jurisdiction"] == "NL"
 
 
 @pytest.mark.rule("CR24", "SEC14")
@@ -37,9 +37,9 @@ def test_an_embassy_of_the_state_an_asylum_seeker_fled_gets_nothing_under_a_retu
     client: TestClient, auth: Auth, registry: Registry,
 ) -> None:
     # registered where it sits (NL), acting for XX
-    created = client.post("/v1/agencies", headers=auth("operator"), json={**EMBASSY, "represents_state": "XX"})
+    created = client.post("/v1/agencies", headers=auth("operator"), json={**EMBASSY, "represents_state": "ER"})
     assert created.status_code == 201, created.text
-    for origin in ("XX", None):
+    for origin in ("ER", None):
         subject = client.post("/v1/subjects", headers=auth("iom"), json=subject_body(
             asylum_claimed=True, country_of_origin=origin))
         assert subject.status_code == 201, subject.text
