@@ -155,6 +155,21 @@ def test_an_embassy_registered_where_it_sits_is_still_its_states_authority(engin
     assert allowed.allow, allowed.reasons
 
 
+@pytest.mark.rule("SEC14")
+def test_an_embassy_registered_before_its_state_was_recorded_counts_as_the_country_of_origin(
+        engine: PolicyEngine) -> None:
+    """Fail closed: an embassy whose represented state is unknown (registered before the column
+    existed) may be the person's state, so only a return consent that names it opens it."""
+    embassy = Agency(id="a-emb-old", name="Embassy, state unrecorded", kind="embassy", jurisdiction=HOME,
+                     represents_state=None, vetting_status="vetted")
+    subject = i.subject(country_of_origin=ORIGIN)
+    support = decide(engine, _generous_request(embassy, "protection_support", subject, grant=False))
+    assert not support.allow and "country_of_origin_requires_return_consent" in support.reasons
+    fled = decide(engine, _generous_request(embassy, "return", i.subject(country_of_origin=ORIGIN,
+                                                                          asylum_claimed=True), grant=False))
+    assert not fled.allow and "country_of_origin_asylum_block" in fled.reasons
+
+
 def test_the_registry_refuses_a_state_representing_kind_without_its_state() -> None:
     for kind in STATE_REPRESENTING_KINDS:
         with pytest.raises(Unprocessable) as missing:
