@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from consent.clock import FixedClock
 from crypto.keys import signing_public_key
+from gateway import migrate
 from gateway.app import build_context, create_app
 from gateway.audit.models import AuditEntry
 from gateway.audit.verify import verify_database
@@ -33,16 +34,19 @@ from gateway.context import GatewayContext
 from gateway.db import APPEND_LOCK_ID
 from gateway.exchange.models import Envelope, EnvelopeStatus
 from gateway.exchange.service import purge
-from tests.conftest import ISSUER, Registry
+from tests.conftest import ISSUER, Registry, empty_database
 from tests.exchange.conftest import RECIPIENT, SENDER, Auth, Case, open_case, plan, sealed
 
 pytestmark = pytest.mark.usefixtures("registry")
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a race needs concurrent writers: SQLite runs one writer at a time by construction")
+@pytest.fixture
+def db_url(postgres_url: str) -> Iterator[str]:
+    """PostgreSQL only, not skipped on SQLite: a race needs concurrent writers, and SQLite runs one
+    writer at a time by construction (tests/gateway/test_db.py shows that)."""
+    migrate.upgrade(postgres_url)  # already at head when the session's PostgreSQL tests ran first
+    yield postgres_url
+    empty_database(postgres_url)
 
 
 def _libpq(url: str) -> str:
