@@ -98,3 +98,64 @@ def test_docs_render_operations_in_chromium(server: str, browser: Any, page: str
     assert tab.locator(selector).count() > 40
     screenshot(tab, f"api-docs{page.replace('/', '-')}")
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+
+
+def _untyped(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> bool:
+    """A schema that says nothing of the answer's shape: ``{}``, or an object with no properties."""
+    if "$ref" in schema:
+        return depth < 8 and _untyped(schemas[schema["$ref"].rsplit("/", 1)[-1]], schemas, depth + 1)
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if alternatives:
+        return any(_untyped(s, schemas, depth) for s in alternatives if s.get("type") != "null")
+    if schema.get("type") == "array":
+        return _untyped(schema.get("items", {}), schemas, depth)
+    return schema.get("type", "object") == "object" and not schema.get("properties") and "const" not in schema
+
+
+def test_every_success_answer_is_typed(client: TestClient) -> None:
+    """Each 2xx JSON answer has a schema with properties (a model), never a bare object or ``{}``."""
+    doc = client.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    untyped = sorted(
+        f"{method.upper()} {path} {status}"
+        for path, item in doc["paths"].items() for method, operation in item.items()
+        for status, response in operation["responses"].items() if status.startswith("2")
+        for media, content in response.get("content", {}).items()
+        if "json" in media and _untyped(content.get("schema", {}), schemas))
+    assert untyped == NOT_YET_TYPED, "\n".join(untyped)
+    assert _untyped({}, schemas) and _untyped({"type": "object", "additionalProperties": True}, schemas)
+    assert not _untyped({"$ref": "#/components/schemas/Problem"}, schemas)
+
+
+NOT_YET_TYPED: list[str] = [
+    "GET /.well-known/jwks.json 200",
+    "GET /.well-known/oauth-authorization-server 200",
+    "GET /healthz 200",
+    "GET /readyz 200",
+    "GET /v1/agencies/{agency_id}/key-events 200",
+    "GET /v1/audit/proof/consistency 200",
+    "GET /v1/information-requests 200",
+    "GET /v1/information-requests/{request_id} 200",
+    "GET /v1/linkage/matches/{match_id} 200",
+    "GET /v1/staff/accounts 200",
+    "GET /v1/staff/me 200",
+    "GET /v1/staff/roles 200",
+    "GET /v1/statistics/catalogue 200",
+    "GET /v1/statistics/releases/{release_id}.csv 200",
+    "GET /v1/statistics/releases/{release_id}.json 200",
+    "POST /v1/audit/checkpoint/cosignatures 201",
+    "POST /v1/information-requests 201",
+    "POST /v1/information-requests/{request_id}/answer 200",
+    "POST /v1/information-requests/{request_id}/decline 200",
+    "POST /v1/linkage/epochs 201",
+    "POST /v1/linkage/queries 200",
+    "POST /v1/staff/accounts 201",
+    "POST /v1/staff/accounts/{account_id}/recovery 200",
+    "POST /v1/staff/accounts/{account_id}/revocation 200",
+    "POST /v1/statistics/cost 200",
+    "POST /v1/statistics/releases 201",
+    "PUT /v1/linkage/subjects/{subject_id}/key 200",
+    "PUT /v1/staff/deferral-maximum 200",
+    "PUT /v1/staff/plans-need-person 200",
+]
+"""Operations whose answers are not described yet (to shrink to nothing)."""

@@ -1,0 +1,191 @@
+"""The shapes of the API's success answers, for ``response_model``: typed in the OpenAPI document and
+unchanged on the wire.
+
+A handler returns plain dicts; these models describe them. :data:`Stamp` keeps a timestamp as the
+handler's ``isoformat()`` (``+00:00``, as FastAPI's encoder wrote it before the model), not
+pydantic's ``Z``, so a client parsing the old answers parses the typed ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+
+Stamp = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json"),
+                  WithJsonSchema({"type": "string", "format": "date-time"})]
+"""A timestamp as ``datetime.isoformat()``."""
+
+
+class Answer(BaseModel):
+    """A success answer: the handler's dict, validated and written as it was."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=False)
+
+
+class DeniedField(Answer):
+    field: str
+    reason: str
+
+
+class DecisionBasis(Answer):
+    consent_ids: list[str]
+    exception: str | None
+
+
+class Obligations(Answer):
+    include_risk_summary: bool
+    person_preview_required: bool
+    notify_person: bool
+    second_approver_required: bool
+    expires_at: str | None
+
+
+class PlanOut(Answer):
+    """The policy's decision on a plan; ``plan_id``/``envelope_id``/``expires_at`` only when allowed."""
+
+    plan_id: str | None
+    envelope_id: str | None
+    expires_at: Stamp | None
+    subject_id: str
+    recipient_agency_id: str
+    purpose: str
+    allow: bool
+    permitted_fields: list[str]
+    denied_fields: list[DeniedField]
+    reasons: list[str]
+    basis: DecisionBasis
+    obligations: Obligations
+    policy_version: str
+    explanation: list[str]
+
+
+class PreviewApprovalOut(Answer):
+    plan_id: str
+    preview_hash: str
+    approved_at: Stamp
+
+
+class EnvelopeOut(Answer):
+    """An envelope as its recipient receives it: the signed manifest and ciphertexts (base64url)."""
+
+    envelope_id: str
+    sender_agency_id: str
+    sender_key_id: str
+    subject_id: str
+    purpose: str
+    created_at: str
+    status: str
+    manifest: dict[str, Any]
+    signature: str
+    ciphertexts: dict[str, str]
+
+
+class AcknowledgementOut(Answer):
+    envelope_id: str
+    status: str
+    acknowledged_at: str | None
+
+
+class OutboxOut(Answer):
+    envelope_id: str
+    status: str
+    recipient_agency_id: str
+    created_at: str
+    delivered_at: str | None
+    acknowledged_at: str | None
+    expires_at: str
+
+
+class GrantOut(Answer):
+    """An exception grant (L-basis sharing without consent), requested and approved by two people."""
+
+    id: str
+    agency_id: str
+    subject_id: str
+    basis: str
+    scenario: str
+    justification_code: str
+    justification_ref: str
+    recipient_agency_id: str
+    purpose: str
+    classes: list[str]
+    fields: list[str]
+    status: str
+    requested_by: str
+    requested_at: Stamp
+    approved_by: str | None
+    approved_at: Stamp | None
+    expires_at: Stamp
+    used_at: Stamp | None
+    used_envelope_id: str | None
+    best_interests_ref: str | None
+    defer_until: Stamp | None
+    defer_reason: str | None
+
+
+class ExplanationOut(Answer):
+    id: str
+    subject_id: str
+    agency_id: str
+    given_at: Stamp
+    policy_version: str
+    language: str
+
+
+class AgencyNoticeOut(Answer):
+    id: str
+    subject_id: str
+    kind: str
+    details: dict[str, Any]
+    created_at: Stamp
+
+
+class BestInterestsOut(Answer):
+    id: str
+    subject_id: str
+    reference: str
+    decision_code: str
+    recorded_at: Stamp
+
+
+class ReviewNotice(Answer):
+    agency_id: str
+    kind: str
+
+
+class ChildReviewOut(Answer):
+    subject_id: str
+    child: bool
+    notices: list[ReviewNotice]
+
+
+class InterviewOut(Answer):
+    id: str
+    kind: str
+    scheduled_for: Stamp
+    guardian_advocate_id: str | None
+    parent_attending: bool
+    interpreter: str
+
+
+class ScheduledInterviewOut(Answer):
+    id: str
+    subject_id: str
+    kind: str
+    scheduled_for: Stamp
+    guardian_advocate_id: str | None
+    parent_attending: bool
+    interpreter: str
+
+
+class SubmissionOut(Answer):
+    """A stored envelope (a retry with the same Idempotency-Key gets the same answer)."""
+
+    envelope_id: str
+    status: str
+    plan_id: str
+    recipient_agency_id: str
+    expires_at: str
+    policy_version: str
