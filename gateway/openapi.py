@@ -119,6 +119,16 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/subjects/{subject_id}/portal-access"): {409},
     ("post", "/v1/subjects/{subject_id}/portal-access/pin"): {409},
     ("post", "/v1/subjects/{subject_id}/portal-access/unlock"): {409},
+    # Added by later waves: a missing object, a refused caller or body the dependencies do not show.
+    ("get", "/v1/audit/checkpoint/witnessed"): {404},
+    ("post", "/v1/audit/checkpoint/cosignatures"): {422},
+    ("post", "/v1/agencies/{agency_id}/enrol"): {403},
+    ("post", "/v1/linkage/queries"): {404},
+    ("get", "/v1/statistics/catalogue"): {403},
+    ("post", "/v1/statistics/cost"): {403},
+    ("post", "/v1/statistics/releases"): {403},
+    ("get", "/v1/statistics/releases/{release_id}.json"): {403},
+    ("get", "/v1/statistics/releases/{release_id}.csv"): {403},
 }
 """Statuses a handler raises beyond those its dependencies and parameters imply."""
 
