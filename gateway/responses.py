@@ -189,3 +189,34 @@ class SubmissionOut(Answer):
     recipient_agency_id: str
     expires_at: str
     policy_version: str
+
+
+class HealthOut(Answer):
+    status: str
+
+
+class ReadinessChecks(Answer):
+    database: bool
+    policy_engine: bool
+
+
+class ReadinessOut(Answer):
+    status: str
+    checks: ReadinessChecks
+
+
+class JwksOut(Answer):
+    """The gateway's public keys as JWKs (RFC 7517)."""
+
+    keys: list[dict[str, Any]]
+
+
+class AuthorizationServerOut(Answer):
+    """OAuth 2.0 authorization server metadata (RFC 8414)."""
+
+    issuer: str
+    token_endpoint: str
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    token_endpoint_auth_signing_alg_values_supported: list[str]
+    jwks_uri: str

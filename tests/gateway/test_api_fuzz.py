@@ -329,11 +329,10 @@ NOT_SHOWN_REACHABLE: dict[str, list[int]] = {
     "POST /v1/agencies/{agency_id}/keys/{key_id}/verify": [404],
     "POST /v1/agencies/{agency_id}/endpoints/{endpoint_id}/verify": [404],
     "GET /v1/audit/entries/{seq}/inclusion-proof": [409],
-    "POST /v1/exceptions/explanations": [404],
-    "POST /v1/children/{subject_id}/best-interests": [404, 422],
+    "POST /v1/children/{subject_id}/best-interests": [422],
     "POST /v1/information-requests/{request_id}/answer": [422],
     "GET /v1/subjects/{subject_id}/portal-access": [409],
-    "POST /v1/subjects/{subject_id}/portal-access/unlock": [404, 409],
+    "POST /v1/subjects/{subject_id}/portal-access/unlock": [409],
 }
 """Documented statuses no test is shown to reach yet (to shrink to nothing). A status listed here may
 still be seen by the fuzz in a run; one that is neither seen nor listed fails the test."""
