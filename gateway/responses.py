@@ -220,3 +220,25 @@ class AuthorizationServerOut(Answer):
     token_endpoint_auth_methods_supported: list[str]
     token_endpoint_auth_signing_alg_values_supported: list[str]
     jwks_uri: str
+
+
+class InformationRequestOut(Answer):
+    """An information request; ``plan_id`` is shown to the holder only (absent for the requester)."""
+
+    id: str
+    requester_agency_id: str
+    holder_agency_id: str
+    subject_ref: str
+    purpose: str
+    fields: list[str]
+    basis: str
+    urgency: str
+    status: str
+    created_at: Stamp
+    due_at: Stamp | None
+    overdue: bool
+    closed_at: Stamp | None
+    decline_reason: str | None
+    refusal_reasons: list[str] | None
+    envelope_id: str | None
+    plan_id: str | None = None
