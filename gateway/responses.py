@@ -242,3 +242,50 @@ class InformationRequestOut(Answer):
     refusal_reasons: list[str] | None
     envelope_id: str | None
     plan_id: str | None = None
+
+
+class StaffRolesOut(Answer):
+    roles: list[str]
+    entitlements: dict[str, list[str]]
+
+
+class PersonOut(Answer):
+    account_id: str
+    roles: list[str]
+    policy_role: str | None
+
+
+class WhoAmIOut(Answer):
+    agency_id: str
+    person: PersonOut | None
+
+
+class StaffAccountOut(Answer):
+    account_id: str
+    username: str
+    agency_id: str | None
+    roles: list[str]
+    status: str
+    passkeys: int
+    created_at: Stamp
+
+
+class EnrolmentOut(Answer):
+    """A one-time enrolment code for the person to set up their passkey and one-time-code app."""
+
+    account_id: str
+    username: str
+    enrolment_code: str
+    enrolment_path: str
+    expires_at: Stamp
+
+
+class PlansNeedPersonOut(Answer):
+    agency_id: str
+    plans_need_person: bool
+
+
+class DeferralMaximumOut(Answer):
+    agency_id: str
+    deferral_max_days: int | None
+    legal_max_days: int
