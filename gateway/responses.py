@@ -289,3 +289,47 @@ class DeferralMaximumOut(Answer):
     agency_id: str
     deferral_max_days: int | None
     legal_max_days: int
+
+
+class LinkageKeyOut(Answer):
+    subject_id: str
+    epoch: str
+    enrolled_at: str
+    replaced: bool
+
+
+class LinkageMatchFound(Answer):
+    """A possible match at another agency, as its holder's policy lets the asker see it."""
+
+    agency_id: str
+    strength: float
+    band: str
+    match_id: str
+    next_steps: list[str]
+
+
+class LinkageQueryOut(Answer):
+    query_id: str
+    subject_id: str
+    epoch: str
+    matches: list[LinkageMatchFound]
+
+
+class LinkageMatchOut(Answer):
+    """A match as its asker (``holding_agency_id``) or its holder (``asking_agency_id``) sees it."""
+
+    match_id: str
+    strength: float
+    created_at: str
+    role: str
+    subject_id: str
+    holding_agency_id: str | None = None
+    asking_agency_id: str | None = None
+
+
+class LinkageEpochOut(Answer):
+    epoch: str
+    status: str
+    started_at: str
+    retired: list[str]
+    keys_deleted: int
