@@ -333,3 +333,65 @@ class LinkageEpochOut(Answer):
     started_at: str
     retired: list[str]
     keys_deleted: int
+
+
+Number = int | float
+"""A number as the handler computed it (an int stays an int on the wire)."""
+
+
+class StatisticsDimensionOut(Answer):
+    label: str
+    values: list[str]
+    sources: list[str]
+
+
+class StatisticsDefaultsOut(Answer):
+    epsilon: Number
+    delta: Number
+    k: int
+    budget_per_year: Number
+    max_contributions: int
+    max_cells: int
+
+
+class StatisticsCatalogueOut(Answer):
+    """What tables may be asked for: sources and their dimensions, granularities, the defaults."""
+
+    sources: dict[str, list[str]]
+    dimensions: dict[str, StatisticsDimensionOut]
+    granularities: list[str]
+    defaults: StatisticsDefaultsOut
+
+
+class StatisticsTableOut(Answer):
+    source: str
+    dimensions: list[str]
+    granularity: str
+    period_from: str
+    period_to: str
+
+
+class StatisticsCostOut(Answer):
+    """The privacy cost and expected error of a table, before anything is spent."""
+
+    table: StatisticsTableOut
+    epsilon: Number
+    delta: Number
+    sensitivity: int
+    noise_scale: Number
+    expected_error_95: Number
+    cells: int
+    budget_years: list[str]
+    budget_left_before: dict[str, Number]
+    budget_left_after: dict[str, Number]
+    affordable: bool
+    k: int
+    expected_error: str
+    privacy_unit: str
+
+
+class StatisticsReleaseOut(Answer):
+    """A signed release: the release document (table, parameters, cells) and the gateway's signature."""
+
+    release: dict[str, Any]
+    signature: str
