@@ -395,3 +395,9 @@ class StatisticsReleaseOut(Answer):
 
     release: dict[str, Any]
     signature: str
+
+
+class CosignaturesOut(Answer):
+    """The configured witnesses whose cosignatures were kept."""
+
+    witnesses: list[str]
