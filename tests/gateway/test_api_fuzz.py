@@ -24,13 +24,17 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import AGENCIES, ISSUER, Registry, TokenFor, empty_database
 from tests.gateway.test_authz_matrix import ROUTES as MATRIX
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Anonymous, the operator, an NGO (consents and referrals), a mandated reporter, a recipient.
 ROLES: list[str | None] = ([None, *[agency_id for agency_id, _ in AGENCIES]] if os.environ.get("FUZZ_ALL_ROLES")
                            else [None, "operator", "ngo", "police", "shelter"])
