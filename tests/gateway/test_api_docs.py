@@ -145,3 +145,24 @@ def test_every_success_answer_is_typed(client: TestClient) -> None:
     assert not untyped, "\n".join(untyped)
     assert _untyped({}, schemas) and _untyped({"type": "object", "additionalProperties": True}, schemas)
     assert not _untyped({"$ref": "#/components/schemas/Problem"}, schemas)
+
+
+def test_typed_answers_write_timestamps_and_numbers_as_the_handlers_did() -> None:
+    """A response model changes the document, not the wire: ``+00:00`` timestamps (not pydantic's ``Z``),
+    an int stays an int, and a key the handler leaves out stays out."""
+    from datetime import UTC, datetime
+
+    from gateway.responses import InformationRequestOut, PreviewApprovalOut, StatisticsDefaultsOut
+
+    at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    approval = PreviewApprovalOut.model_validate({"plan_id": "p", "preview_hash": "h", "approved_at": at})
+    assert approval.model_dump(mode="json")["approved_at"] == at.isoformat() == "2026-11-24T10:00:00+00:00"
+    defaults = StatisticsDefaultsOut.model_validate({"epsilon": 0.5, "delta": 0, "k": 11, "budget_per_year": 2,
+                                                     "max_contributions": 10, "max_cells": 5000})
+    assert defaults.model_dump_json() == ('{"epsilon":0.5,"delta":0,"k":11,"budget_per_year":2,'
+                                          '"max_contributions":10,"max_cells":5000}')
+    request = InformationRequestOut.model_validate({
+        "id": "r", "requester_agency_id": "a", "holder_agency_id": "b", "subject_ref": "s", "purpose": "p",
+        "fields": [], "basis": "consent", "urgency": "normal", "status": "open", "created_at": at, "due_at": None,
+        "overdue": False, "closed_at": None, "decline_reason": None, "refusal_reasons": None, "envelope_id": None})
+    assert "plan_id" not in request.model_dump(mode="json", exclude_unset=True)
