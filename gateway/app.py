@@ -43,6 +43,7 @@ from .portal import staff as portal_staff
 from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
 from .requests.routes import router as information_requests_router
+from .responses import AuthorizationServerOut, HealthOut, JwksOut, ReadinessOut
 from .scheduler import ScheduledJobs, token_refusals
 from .settings import PACKAGE_ROOT, Settings
 from .staff import api as staff_api
@@ -135,12 +136,12 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
                       summary="OAuth2 client credentials with a private_key_jwt client assertion; RFC 8693 "
                               "token exchange of a signed-in person's token (acting for that person)")
 
-    @app.get("/.well-known/jwks.json", tags=["auth"])
+    @app.get("/.well-known/jwks.json", tags=["auth"], response_model=JwksOut)
     def jwks() -> dict[str, Any]:
         """The gateway's public keys, one per purpose (tokens; consent receipts and webhook pushes, by ``kid``)."""
         return {"keys": [ctx.tokens.public_jwk, *(ctx.keyring.jwks() if ctx.keyring else [])]}
 
-    @app.get("/.well-known/oauth-authorization-server", tags=["auth"])
+    @app.get("/.well-known/oauth-authorization-server", tags=["auth"], response_model=AuthorizationServerOut)
     def metadata() -> dict[str, Any]:
         return {
             "issuer": settings.issuer,
@@ -151,12 +152,12 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
             "jwks_uri": settings.issuer.rstrip("/") + "/.well-known/jwks.json",
         }
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=HealthOut)
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=ReadinessOut)
     def readyz() -> JSONResponse:
         """The database and the policy engine answer; 503 otherwise (take the replica out)."""
         checks = {

@@ -22,9 +22,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..deps import ContextDep
 from ..errors import NotFound, Unprocessable
+from ..responses import CosignaturesOut
 from . import tree
 from .log import Actor, AuditEvent, record_refusal
 from .notes import CosignatureRefused, latest_noted, note_with_cosignatures, store_cosignatures
+from .routes import ConsistencyProofOut
 from .tags import AuditTag
 
 router = APIRouter(prefix="/v1/audit", tags=["transparency"])
@@ -67,7 +69,7 @@ def checkpoint_key(ctx: ContextDep) -> PlainTextResponse:
                              headers={"Cache-Control": "public, max-age=3600"})
 
 
-@router.get("/proof/consistency")
+@router.get("/proof/consistency", response_model=ConsistencyProofOut)
 def consistency(ctx: ContextDep, first: Annotated[int, Query(ge=0)],
                 second: Annotated[int, Query(ge=0)]) -> JSONResponse:
     """Prove the log of ``first`` entries is a prefix of the log of ``second`` entries (no token needed)."""
@@ -79,7 +81,7 @@ def consistency(ctx: ContextDep, first: Annotated[int, Query(ge=0)],
                         headers={"Cache-Control": "public, max-age=60"})
 
 
-@router.post("/checkpoint/cosignatures", status_code=201)
+@router.post("/checkpoint/cosignatures", status_code=201, response_model=CosignaturesOut)
 async def add_cosignatures(request: Request, ctx: ContextDep) -> JSONResponse:
     """A witness's cosigned note: kept if a configured witness's cosignature verifies over a stored note.
 

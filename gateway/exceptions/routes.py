@@ -8,6 +8,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
+from ..responses import (
+    AgencyNoticeOut,
+    BestInterestsOut,
+    ChildReviewOut,
+    ExplanationOut,
+    GrantOut,
+    InterviewOut,
+    ScheduledInterviewOut,
+)
 from ..staff.roles import Entitlement
 from . import children, interviews, service
 
@@ -47,7 +56,7 @@ class GrantBody(Strict):
     defer_reason: service.DeferReason | None = None
 
 
-@router.post("", status_code=201, openapi_extra=person_token(Entitlement.REQUEST_EXCEPTION))
+@router.post("", status_code=201, response_model=GrantOut, openapi_extra=person_token(Entitlement.REQUEST_EXCEPTION))
 def request_grant(body: GrantBody, caller: Requester, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Ask for an exception grant; refused at once outside your published exception policy (S35).
     The requester is the signed-in person the token acts for (a person token is required)."""
@@ -67,7 +76,8 @@ class ExplanationBody(Strict):
     language: str = Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
-@router.post("/explanations", status_code=201, openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
+@router.post("/explanations", status_code=201, response_model=ExplanationOut,
+             openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
 def record_explanation(body: ExplanationBody, caller: WithThePerson, ctx: ContextDep,
                        session: SessionDep) -> dict[str, Any]:
     """Record that the person was told, at the outset, when your agency may share without asking (L1);
@@ -78,26 +88,27 @@ def record_explanation(body: ExplanationBody, caller: WithThePerson, ctx: Contex
                                       language=body.language)
 
 
-@router.post("/{grant_id}/approvals", openapi_extra=person_token(Entitlement.APPROVE_EXCEPTION))
+@router.post("/{grant_id}/approvals", response_model=GrantOut,
+             openapi_extra=person_token(Entitlement.APPROVE_EXCEPTION))
 def approve_grant(grant_id: str, caller: Approver, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Four eyes: a second signed-in person of the same agency, entitled to approve and not the
     requester (checked on the account, not on a name), approves. No body: the token says who."""
     return service.approve_grant(session, ctx, caller, grant_id, caller.user or "")
 
 
-@router.get("")
+@router.get("", response_model=list[GrantOut])
 def list_grants(caller: Sender, session: SessionDep,
                 subject_id: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
     return service.list_grants(session, caller, subject_id)
 
 
-@router.get("/notices")
+@router.get("/notices", response_model=list[AgencyNoticeOut])
 def agency_notices(caller: Sender, session: SessionDep) -> list[dict[str, Any]]:
     """What your agency must be told: exceptions used on your cases, suspected guardians, age corrections."""
     return service.agency_notices(session, caller)
 
 
-@router.get("/{grant_id}")
+@router.get("/{grant_id}", response_model=GrantOut)
 def get_grant(grant_id: str, caller: Sender, session: SessionDep) -> dict[str, Any]:
     return service.get_grant(session, caller, grant_id)
 
@@ -107,7 +118,7 @@ class BestInterestsBody(Strict):
     decision_code: str = Field(min_length=2, max_length=40, pattern=r"^[a-z_]+$")
 
 
-@children_router.post("/{subject_id}/best-interests", status_code=201,
+@children_router.post("/{subject_id}/best-interests", status_code=201, response_model=BestInterestsOut,
                       openapi_extra=person_token(Entitlement.CASE_DECISION))
 def record_best_interests(subject_id: str, body: BestInterestsBody, caller: CaseDecider, ctx: ContextDep,
                           session: SessionDep) -> dict[str, Any]:
@@ -116,7 +127,7 @@ def record_best_interests(subject_id: str, body: BestInterestsBody, caller: Case
                                           decision_code=body.decision_code, recorded_by=caller.user or "")
 
 
-@children_router.post("/{subject_id}/review")
+@children_router.post("/{subject_id}/review", response_model=ChildReviewOut)
 def review_child(subject_id: str, caller: Sender, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """After an attribute change: tell the guardian advocate of a suspected guardian (CH7) and earlier
     recipients of adult-profile data of an age correction to child (CH20, S29). Idempotent."""
@@ -136,7 +147,7 @@ class InterviewBody(Strict):
     interpreter: interviews.Interpreter = interviews.Interpreter.NONE
 
 
-@children_router.post("/{subject_id}/interviews", status_code=201,
+@children_router.post("/{subject_id}/interviews", status_code=201, response_model=ScheduledInterviewOut,
                       openapi_extra=person_token(Entitlement.CASE_DECISION))
 def schedule_interview(subject_id: str, body: InterviewBody, caller: CaseDecider, ctx: ContextDep,
                        session: SessionDep) -> dict[str, Any]:
@@ -149,6 +160,6 @@ def schedule_interview(subject_id: str, body: InterviewBody, caller: CaseDecider
         parent_safety_ref=body.parent_safety_ref, interpreter=body.interpreter, scheduled_by=caller.user or ""))
 
 
-@children_router.get("/{subject_id}/interviews")
+@children_router.get("/{subject_id}/interviews", response_model=list[InterviewOut])
 def list_interviews(subject_id: str, caller: Sender, session: SessionDep) -> list[dict[str, Any]]:
     return interviews.list_interviews(session, caller, subject_id)

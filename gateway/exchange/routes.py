@@ -13,6 +13,7 @@ from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Forbidden
+from ..responses import AcknowledgementOut, EnvelopeOut, OutboxOut, PlanOut, PreviewApprovalOut, SubmissionOut
 from ..staff.roles import Entitlement, entitled
 from . import service
 
@@ -77,7 +78,7 @@ def planning_person(caller: Caller, ctx: GatewayContext, operation: str) -> tupl
     return user_role, user_id
 
 
-@router.post("/plans")
+@router.post("/plans", response_model=PlanOut)
 def create_plan(body: PlanBody, caller: Sender, ctx: ContextDep, session: SessionDep,
                 request: Request) -> dict[str, Any]:
     """Ask what may be sent: the decision (permitted fields, reasons, basis, obligations) and, if allowed,
@@ -91,7 +92,7 @@ def create_plan(body: PlanBody, caller: Sender, ctx: ContextDep, session: Sessio
     ), request_id=_rid(request))
 
 
-@router.post("/plans/{plan_id}/preview-approvals", status_code=201,
+@router.post("/plans/{plan_id}/preview-approvals", status_code=201, response_model=PreviewApprovalOut,
              openapi_extra=person_token(Entitlement.ATTEST_PERSON_PRESENT))
 def approve_preview(plan_id: str, body: PreviewApprovalBody, caller: WithThePerson, ctx: ContextDep,
                     session: SessionDep) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def approve_preview(plan_id: str, body: PreviewApprovalBody, caller: WithThePers
                                            approved_by=caller.user or "", channel=body.channel)
 
 
-@router.post("/envelopes", status_code=201)
+@router.post("/envelopes", status_code=201, response_model=SubmissionOut)
 def submit_envelope(
     body: SubmitBody, caller: Sender, ctx: ContextDep, session: SessionDep, request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
@@ -115,21 +116,21 @@ def submit_envelope(
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-@router.get("/inbox")
+@router.get("/inbox", response_model=list[EnvelopeOut])
 def get_inbox(caller: Receiver, ctx: ContextDep, session: SessionDep, request: Request,
               limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
     """Envelopes waiting for you, oldest first. Acknowledge each once it is safely stored on your side."""
     return service.inbox(session, ctx, caller, limit=limit, request_id=_rid(request))
 
 
-@router.post("/envelopes/{envelope_id}/ack")
+@router.post("/envelopes/{envelope_id}/ack", response_model=AcknowledgementOut)
 def acknowledge_envelope(envelope_id: str, caller: Receiver, ctx: ContextDep, session: SessionDep,
                          request: Request) -> dict[str, Any]:
     """Idempotent acknowledgement; the ciphertext is purged after the retention window."""
     return service.acknowledge(session, ctx, caller, envelope_id, request_id=_rid(request))
 
 
-@router.get("/outbox/{outbox_envelope_id}")
+@router.get("/outbox/{outbox_envelope_id}", response_model=OutboxOut)
 def outbox_status(outbox_envelope_id: str, caller: Sender, session: SessionDep) -> dict[str, Any]:
     """Where your envelope is: queued, delivered, acknowledged, purged, or expired (never acknowledged)."""
     return service.outbox_status(session, caller, outbox_envelope_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import Caller, ContextDep, OperatorDep, SessionDep, require_scope
+from ..responses import LinkageEpochOut, LinkageKeyOut, LinkageMatchOut, LinkageQueryOut
 from . import service
 
 router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
@@ -41,7 +42,7 @@ def _rid(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-@router.put("/subjects/{subject_id}/key")
+@router.put("/subjects/{subject_id}/key", response_model=LinkageKeyOut)
 def enrol_key(subject_id: SubjectId, body: KeyBody, caller: Agency, ctx: ContextDep, session: SessionDep,
               request: Request) -> dict[str, Any]:
     """Store (or replace) your subject's linkage key; needs a consent in force for ``record_linkage``."""
@@ -56,19 +57,19 @@ def remove_key(subject_id: SubjectId, caller: Agency, ctx: ContextDep, session: 
     return Response(status_code=204)
 
 
-@router.post("/queries")
+@router.post("/queries", response_model=LinkageQueryOut)
 def ask(body: QueryBody, caller: Agency, ctx: ContextDep, session: SessionDep, request: Request) -> dict[str, Any]:
     """Which agencies may already know this subject of yours? Agencies and strengths only, never data."""
     return service.query(session, ctx, caller, body.subject_id, request_id=_rid(request))
 
 
-@router.get("/matches/{match_id}")
+@router.get("/matches/{match_id}", response_model=LinkageMatchOut, response_model_exclude_unset=True)
 def match(match_id: Annotated[str, Path(max_length=64)], caller: Agency, session: SessionDep) -> dict[str, Any]:
     """A reported match, for its asker or its holder (what a follow-up request names)."""
     return service.match_view(session, caller, match_id)
 
 
-@router.post("/epochs", status_code=201)
+@router.post("/epochs", status_code=201, response_model=LinkageEpochOut)
 def start_epoch(body: EpochBody, caller: OperatorDep, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Operator: the agencies encode with a new shared secret from now on; older keys are deleted."""
     return service.start_epoch(session, ctx, caller, body.epoch)

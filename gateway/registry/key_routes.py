@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
 from ..audit.log import Actor, AuditEvent, entry_document, record_refusal
+from ..audit.routes import EntryOut
 from ..audit.tags import AuditTag
 from ..deps import CallerDep, ContextDep, OperatorDep, SessionDep
 from ..errors import GatewayError, NotFound
@@ -93,7 +94,7 @@ def key_proof(agency_id: str, key_id: str, session: SessionDep) -> KeyProofOut:
                            events=proof.events)
 
 
-@router.get("/{agency_id}/key-events")
+@router.get("/{agency_id}/key-events", response_model=list[EntryOut])
 def key_events(agency_id: str, session: SessionDep) -> list[dict[str, Any]]:
     """Every log entry about this agency's keys, whoever made it (no token: an agency's monitor reads this)."""
     with db.read_transaction(session):

@@ -15,6 +15,7 @@ from .. import db
 from ..deps import Caller, ContextDep, SessionDep, require_scope
 from ..exchange.catalogue import field_classes
 from ..exchange.routes import planning_person
+from ..responses import InformationRequestOut, PlanOut
 from . import service
 from .models import DeclineReason
 
@@ -53,7 +54,7 @@ def _purposes(policy_dir: Path) -> frozenset[str]:
     return frozenset(document["purposes"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=InformationRequestOut, response_model_exclude_unset=True)
 def create_request(body: RequestBody, caller: Writer, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     policy_dir = ctx.settings.policy_dir
     with session.begin():
@@ -64,7 +65,7 @@ def create_request(body: RequestBody, caller: Writer, ctx: ContextDep, session: 
         return service.document(request, caller, ctx.clock.now())
 
 
-@router.get("")
+@router.get("", response_model=list[InformationRequestOut], response_model_exclude_unset=True)
 def list_requests(caller: Reader, ctx: ContextDep, session: SessionDep,
                   box: Annotated[Literal["inbox", "outbox"], Query()] = "inbox") -> list[dict[str, Any]]:
     """``inbox``: requests to the calling agency; ``outbox``: those it made."""
@@ -73,13 +74,13 @@ def list_requests(caller: Reader, ctx: ContextDep, session: SessionDep,
         return [service.document(r, caller, now) for r in service.listing(session, caller, box)]
 
 
-@router.get("/{request_id}")
+@router.get("/{request_id}", response_model=InformationRequestOut, response_model_exclude_unset=True)
 def show_request(request_id: str, caller: Reader, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     with db.read_transaction(session):
         return service.document(service.get(session, caller, request_id), caller, ctx.clock.now())
 
 
-@router.post("/{request_id}/decline")
+@router.post("/{request_id}/decline", response_model=InformationRequestOut, response_model_exclude_unset=True)
 def decline_request(request_id: str, body: DeclineBody, caller: Writer, ctx: ContextDep,
                     session: SessionDep) -> dict[str, Any]:
     with session.begin():
@@ -87,7 +88,7 @@ def decline_request(request_id: str, body: DeclineBody, caller: Writer, ctx: Con
         return service.document(request, caller, ctx.clock.now())
 
 
-@router.post("/{request_id}/answer")
+@router.post("/{request_id}/answer", response_model=PlanOut)
 def answer_request(request_id: str, body: AnswerBody, caller: Writer, ctx: ContextDep, session: SessionDep,
                    request: Request) -> dict[str, Any]:
     """Run the holder's referral to the requester through the policy; the answer is the plan (as

@@ -17,6 +17,7 @@ from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Forbidden, GatewayError
+from ..responses import DeferralMaximumOut, EnrolmentOut, PlansNeedPersonOut, StaffAccountOut, StaffRolesOut, WhoAmIOut
 from . import service
 from .roles import ENTITLEMENTS, Entitlement
 
@@ -57,14 +58,14 @@ def _hasher(ctx: ContextDep) -> SecretHasher:
     return SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
 
 
-@router.get("/roles")
+@router.get("/roles", response_model=StaffRolesOut)
 def staff_roles(caller: Agency) -> dict[str, Any]:
     """The fixed role vocabulary and what each entitlement needs."""
     return {"roles": [r.value for r in StaffRole if r != StaffRole.OPERATOR],
             "entitlements": {e.value: sorted(roles) for e, roles in ENTITLEMENTS.items()}}
 
 
-@router.get("/me")
+@router.get("/me", response_model=WhoAmIOut)
 def who_am_i(caller: Agency) -> dict[str, Any]:
     """Whom this token acts for: the agency's system alone, or a signed-in person and their roles."""
     person = caller.person
@@ -73,13 +74,14 @@ def who_am_i(caller: Agency) -> dict[str, Any]:
                                                    "policy_role": person.policy_role}}
 
 
-@router.get("/accounts", openapi_extra=person_token(Entitlement.MANAGE_STAFF))
+@router.get("/accounts", response_model=list[StaffAccountOut], openapi_extra=person_token(Entitlement.MANAGE_STAFF))
 def list_accounts(caller: Administrator, session: SessionDep) -> list[dict[str, Any]]:
     with session.begin():
         return service.list_accounts(session, caller.agency_id)
 
 
-@router.post("/accounts", status_code=201, openapi_extra=person_token(Entitlement.MANAGE_STAFF))
+@router.post("/accounts", status_code=201, response_model=EnrolmentOut,
+             openapi_extra=person_token(Entitlement.MANAGE_STAFF))
 def create_account(body: AccountIn, caller: Administrator, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """A new staff account of your agency; hand the one-time enrolment code to the person yourself."""
     hasher = _hasher(ctx)
@@ -92,7 +94,8 @@ def create_account(body: AccountIn, caller: Administrator, ctx: ContextDep, sess
         raise
 
 
-@router.post("/accounts/{account_id}/recovery", openapi_extra=person_token(Entitlement.MANAGE_STAFF))
+@router.post("/accounts/{account_id}/recovery", response_model=EnrolmentOut,
+             openapi_extra=person_token(Entitlement.MANAGE_STAFF))
 def recover_account(account_id: str, caller: Administrator, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Lost device: every passkey and session ends, a new one-time enrolment code (audited)."""
     hasher = _hasher(ctx)
@@ -105,7 +108,8 @@ def recover_account(account_id: str, caller: Administrator, ctx: ContextDep, ses
         raise
 
 
-@router.post("/accounts/{account_id}/revocation", openapi_extra=person_token(Entitlement.MANAGE_STAFF))
+@router.post("/accounts/{account_id}/revocation", response_model=StaffAccountOut,
+             openapi_extra=person_token(Entitlement.MANAGE_STAFF))
 def revoke_account(account_id: str, caller: Administrator, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """For good: sign-in, person tokens and exchanged tokens stop working on the next request."""
     try:
@@ -117,7 +121,8 @@ def revoke_account(account_id: str, caller: Administrator, ctx: ContextDep, sess
         raise
 
 
-@router.put("/plans-need-person", openapi_extra=person_token(Entitlement.PUBLISH_RULES))
+@router.put("/plans-need-person", response_model=PlansNeedPersonOut,
+            openapi_extra=person_token(Entitlement.PUBLISH_RULES))
 def publish_plans_need_person(body: PlansNeedPersonIn, caller: Publisher, ctx: ContextDep,
                               session: SessionDep) -> dict[str, Any]:
     """Close the last gap: the agency's system alone can no longer plan a referral, so the policy always
@@ -127,7 +132,8 @@ def publish_plans_need_person(body: PlansNeedPersonIn, caller: Publisher, ctx: C
                                                  actor=caller.actor(), now=ctx.clock.now())
 
 
-@router.put("/deferral-maximum", openapi_extra=person_token(Entitlement.PUBLISH_RULES))
+@router.put("/deferral-maximum", response_model=DeferralMaximumOut,
+            openapi_extra=person_token(Entitlement.PUBLISH_RULES))
 def publish_deferral_maximum(body: DeferralMaximumIn, caller: Publisher, ctx: ContextDep,
                              session: SessionDep) -> dict[str, Any]:
     """Publish the longest your agency may defer telling a person (never above the legal maximum)."""

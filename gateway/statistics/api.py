@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..deps import Caller, CallerDep, ContextDep, SessionDep
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
+from ..responses import StatisticsCatalogueOut, StatisticsCostOut, StatisticsReleaseOut
 from .files import release_json
 from .release import StatisticsRefused, TableRequest
 from .service import StatisticsService
@@ -57,20 +58,23 @@ def _parse(service: StatisticsService, body: TableBody, caller: Caller, request:
         raise Unprocessable(exc.reason, exc.detail) from None
 
 
-@router.get("/catalogue", summary="What tables may be asked for, and the defaults")
+@router.get("/catalogue", response_model=StatisticsCatalogueOut,
+            summary="What tables may be asked for, and the defaults")
 def catalogue(ctx: ContextDep, caller: StatisticsCaller) -> dict[str, Any]:
     del caller
     return StatisticsService(ctx).catalogue()
 
 
-@router.post("/cost", summary="The privacy cost and expected error of a table, before releasing it")
+@router.post("/cost", response_model=StatisticsCostOut,
+             summary="The privacy cost and expected error of a table, before releasing it")
 def table_cost(body: TableBody, request: Request, ctx: ContextDep, caller: StatisticsCaller) -> dict[str, Any]:
     service = StatisticsService(ctx)
     table = _parse(service, body, caller, request)
     return {"table": table.describe(), **service.cost(table).as_dict()}
 
 
-@router.post("/releases", status_code=201, summary="Release a table (spends privacy budget; signed JSON)")
+@router.post("/releases", status_code=201, response_model=StatisticsReleaseOut,
+             summary="Release a table (spends privacy budget; signed JSON)")
 def create_release(body: TableBody, request: Request, ctx: ContextDep, caller: StatisticsCaller) -> Response:
     service = StatisticsService(ctx)
     table = _parse(service, body, caller, request)
@@ -84,7 +88,7 @@ def create_release(body: TableBody, request: Request, ctx: ContextDep, caller: S
                     headers={"Location": f"/v1/statistics/releases/{released.release.id}.json"})
 
 
-@router.get("/releases/{release_id}.json", summary="A release as signed JSON")
+@router.get("/releases/{release_id}.json", response_model=StatisticsReleaseOut, summary="A release as signed JSON")
 def release_as_json(release_id: str, session: SessionDep, caller: StatisticsCaller) -> Response:
     del caller
     with session.begin():
@@ -95,7 +99,8 @@ def release_as_json(release_id: str, session: SessionDep, caller: StatisticsCall
     return Response(body, media_type="application/json")
 
 
-@router.get("/releases/{release_id}.csv", summary="A release as signed CSV")
+@router.get("/releases/{release_id}.csv", summary="A release as signed CSV",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}, response_class=Response)
 def release_as_csv(release_id: str, session: SessionDep, caller: StatisticsCaller) -> Response:
     del caller
     with session.begin():
