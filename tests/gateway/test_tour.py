@@ -71,7 +71,8 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     url, data, printed = demo
     assert f"serving on {url}" in printed
     code, pin = _value("access code", printed), _value("PIN", printed)
-    password, secret = _value("password", printed), _value("TOTP secret", printed)
+    username, password, secret = _value("username", printed), _value("password", printed), _value(
+        "TOTP secret", printed)
     assert re.fullmatch(r"\d{6,}", pin)
     assert "█" in printed  # the QR code for an authenticator app
 
@@ -116,7 +117,7 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     screenshot(page, "tour-portal")
     console = browser.new_page(viewport={"width": 1280, "height": 900})
     console.goto(f"{url}/console")
-    console.fill("#username", "dpo")
+    console.fill("#username", username)  # random, never "dpo"
     console.fill("#password", password)
     console.fill("#code", pyotp.TOTP(secret).now())
     console.click("button:has-text('Sign in')")
