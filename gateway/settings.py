@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     policy_engine: Literal["embedded", "opa"] = "embedded"
     policy_dir: Path = REPO_ROOT / "policies"
     opa_url: str = ""
-    opa_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    opa_timeout_s: float = Field(default=0.5, gt=0, le=60)
     opa_token: str = Field(default="", repr=False)
     """The bearer token OPA (run with ``--authentication=token``) requires; from a secrets file in production."""
 

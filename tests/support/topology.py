@@ -290,9 +290,9 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
                                                 data_dir=data_dir, secrets_dir=secrets_dir)}
     env.pop("GATEWAY_DATABASE_URL", None)  # from the secret file, as in compose
     # The OPA stub recompiles every module on each upload (real OPA is faster); on a busy test machine
-    # publishing the bundle can take much longer than the production timeout of half a second (seen: 10-20 s
+    # publishing the bundle can take much longer than the production timeout of half a second (seen: 20 s
     # with four test processes on two cores).
-    env["GATEWAY_OPA_TIMEOUT_S"] = "10"  # the most the settings allow
+    env["GATEWAY_OPA_TIMEOUT_S"] = "30"
     with ExitStack() as stack:
         opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log")
         stack.callback(opa.stop)
