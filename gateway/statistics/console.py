@@ -83,18 +83,28 @@ def statistics_page(request: Request, ctx: ContextDep) -> Response:
     return _page(ctx, staff)
 
 
-@router.post("/cost")
-def statistics_cost(
-    request: Request, ctx: ContextDep, csrf_token: FormField = "", source: FormField = "",
-    dimensions: Annotated[list[str] | None, Form()] = None, granularity: FormField = "year",
-    period_from: FormField = "", period_to: FormField = "", epsilon: FormField = "",
-) -> Response:
+def _signed_form(ctx: GatewayContext, request: Request, csrf_token: str) -> Staff | Response:
+    """The signed-in statistics user behind a form post, or the page refusing it (no session, no
+    role, or an expired form)."""
     staff = _staff(ctx, request)
     if isinstance(staff, Response):
         return staff
     if not csrf_token_matches(staff.csrf_token, csrf_token):
         return render("message.html", status=403, staff=staff, title="Request refused",
                       message="This form has expired. Go back, reload the page and try again.")
+    return staff
+
+
+@router.post("/cost")
+def statistics_cost(
+    request: Request, ctx: ContextDep, csrf_token: FormField = "", source: FormField = "",
+    dimensions: Annotated[list[str] | None, Form()] = None, granularity: FormField = "year",
+    period_from: FormField = "", period_to: FormField = "", epsilon: FormField = "",
+) -> Response:
+    signed = _signed_form(ctx, request, csrf_token)
+    if isinstance(signed, Response):
+        return signed
+    staff = signed
     raw = _raw(source, dimensions or [], granularity, period_from, period_to, epsilon)
     service = StatisticsService(ctx)
     try:
@@ -110,12 +120,10 @@ def statistics_release(
     dimensions: Annotated[list[str] | None, Form()] = None, granularity: FormField = "year",
     period_from: FormField = "", period_to: FormField = "", epsilon: FormField = "",
 ) -> Response:
-    staff = _staff(ctx, request)
-    if isinstance(staff, Response):
-        return staff
-    if not csrf_token_matches(staff.csrf_token, csrf_token):
-        return render("message.html", status=403, staff=staff, title="Request refused",
-                      message="This form has expired. Go back, reload the page and try again.")
+    signed = _signed_form(ctx, request, csrf_token)
+    if isinstance(signed, Response):
+        return signed
+    staff = signed
     raw = _raw(source, dimensions or [], granularity, period_from, period_to, epsilon)
     service = StatisticsService(ctx)
     try:
