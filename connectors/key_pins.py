@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ from crypto.note import parse_checkpoint, parse_note
 
 from .audit import entry_leaf_hash
 from .errors import VerificationError
+from .state_file import write_atomically
 from .tree_head import TreeHead
 
 __all__ = ["KeyChange", "KeyNotTrusted", "KeyPins"]
@@ -77,13 +76,7 @@ class KeyPins:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.pins, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(self.pins, indent=1, sort_keys=True))
 
     def pinned(self, agency_id: str, kind: str) -> dict[str, str] | None:
         return self.pins.get(agency_id, {}).get(kind)

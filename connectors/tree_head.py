@@ -19,8 +19,6 @@ gossip), so a gateway showing different agencies different logs is caught there 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from crypto import note as notes
 from crypto.merkle import verify_consistency
 
 from .errors import VerificationError
+from .state_file import write_atomically
 
 __all__ = ["LogNotTrusted", "TreeHead", "WitnessedLog"]
 
@@ -76,13 +75,7 @@ class WitnessedLog:
     def _save(self) -> None:
         if self.state_path is None or self.head is None:
             return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=self.state_path.name + ".")
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"size": self.head.size, "root": self.head.root.hex()}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.state_path)
+        write_atomically(self.state_path, json.dumps({"size": self.head.size, "root": self.head.root.hex()}))
 
     def accept(self, signed_note: str, proof: Callable[[int, int], list[bytes]]) -> TreeHead:
         """Check ``signed_note`` (a checkpoint with cosignatures); return the new head or raise."""

@@ -24,9 +24,7 @@ cosigned, so a log rewritten even with the gateway's own keys is refused for goo
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +35,8 @@ import httpx
 
 from crypto import note as notes
 from crypto.merkle import verify_consistency
+
+from .state_file import write_atomically
 
 __all__ = ["Witness", "WitnessAlarm", "WitnessState", "fetch_consistency_proof"]
 
@@ -62,20 +62,6 @@ class WitnessState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WitnessState:
         return cls(origin=str(data["origin"]), size=int(data["size"]), root=bytes.fromhex(str(data["root"])))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fetch_consistency_proof(http: httpx.Client, first: int, second: int) -> list[bytes]:
@@ -140,7 +126,7 @@ class Witness:
                                                   f"extend the cosigned checkpoint of size {last.size} "
                                                   f"(root {last.root.hex()})", head)
         # Remember first, sign second: a crash in between never leaves a cosigned head unrecorded.
-        _write_atomically(self.state_path,
+        write_atomically(self.state_path,
                           json.dumps(WitnessState(head.origin, head.size, head.root).to_json()))
         cosignature = notes.cosign(note.text, self.name, self.seed, timestamp=int(self._now()))
         return notes.Note(note.text, (*note.signatures, cosignature))
