@@ -37,6 +37,8 @@ from .keyring import KeyRing
 from .linkage.console import router as linkage_console_router
 from .linkage.routes import router as linkage_router
 from .openapi import install_openapi
+from .outage import DatabaseOutageMiddleware
+from .policy.readiness import PolicyReadiness
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff
@@ -157,12 +159,16 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
         """The process is up."""
         return {"status": "ok"}
 
+    policy_readiness = PolicyReadiness(lambda: ctx.policy)
+    app.state.policy_readiness = policy_readiness
+
     @app.get("/readyz", tags=["operations"], response_model=ReadinessOut)
     def readyz() -> JSONResponse:
-        """The database and the policy engine answer; 503 otherwise (take the replica out)."""
+        """The database and the policy engine answer; 503 otherwise (take the replica out). Cheap: the
+        policy check asks OPA one small question and re-publishes in the background (gateway/policy/readiness.py)."""
         checks = {
             "database": db.ping(ctx.engine),
-            "policy_engine": bool(ctx.policy is not None and _policy_ready(ctx)),
+            "policy_engine": policy_readiness.ready(),
         }
         if not all(checks.values()):
             exc = ServiceUnavailable("not_ready", "A dependency is not reachable.", extra={"checks": checks})
@@ -200,6 +206,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     # Outermost first: the request context wraps the body limit so 413s get headers too.
     app.add_middleware(GossipMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DatabaseOutageMiddleware)  # a database outage anywhere inside is a 503, not a 500
     app.add_middleware(RequestContextMiddleware)
     return app
 
@@ -242,16 +249,3 @@ def _sync_remote_policy(policy: Any) -> None:
     except Exception as exc:
         logging.getLogger("gateway.policy").warning(
             "policy bundle not published", extra={"error_type": type(exc).__name__})
-
-
-def _policy_ready(ctx: GatewayContext) -> bool:
-    try:
-        if ctx.policy is None:
-            return False
-        if ctx.policy.ready():
-            return True
-        # An OPA server that restarted has lost the bundle: publish it again, then re-check.
-        _sync_remote_policy(ctx.policy)
-        return bool(ctx.policy.ready())
-    except Exception:
-        return False

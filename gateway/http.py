@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import GatewayError, PayloadTooLarge
+from .outage import database_unavailable, log_outage, outage_in
 
 log = structlog.get_logger("gateway.http")
 
@@ -150,6 +151,10 @@ def _validation_reason(errors: list[dict[str, Any]]) -> tuple[int, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        outage = outage_in(exc) if exc.status == 500 else None
+        if outage is not None:  # a service's 500 raised from a database outage: 503, retry later
+            log_outage(outage, getattr(request.state, "request_id", None))
+            return problem_response(database_unavailable(), request)
         return problem_response(exc, request)
 
     @app.exception_handler(RequestValidationError)
@@ -181,6 +186,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        outage = outage_in(exc)
+        if outage is not None:  # normally answered by DatabaseOutageMiddleware before it gets here
+            log_outage(outage, getattr(request.state, "request_id", None))
+            return problem_response(database_unavailable(), request)
         logging.getLogger("gateway.error").error(
             "unhandled error", extra={"request_id": getattr(request.state, "request_id", None),
                                       "error_type": type(exc).__name__}

@@ -10,14 +10,15 @@ stale policy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
 from opa_client import OpaClient
-from opa_client.errors import RegoParseError
+from opa_client.errors import PolicyNotFoundError, RegoParseError
 
 from crypto.canonical import canonical_json
 from gateway.policy.bundle import PolicyBundle
@@ -131,9 +132,10 @@ class RemotePolicyEngine:
         listed = self._client.get_policies_list()
         return {item for item in listed if isinstance(item, str) and item.startswith(_MODULE_PREFIX)}
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """SHA-256 over every module's id and source and the bundle's data: what this replica decides with."""
+        """SHA-256 over every module's id and source and the bundle's data: what this replica decides with
+        (computed once: the bundle does not change under a running replica)."""
         material = canonical_json({"modules": {m.module_id: m.source for m in self._bundle.modules},
                                    "data": self._bundle.data()})
         return hashlib.sha256(material).hexdigest()
@@ -172,6 +174,22 @@ class RemotePolicyEngine:
             return None
         value = answer.get("result") if isinstance(answer, dict) else None
         return value if isinstance(value, str) else None
+
+    def published_marker(self) -> Literal["current", "other", "unreachable"]:
+        """The cheap question a readiness probe asks (one small ``GET /v1/data``): does the server say it
+        holds this bundle (its version and digest, written last by :meth:`publish`)? ``other`` when it holds
+        nothing (it restarted), another bundle or a half-finished upload; ``unreachable`` when it does not
+        answer or refuses this gateway's token. What it says is checked in full by :meth:`ready`."""
+        try:
+            answer = self._client.get_data(_META_ROOT)
+        except PolicyNotFoundError as exc:
+            return "unreachable" if exc.expression in {"unauthorized", "internal_error"} else "other"
+        except Exception:
+            return "unreachable"
+        meta = answer.get("result") if isinstance(answer, dict) else None
+        if isinstance(meta, dict) and meta.get("version") == self.version and meta.get("digest") == self.digest:
+            return "current"
+        return "other"
 
     def ready(self) -> bool:
         """Healthy, and serving this bundle's version."""

@@ -56,6 +56,20 @@ def restart(url: str) -> None:
                               "-m", "fast", "-w", "restart"]), check=True, capture_output=True)
 
 
+def stop(url: str) -> None:
+    """Stop the throwaway cluster behind ``url`` (fast shutdown: every connection is cut) until :func:`start`."""
+    bindir, datadir, _opts, _root = _CLUSTERS[url]
+    subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]),
+                   check=True, capture_output=True)
+
+
+def start(url: str) -> None:
+    """Start the throwaway cluster behind ``url`` again after :func:`stop`."""
+    bindir, datadir, opts, root = _CLUSTERS[url]
+    subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(root / "log"),
+                              "-w", "start"]), check=True, capture_output=True)
+
+
 @contextmanager
 def throwaway_cluster() -> Iterator[str]:
     """Start a cluster, create database ``gateway_test``, yield its URL, then remove everything."""
