@@ -94,6 +94,8 @@ def _run(settings: Settings, host: str, port: int) -> None:
         require_store(settings)
     except StoreUnavailable as exc:
         _fail(str(exc))
+    if settings.env == "production":
+        _require_runtime_role(settings)
     sock = _bind(host, port)
     try:
         application = create_app(settings)
@@ -109,6 +111,20 @@ def _run(settings: Settings, host: str, port: int) -> None:
     _progress(f"serving on http://{host}:{port} as {settings.issuer} "
               f"(data: {settings.data_dir}, policy: {settings.policy_engine})")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _require_runtime_role(settings: Settings) -> None:
+    """A production replica that could rewrite the audit log (the owner, a superuser) refuses to start."""
+    from .runtime_role import runtime_role_problem
+
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            problem = runtime_role_problem(conn)
+    finally:
+        engine.dispose()
+    if problem is not None:
+        _fail(problem)
 
 
 @app.command()
@@ -220,7 +236,13 @@ def _print_demo(settings: Settings, data_dir: Path, creds: Path) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(data_dir: DataDir = None) -> None:
+def db_upgrade(
+    data_dir: DataDir = None,
+    runtime_url_file: Annotated[Path | None, typer.Option(
+        help="PostgreSQL: a file holding the serving replicas' database URL; after migrating (as the owner), "
+             "its login role is created or updated as a member of gateway_app, which cannot rewrite the "
+             "audit log.")] = None,
+) -> None:
     """Apply every pending migration."""
     settings = _settings(data_dir)
     if settings.resolved_database_url.startswith("sqlite"):
@@ -228,6 +250,23 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     _progress("applying database migrations")
     migrate.upgrade(settings.resolved_database_url)
     out.print(f"database at revision {migrate.current_revision(settings.resolved_database_url)}")
+    if runtime_url_file is not None:
+        from .runtime_role import RuntimeRoleError, ensure_runtime_role
+
+        try:
+            runtime_url = runtime_url_file.read_text()
+        except OSError as exc:
+            _fail(f"cannot read --runtime-url-file {runtime_url_file}: {exc.strerror or exc}")
+        engine = db.make_engine(settings.resolved_database_url)
+        try:
+            with engine.connect() as conn, conn.begin():
+                role = ensure_runtime_role(conn, runtime_url)
+        except RuntimeRoleError as exc:
+            _fail(str(exc))
+        finally:
+            engine.dispose()
+        out.print(f"replicas connect as {role} (a member of gateway_app: no UPDATE, DELETE or TRUNCATE of the "
+                  "audit and key tables)")
 
 
 def _session(settings: Settings):  # type: ignore[no-untyped-def]

@@ -86,3 +86,20 @@ def test_the_gateway_settings_are_the_compose_settings() -> None:
 def test_the_tls_proxy_runs_deploy_caddyfile_verbatim() -> None:
     caddyfile = _one("ConfigMap", "caddyfile")["data"]["Caddyfile"]
     assert caddyfile == (ROOT / "deploy" / "Caddyfile").read_text()
+
+
+def test_the_migration_runs_as_the_owner_and_the_replicas_as_their_own_role() -> None:
+    """As docker-compose.yml: the Job's database URL is the owner's, the replicas' URL is handed to it as the
+    runtime URL (whose role it makes a member of gateway_app), and the replicas get only their own URL."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    migrate = {s["target"]: s["source"] for s in compose["services"]["migrate"]["secrets"]}
+    assert migrate == {"gateway_database_url": "gateway_owner_database_url",
+                       "gateway_runtime_database_url": "gateway_database_url"}
+    assert "--runtime-url-file" in compose["services"]["migrate"]["command"]
+    assert "gateway_owner_database_url" not in compose["x-gateway"]["secrets"]
+    job = _one("Job", "gateway-migrate")["spec"]["template"]["spec"]
+    items = {i["path"]: i["key"] for v in job["volumes"] if "secret" in v for i in v["secret"]["items"]}
+    assert items == migrate
+    pod = _one("Deployment", "gateway")["spec"]["template"]["spec"]
+    keys = {i["key"] for v in pod["volumes"] if "secret" in v for i in v["secret"]["items"]}
+    assert "gateway_database_url" in keys and "gateway_owner_database_url" not in keys

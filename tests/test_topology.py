@@ -400,3 +400,36 @@ def test_both_replicas_appending_at_once_keep_one_consistent_tree(shape: Shape) 
         sizes = [r[0] for r in conn.execute("SELECT tree_size FROM audit_checkpoints ORDER BY tree_size")]
     assert len(sizes) >= 3
     _audit_ok(shape)  # every leaf hash recomputed, every node and every checkpoint checked against one tree
+
+
+def test_the_replicas_connect_as_a_role_that_cannot_rewrite_the_audit_log(shape: Shape) -> None:
+    """The migration ran as the owner and made the replicas' login role a member of gateway_app (compose's
+    ``migrate`` service); the replicas connect as that role, which may not UPDATE, DELETE or TRUNCATE audit
+    rows, and a production replica given the owner's URL refuses to start."""
+    from pathlib import Path
+
+    from tests.support.topology import RUNTIME_ROLE
+
+    replica_url = (Path(shape.topology.env["GATEWAY_SECRETS_DIR"]) / "gateway_database_url").read_text()
+    with psycopg.connect(replica_url, autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (RUNTIME_ROLE,)
+        assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (False,)
+        assert conn.execute("SELECT pg_has_role(current_user, 'gateway_app', 'member')").fetchone() == (True,)
+        assert conn.execute("SELECT count(*) FROM audit_entries").fetchone()[0] > 0  # type: ignore[index]
+        for rewrite in ("UPDATE audit_entries SET action = action", "DELETE FROM audit_entries",
+                        "TRUNCATE audit_entries", "UPDATE audit_checkpoints SET root_hash = root_hash"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(rewrite)
+    # The replicas' pooled connections are that role's (and a request through Caddy works as it).
+    assert shape.client("iom").agencies()
+    owner = shape.topology.database_url.replace("+psycopg", "")
+    with psycopg.connect(owner) as conn:
+        roles = {r[0] for r in conn.execute(
+            "SELECT usename FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")}
+    assert RUNTIME_ROLE in roles, roles
+    # Given the owner's URL, a production replica refuses to start (it could rewrite the audit log).
+    refused = subprocess.run([sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--port", "0"],
+                             env={**shape.topology.env, "GATEWAY_DATABASE_URL": owner}, capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "may update or delete audit entries" in refused.stderr

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy.engine import make_url
 
 from crypto.keys import generate_signing_seed, save_signing_seed
 from gateway.keyring import KeyRing
@@ -96,6 +98,28 @@ def caddy_upstreams(replicas: dict[str, str]) -> str:
         name = upstream.rsplit(":", 1)[0]
         upstreams.append(replicas[name])
     return " ".join(upstreams)
+
+
+RUNTIME_ROLE = "gateway_runtime"
+"""The replicas' login role (a member of gateway_app), named in their database URL secret."""
+
+
+def service_secrets(service: str, sources: dict[str, bytes], into: Path) -> Path:
+    """A compose service's secrets as Docker mounts them (``/run/secrets/<target>``), from the compose file's
+    own list (``x-gateway``'s, unless the service names its own): each file is ``sources[<source>]``. A secret
+    the topology does not provide is left out (the OPA token: the OPA server runs without authentication
+    here)."""
+    spec = compose()
+    entries = spec["services"][service].get("secrets") or spec["x-gateway"]["secrets"]
+    into.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        source, target = (entry, entry) if isinstance(entry, str) else (entry["source"], entry.get("target",
+                                                                                                 entry["source"]))
+        assert source in spec["secrets"], f"{service} names an undeclared secret {source}"
+        if source in sources:
+            (into / target).write_bytes(sources[source])
+            (into / target).chmod(0o600)
+    return into
 
 
 def _command(argv: list[str]) -> list[str]:
@@ -275,14 +299,25 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
     caddy_bin = shutil.which("caddy")
     if caddy_bin is None:
         raise RuntimeError("caddy not found: install Debian's caddy package (./dev test does)")
-    secrets_dir, data_dir, caddy_dir = work / "secrets", work / "data", work / "caddy"
-    for d in (secrets_dir, data_dir, caddy_dir):
+    sources_dir, secrets_dir, migrate_secrets_dir = work / "secret-sources", work / "secrets", work / "secrets-migrate"
+    data_dir, caddy_dir = work / "data", work / "caddy"
+    for d in (sources_dir, data_dir, caddy_dir):
         d.mkdir(parents=True, exist_ok=True)
-    # The compose file's secrets, as files named like them.
-    (secrets_dir / "gateway_database_url").write_text(_libpq(database_url))
-    save_signing_seed(secrets_dir / "gateway_signing_key", signing_seed)
-    save_signing_seed(secrets_dir / "gateway_checkpoint_key", generate_signing_seed())  # as `gateway init` makes
-    KeyRing.generate(secrets_dir / "gateway_keyring").save()
+    # The compose file's secrets (its top-level names), then each service's as Docker would mount them: the
+    # migration gets the owner's URL, the replicas their own login role's (made by the migration).
+    owner_url = make_url(_libpq(database_url))
+    runtime_url = owner_url.set(username=RUNTIME_ROLE, password=secrets.token_urlsafe(16))
+    save_signing_seed(sources_dir / "gateway_signing_key", signing_seed)
+    save_signing_seed(sources_dir / "gateway_checkpoint_key", generate_signing_seed())  # as `gateway init` makes
+    KeyRing.generate(sources_dir / "gateway_keyring").save()
+    sources = {
+        "gateway_owner_database_url": owner_url.render_as_string(hide_password=False).encode(),
+        "gateway_database_url": runtime_url.render_as_string(hide_password=False).encode(),
+        **{name: (sources_dir / name).read_bytes()
+           for name in ("gateway_signing_key", "gateway_checkpoint_key", "gateway_keyring")},
+    }
+    service_secrets("gateway-1", sources, secrets_dir)
+    service_secrets("migrate", sources, migrate_secrets_dir)
     proxy_port = _free_port(PROXY_HOST)
     url = f"https://{SITE_NAME}:{proxy_port}"
     opa_port = _free_port(OPA_HOST)
@@ -297,8 +332,11 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
         opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log")
         stack.callback(opa.stop)
         opa.start()
-        migrate = [str(a) for a in compose()["services"]["migrate"]["command"]]
-        subprocess.run(_command(migrate), env=env, check=True, capture_output=True)
+        migrate = [str(a).replace("/run/secrets", str(migrate_secrets_dir))
+                   for a in compose()["services"]["migrate"]["command"]]
+        migrate_env = {**env, "GATEWAY_SECRETS_DIR": str(migrate_secrets_dir)}
+        done = subprocess.run(_command(migrate), env=migrate_env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
         replicas = [Replica(name, host, _free_port(host), env, work / f"{name}.log")
                     for name, host in REPLICA_HOSTS.items()]
         for replica in replicas:
