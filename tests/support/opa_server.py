@@ -47,8 +47,11 @@ class Faults:
 
 
 class OpaStore:
-    """Policies and data, and a real OPA engine rebuilt whenever either changes.
+    """Policies and data, and a real OPA engine compiled whenever either changes.
 
+    As OPA, the store compiles when it is written (a policy upload compiles every module once; a data
+    write is part of what queries see at once), so a query never waits for a compilation. A replaced
+    engine is not closed under a query that may still run on it: it is closed when no one holds it.
     ``builds`` counts full compilations, so a test can count the work a client makes the server do."""
 
     def __init__(self) -> None:
@@ -77,10 +80,12 @@ class OpaStore:
                 self._engine = self._build(self.policies, self.data)
             return self._engine
 
-    def _invalidate(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-        self._engine = None
+    def _recompile(self) -> None:
+        """After a write: the new state's engine now, or (if it does not compile) an error at the next query."""
+        try:
+            self._engine = self._build(self.policies, self.data)
+        except OpaError:
+            self._engine = None
 
     def put_policy(self, pid: str, src: str) -> None:
         """Add or replace a module; raises OpaError if the result does not compile."""
@@ -88,13 +93,13 @@ class OpaStore:
             candidate = {**self.policies, pid: src}
             compiled = self._build(candidate, self.data)  # OPA compiles every module on each upload, once
             self.policies = candidate
-            self._invalidate()
             self._engine = compiled  # and then serves what it compiled (no second build)
 
     def delete_policy(self, pid: str) -> bool:
         with self._lock:
             found = self.policies.pop(pid, None) is not None
-            self._invalidate()
+            if found:
+                self._recompile()
             return found
 
     def put_data(self, parts: list[str], value: Any) -> None:
@@ -106,7 +111,7 @@ class OpaStore:
                 for part in parts[:-1]:
                     node = node.setdefault(part, {})
                 node[parts[-1]] = value
-            self._invalidate()
+            self._recompile()
 
     def delete_data(self, parts: list[str]) -> bool:
         with self._lock:
@@ -114,7 +119,8 @@ class OpaStore:
             for part in parts[:-1]:
                 node = node.get(part) if isinstance(node, dict) else None
             found = isinstance(node, dict) and parts and node.pop(parts[-1], None) is not None
-            self._invalidate()
+            if found:
+                self._recompile()
             return bool(found)
 
 
