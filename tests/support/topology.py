@@ -324,9 +324,10 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
     env = {**os.environ, **gateway_environment(issuer=url, opa_url=f"http://{OPA_HOST}:{opa_port}",
                                                 data_dir=data_dir, secrets_dir=secrets_dir)}
     env.pop("GATEWAY_DATABASE_URL", None)  # from the secret file, as in compose
-    # The OPA stub recompiles every module on each upload (real OPA is faster); on a busy test machine
-    # publishing the bundle can take much longer than the production timeout of half a second (seen: 20 s
-    # with four test processes on two cores).
+    # The OPA stub compiles every module with real OPA through Python bindings on each upload (real OPA is
+    # faster); on a busy test machine one upload can take much longer than the production timeout of half a
+    # second. Readiness never waits for a publication (gateway/policy/readiness.py), so this bounds only how
+    # long one call to OPA may take.
     env["GATEWAY_OPA_TIMEOUT_S"] = "30"
     with ExitStack() as stack:
         opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log")
