@@ -132,7 +132,13 @@ EXTRA: dict[tuple[str, str], set[int]] = {
 }
 """Statuses a handler raises beyond those its dependencies and parameters imply."""
 
-NOT_REACHABLE: dict[tuple[str, str], set[int]] = {}
+NOT_REACHABLE: dict[tuple[str, str], set[int]] = {
+    # The one-time secret is checked first and names its agency (issued only for one that exists):
+    # an unknown agency is refused as an unknown secret, 403 ``enrolment_refused``.
+    ("post", "/v1/agencies/{agency_id}/enrol"): {404},
+    # Public key transparency: an agency with no key events (or no such agency) has an empty list.
+    ("get", "/v1/agencies/{agency_id}/key-events"): {404},
+}
 """Statuses the generic rules imply that the operation cannot answer (kept out of the document)."""
 
 
