@@ -98,8 +98,7 @@ def chart_svg(name: str, request: Request, ctx: ContextDep) -> Response:
         staff = _require(ctx, request, session)
         if isinstance(staff, Response):
             return staff
-        built = build_charts(session, ctx.clock.now(), ctx.settings.policy_dir)
-        chart = built.get(name)
+        chart = build_charts(session, ctx.clock.now(), ctx.settings.policy_dir, (name,)).get(name)
         if chart is None:
             return render("message.html", status=404, staff=staff, title="Not found", message="No such chart.")
         body = render_svg(chart)
