@@ -42,7 +42,8 @@ def _legend(policy_dir: Path, name: str, key: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for code, value in data.items():
         if isinstance(value, dict):
-            out[code] = str(value.get("name") or value.get("text") or value.get("label") or code)
+            named = value.get("name") or value.get("text") or value.get("label") or value.get("description")
+            out[code] = str(named or code)
     return out
 
 
