@@ -6,9 +6,10 @@ validation-error shape. The gateway answers every error as ``application/problem
 (:mod:`gateway.http`), so this module rewrites each operation's responses from what the route
 depends on: a bearer token (401), a scope or role check (403), a path id (404), a JSON body
 (400 malformed, 413 too large, 422 invalid), plus the statuses its handler raises for a rule
-(``EXTRA``). ``tests/gateway/test_openapi.py`` validates the document and provokes every
-documented error status; ``tests/gateway/test_api_fuzz.py`` checks that nothing answers a status
-the document does not declare.
+(``EXTRA``), less those it cannot answer (``NOT_REACHABLE``). ``tests/gateway/test_api_docs.py``
+validates the document; ``tests/gateway/test_api_fuzz.py`` checks that nothing answers a status the
+document does not declare and provokes every documented error status (with
+``tests/gateway/test_documented_statuses.py`` for those that need an object in a given state).
 """
 
 from __future__ import annotations
