@@ -24,6 +24,7 @@ from .audit.transparency import router as transparency_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
 from .consent_api import consents_router, subjects_router
+from .console.consent_page import router as console_consent_router
 from .console.insight import router as console_insight_router
 from .console.routes import router as console_router
 from .context import GatewayContext
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(console_router)
     app.include_router(linkage_console_router)
     app.include_router(console_insight_router)
+    app.include_router(console_consent_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")
     app.include_router(subjects_router)
     app.include_router(consents_router)

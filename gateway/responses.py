@@ -4,24 +4,61 @@ unchanged on the wire.
 A handler returns plain dicts; these models describe them. :data:`Stamp` keeps a timestamp as the
 handler's ``isoformat()`` (``+00:00``, as FastAPI's encoder wrote it before the model), not
 pydantic's ``Z``, so a client parsing the old answers parses the typed ones.
+
+A key a handler returns that its model does not declare is *drift*. With ``GATEWAY_STRICT_ANSWERS=1``
+(the test suite sets it) drift fails validation, so a test catches it; in production the key is
+dropped from the answer and the drift is logged (the model and the key names, never a value), so a
+person gets their answer instead of a 500 and the undeclared key never reaches the wire.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
+
+log = logging.getLogger("gateway.responses")
+STRICT_ENV = "GATEWAY_STRICT_ANSWERS"
+_KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 Stamp = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json"),
                   WithJsonSchema({"type": "string", "format": "date-time"})]
 """A timestamp as ``datetime.isoformat()``."""
 
 
-class Answer(BaseModel):
-    """A success answer: the handler's dict, validated and written as it was."""
+def strict_answers() -> bool:
+    """Whether an undeclared key fails the answer (tests) rather than being dropped and logged."""
+    return os.environ.get(STRICT_ENV, "") == "1"
 
-    model_config = ConfigDict(extra="forbid", from_attributes=False)
+
+def drifted_keys(model: type[BaseModel], data: dict[Any, Any]) -> list[str]:
+    """The keys of ``data`` that ``model`` does not declare, as loggable names (never values)."""
+    declared = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    return sorted(k if isinstance(k, str) and _KEY_NAME.match(k) else "<unprintable key>"
+                  for k in data if k not in declared)
+
+
+class Answer(BaseModel):
+    """A success answer: the handler's dict, validated and written as it was, declared keys only."""
+
+    # Undeclared keys never reach the wire (dropped, or refused in tests): the document says so.
+    model_config = ConfigDict(extra="ignore", from_attributes=False, json_schema_extra={"additionalProperties": False})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_drift(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            extra = drifted_keys(cls, data)
+            if extra and strict_answers():
+                raise ValueError(f"{cls.__name__} does not declare {', '.join(extra)}")
+            if extra:
+                log.warning("response drift: %s does not declare %s; dropped from the answer",
+                            cls.__name__, ", ".join(extra))
+        return data
 
 
 class DeniedField(Answer):

@@ -38,6 +38,9 @@ pytest_plugins = ["tests.support.browser", "tests.support.staff"]
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ISSUER = "https://testserver"
+# A handler answering a key its response model does not declare fails here (production drops and logs it);
+# servers the tests start inherit it.
+os.environ.setdefault("GATEWAY_STRICT_ANSWERS", "1")
 
 BACKENDS = [b.strip() for b in os.environ.get("GATEWAY_TEST_DATABASES", "sqlite,postgresql").split(",") if b]
 

@@ -42,7 +42,8 @@ def _legend(policy_dir: Path, name: str, key: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for code, value in data.items():
         if isinstance(value, dict):
-            out[code] = str(value.get("name") or value.get("text") or value.get("label") or code)
+            named = value.get("name") or value.get("text") or value.get("label") or value.get("description")
+            out[code] = str(named or code)
     return out
 
 
@@ -98,8 +99,7 @@ def chart_svg(name: str, request: Request, ctx: ContextDep) -> Response:
         staff = _require(ctx, request, session)
         if isinstance(staff, Response):
             return staff
-        built = build_charts(session, ctx.clock.now(), ctx.settings.policy_dir)
-        chart = built.get(name)
+        chart = build_charts(session, ctx.clock.now(), ctx.settings.policy_dir, (name,)).get(name)
         if chart is None:
             return render("message.html", status=404, staff=staff, title="Not found", message="No such chart.")
         body = render_svg(chart)

@@ -34,11 +34,11 @@ _env = Environment(
 )
 
 
-def _utc(value: datetime | None) -> str:
+def utc(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
-_env.filters["utc"] = _utc
+_env.filters["utc"] = utc
 _env.globals["exception_bases"] = EXCEPTION_BASES
 
 
@@ -126,8 +126,11 @@ class EntryView:
 
     @property
     def consent_ids(self) -> list[str]:
-        ids = (self.entry.basis or {}).get("consent_ids") or []
-        return [str(i) for i in ids] if isinstance(ids, list) else []
+        basis = self.entry.basis or {}
+        ids = basis.get("consent_ids") or []
+        listed = [str(i) for i in ids] if isinstance(ids, list) else []
+        one = basis.get("consent_id")  # a consent's own grant entry
+        return [*listed, str(one)] if isinstance(one, str) and one not in listed else listed
 
     @property
     def exception(self) -> str | None:
