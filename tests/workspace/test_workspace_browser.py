@@ -23,6 +23,7 @@ from sqlalchemy import MetaData, create_engine, select
 
 from connectors.assertion import token_request_form
 from consent.clock import FixedClock
+from crypto.encoding import b64u_encode
 from crypto.keys import fingerprint, save_key_file
 from gateway import i18n
 from gateway.context import GatewayContext
@@ -83,8 +84,10 @@ def _open_case(http: httpx.Client, headers: dict[str, str]) -> str:
     return subject_id
 
 
-def _signed_in_workspace(browser: Any, base: str, ctx: GatewayContext, agency: str, width: int) -> Any:
-    """A browser context with its own virtual passkey; the staff member enrols, signs in, opens /w."""
+def _signed_in_workspace(browser: Any, base: str, ctx: GatewayContext, agency: str, width: int, *,
+                         prf: bool) -> Any:
+    """A browser context with its own virtual passkey (with or without the PRF extension); the staff
+    member enrols, signs in with it, and opens /w."""
     member = new_staff(ctx, agency, "caseworker", password=None)
     context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
     page = context.new_page()
@@ -92,7 +95,7 @@ def _signed_in_workspace(browser: Any, base: str, ctx: GatewayContext, agency: s
     cdp.send("WebAuthn.enable", {"enableUI": False})
     cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
         "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
+        "isUserVerified": True, "automaticPresenceSimulation": True, "hasPrf": prf}})
     page.goto(f"{base}/staff/enrol?code={member.enrolment_code}")
     page.fill("#new-password", "correct horse battery staple")
     page.click("#create-passkey")
@@ -106,11 +109,14 @@ def _signed_in_workspace(browser: Any, base: str, ctx: GatewayContext, agency: s
     return page
 
 
-def _import_key(page: Any, key_file: Path) -> None:
+def _import_key(page: Any, key_file: Path, *, passkey: bool) -> None:
     assert page.get_attribute("#key-status", "data-state") == "none"
     page.set_input_files("#key-file", str(key_file))
-    page.fill("#new-passphrase", PASSPHRASE)
-    page.click("#import-key")
+    if passkey:
+        page.click("#import-key-passkey")
+    else:
+        page.fill("#new-passphrase", PASSPHRASE)
+        page.click("#import-key")
     page.wait_for_selector("#key-status[data-state='unlocked']")
 
 
@@ -140,7 +146,7 @@ def test_two_agencies_send_and_receive_in_the_browser(
         subject_id = _open_case(http, _agency(http, registry, clock, SENDER, base))
 
     # --- the NGO's caseworker, on a phone-sized screen -------------------------------------------
-    sender = _signed_in_workspace(browser, base, ctx, SENDER, 360)
+    sender = _signed_in_workspace(browser, base, ctx, SENDER, 360, prf=False)
     assert serious_axe_violations(sender) == []
     screenshot(sender, "workspace-key-import-360")
     # A file that is not a key file, or another agency's key file, is refused.
@@ -149,13 +155,28 @@ def test_two_agencies_send_and_receive_in_the_browser(
     sender.click("#import-key")
     sender.wait_for_selector("#key-message:has-text('another agency')")
     assert sender.evaluate("localStorage.length") == 0
-    _import_key(sender, key_files[SENDER])
+    # This authenticator has no PRF: the passkey cannot protect the key, a passphrase must.
+    sender.set_input_files("#key-file", str(key_files[SENDER]))
+    sender.click("#import-key-passkey")
+    sender.wait_for_selector("#key-message:has-text('passphrase')")
+    assert sender.evaluate("localStorage.length") == 0
+    _import_key(sender, key_files[SENDER], passkey=False)
     # Kept only encrypted: neither private key is in the browser's storage in any form.
     stored = sender.evaluate("JSON.stringify(Object.assign({}, localStorage))")
-    from crypto.encoding import b64u_encode
     for secret in (registry.keys[SENDER].signing_seed, registry.keys[SENDER].encryption_private):
         assert b64u_encode(secret) not in stored
     assert "argon2id13" in stored
+    # Locked, it opens only with the passphrase.
+    sender.click("#lock-key")
+    sender.wait_for_selector("#key-status[data-state='locked']")
+    assert not sender.is_visible("#send")
+    sender.fill("#passphrase", "not the passphrase at all")
+    sender.click("#unlock")
+    sender.wait_for_selector("#key-message:has-text('passphrase')")
+    assert sender.get_attribute("#key-status", "data-state") == "locked"
+    sender.fill("#passphrase", PASSPHRASE)
+    sender.click("#unlock")
+    sender.wait_for_selector("#key-status[data-state='unlocked']")
 
     sender.fill("#subject-id", subject_id)
     sender.select_option("#recipient", RECIPIENT)
@@ -191,8 +212,15 @@ def test_two_agencies_send_and_receive_in_the_browser(
     screenshot(sender, "workspace-sent-360")
 
     # --- the shelter's coordinator, at a desk --------------------------------------------------
-    recipient = _signed_in_workspace(browser, base, ctx, RECIPIENT, 1280)
-    _import_key(recipient, key_files[RECIPIENT])
+    recipient = _signed_in_workspace(browser, base, ctx, RECIPIENT, 1280, prf=True)
+    _import_key(recipient, key_files[RECIPIENT], passkey=True)
+    stored = recipient.evaluate("localStorage.getItem('safe-referral/workspace-key/shelter')")
+    assert json.loads(stored)["kdf"] == "webauthn-prf"
+    assert b64u_encode(registry.keys[RECIPIENT].encryption_private) not in stored
+    recipient.click("#lock-key")
+    recipient.wait_for_selector("#key-status[data-state='locked']")
+    recipient.click("#unlock-passkey")
+    recipient.wait_for_selector("#key-status[data-state='unlocked']")
     item = recipient.locator(f"#inbox-list li[data-envelope='{envelope_id}']")
     item.wait_for()
     item.locator(".open").click()

@@ -44,14 +44,7 @@ function keyAd() {
   return sodium.from_string(KEY_AD_PREFIX + AGENCY);
 }
 
-function importKey(fileText, passphrase) {
-  const keys = E.parseKeyFile(sodium, fileText);
-  const record = {
-    v: 1, kdf: "argon2id13", agency: AGENCY,
-    salt: sodium.to_base64(sodium.randombytes_buf(sodium.crypto_pwhash_SALTBYTES)),
-    opslimit: sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE, memlimit: sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE,
-  };
-  const kek = deriveKey(passphrase, record);
+function sealRecord(keys, record, kek) {
   const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   const plaintext = sodium.from_string(E.keyFileText(sodium, keys));
   record.nonce = sodium.to_base64(nonce);
@@ -59,12 +52,10 @@ function importKey(fileText, passphrase) {
     kek));
   sodium.memzero(kek);
   sodium.memzero(plaintext);
-  return { keys, record };
+  return record;
 }
 
-function unlockKey(passphrase) {
-  const record = storedKey();
-  const kek = deriveKey(passphrase, record);
+function openRecord(record, kek) {
   let plaintext;
   try {
     plaintext = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sodium.from_base64(record.box), keyAd(),
@@ -73,6 +64,52 @@ function unlockKey(passphrase) {
     sodium.memzero(kek);
   }
   return E.parseKeyFile(sodium, sodium.to_string(plaintext));
+}
+
+/** Argon2id (libsodium's crypto_pwhash) from a passphrase: for authenticators without PRF. */
+function importWithPassphrase(keys, passphrase) {
+  const record = {
+    v: 1, kdf: "argon2id13", agency: AGENCY,
+    salt: sodium.to_base64(sodium.randombytes_buf(sodium.crypto_pwhash_SALTBYTES)),
+    opslimit: sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE, memlimit: sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE,
+  };
+  return sealRecord(keys, record, deriveKey(passphrase, record));
+}
+
+/**
+ * The passkey's PRF output (WebAuthn PRF extension, CTAP2 hmac-secret) for `salt`: a secret only this
+ * passkey on this authenticator can produce. Null when the authenticator has no PRF.
+ */
+async function passkeyPrf(salt, credentialId) {
+  const publicKey = { challenge: sodium.randombytes_buf(32), rpId: location.hostname, userVerification: "required",
+    timeout: 120000, extensions: { prf: { eval: { first: salt } } } };
+  if (credentialId) publicKey.allowCredentials = [{ type: "public-key", id: E.b64uDecode(sodium, credentialId) }];
+  const credential = await navigator.credentials.get({ publicKey });
+  const first = credential.getClientExtensionResults().prf?.results?.first;
+  if (!first) return null;
+  const kek = sodium.crypto_generichash(32, new Uint8Array(first), sodium.from_string("safe-referral/workspace-key/prf/v1"));
+  return { kek, credentialId: E.b64uEncode(sodium, new Uint8Array(credential.rawId)) };
+}
+
+async function importWithPasskey(keys) {
+  const salt = sodium.randombytes_buf(32);
+  const prf = await passkeyPrf(salt, null);
+  if (prf === null) return null;
+  const record = { v: 1, kdf: "webauthn-prf", agency: AGENCY, salt: sodium.to_base64(salt),
+    credential: prf.credentialId };
+  return sealRecord(keys, record, prf.kek);
+}
+
+async function unlockWithPasskey() {
+  const record = storedKey();
+  const prf = await passkeyPrf(sodium.from_base64(record.salt), record.credential);
+  if (prf === null) throw new Error("no-prf");
+  return openRecord(record, prf.kek);
+}
+
+function unlockKey(passphrase) {
+  const record = storedKey();
+  return openRecord(record, deriveKey(passphrase, record));
 }
 
 async function ownSigningKeyIsAgencys(keys) {
@@ -189,7 +226,8 @@ function showKeyState() {
   status.dataset.state = unlocked ? "unlocked" : stored ? "locked" : "none";
   status.textContent = msg(unlocked ? "key-unlocked" : stored ? "key-locked" : "key-none");
   $("import-form").hidden = Boolean(stored);
-  $("unlock-form").hidden = !stored || unlocked;
+  $("unlock-form").hidden = !stored || unlocked || stored.kdf !== "argon2id13";
+  $("unlock-passkey").hidden = !stored || unlocked || stored.kdf !== "webauthn-prf";
   $("key-actions").hidden = !unlocked;
   for (const id of ["sections", "inbox", "send"]) $(id).hidden = !unlocked;
 }
@@ -393,25 +431,44 @@ async function approveAndSend() {
 }
 
 function bind() {
-  $("import-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  const importFrom = (usePasskey) => {
     const passphrase = $("new-passphrase").value;
     const where = $("key-message");
-    if (passphrase.length < 12) { where.textContent = msg("passphrase-short"); return; }
     const file = $("key-file").files[0];
-    if (!file) return;
+    if (!file) { $("key-file").focus(); return; }
+    if (!usePasskey && passphrase.length < 12) { where.textContent = msg("passphrase-short"); return; }
     file.text().then(async (text) => {
-      let imported;
-      try { imported = importKey(text, passphrase); } catch (_error) { where.textContent = msg("key-bad-file"); return; }
-      if (!(await ownSigningKeyIsAgencys(imported.keys))) { where.textContent = msg("key-wrong-agency"); return; }
-      localStorage.setItem(STORE_KEY, JSON.stringify(imported.record));
-      state.keys = imported.keys;
+      let keys;
+      try { keys = E.parseKeyFile(sodium, text); } catch (_error) { where.textContent = msg("key-bad-file"); return; }
+      if (!(await ownSigningKeyIsAgencys(keys))) { where.textContent = msg("key-wrong-agency"); return; }
+      let record;
+      try {
+        record = usePasskey ? await importWithPasskey(keys) : importWithPassphrase(keys, passphrase);
+      } catch (_error) {
+        record = null;
+      }
+      if (record === null) { where.textContent = msg("no-prf"); $("new-passphrase").focus(); return; }
+      localStorage.setItem(STORE_KEY, JSON.stringify(record));
+      state.keys = keys;
       $("new-passphrase").value = "";
       $("key-file").value = "";
       where.textContent = "";
       showKeyState();
       await start();
     });
+  };
+  $("import-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    importFrom(false);
+  });
+  $("import-key-passkey").addEventListener("click", () => importFrom(true));
+  $("unlock-passkey").addEventListener("click", () => {
+    unlockWithPasskey().then((keys) => {
+      state.keys = keys;
+      $("key-message").textContent = "";
+      showKeyState();
+      return start();
+    }, () => { $("key-message").textContent = msg("failed"); });
   });
   $("unlock-form").addEventListener("submit", (event) => {
     event.preventDefault();
