@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from consent.vocabulary import Purpose
+from consent.vocabulary import AgeBand, ExploitationType, Purpose, Sex
 
 from .. import i18n
 from ..console.auth import ConsoleAuth
@@ -73,7 +73,8 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        token_url=ctx.settings.issuer.rstrip("/") + "/oauth/token",
                        server_time=int(ctx.clock.now().timestamp()),
                        idle_timeout_s=auth.store.policy.idle_s, purposes=[p.value for p in Purpose],
-                       field_groups=_field_groups(ctx.settings.policy_dir))
+                       field_groups=_field_groups(ctx.settings.policy_dir), age_bands=[b.value for b in AgeBand],
+                       sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType])
 
 
 def _field_groups(policy_dir: Path) -> list[tuple[str, list[str]]]:

@@ -178,7 +178,21 @@ def test_two_agencies_send_and_receive_in_the_browser(
     sender.click("#unlock")
     sender.wait_for_selector("#key-status[data-state='unlocked']")
 
-    sender.fill("#subject-id", subject_id)
+    # The agency's people: the case is listed; a new person is added with the form.
+    sender.locator(f"#people-list tr:has-text('{subject_id}')").wait_for()
+    sender.select_option("#p-age-band", "25-34")
+    sender.fill("#p-language", "ha")
+    sender.fill("#p-country", "ng")
+    sender.click("#add-person")
+    sender.wait_for_selector("#person-added", state="visible")
+    added = str(sender.text_content("#person-added-id"))
+    sender.locator(f"#people-list tr:has-text('{added}')").wait_for()
+    with ctx.sessions() as session:
+        from consent.subjects import Subject
+        person = session.get(Subject, added)
+        assert person is not None and person.owner_agency_id == SENDER and person.country_of_origin == "NG"
+    sender.locator(f"#people-list tr:has-text('{subject_id}') .refer").click()
+    assert sender.input_value("#subject-id") == subject_id
     sender.select_option("#recipient", RECIPIENT)
     sender.select_option("#purpose", "shelter")
     for name in [*FIELDS, "health.conditions"]:

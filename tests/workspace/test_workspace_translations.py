@@ -11,6 +11,7 @@ from babel.messages.extract import extract_from_file
 
 from gateway import i18n
 
+SAME_IN_TRANSLATION = {("es", "no")}
 TEMPLATES = sorted((i18n.TEMPLATE_DIR / "workspace").glob("*.html"))
 
 
@@ -31,7 +32,7 @@ def test_every_workspace_string_is_translated(lang: str) -> None:
     missing = [m for m in msgids if m not in catalogue or not catalogue[m].string or catalogue[m].fuzzy]
     assert missing == [], f"{lang}: untranslated {missing}"
     if lang != "en":
-        copied = [m for m in msgids if catalogue[m].string == m]
+        copied = [m for m in msgids if catalogue[m].string == m and (lang, m) not in SAME_IN_TRANSLATION]
         assert copied == [], f"{lang}: copied, not translated: {copied}"
 
 

@@ -229,7 +229,7 @@ function showKeyState() {
   $("unlock-form").hidden = !stored || unlocked || stored.kdf !== "argon2id13";
   $("unlock-passkey").hidden = !stored || unlocked || stored.kdf !== "webauthn-prf";
   $("key-actions").hidden = !unlocked;
-  for (const id of ["sections", "inbox", "send"]) $(id).hidden = !unlocked;
+  for (const id of ["sections", "people", "inbox", "send"]) $(id).hidden = !unlocked;
 }
 
 function lock() {
@@ -338,6 +338,44 @@ async function refreshInbox() {
     item.querySelector(".print").addEventListener("click", () => window.print());
     list.append(item);
   }
+}
+
+async function refreshPeople() {
+  const people = await api("GET", "/v1/subjects?limit=50");
+  $("people-list").replaceChildren(...people.map((person) => {
+    const row = $("person-row").content.firstElementChild.cloneNode(true);
+    row.querySelector(".id").textContent = person.id;
+    row.querySelector(".band").textContent = person.age_band ?? "";
+    row.querySelector(".child").textContent = msg(person.is_child ? "yes" : "no");
+    row.querySelector(".lang").textContent = person.preferred_language ?? "";
+    row.querySelector(".country").textContent = person.country_of_origin ?? "";
+    row.querySelector(".refer").addEventListener("click", () => {
+      $("subject-id").value = person.id;
+      $("send").scrollIntoView();
+      $("recipient").focus();
+    });
+    return row;
+  }));
+}
+
+async function addPerson() {
+  const attributes = {};
+  const pick = (id, name, transform = (v) => v) => {
+    const value = $(id).value.trim();
+    if (value !== "") attributes[name] = transform(value);
+  };
+  pick("p-age-band", "age_band");
+  pick("p-date-of-birth", "date_of_birth");
+  pick("p-language", "preferred_language");
+  pick("p-country", "country_of_origin", (v) => v.toUpperCase());
+  pick("p-sex", "sex");
+  pick("p-exploitation", "exploitation_type");
+  if ($("p-age-disputed").checked) attributes.age_disputed = true;
+  const created = await api("POST", "/v1/subjects", { attributes });
+  $("person-added-id").textContent = created.id;
+  $("person-added").hidden = false;
+  $("person-form").reset();
+  await refreshPeople();
 }
 
 async function loadRecipients() {
@@ -510,6 +548,11 @@ function bind() {
     });
   });
   $("refresh-inbox").addEventListener("click", () => guarded($("inbox-message"), refreshInbox));
+  $("refresh-people").addEventListener("click", () => guarded($("people-message"), refreshPeople));
+  $("person-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded($("people-message"), addPerson);
+  });
   $("plan-form").addEventListener("submit", (event) => {
     event.preventDefault();
     guarded($("send-message"), makePlan);
@@ -528,6 +571,7 @@ function bind() {
 }
 
 async function start() {
+  await guarded($("people-message"), refreshPeople);
   await guarded($("send-message"), loadRecipients);
   await guarded($("inbox-message"), refreshInbox);
 }
