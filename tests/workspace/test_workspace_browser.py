@@ -166,10 +166,11 @@ def test_two_agencies_send_and_receive_in_the_browser(
     for secret in (registry.keys[SENDER].signing_seed, registry.keys[SENDER].encryption_private):
         assert b64u_encode(secret) not in stored
     assert "argon2id13" in stored
-    # Locked, it opens only with the passphrase.
+    # Locked, it opens only with the passphrase; nothing that needs the key is on screen.
     sender.click("#lock-key")
     sender.wait_for_selector("#key-status[data-state='locked']")
-    assert not sender.is_visible("#send")
+    for hidden in ("#send", "#inbox", "#people", "#sections", "#key-actions", "#unlock-passkey", "#import-form"):
+        assert not sender.is_visible(hidden), hidden
     sender.fill("#passphrase", "not the passphrase at all")
     sender.click("#unlock")
     sender.wait_for_selector("#key-message:has-text('passphrase')")
