@@ -180,22 +180,23 @@ def test_two_agencies_send_and_receive_in_the_browser(
     sender.wait_for_selector("#key-status[data-state='unlocked']")
 
     # The agency's people: the case is listed; a new person is added with the form.
-    sender.locator(f"#people-list tr:has-text('{subject_id}')").wait_for()
+    sender.locator(f"#people-list li:has-text('{subject_id}')").wait_for()
     sender.select_option("#p-age-band", "25-34")
     sender.fill("#p-language", "ha")
     sender.fill("#p-country", "ng")
     sender.click("#add-person")
     sender.wait_for_selector("#person-added", state="visible")
     added = str(sender.text_content("#person-added-id"))
-    sender.locator(f"#people-list tr:has-text('{added}')").wait_for()
+    sender.locator(f"#people-list li:has-text('{added}')").wait_for()
     with ctx.sessions() as session:
         from consent.subjects import Subject
         person = session.get(Subject, added)
         assert person is not None and person.owner_agency_id == SENDER and person.country_of_origin == "NG"
-    sender.locator(f"#people-list tr:has-text('{subject_id}') .refer").click()
+    sender.locator(f"#people-list li:has-text('{subject_id}') .refer").click()
     assert sender.input_value("#subject-id") == subject_id
     sender.select_option("#recipient", RECIPIENT)
     sender.select_option("#purpose", "shelter")
+    sender.click("#field-choice summary")
     for name in [*FIELDS, "health.conditions"]:
         sender.check(f"#plan-form input[value='{name}']")
     sender.click("#plan")
@@ -209,6 +210,7 @@ def test_two_agencies_send_and_receive_in_the_browser(
     sender.click("#show-preview")
     sender.wait_for_selector("#preview", state="visible")
     assert FIELDS["subject.preferred_name"] in str(sender.text_content("#preview-fields"))
+    assert sender.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(sender, "workspace-send-preview-360")
     sender.click("#approve-send")
     # First contact: the shelter's key must be confirmed by the fingerprint it read out.
@@ -246,6 +248,7 @@ def test_two_agencies_send_and_receive_in_the_browser(
     opened = str(item.locator("tbody").text_content())
     assert all(value in opened for value in FIELDS.values())
     assert serious_axe_violations(recipient) == []
+    assert recipient.evaluate("document.documentElement.scrollWidth") <= 1280
     screenshot(recipient, "workspace-inbox-opened-1280")
     with recipient.expect_download() as download:
         item.locator(".download").click()

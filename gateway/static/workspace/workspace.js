@@ -325,19 +325,22 @@ async function guarded(where, action) {
 async function refreshInbox() {
   const envelopes = await api("GET", "/v1/inbox?limit=20");
   const list = $("inbox-list");
-  list.replaceChildren();
+  // Keyed by envelope: a referral already on screen (perhaps opened) keeps its item.
+  const shown = new Map([...list.children].map((item) => [item.dataset.envelope, item]));
   $("inbox-empty").hidden = envelopes.length > 0;
-  for (const envelope of envelopes) {
-    const item = $("inbox-item").content.firstElementChild.cloneNode(true);
-    item.dataset.envelope = envelope.envelope_id;
-    item.querySelector(".from").textContent = envelope.sender_agency_id;
-    item.querySelector(".purpose").textContent = envelope.manifest.purpose;
-    item.querySelector(".received").textContent = String(envelope.created_at || envelope.manifest.created_at);
-    item.querySelector(".open").addEventListener("click", () => guarded(item.querySelector(".message"),
-      () => openEnvelope(envelope, item)));
-    item.querySelector(".print").addEventListener("click", () => window.print());
-    list.append(item);
-  }
+  list.replaceChildren(...envelopes.map((envelope) => shown.get(envelope.envelope_id) || inboxItem(envelope)));
+}
+
+function inboxItem(envelope) {
+  const item = $("inbox-item").content.firstElementChild.cloneNode(true);
+  item.dataset.envelope = envelope.envelope_id;
+  item.querySelector(".from").textContent = envelope.sender_agency_id;
+  item.querySelector(".purpose").textContent = envelope.manifest.purpose;
+  item.querySelector(".received").textContent = String(envelope.created_at || envelope.manifest.created_at);
+  item.querySelector(".open").addEventListener("click", () => guarded(item.querySelector(".message"),
+    () => openEnvelope(envelope, item)));
+  item.querySelector(".print").addEventListener("click", () => window.print());
+  return item;
 }
 
 async function refreshPeople() {
