@@ -180,7 +180,10 @@ def test_two_agencies_send_and_receive_in_the_browser(
     sender.wait_for_selector("#key-status[data-state='unlocked']")
 
     # The agency's people: the case is listed; a new person is added with the form.
-    sender.locator(f"#people-list li:has-text('{subject_id}')").wait_for()
+    try:
+        sender.locator(f"#people-list li:has-text('{subject_id}')").wait_for()
+    except Exception:
+        raise AssertionError(sender.text_content("#people-message")) from None
     sender.select_option("#p-age-band", "25-34")
     sender.fill("#p-language", "ha")
     sender.fill("#p-country", "ng")
@@ -240,6 +243,14 @@ def test_two_agencies_send_and_receive_in_the_browser(
     recipient.wait_for_selector("#key-status[data-state='unlocked']")
     item = recipient.locator(f"#inbox-list li[data-envelope='{envelope_id}']")
     item.wait_for()
+    # A sender key that differs from the one confirmed on this device is refused, nothing is opened.
+    recipient.evaluate("""(pin) => localStorage.setItem('safe-referral/workspace-pins/shelter',
+                                                        JSON.stringify({ngo: {ed25519: pin}}))""",
+                       {"public_key": registry.keys["police"].public().signing_b64, "fingerprint": "X"})
+    item.locator(".open").click()
+    item.locator(".message:has-text('changed')").wait_for()
+    assert not item.locator(".opened").is_visible()
+    recipient.evaluate("localStorage.removeItem('safe-referral/workspace-pins/shelter')")
     item.locator(".open").click()
     recipient.wait_for_selector("#pin", state="visible")
     recipient.fill("#pin-fingerprint", fingerprint(registry.keys[SENDER].public().signing, "ed25519"))

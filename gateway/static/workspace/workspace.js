@@ -21,7 +21,7 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const $ = (id) => document.getElementById(id);
 const msg = (key) => document.querySelector(`#messages [data-msg="${key}"]`).textContent;
 
-const state = { keys: null, token: null, tokenExpires: 0, plan: null, preview: null, fields: null, pending: null };
+const state = { keys: null, token: null, tokenRequest: null, tokenExpires: 0, plan: null, preview: null, fields: null, pending: null };
 
 /** Seconds on the gateway's clock (the page carries it; assertions must match the gateway's time). */
 function serverNow() {
@@ -144,8 +144,16 @@ function clientAssertion() {
   return input + "." + E.b64uEncode(sodium, signature);
 }
 
-async function accessToken() {
-  if (state.token && serverNow() < state.tokenExpires - 30) return state.token;
+/** One token request at a time: concurrent callers share it (each person token is good for one exchange). */
+function accessToken() {
+  if (state.token && serverNow() < state.tokenExpires - 30) return Promise.resolve(state.token);
+  if (!state.tokenRequest) {
+    state.tokenRequest = newAccessToken().finally(() => { state.tokenRequest = null; });
+  }
+  return state.tokenRequest;
+}
+
+async function newAccessToken() {
   const person = await fetch("/staff/person-token", {
     method: "POST", credentials: "same-origin", redirect: "manual",
     headers: { Accept: "application/json" }, body: new URLSearchParams({ csrf_token: CSRF }) });
