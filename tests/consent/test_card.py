@@ -32,9 +32,11 @@ def template_msgids() -> list[str]:
 
 
 def shared_catalogue_msgids() -> set[str]:
-    """Msgids of the other templates that share the catalogue (the person's portal pages)."""
+    """Msgids of the other templates that share the catalogue (the person's portal pages, the agency
+    workspace)."""
     found: set[str] = set()
-    for path in sorted((i18n.TEMPLATE_DIR / "portal").glob("*.html")):
+    paths = [*(i18n.TEMPLATE_DIR / "portal").glob("*.html"), *(i18n.TEMPLATE_DIR / "workspace").glob("*.html")]
+    for path in sorted(paths):
         found.update(str(m) for _, m, _, _ in extract_from_file("jinja2", str(path),
                                                                 options={"extensions": "jinja2.ext.i18n"}))
     return found
