@@ -53,6 +53,7 @@ from .staff import api as staff_api
 from .staff import routes as staff_routes
 from .statistics.api import router as statistics_api_router
 from .statistics.console import router as statistics_console_router
+from .workspace.routes import router as workspace_router
 
 
 def build_context(
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(linkage_router)
     app.include_router(staff_api.router)
     app.include_router(staff_routes.router)
+    app.include_router(workspace_router)
     if settings.show_docs:
         install_docs(app, app.title)
         install_openapi(app)

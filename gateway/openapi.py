@@ -101,6 +101,7 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     # An id in the body names an object that does not exist, or is not the caller's.
     ("post", "/v1/plans"): {404, 409},
     ("post", "/v1/consents"): {404},
+    ("get", "/v1/subjects"): {404},  # issue 20: an unknown or foreign "before" anchor
     ("post", "/v1/exceptions"): {404},
     ("post", "/v1/exceptions/explanations"): {404},
     ("post", "/v1/envelopes"): {404, 409},

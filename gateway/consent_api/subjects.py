@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select, tuple_
 
 from consent import AuditAction, MandatedNoticeSpec, RefusedError, record_refusal
 from consent import subjects as service
@@ -117,3 +118,21 @@ def record_mandated_notice(subject_id: str, body: MandatedNoticeIn, caller: Subj
             now=ctx.clock.now(), audit=GatewayAuditSink(ctx.clock, _request_id(request)),
         )
         return MandatedNoticeOut.of(notice)
+
+
+@router.get("", response_model=list[SubjectOut])
+def list_subjects(caller: SubjectWriter, ctx: ContextDep, session: SessionDep,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                  before: Annotated[str | None, Query(max_length=64)] = None) -> list[SubjectOut]:
+    """The caller's own subjects, newest first (the workspace's list of people); ``before`` pages on by
+    a subject id from the previous page. Another agency's subjects are never listed."""
+    query = select(service.Subject).where(service.Subject.owner_agency_id == caller.agency_id)
+    if before is not None:
+        anchor = session.get(service.Subject, before)
+        if anchor is None or anchor.owner_agency_id != caller.agency_id:
+            raise NotFound("unknown_subject")
+        query = query.where(tuple_(service.Subject.created_at, service.Subject.id)
+                            < tuple_(anchor.created_at, anchor.id))
+    rows = session.scalars(query.order_by(service.Subject.created_at.desc(), service.Subject.id.desc()).limit(limit))
+    now = ctx.clock.now()
+    return [SubjectOut.of(subject, now) for subject in rows]

@@ -33,10 +33,11 @@ def template_msgids() -> list[str]:
 
 def shared_catalogue_msgids() -> set[str]:
     """Msgids of the other templates that share the catalogue (the person's portal pages, the console's
-    consent page)."""
+    consent page, the agency workspace)."""
     found: set[str] = set()
-    console = i18n.TEMPLATE_DIR / "console" / "consent.html"
-    for path in [*sorted((i18n.TEMPLATE_DIR / "portal").glob("*.html")), console]:
+    paths = [*(i18n.TEMPLATE_DIR / "portal").glob("*.html"), *(i18n.TEMPLATE_DIR / "workspace").glob("*.html"),
+             i18n.TEMPLATE_DIR / "console" / "consent.html"]
+    for path in sorted(paths):
         found.update(str(m) for _, m, _, _ in extract_from_file("jinja2", str(path),
                                                                 options={"extensions": "jinja2.ext.i18n"}))
     return found

@@ -63,6 +63,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     # Subjects and consents (tests/consent). "create" makes an object owned by the caller and names
     # nobody else's (tests/consent/test_subjects_api.py checks the new subject is the caller's alone).
     ("POST", "/v1/subjects"): ("create", None),
+    # Issue 20: lists the caller's own subjects only (tests/workspace/test_people_api.py), like the inbox.
+    ("GET", "/v1/subjects"): ("directory", None),
     ("GET", "/v1/subjects/{subject_id}"): ("owned", None),
     ("POST", "/v1/subjects/{subject_id}/attributes"): ("owned", lambda: {
         "changes": {"declined_nrm": True}, "reason": "new_information", "changed_by": _STAFF}),

@@ -54,6 +54,9 @@
     options.challenge = b64u.dec(options.challenge);
     options.user.id = b64u.dec(options.user.id);
     (options.excludeCredentials || []).forEach((c) => { c.id = b64u.dec(c.id); });
+    // PRF (CTAP2 hmac-secret) where the authenticator has it: the workspace keeps the agency key
+    // encrypted under a secret only this passkey can produce.
+    options.extensions = Object.assign({}, options.extensions, { prf: {} });
     const cred = await navigator.credentials.create({ publicKey: options });
     const result = await post("/staff/enrol", { code, password, credential: credentialJSON(cred) });
     document.getElementById("enrol-form").hidden = true;
