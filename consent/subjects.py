@@ -1,11 +1,15 @@
 """Subjects: a pseudonym and the few attributes policy needs, with an append-only change log.
 
 The gateway knows a person only by a random id it issued (``subj_...``). No name, address
-or narrative field exists. Only the agency that created a subject (its owner) may read or
-change it; to everyone else it does not exist. Every change of an attribute, including the
-values set at creation, is an append-only :class:`SubjectAttributeChange` row (who, when,
-why, which attribute, old and new value codes) written in the same transaction as its
-audit entry.
+or narrative field exists, and the quasi-identifiers it is given are kept only as far as a
+policy decision needs them (issue 17): a date of birth becomes the day the person comes of
+age (``adult_on``, all CH1 reads of it; :func:`consent.age.coming_of_age`), and a language tag
+only its language and script (all CR9 and the portal compare, :func:`coarse_language`); the
+region, variants and the birth date itself are never stored, nor written to the change log.
+Only the agency that created a subject (its owner) may read or change it; to everyone else it
+does not exist. Every change of an attribute, including the values set at creation, is an
+append-only :class:`SubjectAttributeChange` row (who, when, why, which attribute, old and new
+value codes) written in the same transaction as its audit entry.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crypto.canonical import canonical_json
 
-from .age import is_child
+from .age import coming_of_age, is_child
 from .audit import Actor, AuditAction, AuditSink
 from .directory import AgencyDirectory, AgencyInfo
 from .errors import Failure, NotFoundError, RefusedError
@@ -41,12 +45,14 @@ from .vocabulary import (
 
 __all__ = [
     "ATTRIBUTES",
+    "STORED_AS",
     "MandatedNoticeSpec",
     "MandatedReporterNotice",
     "Subject",
     "SubjectAttributeChange",
     "attribute_history",
     "change_attributes",
+    "coarse_language",
     "create_subject",
     "get_subject",
     "has_mandated_notice",
@@ -72,12 +78,14 @@ class Subject(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     """Opaque staff id of whoever created it at the owner agency."""
-    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    adult_on: Mapped[date | None] = mapped_column(Date)
+    """The first day the person is 18 (from a date of birth given; the date itself is not kept)."""
     age_band: Mapped[str | None] = mapped_column(String(8))
     age_disputed: Mapped[bool] = mapped_column(default=False)
     age_assessment_outcome: Mapped[str | None] = mapped_column(String(10))
     age_appeal_status: Mapped[str] = mapped_column(String(10), default=AppealStatus.NONE)
     preferred_language: Mapped[str | None] = mapped_column(String(35))
+    """Language and script only (``sr-Latn``; never a region): what CR9 and the portal compare."""
     asylum_claimed: Mapped[bool] = mapped_column(default=False)
     possible_refugee: Mapped[bool] = mapped_column(default=False)
     country_of_origin: Mapped[str | None] = mapped_column(String(2))
@@ -172,6 +180,16 @@ def _opaque_id(value: Any) -> str | None:
     return value
 
 
+def coarse_language(tag: str) -> str:
+    """A BCP 47 tag's language and script subtags only (``ar-SY`` -> ``ar``, ``sr-latn-RS`` -> ``sr-Latn``).
+
+    ``consent.rules.same_language`` compares exactly these, so CR9 decides the same on either.
+    """
+    subtags = tag.split("-")
+    script = next((s for s in subtags[1:] if len(s) == 4 and s.isalpha()), None)
+    return subtags[0].lower() + (f"-{script.title()}" if script else "")
+
+
 def _language(value: Any) -> str | None:
     if value is None:
         return None
@@ -181,7 +199,7 @@ def _language(value: Any) -> str | None:
     if not (parts[0].isalpha() and 2 <= len(parts[0]) <= 3) or not all(p.isalnum() and 1 <= len(p) <= 8
                                                                        for p in parts[1:]):
         raise ValueError
-    return value
+    return coarse_language(value)
 
 
 def _country(value: Any) -> str | None:
@@ -225,9 +243,18 @@ def _open_cases(value: Any) -> list[dict[str, str]]:
     return [{"recipient_agency_id": i} for i in sorted(i for i in ids if i)]
 
 
-#: Every attribute a subject has, with the check that normalises a new value (ValueError if invalid).
+def _coming_of_age(value: Any) -> date | None:
+    born = _date(value)
+    return None if born is None else coming_of_age(born)
+
+
+#: Attributes given that are stored as another: the name stored, and the conversion.
+STORED_AS: dict[str, str] = {"date_of_birth": "adult_on"}
+
+#: Every attribute a subject may be given, with the check that normalises a new value (ValueError if
+#: invalid) into what is stored (under :data:`STORED_AS`'s name where it differs).
 ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
-    "date_of_birth": _date,
+    "date_of_birth": _coming_of_age,
     "age_band": _optional_code(AgeBand),
     "age_disputed": _bool,
     "age_assessment_outcome": _optional_code(AgeOutcome),
@@ -255,7 +282,7 @@ ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
 }
 
 _DEFAULTS: dict[str, Any] = {
-    "date_of_birth": None, "age_band": None, "age_disputed": False, "age_assessment_outcome": None,
+    "adult_on": None, "age_band": None, "age_disputed": False, "age_assessment_outcome": None,
     "age_appeal_status": str(AppealStatus.NONE), "preferred_language": None, "asylum_claimed": False,
     "possible_refugee": False, "country_of_origin": None, "guardian_advocate_id": None,
     "guardian_advocate_agency_id": None, "parental_guardian_id": None, "guardian_suspected": False,
@@ -282,7 +309,7 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
             failures.append(Failure("unknown_attribute", "CR4", name))
             continue
         try:
-            clean[name] = check(value)
+            clean[STORED_AS.get(name, name)] = check(value)
         except (ValueError, TypeError):
             failures.append(Failure("invalid_attribute", "CR4", name))
     agency_refs = [("placement_agency_id", clean.get("placement_agency_id")),
@@ -364,7 +391,7 @@ def _add_notice(session: Session, subject_id: str, agency_id: str, spec: Mandate
     notice = MandatedReporterNotice(
         id="mrn_" + secrets.token_urlsafe(12), subject_id=subject_id, agency_id=agency_id,
         given_at=spec.given_at, given_by=spec.given_by, notice_version=spec.notice_version,
-        language=spec.language, recorded_at=now,
+        language=coarse_language(spec.language), recorded_at=now,
     )
     session.add(notice)
     return notice

@@ -150,7 +150,8 @@ class SubjectOut(BaseModel):
     owner_agency_id: str
     created_at: datetime
     is_child: bool
-    date_of_birth: date | None
+    adult_on: date | None = Field(description="The first day the person is 18, from the date of birth given "
+                                                  "(the gateway keeps no date of birth).")
     age_band: str | None
     age_disputed: bool
     age_assessment_outcome: str | None
@@ -180,7 +181,7 @@ class SubjectOut(BaseModel):
     def of(cls, s: Subject, now: datetime) -> SubjectOut:
         return cls(
             id=s.id, owner_agency_id=s.owner_agency_id, created_at=s.created_at, is_child=is_child(s, now),
-            date_of_birth=s.date_of_birth, age_band=s.age_band, age_disputed=s.age_disputed,
+            adult_on=s.adult_on, age_band=s.age_band, age_disputed=s.age_disputed,
             age_assessment_outcome=s.age_assessment_outcome, age_appeal_status=s.age_appeal_status,
             preferred_language=s.preferred_language, asylum_claimed=s.asylum_claimed,
             possible_refugee=s.possible_refugee, country_of_origin=s.country_of_origin,

@@ -23,10 +23,15 @@ ANONYMOUS_PAGES = ("/p/", "/p/?left=1", "/p/past", "/p/shared", "/p/rules", "/p/
                    "/p/complaint", "/p/s/portal.css", "/p/s/nothing", "/portal")
 
 
+SCHEDULED = {"audit_checkpoints"}
+"""Written by the gateway's own timer (a checkpoint of the log every few seconds), never by a visitor:
+a checkpoint commits to the entries there are, so the test shows the log did not grow instead."""
+
+
 def _row_counts(ctx: GatewayContext) -> dict[str, int]:
     with ctx.sessions() as session:
         return {name: int(session.scalar(select(func.count()).select_from(table)) or 0)
-                for name, table in sorted(metadata.tables.items())}
+                for name, table in sorted(metadata.tables.items()) if name not in SCHEDULED}
 
 
 def test_many_anonymous_reads_write_no_row(client: TestClient, person: PortalPerson, ctx: GatewayContext,

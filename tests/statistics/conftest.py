@@ -39,7 +39,7 @@ def seed_cases(ctx: GatewayContext, n: int, *, seed: int = 7) -> Cases:
             created = now - timedelta(days=rng.randrange(0, 200))
             subject = Subject(
                 id=f"subj_stats_{i:04d}", owner_agency_id="ngo", created_at=created, created_by="caseworker-1",
-                date_of_birth=date(1990 + rng.randrange(0, 20), 1 + rng.randrange(12), 1 + rng.randrange(28)),
+                adult_on=date(2008 + rng.randrange(0, 20), 1 + rng.randrange(12), 1 + rng.randrange(28)),
                 age_band=None, age_disputed=False, age_assessment_outcome=None, age_appeal_status="none",
                 preferred_language="en", asylum_claimed=False, possible_refugee=False,
                 country_of_origin=rng.choice(["NG", "RO", "VN", "AL", "ER", "NL"]), guardian_advocate_id=None,
@@ -53,7 +53,7 @@ def seed_cases(ctx: GatewayContext, n: int, *, seed: int = 7) -> Cases:
             session.flush()
             ids.append(subject.id)
             record(session, AuditEvent(AuditTag.SUBJECT_CREATE, subject_id=subject.id,
-                                       details={"attributes": ["date_of_birth"]}), actor=ngo, at=created)
+                                       details={"attributes": ["adult_on"]}), actor=ngo, at=created)
             for _ in range(rng.randrange(1, 4)):
                 record(session, AuditEvent(AuditTag.POLICY_DECISION, decision="allow", subject_id=subject.id,
                                            purpose="shelter", recipient_agency_id="shelter",
