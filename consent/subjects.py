@@ -30,6 +30,7 @@ from .audit import Actor, AuditAction, AuditSink
 from .directory import AgencyDirectory, AgencyInfo
 from .errors import Failure, NotFoundError, RefusedError
 from .orm import Base
+from .placement import placement_ref
 from .vocabulary import (
     AgeBand,
     AgeOutcome,
@@ -100,7 +101,8 @@ class Subject(Base):
     cj_role: Mapped[str] = mapped_column(String(12), default=CJRole.NONE)
     open_cases: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     """[{"recipient_agency_id"}]: agencies holding an open criminal case (CR15)."""
-    placement_agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
+    placement_ref: Mapped[str | None] = mapped_column(String(44))
+    """A keyed reference to the agency the person is placed at (:mod:`consent.placement`), never its id."""
     nrm_referred_at: Mapped[datetime | None]
     """When the referral into the National Referral Mechanism (Stage 1) was made: starts the timers."""
     stage1_outcome: Mapped[str | None] = mapped_column(String(8))
@@ -249,7 +251,7 @@ def _coming_of_age(value: Any) -> date | None:
 
 
 #: Attributes given that are stored as another: the name stored, and the conversion.
-STORED_AS: dict[str, str] = {"date_of_birth": "adult_on"}
+STORED_AS: dict[str, str] = {"date_of_birth": "adult_on", "placement_agency_id": "placement_ref"}
 
 #: Every attribute a subject may be given, with the check that normalises a new value (ValueError if
 #: invalid) into what is stored (under :data:`STORED_AS`'s name where it differs).
@@ -287,7 +289,7 @@ _DEFAULTS: dict[str, Any] = {
     "possible_refugee": False, "country_of_origin": None, "guardian_advocate_id": None,
     "guardian_advocate_agency_id": None, "parental_guardian_id": None, "guardian_suspected": False,
     "declined_nrm": False, "capacity": {},
-    "cj_role": str(CJRole.NONE), "open_cases": [], "placement_agency_id": None,
+    "cj_role": str(CJRole.NONE), "open_cases": [], "placement_ref": None,
     "nrm_referred_at": None, "stage1_outcome": None, "stage1_decided_at": None, "stage2_outcome": None,
     "stage2_decided_at": None, "sex": None, "exploitation_type": None,
 }
@@ -300,7 +302,8 @@ def _value_code(value: Any) -> str:
     return canonical_json(value).decode()
 
 
-def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[str, Any]:
+def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory, subject_id: str,
+               placement_key: bytes | None) -> dict[str, Any]:
     failures: list[Failure] = []
     clean: dict[str, Any] = {}
     for name, value in changes.items():
@@ -312,7 +315,7 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
             clean[STORED_AS.get(name, name)] = check(value)
         except (ValueError, TypeError):
             failures.append(Failure("invalid_attribute", "CR4", name))
-    agency_refs = [("placement_agency_id", clean.get("placement_agency_id")),
+    agency_refs = [("placement_agency_id", clean.get("placement_ref")),
                    ("guardian_advocate_agency_id", clean.get("guardian_advocate_agency_id"))]
     agency_refs += [("open_cases", c["recipient_agency_id"]) for c in clean.get("open_cases", [])]
     for field, agency_id in agency_refs:
@@ -320,6 +323,10 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
             failures.append(Failure("unknown_agency", "CR15", field))
     if failures:
         raise RefusedError(failures)
+    if clean.get("placement_ref") is not None:  # checked above as an agency id; stored only as a keyed reference
+        if placement_key is None:
+            raise ValueError("a placement needs the gateway's placement key")
+        clean["placement_ref"] = placement_ref(placement_key, subject_id, clean["placement_ref"])
     return clean
 
 
@@ -407,15 +414,19 @@ def create_subject(
     now: datetime,
     audit: AuditSink,
     mandated_notice: MandatedNoticeSpec | None = None,
+    placement_key: bytes | None = None,
 ) -> Subject:
-    """Create a subject owned by ``owner``; at a mandated reporter, only with the notice (CR8, S09)."""
+    """Create a subject owned by ``owner``; at a mandated reporter, only with the notice (CR8, S09).
+
+    ``placement_key`` (:mod:`consent.placement`) is needed when a placement is given."""
     if owner.mandated_reporter and mandated_notice is None:
         raise RefusedError([Failure("mandated_reporter_notice_missing", "CR8", "mandated_reporter_notice")])
-    clean = _normalise(attributes, directory)
+    subject_id = new_subject_id()
+    clean = _normalise(attributes, directory, subject_id, placement_key)
     values = {**_DEFAULTS, **clean}
     _check_nrm(values, now)
     _check_caseload(session, values["guardian_advocate_id"], None)
-    subject = Subject(id=new_subject_id(), owner_agency_id=owner.id, created_at=now,
+    subject = Subject(id=subject_id, owner_agency_id=owner.id, created_at=now,
                       created_by=actor.user or "unknown", **values)
     session.add(subject)
     session.flush()
@@ -460,12 +471,13 @@ def change_attributes(
     actor: Actor,
     now: datetime,
     audit: AuditSink,
+    placement_key: bytes | None = None,
 ) -> list[SubjectAttributeChange]:
     """Apply ``changes``; each attribute whose value differs gets a change row and the audit entry."""
     subject = get_subject(session, subject_id, agency_id=agency_id, lock=True)
     if not changes:
         raise RefusedError([Failure("no_changes", "CR4", "changes")])
-    clean = _normalise(changes, directory)
+    clean = _normalise(changes, directory, subject.id, placement_key)
     if any(name in clean for name in _NRM):
         _check_nrm({name: clean.get(name, getattr(subject, name)) for name in _NRM}, now)
     if clean.get("guardian_advocate_id") not in (None, subject.guardian_advocate_id):

@@ -168,7 +168,8 @@ class SubjectOut(BaseModel):
     capacity: dict[str, str]
     cj_role: str
     open_cases: list[dict[str, str]]
-    placement_agency_id: str | None
+    placement_recorded: bool = Field(description="Whether a placement is recorded; the gateway keeps only a keyed "
+                                                 "reference to the agency, never its id.")
     nrm_referred_at: datetime | None
     stage1_outcome: str | None
     stage1_decided_at: datetime | None
@@ -188,7 +189,7 @@ class SubjectOut(BaseModel):
             guardian_advocate_id=s.guardian_advocate_id, guardian_advocate_agency_id=s.guardian_advocate_agency_id,
             parental_guardian_id=s.parental_guardian_id,
             guardian_suspected=s.guardian_suspected, declined_nrm=s.declined_nrm, capacity=dict(s.capacity),
-            cj_role=s.cj_role, open_cases=list(s.open_cases), placement_agency_id=s.placement_agency_id,
+            cj_role=s.cj_role, open_cases=list(s.open_cases), placement_recorded=s.placement_ref is not None,
             nrm_referred_at=s.nrm_referred_at, stage1_outcome=s.stage1_outcome,
             stage1_decided_at=s.stage1_decided_at, stage2_outcome=s.stage2_outcome,
             stage2_decided_at=s.stage2_decided_at, sex=s.sex, exploitation_type=s.exploitation_type,
