@@ -44,7 +44,7 @@ def seed_cases(ctx: GatewayContext, n: int, *, seed: int = 7) -> Cases:
                 preferred_language="en", asylum_claimed=False, possible_refugee=False,
                 country_of_origin=rng.choice(["NG", "RO", "VN", "AL", "ER", "NL"]), guardian_advocate_id=None,
                 guardian_advocate_agency_id=None, parental_guardian_id=None, guardian_suspected=False,
-                declined_nrm=False, capacity={}, cj_role="none", open_cases=[], placement_agency_id=None,
+                declined_nrm=False, capacity={}, cj_role="none", open_cases=[], placement_ref=None,
                 nrm_referred_at=None, stage1_outcome=None, stage1_decided_at=None, stage2_outcome=None,
                 stage2_decided_at=None, sex=rng.choice(["female", "female", "male"]),
                 exploitation_type=rng.choice(["sexual", "labour"]),
