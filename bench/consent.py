@@ -60,10 +60,10 @@ def _ts(moment: datetime) -> str:
 
 # Named, so that columns added later (nullable, or with a default) need no change here.
 SUBJECT_COLUMNS = (
-    "id, owner_agency_id, created_at, created_by, date_of_birth, age_band, age_disputed, age_assessment_outcome, "
+    "id, owner_agency_id, created_at, created_by, adult_on, age_band, age_disputed, age_assessment_outcome, "
     "age_appeal_status, preferred_language, asylum_claimed, possible_refugee, country_of_origin, "
     "guardian_advocate_id, parental_guardian_id, guardian_suspected, declined_nrm, capacity, cj_role, open_cases, "
-    "placement_agency_id"
+    "placement_ref"
 )
 
 

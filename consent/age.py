@@ -2,7 +2,9 @@
 
 A person is processed as a child when
 
-- a date of birth or an age band says they are under 18 at the moment of the decision, or
+- the day they come of age (``adult_on``: the first day they are 18, all the gateway keeps of a
+  date of birth, see :func:`coming_of_age`) has not yet begun, or an age band says they are under
+  18, at the moment of the decision, or
 - their age is disputed, until an assessment outcome of ``adult`` is recorded *and* every
   appeal is exhausted (a pending appeal keeps the child policy set, CH1b), or
 - nothing about their age is known at all ("where there is doubt ... treated as a child",
@@ -27,7 +29,7 @@ class AgeFacts(Protocol):
     """The subject attributes the presumption reads."""
 
     @property
-    def date_of_birth(self) -> date | None: ...
+    def adult_on(self) -> date | None: ...
     @property
     def age_band(self) -> str | None: ...
     @property
@@ -44,6 +46,26 @@ def age_on(date_of_birth: date, day: date) -> int:
     return day.year - date_of_birth.year - (0 if had_birthday else 1)
 
 
+def coming_of_age(date_of_birth: date) -> date:
+    """The first day the person is 18 (:func:`age_on` is 18 from then on): 29 February -> 1 March.
+
+    The gateway stores this instead of the date of birth: it is all CH1 needs (``age_on(dob, day)
+    < 18`` exactly when ``day < coming_of_age(dob)``), and it is the policy's only use of the date.
+    """
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + ADULT_AGE)
+    except ValueError:  # 29 February, and the 18th birthday falls in a common year
+        return date(date_of_birth.year + ADULT_AGE, 3, 1)
+
+
+def age_from_adult_on(adult_on: date, day: date) -> int:
+    """Completed years on ``day`` of someone who comes of age on ``adult_on`` (for coarse age bands).
+
+    Exact except on 29 February of a leap year for a person born on 29 February (one year less).
+    """
+    return age_on(date(adult_on.year - ADULT_AGE, adult_on.month, adult_on.day), day)
+
+
 def age_dispute_resolved_as_adult(subject: AgeFacts) -> bool:
     """CH1: only an ``adult`` outcome with appeals exhausted ends the dispute's presumption."""
     return (
@@ -58,16 +80,16 @@ def is_child(subject: AgeFacts, at: datetime) -> bool:
         raise ValueError("naive datetime refused")
     if subject.age_disputed and not age_dispute_resolved_as_adult(subject):
         return True
-    if subject.date_of_birth is not None:
+    if subject.adult_on is not None:
         local_day = (at - _WESTERNMOST_OFFSET).date()
-        if age_on(subject.date_of_birth, local_day) < ADULT_AGE:
+        if local_day < subject.adult_on:
             return True
     if subject.age_band is not None and subject.age_band in CHILD_AGE_BANDS:
         return True
     # Doubt about age is resolved in favour of childhood: nothing known about the age (no date
     # of birth, no band, no concluded assessment) means child.
     return (
-        subject.date_of_birth is None
+        subject.adult_on is None
         and subject.age_band is None
         and not age_dispute_resolved_as_adult(subject)
     )

@@ -47,8 +47,12 @@ __all__ = [
 ]
 
 
-def subject_fragment(subject: Subject, at: datetime) -> dict[str, Any]:
-    """The ``subject`` fragment, with ``is_child`` evaluated at ``at`` (CH1)."""
+def subject_fragment(subject: Subject, at: datetime, *, placement_agency_id: str | None = None) -> dict[str, Any]:
+    """The ``subject`` fragment, with ``is_child`` evaluated at ``at`` (CH1).
+
+    The subject row holds only a keyed reference to the placement (:mod:`consent.placement`): the
+    caller, which holds the key, passes ``placement_agency_id`` = the request's recipient when the
+    recipient is the placement (all ``firewalls.rego`` compares), None otherwise."""
     return {
         "id": subject.id,
         "is_child": is_child(subject, at),
@@ -57,7 +61,7 @@ def subject_fragment(subject: Subject, at: datetime) -> dict[str, Any]:
         "possible_refugee": bool(subject.possible_refugee),
         "country_of_origin": subject.country_of_origin,
         "declined_nrm": bool(subject.declined_nrm),
-        "placement_agency_id": subject.placement_agency_id,
+        "placement_agency_id": placement_agency_id,
         "guardian_advocate_id": subject.guardian_advocate_id,
         "guardian_advocate_agency_id": subject.guardian_advocate_agency_id,
         "guardian_suspected": bool(subject.guardian_suspected),
@@ -137,9 +141,9 @@ def consents_fragment(
     ]
 
 
-def subject_document(subject: Subject, at: datetime) -> dict[str, Any]:
+def subject_document(subject: Subject, at: datetime, *, placement_agency_id: str | None = None) -> dict[str, Any]:
     """Alias of :func:`subject_fragment` (the name the exchange adapter uses)."""
-    return subject_fragment(subject, at)
+    return subject_fragment(subject, at, placement_agency_id=placement_agency_id)
 
 
 def consent_documents(records: Iterable[ConsentRecord]) -> list[dict[str, Any]]:

@@ -1,11 +1,15 @@
 """Subjects: a pseudonym and the few attributes policy needs, with an append-only change log.
 
 The gateway knows a person only by a random id it issued (``subj_...``). No name, address
-or narrative field exists. Only the agency that created a subject (its owner) may read or
-change it; to everyone else it does not exist. Every change of an attribute, including the
-values set at creation, is an append-only :class:`SubjectAttributeChange` row (who, when,
-why, which attribute, old and new value codes) written in the same transaction as its
-audit entry.
+or narrative field exists, and the quasi-identifiers it is given are kept only as far as a
+policy decision needs them (issue 17): a date of birth becomes the day the person comes of
+age (``adult_on``, all CH1 reads of it; :func:`consent.age.coming_of_age`), and a language tag
+only its language and script (all CR9 and the portal compare, :func:`coarse_language`); the
+region, variants and the birth date itself are never stored, nor written to the change log.
+Only the agency that created a subject (its owner) may read or change it; to everyone else it
+does not exist. Every change of an attribute, including the values set at creation, is an
+append-only :class:`SubjectAttributeChange` row (who, when, why, which attribute, old and new
+value codes) written in the same transaction as its audit entry.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crypto.canonical import canonical_json
 
-from .age import is_child
+from .age import coming_of_age, is_child
 from .audit import Actor, AuditAction, AuditSink
 from .directory import AgencyDirectory, AgencyInfo
 from .errors import Failure, NotFoundError, RefusedError
 from .orm import Base
+from .placement import placement_ref
 from .vocabulary import (
     AgeBand,
     AgeOutcome,
@@ -41,12 +46,14 @@ from .vocabulary import (
 
 __all__ = [
     "ATTRIBUTES",
+    "STORED_AS",
     "MandatedNoticeSpec",
     "MandatedReporterNotice",
     "Subject",
     "SubjectAttributeChange",
     "attribute_history",
     "change_attributes",
+    "coarse_language",
     "create_subject",
     "get_subject",
     "has_mandated_notice",
@@ -72,12 +79,14 @@ class Subject(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     """Opaque staff id of whoever created it at the owner agency."""
-    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    adult_on: Mapped[date | None] = mapped_column(Date)
+    """The first day the person is 18 (from a date of birth given; the date itself is not kept)."""
     age_band: Mapped[str | None] = mapped_column(String(8))
     age_disputed: Mapped[bool] = mapped_column(default=False)
     age_assessment_outcome: Mapped[str | None] = mapped_column(String(10))
     age_appeal_status: Mapped[str] = mapped_column(String(10), default=AppealStatus.NONE)
     preferred_language: Mapped[str | None] = mapped_column(String(35))
+    """Language and script only (``sr-Latn``; never a region): what CR9 and the portal compare."""
     asylum_claimed: Mapped[bool] = mapped_column(default=False)
     possible_refugee: Mapped[bool] = mapped_column(default=False)
     country_of_origin: Mapped[str | None] = mapped_column(String(2))
@@ -92,7 +101,8 @@ class Subject(Base):
     cj_role: Mapped[str] = mapped_column(String(12), default=CJRole.NONE)
     open_cases: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     """[{"recipient_agency_id"}]: agencies holding an open criminal case (CR15)."""
-    placement_agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
+    placement_ref: Mapped[str | None] = mapped_column(String(44))
+    """A keyed reference to the agency the person is placed at (:mod:`consent.placement`), never its id."""
     nrm_referred_at: Mapped[datetime | None]
     """When the referral into the National Referral Mechanism (Stage 1) was made: starts the timers."""
     stage1_outcome: Mapped[str | None] = mapped_column(String(8))
@@ -172,6 +182,16 @@ def _opaque_id(value: Any) -> str | None:
     return value
 
 
+def coarse_language(tag: str) -> str:
+    """A BCP 47 tag's language and script subtags only (``ar-SY`` -> ``ar``, ``sr-latn-RS`` -> ``sr-Latn``).
+
+    ``consent.rules.same_language`` compares exactly these, so CR9 decides the same on either.
+    """
+    subtags = tag.split("-")
+    script = next((s for s in subtags[1:] if len(s) == 4 and s.isalpha()), None)
+    return subtags[0].lower() + (f"-{script.title()}" if script else "")
+
+
 def _language(value: Any) -> str | None:
     if value is None:
         return None
@@ -181,7 +201,7 @@ def _language(value: Any) -> str | None:
     if not (parts[0].isalpha() and 2 <= len(parts[0]) <= 3) or not all(p.isalnum() and 1 <= len(p) <= 8
                                                                        for p in parts[1:]):
         raise ValueError
-    return value
+    return coarse_language(value)
 
 
 def _country(value: Any) -> str | None:
@@ -225,9 +245,18 @@ def _open_cases(value: Any) -> list[dict[str, str]]:
     return [{"recipient_agency_id": i} for i in sorted(i for i in ids if i)]
 
 
-#: Every attribute a subject has, with the check that normalises a new value (ValueError if invalid).
+def _coming_of_age(value: Any) -> date | None:
+    born = _date(value)
+    return None if born is None else coming_of_age(born)
+
+
+#: Attributes given that are stored as another: the name stored, and the conversion.
+STORED_AS: dict[str, str] = {"date_of_birth": "adult_on", "placement_agency_id": "placement_ref"}
+
+#: Every attribute a subject may be given, with the check that normalises a new value (ValueError if
+#: invalid) into what is stored (under :data:`STORED_AS`'s name where it differs).
 ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
-    "date_of_birth": _date,
+    "date_of_birth": _coming_of_age,
     "age_band": _optional_code(AgeBand),
     "age_disputed": _bool,
     "age_assessment_outcome": _optional_code(AgeOutcome),
@@ -255,12 +284,12 @@ ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
 }
 
 _DEFAULTS: dict[str, Any] = {
-    "date_of_birth": None, "age_band": None, "age_disputed": False, "age_assessment_outcome": None,
+    "adult_on": None, "age_band": None, "age_disputed": False, "age_assessment_outcome": None,
     "age_appeal_status": str(AppealStatus.NONE), "preferred_language": None, "asylum_claimed": False,
     "possible_refugee": False, "country_of_origin": None, "guardian_advocate_id": None,
     "guardian_advocate_agency_id": None, "parental_guardian_id": None, "guardian_suspected": False,
     "declined_nrm": False, "capacity": {},
-    "cj_role": str(CJRole.NONE), "open_cases": [], "placement_agency_id": None,
+    "cj_role": str(CJRole.NONE), "open_cases": [], "placement_ref": None,
     "nrm_referred_at": None, "stage1_outcome": None, "stage1_decided_at": None, "stage2_outcome": None,
     "stage2_decided_at": None, "sex": None, "exploitation_type": None,
 }
@@ -273,7 +302,8 @@ def _value_code(value: Any) -> str:
     return canonical_json(value).decode()
 
 
-def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[str, Any]:
+def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory, subject_id: str,
+               placement_key: bytes | None) -> dict[str, Any]:
     failures: list[Failure] = []
     clean: dict[str, Any] = {}
     for name, value in changes.items():
@@ -282,10 +312,10 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
             failures.append(Failure("unknown_attribute", "CR4", name))
             continue
         try:
-            clean[name] = check(value)
+            clean[STORED_AS.get(name, name)] = check(value)
         except (ValueError, TypeError):
             failures.append(Failure("invalid_attribute", "CR4", name))
-    agency_refs = [("placement_agency_id", clean.get("placement_agency_id")),
+    agency_refs = [("placement_agency_id", clean.get("placement_ref")),
                    ("guardian_advocate_agency_id", clean.get("guardian_advocate_agency_id"))]
     agency_refs += [("open_cases", c["recipient_agency_id"]) for c in clean.get("open_cases", [])]
     for field, agency_id in agency_refs:
@@ -293,6 +323,10 @@ def _normalise(changes: Mapping[str, Any], directory: AgencyDirectory) -> dict[s
             failures.append(Failure("unknown_agency", "CR15", field))
     if failures:
         raise RefusedError(failures)
+    if clean.get("placement_ref") is not None:  # checked above as an agency id; stored only as a keyed reference
+        if placement_key is None:
+            raise ValueError("a placement needs the gateway's placement key")
+        clean["placement_ref"] = placement_ref(placement_key, subject_id, clean["placement_ref"])
     return clean
 
 
@@ -364,7 +398,7 @@ def _add_notice(session: Session, subject_id: str, agency_id: str, spec: Mandate
     notice = MandatedReporterNotice(
         id="mrn_" + secrets.token_urlsafe(12), subject_id=subject_id, agency_id=agency_id,
         given_at=spec.given_at, given_by=spec.given_by, notice_version=spec.notice_version,
-        language=spec.language, recorded_at=now,
+        language=coarse_language(spec.language), recorded_at=now,
     )
     session.add(notice)
     return notice
@@ -380,15 +414,19 @@ def create_subject(
     now: datetime,
     audit: AuditSink,
     mandated_notice: MandatedNoticeSpec | None = None,
+    placement_key: bytes | None = None,
 ) -> Subject:
-    """Create a subject owned by ``owner``; at a mandated reporter, only with the notice (CR8, S09)."""
+    """Create a subject owned by ``owner``; at a mandated reporter, only with the notice (CR8, S09).
+
+    ``placement_key`` (:mod:`consent.placement`) is needed when a placement is given."""
     if owner.mandated_reporter and mandated_notice is None:
         raise RefusedError([Failure("mandated_reporter_notice_missing", "CR8", "mandated_reporter_notice")])
-    clean = _normalise(attributes, directory)
+    subject_id = new_subject_id()
+    clean = _normalise(attributes, directory, subject_id, placement_key)
     values = {**_DEFAULTS, **clean}
     _check_nrm(values, now)
     _check_caseload(session, values["guardian_advocate_id"], None)
-    subject = Subject(id=new_subject_id(), owner_agency_id=owner.id, created_at=now,
+    subject = Subject(id=subject_id, owner_agency_id=owner.id, created_at=now,
                       created_by=actor.user or "unknown", **values)
     session.add(subject)
     session.flush()
@@ -433,12 +471,13 @@ def change_attributes(
     actor: Actor,
     now: datetime,
     audit: AuditSink,
+    placement_key: bytes | None = None,
 ) -> list[SubjectAttributeChange]:
     """Apply ``changes``; each attribute whose value differs gets a change row and the audit entry."""
     subject = get_subject(session, subject_id, agency_id=agency_id, lock=True)
     if not changes:
         raise RefusedError([Failure("no_changes", "CR4", "changes")])
-    clean = _normalise(changes, directory)
+    clean = _normalise(changes, directory, subject.id, placement_key)
     if any(name in clean for name in _NRM):
         _check_nrm({name: clean.get(name, getattr(subject, name)) for name in _NRM}, now)
     if clean.get("guardian_advocate_id") not in (None, subject.guardian_advocate_id):

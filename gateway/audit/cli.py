@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from consent.clock import SystemClock
@@ -28,7 +29,8 @@ from crypto.keys import load_signing_seed, signing_public_key
 from .. import db
 from ..settings import Settings
 from ..store_check import StoreUnavailable, require_store
-from . import checkpoints
+from . import checkpoints, redaction
+from .log import Actor
 from .notes import NoteSigner, parse_witnesses
 from .verify import VerificationReport, record_verification, verify_database
 from .witnessed import WitnessHead, verify_witnessed
@@ -225,3 +227,35 @@ def latest(data_dir: DataDir = None) -> None:
     if found is None:
         _fail("no checkpoint yet")
     out.print_json(json.dumps(found.to_json()))
+
+
+@app.command("redact-preview-hashes")
+def redact_preview_hashes(
+    data_dir: DataDir = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the entries that would be redacted.")] = False,
+) -> None:
+    """Remove the unkeyed preview hashes old entries hold (run as the tables' owner); the log still verifies.
+
+    Each entry keeps its leaf hash; its entry id is replaced too (the leaf would otherwise confirm a
+    guessed preview), and one ``audit:log:redact`` entry records the batch (gateway.audit.redaction).
+    """
+    settings = _settings(data_dir)
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        with db.make_sessionmaker(engine)() as session, session.begin():
+            found = redaction.preview_hash_redactions(session)
+            if dry_run or not found:
+                out.print(f"{len(found)} entries hold an unkeyed preview hash")
+                return
+            try:
+                batch = redaction.redact_entries(session, found, reason=redaction.PREVIEW_HASH_REASON,
+                                                 actor=Actor.system(), at=SystemClock().now())
+            except redaction.RedactionRefused as exc:
+                _fail(f"nothing redacted: {exc}")
+            except DBAPIError as exc:
+                _fail(f"nothing redacted: the database refused ({type(exc.orig).__name__}); run this as the "
+                      "audit tables' owner, not as the gateway's role")
+    finally:
+        engine.dispose()
+    assert batch is not None
+    out.print(f"redacted {len(batch.seqs)} entries; recorded as seq {batch.recorded_seq} (batch {batch.batch_id})")

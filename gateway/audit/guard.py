@@ -25,6 +25,29 @@ KEY_TABLE = "agency_keys"
 KEY_IMMUTABLE_COLUMNS = ("id", "agency_id", "kind", "public_key", "fingerprint", "created_at")
 KEY_STATUS_COLUMNS = ("status", "verified_at", "verified_by", "revoked_at", "revoked_reason")
 APP_ROLE = "gateway_app"
+REDACTION_TABLE = "audit_redactions"
+"""Append-only too, from migration 0017 (gateway.audit.redaction): guarded only where it exists."""
+
+
+def _append_only_statement(table: str, verb: str) -> tuple[str, str]:
+    name = f"{table}_refuse_{verb.lower()}"
+    return name, (f"CREATE TRIGGER {name} BEFORE {verb} ON {table} BEGIN "
+                  f"SELECT RAISE(ABORT, '{table} is append-only'); END")
+
+
+def _sqlite_table_exists(conn: Connection, table: str) -> bool:
+    return conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :t"),
+                        {"t": table}).first() is not None
+
+
+def install_redaction_guard(conn: Connection) -> None:
+    """Make ``audit_redactions`` append-only like the audit tables (migration 0017)."""
+    if conn.dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            conn.execute(text(_append_only_statement(REDACTION_TABLE, verb)[1]))
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text(f"DO $$ BEGIN IF to_regrole('{APP_ROLE}') IS NOT NULL THEN "
+                          f"REVOKE UPDATE, DELETE, TRUNCATE ON {REDACTION_TABLE} FROM {APP_ROLE}; END IF; END $$"))
 
 
 def _sqlite_triggers() -> list[tuple[str, str]]:
@@ -46,12 +69,17 @@ def _sqlite_triggers() -> list[tuple[str, str]]:
 def install_sqlite_guards(conn: Connection) -> None:
     for _name, statement in _sqlite_triggers():
         conn.execute(text(statement))
+    if _sqlite_table_exists(conn, REDACTION_TABLE):
+        for verb in ("UPDATE", "DELETE"):
+            conn.execute(text(_append_only_statement(REDACTION_TABLE, verb)[1]))
 
 
 def drop_sqlite_guards(conn: Connection) -> None:
     """What anyone holding the SQLite file can do (tests that play the attacker use it)."""
     for name, _statement in _sqlite_triggers():
         conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+    for verb in ("UPDATE", "DELETE"):
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {_append_only_statement(REDACTION_TABLE, verb)[0]}"))
 
 
 def install_postgres_grants(conn: Connection) -> None:
@@ -68,6 +96,8 @@ def install_postgres_grants(conn: Connection) -> None:
     conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}"))
     tables = ", ".join((*APPEND_ONLY_TABLES, KEY_TABLE))
     conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {tables} FROM {APP_ROLE}"))
+    conn.execute(text(f"DO $$ BEGIN IF to_regclass('{REDACTION_TABLE}') IS NOT NULL THEN "
+                      f"REVOKE UPDATE, DELETE, TRUNCATE ON {REDACTION_TABLE} FROM {APP_ROLE}; END IF; END $$"))
     conn.execute(text(f"GRANT UPDATE ({', '.join(KEY_STATUS_COLUMNS)}) ON {KEY_TABLE} TO {APP_ROLE}"))
     conn.execute(text("REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM PUBLIC"))
 

@@ -51,6 +51,7 @@ class AuditTag(StrEnum):
     AUDIT_VIEW = "audit:log:view"
     AUDIT_EXPORT = "audit:log:export"
     AUDIT_VERIFY = "audit:log:verify"
+    AUDIT_REDACT = "audit:log:redact"
     AUDIT_CHECKPOINT = "audit:checkpoint:sign"
     AUDIT_COSIGNATURE_REFUSE = "audit:cosignature:refuse"
     AUDIT_SPLIT_VIEW = "audit:checkpoint:split_view"

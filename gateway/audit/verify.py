@@ -51,6 +51,7 @@ from ..db import READ_ONLY
 from . import sqlite_leaves
 from .leaves import ENTRY_COLUMNS, EntryRow, leaf_matches, select_entry_rows, slow_leaf_hash
 from .models import AuditCheckpoint, AuditEntry, AuditTreeNode, AuditVerification
+from .redaction import Redactions
 from .tree import NodeKey, consistency_plan, fold, perfect_subtrees
 
 __all__ = [
@@ -91,6 +92,8 @@ class VerificationReport:
     entries_checked: int = 0
     nodes_checked: int = 0
     checkpoints_checked: int = 0
+    redacted_entries: int = 0
+    """Entries checked against their proven redaction record instead of their content (:mod:`.redaction`)."""
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -200,9 +203,13 @@ def _chunks_of(rows: Iterable[EntryRow], size: int = 10_000) -> Iterator[HashedC
         yield _hash_chunk(chunk, ordered=False)
 
 
-def _check_leaves(chunks: Iterable[HashedChunk], report: VerificationReport) -> tuple[list[bytes], set[int], bool]:
+def _check_leaves(chunks: Iterable[HashedChunk], report: VerificationReport,
+                  redactions: Redactions | None = None) -> tuple[list[bytes], set[int], bool]:
     """The leaves by position (a placeholder for a deleted entry), the positions that differ, and
-    whether every chunk was exactly the next entries, as stored (leaf ``i`` is then seq ``i``'s)."""
+    whether every chunk was exactly the next entries, as stored (leaf ``i`` is then seq ``i``'s).
+
+    An entry whose content differs from its leaf counts as intact only when a proven redaction
+    record vouches for exactly its current content (:mod:`.redaction`); its kept leaf is used."""
     exact = True
     leaves: list[bytes] = []
     bad: set[int] = set()
@@ -232,7 +239,11 @@ def _check_leaves(chunks: Iterable[HashedChunk], report: VerificationReport) -> 
                 append(_MISSING)
             append(chunk.leaves[i])
             mismatch = chunk.mismatched.get(i)
-            if mismatch is not None:
+            kept = redactions.vouch(mismatch) if mismatch is not None and redactions is not None else None
+            if kept is not None:
+                leaves[-1] = kept
+                report.redacted_entries += 1
+            elif mismatch is not None:
                 bad.add(seq)
                 suspects.append((mismatch, seq))
     for seq in missing:
@@ -362,9 +373,11 @@ def verify_log(
     *,
     external: Sequence[Checkpoint] = (),
     origin: str | None = None,
+    redactions: Redactions | None = None,
 ) -> VerificationReport:
     """Verify everything (see the module docstring). ``rows`` must come in seq order."""
-    return _verify(_chunks_of(rows), _group_nodes(nodes), checkpoints, public_key, external=external, origin=origin)
+    return _verify(_chunks_of(rows), _group_nodes(nodes), checkpoints, public_key, external=external, origin=origin,
+                   redactions=redactions)
 
 
 def _verify(
@@ -376,6 +389,7 @@ def _verify(
     external: Sequence[Checkpoint],
     origin: str | None,
     built: Callable[[int], list[list[bytes]] | None] = lambda size: None,
+    redactions: Redactions | None = None,
 ) -> VerificationReport:
     """Check the leaves, rebuild the tree, compare it with the stored nodes and checkpoints.
 
@@ -386,7 +400,9 @@ def _verify(
     """
     started = time.perf_counter()
     report = VerificationReport()
-    leaves, bad, exact = _check_leaves(hashed, report)
+    for kind, detail, seq in (redactions.problems if redactions is not None else ()):
+        report.add(Problem(kind, detail, seq=seq))
+    leaves, bad, exact = _check_leaves(hashed, report, redactions)
     given = built(len(leaves)) if exact else None
     tree = _Tree(_build_levels(leaves, given or ()))
     report.tree_size = tree.size
@@ -738,7 +754,8 @@ def _verify_sqlite(session: Session, public_key: bytes, *, external: Sequence[Ch
             return stored
 
         chunks = (_resolve(fetch, chunk) for chunk in parts)
-        return _verify(chunks, nodes, stored_checkpoints, public_key, external=external, origin=origin, built=levels)
+        return _verify(chunks, nodes, stored_checkpoints, public_key, external=external, origin=origin, built=levels,
+                       redactions=Redactions.load(fetch))
 
 
 def _cpus() -> int:
@@ -787,10 +804,12 @@ def verify_database(session: Session, public_key: bytes, *, external: Sequence[C
                 processes = [pool.submit(_hash_range, url, lo, hi, batch) for lo, hi in bounds]
                 nodes = _stored_levels(fetch, batch)
                 chunks = (_unpack(f.result()) for f in processes)
-                report = _verify(chunks, nodes, stored_checkpoints, public_key, external=external, origin=origin)
+                report = _verify(chunks, nodes, stored_checkpoints, public_key, external=external, origin=origin,
+                                 redactions=Redactions.load(fetch))
         else:
             report = _verify(_python_chunks(fetch, first, None, batch), _stored_levels(fetch, batch),
-                             stored_checkpoints, public_key, external=external, origin=origin)
+                             stored_checkpoints, public_key, external=external, origin=origin,
+                             redactions=Redactions.load(fetch))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -150,7 +150,8 @@ class SubjectOut(BaseModel):
     owner_agency_id: str
     created_at: datetime
     is_child: bool
-    date_of_birth: date | None
+    adult_on: date | None = Field(description="The first day the person is 18, from the date of birth given "
+                                                  "(the gateway keeps no date of birth).")
     age_band: str | None
     age_disputed: bool
     age_assessment_outcome: str | None
@@ -167,7 +168,8 @@ class SubjectOut(BaseModel):
     capacity: dict[str, str]
     cj_role: str
     open_cases: list[dict[str, str]]
-    placement_agency_id: str | None
+    placement_recorded: bool = Field(description="Whether a placement is recorded; the gateway keeps only a keyed "
+                                                 "reference to the agency, never its id.")
     nrm_referred_at: datetime | None
     stage1_outcome: str | None
     stage1_decided_at: datetime | None
@@ -180,14 +182,14 @@ class SubjectOut(BaseModel):
     def of(cls, s: Subject, now: datetime) -> SubjectOut:
         return cls(
             id=s.id, owner_agency_id=s.owner_agency_id, created_at=s.created_at, is_child=is_child(s, now),
-            date_of_birth=s.date_of_birth, age_band=s.age_band, age_disputed=s.age_disputed,
+            adult_on=s.adult_on, age_band=s.age_band, age_disputed=s.age_disputed,
             age_assessment_outcome=s.age_assessment_outcome, age_appeal_status=s.age_appeal_status,
             preferred_language=s.preferred_language, asylum_claimed=s.asylum_claimed,
             possible_refugee=s.possible_refugee, country_of_origin=s.country_of_origin,
             guardian_advocate_id=s.guardian_advocate_id, guardian_advocate_agency_id=s.guardian_advocate_agency_id,
             parental_guardian_id=s.parental_guardian_id,
             guardian_suspected=s.guardian_suspected, declined_nrm=s.declined_nrm, capacity=dict(s.capacity),
-            cj_role=s.cj_role, open_cases=list(s.open_cases), placement_agency_id=s.placement_agency_id,
+            cj_role=s.cj_role, open_cases=list(s.open_cases), placement_recorded=s.placement_ref is not None,
             nrm_referred_at=s.nrm_referred_at, stage1_outcome=s.stage1_outcome,
             stage1_decided_at=s.stage1_decided_at, stage2_outcome=s.stage2_outcome,
             stage2_decided_at=s.stage2_decided_at, sex=s.sex, exploitation_type=s.exploitation_type,

@@ -13,6 +13,7 @@ from sqlalchemy import select, tuple_
 
 from consent import AuditAction, MandatedNoticeSpec, RefusedError, record_refusal
 from consent import subjects as service
+from consent.placement import PLACEMENT_KEY_LABEL
 
 from ..audit.log import Actor
 from ..deps import Caller, ContextDep, SessionDep, require_scope
@@ -63,6 +64,7 @@ def create_subject(body: SubjectCreate, caller: SubjectWriter, ctx: ContextDep, 
                 subject = service.create_subject(
                     session, owner=owner, attributes=body.attributes.given(), directory=directory, actor=actor,
                     now=ctx.clock.now(), audit=sink, mandated_notice=notice,
+                    placement_key=ctx.at_rest_key(PLACEMENT_KEY_LABEL),
                 )
                 return SubjectOut.of(subject, ctx.clock.now())
         except RefusedError as exc:
@@ -91,6 +93,7 @@ def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectW
             session, subject_id, body.changes.given(), reason=body.reason, agency_id=caller.agency_id,
             directory=RegistryDirectory(session), actor=actor, now=ctx.clock.now(),
             audit=GatewayAuditSink(ctx.clock, _request_id(request)),
+            placement_key=ctx.at_rest_key(PLACEMENT_KEY_LABEL),
         )
         if any(r.attribute in children.REVIEWED_ATTRIBUTES for r in rows):
             # CH7, CH20: a suspected guardian or an age correction tells those concerned at once.

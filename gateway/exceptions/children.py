@@ -105,7 +105,7 @@ def earlier_adult_recipients(session: Session, subject_id: str) -> list[str]:
 
 #: Attributes whose change can make a person a child or a guardian suspect: a change of any of them
 #: runs the reviews below in the same transaction (CH7, CH20).
-REVIEWED_ATTRIBUTES = frozenset({"date_of_birth", "age_band", "age_disputed", "age_assessment_outcome",
+REVIEWED_ATTRIBUTES = frozenset({"adult_on", "age_band", "age_disputed", "age_assessment_outcome",
                                  "age_appeal_status", "guardian_suspected", "parental_guardian_id"})
 
 

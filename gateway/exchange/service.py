@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from connectors.referral import MANIFEST_TYPE, MANIFEST_VERSION
+from consent.placement import PLACEMENT_KEY_LABEL
 from consent.vocabulary import Purpose
 from crypto.canonical import canonical_json
 from crypto.encoding import b64u_decode, b64u_encode
@@ -105,7 +106,8 @@ def _decide(
     subject_row = state.own_subject(session, subject_id, caller.agency_id)
     if subject_row is None:
         raise NotFound("unknown_subject")
-    subject = state.subject_document(subject_row, now)
+    subject = state.subject_document(subject_row, now, recipient_id=recipient_id,
+                                     placement_key=ctx.at_rest_key(PLACEMENT_KEY_LABEL))
     held = _prefetch(session, Agency, {caller.agency_id, recipient_id})  # both agencies, one query
     requester = registry.get_agency(session, caller.agency_id)
     recipient = session.get(Agency, recipient_id)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from consent import policy_view, service
 from consent.notices import notify_person
+from consent.placement import is_placement
 from consent.subjects import Subject
 
 
@@ -27,9 +28,11 @@ def own_subject(session: Session, subject_id: str, agency_id: str) -> Subject | 
     return service.get_subject_for_agency(session, subject_id, agency_id)
 
 
-def subject_document(subject: Subject, now: datetime) -> dict[str, Any]:
-    """The policy's ``subject`` fragment."""
-    return policy_view.subject_document(subject, now)
+def subject_document(subject: Subject, now: datetime, *, recipient_id: str, placement_key: bytes) -> dict[str, Any]:
+    """The policy's ``subject`` fragment for a request to ``recipient_id``: its placement is the recipient
+    when the subject's keyed placement reference is the recipient's (consent.placement), else none."""
+    placed = is_placement(placement_key, subject.id, subject.placement_ref, recipient_id)
+    return policy_view.subject_document(subject, now, placement_agency_id=recipient_id if placed else None)
 
 
 def consents_in_force(session: Session, subject_id: str, now: datetime) -> list[dict[str, Any]]:

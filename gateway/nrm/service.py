@@ -59,7 +59,7 @@ def case_times(session: Session, subject: Subject) -> CaseTimes:
         referred_at=subject.nrm_referred_at, stage1_outcome=subject.stage1_outcome,
         stage1_decided_at=subject.stage1_decided_at, stage2_outcome=subject.stage2_outcome,
         guardian_advocate_since=_in_force_at(session, subject, "guardian_advocate_id", entitlements_due),
-        accommodation_since=_in_force_at(session, subject, "placement_agency_id", entitlements_due),
+        accommodation_since=_in_force_at(session, subject, "placement_ref", entitlements_due),
     )
 
 

@@ -109,15 +109,6 @@ class PortalAuth:
             return None, row, state
         return Person(row.principal_id, state.duress, row.csrf_token, state.lang), row, state
 
-    def start_anonymous(self, session: Session, lang: str | None) -> tuple[str, WebSession]:
-        """The short pre-sign-in session that carries the sign-in form's CSRF token."""
-        token, row = self.store.start(session, None)  # also purges this realm's expired sessions ...
-        self._purge_orphans(session)  # ... and so their state rows
-        session.add(PortalSessionState(id_hash=row.id_hash, subject_id=None, duress=False, lang=lang,
-                                       created_at=self.ctx.clock.now()))
-        session.flush()
-        return token, row
-
     def end(self, session: Session, token: str | None) -> str | None:
         """End the session behind ``token`` (and its state); returns the subject it had opened."""
         if not token:

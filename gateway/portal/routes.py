@@ -53,6 +53,7 @@ from .models import (
     RequestKind,
     RequestStatus,
 )
+from .pre_sign_in import PRE_KEY_LABEL, PreSignIn, PreSignInTokens
 from .views import apply_portal_headers, browser_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -80,8 +81,9 @@ def _subject_language(session: Session, subject_id: str) -> str | None:
     return subject.preferred_language if subject is not None else None
 
 
-def _language(session: Session, request: Request, person: Person | None, state: PortalSessionState | None) -> str:
-    chosen = state.lang if state is not None else None
+def _language(session: Session, request: Request, person: Person | None, state: PortalSessionState | None,
+              pre: PreSignIn | None) -> str:
+    chosen = state.lang if state is not None else pre.lang if pre is not None else None
     if person is not None:
         return i18n.negotiate(chosen, _subject_language(session, person.subject_id))
     return i18n.negotiate(chosen, browser_language(request))
@@ -93,22 +95,33 @@ class Page:
     def __init__(self, ctx: GatewayContext, request: Request, session: Session) -> None:
         self.auth = PortalAuth(ctx)
         self.person, self.row, self.state = self.auth.current(session, request)
-        self.lang = _language(session, request, self.person, self.state)
+        self.now = ctx.clock.now()
+        self.pre_tokens = pre_sign_in_tokens(ctx)
+        self.pre = self.pre_tokens.from_request(request, self.now)
+        self.lang = _language(session, request, self.person, self.state, self.pre)
         self.request = request
-        self.new_token: str | None = None
+        self.new_pre: PreSignIn | None = None
 
     @property
     def csrf(self) -> str:
-        return self.row.csrf_token if self.row is not None else ""
+        if self.row is not None:
+            return self.row.csrf_token
+        return self.pre.csrf_token if self.pre is not None else ""
 
     def ensure_anonymous(self, session: Session) -> None:
-        """A pre-sign-in session for the sign-in form's CSRF token (kept if one is live)."""
-        if self.row is None:
-            self.new_token, self.row = self.auth.start_anonymous(session, self.state.lang if self.state else None)
+        """The sign-in form's CSRF token: a signed pre-sign-in cookie, no database row (kept if live)."""
+        if self.row is None and self.pre is None:
+            self.pre = self.new_pre = self.pre_tokens.issue(self.now, None)
+
+    def form_token_matches(self, submitted: str) -> bool:
+        """The session's CSRF token or, before signing in, the pre-sign-in cookie's."""
+        if self.row is not None:
+            return csrf_token_matches(self.row.csrf_token, submitted)
+        return PreSignInTokens.matches(self.pre, submitted)
 
     def finish(self, response: Response) -> Response:
-        if self.new_token:
-            self.auth.store.set_cookie(response, self.new_token)
+        if self.new_pre is not None:
+            PreSignInTokens.set_cookie(response, self.new_pre)
         return response
 
     def render(self, name: str, *, status: int = 200, headers: dict[str, str] | None = None,
@@ -117,6 +130,11 @@ class Page:
         context.setdefault("nav", "")
         return self.finish(render(self.lang, name, status=status, headers=headers, csrf_token=self.csrf,
                                   person=self.person, here=here, **context))
+
+
+def pre_sign_in_tokens(ctx: GatewayContext) -> PreSignInTokens:
+    """The signer of pre-sign-in cookies (a key of its own, derived from the gateway's seed)."""
+    return PreSignInTokens(ctx.at_rest_key(PRE_KEY_LABEL), ctx.settings.portal_session_absolute_s)
 
 
 def _sign_in_page(page: Page, session: Session, *, status: int = 200, error: str | None = None,
@@ -183,14 +201,15 @@ def sign_in(request: Request, ctx: ContextDep, csrf_token: Field = "", code: Fie
     previous = request.cookies.get(auth.store.policy.cookie_name)
     with ctx.sessions() as session, session.begin():
         page = Page(ctx, request, session)
-        if page.row is None or not csrf_token_matches(page.row.csrf_token, csrf_token):
-            page.row = None  # a fresh form with a fresh token
+        if not page.form_token_matches(csrf_token):
+            page.row = page.pre = None  # a fresh form with a fresh token
             return _sign_in_page(page, session, status=403, error="expired_form")
-        lang = page.state.lang if page.state is not None else None
+        lang = page.state.lang if page.state is not None else page.pre.lang if page.pre is not None else None
     outcome = auth.sign_in(code[:64], pin[:64], _address(request, ctx), previous_token=previous, lang=lang)
     if outcome.ok and outcome.token:
         response = _redirect("/p/")
         auth.store.set_cookie(response, outcome.token)
+        PreSignInTokens.clear_cookie(response)
         return response
     with ctx.sessions() as session, session.begin():
         page = Page(ctx, request, session)
@@ -210,6 +229,7 @@ def _end_session(ctx: GatewayContext, request: Request, how: str) -> None:
 
 def _cleared(response: Response, ctx: GatewayContext) -> Response:
     PortalAuth(ctx).store.clear_cookie(response)
+    PreSignInTokens.clear_cookie(response)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
 
@@ -238,8 +258,15 @@ def choose_language(request: Request, ctx: ContextDep, csrf_token: Field = "", l
     target = next_page if next_page in PAGES else "/p/"
     with ctx.sessions() as session, session.begin():
         page = Page(ctx, request, session)
-        if page.row is None:
-            return _redirect(target)
+        if page.row is None:  # before signing in: the language rides in the pre-sign-in cookie
+            if page.pre is None:
+                return _redirect(target)
+            if not page.form_token_matches(csrf_token):
+                return _refused(page)
+            response = _redirect(target)
+            if lang in i18n.LANGUAGES:
+                PreSignInTokens.set_cookie(response, page.pre_tokens.issue(page.now, lang))
+            return response
         if not csrf_token_matches(page.row.csrf_token, csrf_token):
             return _refused(page)
         if lang in i18n.LANGUAGES:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from consent.age import age_from_adult_on
 from consent.vocabulary import AgeBand, ExploitationType, NrmOutcome, Purpose, Sex
 
 from ..audit.search import EXCEPTION_BASES
@@ -98,14 +99,13 @@ def _age_band_of(age: int) -> str:
     return str(AgeBand.AGE_50_PLUS)
 
 
-def age_band(recorded_band: str | None, date_of_birth: date | None, at: datetime) -> str:
-    """The band recorded, or the band of the age on ``at`` (the first record) from the date of birth."""
+def age_band(recorded_band: str | None, adult_on: date | None, at: datetime) -> str:
+    """The band recorded, or the band of the age on ``at`` (the first record) from the day the person
+    comes of age (what the gateway keeps of a date of birth)."""
     if recorded_band in {str(b) for b in AgeBand}:
         return str(recorded_band)
-    if date_of_birth is not None:
-        day = at.date()
-        age = day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
-        return _age_band_of(max(age, 0))
+    if adult_on is not None:
+        return _age_band_of(max(age_from_adult_on(adult_on, at.date()), 0))
     return UNKNOWN
 
 

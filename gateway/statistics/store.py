@@ -89,7 +89,7 @@ def person_row(subject: Subject, unit: str, *, home_country: str, now: datetime)
     return {
         "unit": unit,
         "intake_month": _month(subject.created_at),
-        "age_band": age_band(subject.age_band, subject.date_of_birth, subject.created_at),
+        "age_band": age_band(subject.age_band, subject.adult_on, subject.created_at),
         "sex": subject.sex or UNKNOWN,
         "nationality_group": nationality_group(subject.country_of_origin, home_country),
         "exploitation_type": subject.exploitation_type or UNKNOWN,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,17 +11,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consent import is_child
-from consent.age import age_on
+from consent.age import age_from_adult_on, age_on, coming_of_age
 from consent.vocabulary import CHILD_AGE_BANDS, AgeBand, AgeOutcome, AppealStatus
 
 
 @dataclass(frozen=True)
 class Facts:
-    date_of_birth: date | None = None
+    """What the gateway stores: given a date of birth, only the day the person comes of age."""
+
+    date_of_birth: dataclasses.InitVar[date | None] = None
     age_band: str | None = None
     age_disputed: bool = False
     age_assessment_outcome: str | None = None
     age_appeal_status: str = AppealStatus.NONE
+    adult_on: date | None = None
+
+    def __post_init__(self, date_of_birth: date | None) -> None:
+        if date_of_birth is not None:
+            object.__setattr__(self, "adult_on", coming_of_age(date_of_birth))
 
 
 def eighteenth_birthday(dob: date) -> date:
@@ -106,3 +114,15 @@ def test_age_on_leap_day() -> None:
 def test_naive_moment_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         is_child(Facts(), datetime(2026, 1, 1))
+
+
+@given(dob=dobs, day=st.dates(min_value=date(1950, 1, 1), max_value=date(2090, 12, 31)))
+def test_the_day_of_coming_of_age_decides_as_the_date_of_birth_did(dob: date, day: date) -> None:
+    """Issue 17: the gateway keeps ``coming_of_age(dob)``, not the date of birth; CH1 decides the same
+    (under 18 on a day exactly when the day is before it), and the age for statistics' bands is exact
+    except a 29 February birthday on 29 February (a band edge one day late)."""
+    assert (age_on(dob, day) < 18) == (day < coming_of_age(dob))
+    if not (dob.month == 2 and dob.day == 29):
+        assert age_from_adult_on(coming_of_age(dob), day) == age_on(dob, day)
+    else:
+        assert age_on(dob, day) - age_from_adult_on(coming_of_age(dob), day) in (0, 1)

@@ -39,8 +39,12 @@ def test_subject_fragment_has_exactly_the_agreed_keys(ctx: GatewayContext, new_s
     with ctx.sessions() as session:
         subject = session.get(Subject, sid)
         assert subject is not None
-        fragment = subject_fragment(subject, ctx.clock.now())
-        assert subject_document(subject, ctx.clock.now()) == fragment
+        # The row holds a keyed reference only; the gateway, which holds the key, names the recipient
+        # as the placement when it is (gateway.exchange.state), and the fragment carries that.
+        assert subject.placement_ref is not None and "shelter" not in subject.placement_ref
+        fragment = subject_fragment(subject, ctx.clock.now(), placement_agency_id="shelter")
+        assert subject_document(subject, ctx.clock.now(), placement_agency_id="shelter") == fragment
+        assert subject_fragment(subject, ctx.clock.now())["placement_agency_id"] is None
         assert get_subject_for_agency(session, sid, "shelter") is None
     assert set(fragment) == SUBJECT_KEYS
     assert fragment == {

@@ -68,20 +68,23 @@ def test_ch20_every_attribute_change_is_logged_with_who_when_why_and_audited_wit
         "reason": "correction", "changed_by": {"staff_id": "staff-42", "role": "advocate"},
     })
     assert change.status_code == 200, change.text
-    assert {c["attribute"] for c in change.json()} == {"date_of_birth", "declined_nrm"}
+    assert {c["attribute"] for c in change.json()} == {"adult_on", "declined_nrm"}
     assert client.get(f"/v1/subjects/{sid}", headers=auth("ngo")).json()["is_child"] is True
 
     history = client.get(f"/v1/subjects/{sid}/attribute-history", headers=auth("ngo")).json()
-    dob_changes = [h for h in history if h["attribute"] == "date_of_birth"]
+    # Issue 17: the date of birth is kept only as the day the person comes of age, in the log too.
+    dob_changes = [h for h in history if h["attribute"] == "adult_on"]
     assert [(h["old_value"], h["new_value"], h["reason"]) for h in dob_changes] == [
-        (None, "2001-05-17", "initial_record"), ("2001-05-17", "2010-05-17", "correction")]
+        (None, "2019-05-17", "initial_record"), ("2019-05-17", "2028-05-17", "correction")]
+    assert "date_of_birth" not in {h["attribute"] for h in history}
+    assert "2001-05-17" not in json.dumps(history) and "2010-05-17" not in json.dumps(history)
     assert dob_changes[1]["changed_by"] == "staff-42"
     assert dob_changes[1]["changed_by_agency_id"] == "ngo"
 
     entries = _audit(ctx, "subject:attribute:change")
     assert len(entries) == 1
     assert entries[0].subject_id == sid and entries[0].reason == "correction"
-    assert sorted(entries[0].details["attributes"]) == ["date_of_birth", "declined_nrm"]
+    assert sorted(entries[0].details["attributes"]) == ["adult_on", "declined_nrm"]
     everything = json.dumps([e.details for e in _audit(ctx, "subject:record:create") + entries])
     for value in ("2001-05-17", "2010-05-17", "guard-007"):
         assert value not in everything

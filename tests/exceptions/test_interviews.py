@@ -127,7 +127,7 @@ def test_an_interview_is_allowed_exactly_when_every_child_rule_holds(
     interpreter: Interpreter, age_disputed: bool
 ) -> None:
     now = datetime(2026, 11, 24, 10, tzinfo=UTC)
-    subject = Subject(id="subj_x", owner_agency_id="ngo", created_at=now, created_by="s", date_of_birth=None,
+    subject = Subject(id="subj_x", owner_agency_id="ngo", created_at=now, created_by="s", adult_on=None,
                       age_band="25-34" if age_disputed else "12-15", age_disputed=age_disputed,
                       age_assessment_outcome=None, age_appeal_status="none", guardian_advocate_id=allocated,
                       guardian_suspected=suspected)

@@ -14,6 +14,7 @@ from consent.clock import FixedClock
 from consent.portal_access import PortalAccess
 from gateway.context import GatewayContext
 from gateway.portal.models import PortalRequest
+from gateway.portal.pre_sign_in import PRE_COOKIE
 from tests.portal.conftest import COOKIE, OWNER, Auth, PortalPerson, csrf_of, make_person, sign_in
 
 
@@ -43,12 +44,13 @@ def _advance_past_backoff(clock: FixedClock, ctx: GatewayContext) -> None:
 def test_sign_in_starts_a_new_session_in_a_host_only_strict_cookie(client: TestClient, person: PortalPerson) -> None:
     client.cookies.clear()
     form = client.get("/p/")
-    before = form.cookies.get(COOKIE)
-    assert before, "the sign-in form runs in a pre-sign-in session"
+    assert form.cookies.get(COOKIE) is None, "the sign-in form needs no session (anonymous pages write nothing)"
+    before = form.cookies.get(PRE_COOKIE)
+    assert before, "the sign-in form's token is bound to a signed pre-sign-in cookie"
     response = client.post("/p/sign-in", data={"csrf_token": csrf_of(form.text), "code": person.code,
                                                 "pin": person.pin}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/p/"
-    raw = response.headers["set-cookie"]
+    [raw] = [h for h in response.headers.get_list("set-cookie") if h.startswith(COOKIE + "=")]
     cookie = SimpleCookie()
     cookie.load(raw)
     morsel = cookie[COOKIE]

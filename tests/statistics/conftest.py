@@ -39,12 +39,12 @@ def seed_cases(ctx: GatewayContext, n: int, *, seed: int = 7) -> Cases:
             created = now - timedelta(days=rng.randrange(0, 200))
             subject = Subject(
                 id=f"subj_stats_{i:04d}", owner_agency_id="ngo", created_at=created, created_by="caseworker-1",
-                date_of_birth=date(1990 + rng.randrange(0, 20), 1 + rng.randrange(12), 1 + rng.randrange(28)),
+                adult_on=date(2008 + rng.randrange(0, 20), 1 + rng.randrange(12), 1 + rng.randrange(28)),
                 age_band=None, age_disputed=False, age_assessment_outcome=None, age_appeal_status="none",
                 preferred_language="en", asylum_claimed=False, possible_refugee=False,
                 country_of_origin=rng.choice(["NG", "RO", "VN", "AL", "ER", "NL"]), guardian_advocate_id=None,
                 guardian_advocate_agency_id=None, parental_guardian_id=None, guardian_suspected=False,
-                declined_nrm=False, capacity={}, cj_role="none", open_cases=[], placement_agency_id=None,
+                declined_nrm=False, capacity={}, cj_role="none", open_cases=[], placement_ref=None,
                 nrm_referred_at=None, stage1_outcome=None, stage1_decided_at=None, stage2_outcome=None,
                 stage2_decided_at=None, sex=rng.choice(["female", "female", "male"]),
                 exploitation_type=rng.choice(["sexual", "labour"]),
@@ -53,7 +53,7 @@ def seed_cases(ctx: GatewayContext, n: int, *, seed: int = 7) -> Cases:
             session.flush()
             ids.append(subject.id)
             record(session, AuditEvent(AuditTag.SUBJECT_CREATE, subject_id=subject.id,
-                                       details={"attributes": ["date_of_birth"]}), actor=ngo, at=created)
+                                       details={"attributes": ["adult_on"]}), actor=ngo, at=created)
             for _ in range(rng.randrange(1, 4)):
                 record(session, AuditEvent(AuditTag.POLICY_DECISION, decision="allow", subject_id=subject.id,
                                            purpose="shelter", recipient_agency_id="shelter",
