@@ -165,3 +165,20 @@ class AuditVerification(Base):
     """The first problems found (kind, seq, detail): no entry content."""
     source: Mapped[str] = mapped_column(String(40))
     """``cli``, ``console:<username>`` or ``api``."""
+
+
+class AuditTally(Base):
+    """How many entries each DPO dashboard holds among ``seq < upto`` (:mod:`gateway.audit.tallies`).
+
+    Entries never change, so a count over a prefix of the log stays true: the console adds the
+    entries appended since, then moves ``upto`` on. Not evidence (the entries are); a convenience
+    that keeps the console's overview from reading the whole log on every visit.
+    """
+
+    __tablename__ = "audit_tallies"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    definition: Mapped[str] = mapped_column(Text)
+    """What was counted (the dashboards' conditions that depend on policy data): a change starts over."""
+    upto: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

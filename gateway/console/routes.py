@@ -22,7 +22,7 @@ from crypto.errors import CryptoError
 from crypto.keys import signing_public_key
 from crypto.merkle import verify_inclusion
 
-from ..audit import checkpoints, search, tree
+from ..audit import checkpoints, search, tallies, tree
 from ..audit.log import AuditEvent, compute_leaf_hash, record
 from ..audit.models import AuditEntry
 from ..audit.search import DASHBOARDS
@@ -149,7 +149,7 @@ def home(request: Request, ctx: ContextDep, verified: int = 0) -> Response:
         size = tree.tree_size(session)
         latest = checkpoints.latest_checkpoint(session)
         verification = last_verification(session)
-        counts = search.dashboard_counts(session, ctx.settings.policy_dir)
+        counts = tallies.dashboard_counts(session, ctx.settings.policy_dir)
         return render("home.html", staff=staff, tree_size=size, latest=latest, verification=verification,
                       dashboards=DASHBOARDS, counts=counts, just_verified=bool(verified),
                       interval=ctx.settings.audit_checkpoint_interval_s)
