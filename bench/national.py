@@ -117,6 +117,7 @@ class Generator:
         actions, weights = zip(*MIX, strict=True)
         self.actions = rng.choices(actions, weights=weights, k=4096)
         self.envelopes = 0
+        self.texts: dict[tuple[str, ...], str] = {}
 
     def subject(self) -> str:
         # Skewed: most people have a few entries, some a few hundred.
@@ -181,8 +182,15 @@ class Generator:
         entry_id = (f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-"
                     f"{0x8000 | rng.getrandbits(14):04x}-{rng.getrandbits(48):012x}")
         return (seq, entry_id, self.at(seq), f"{rng.getrandbits(64):016x}", agency, role, user, action, subject,
-                purpose, recipient, _json(requested), _json(released), "bundle-2026-11-24", _json(basis), decision,
-                reason, _json(details))
+                purpose, recipient, self.text(requested), self.text(released), "bundle-2026-11-24", _json(basis),
+                decision, reason, _json(details))
+
+    def text(self, classes: list[str]) -> str:
+        key = tuple(classes)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = _json(classes)
+        return found
 
 
 def _drop_indexes(conn: psycopg.Connection[Any], table: str) -> list[str]:
@@ -537,6 +545,7 @@ def main() -> None:
                               proofs=args.proofs, appends=args.appends, workers=args.workers,
                               single_pass_runs=args.single_pass_runs)
             results["cases"][name] = {"loaded": loaded, **figures}
+            print(f"{name}: measured {json.dumps(figures, sort_keys=True)}", flush=True)
     small, national = results["cases"]["small"], results["cases"]["national"]
     rows: list[tuple[str, Callable[[dict[str, Any]], str], str]] = [
         ("append, own transaction (p50 / p99 ms)", lambda c: f"{c['append']['p50_ms']} / {c['append']['p99_ms']}", ""),
