@@ -80,7 +80,7 @@ def test_a_submission_without_an_envelope_counts_while_no_acknowledgement_exists
 def test_only_the_entries_since_the_last_visit_are_read(ctx: GatewayContext) -> None:
     actor = Actor(agency_id="iom", role="caseworker")
     with ctx.sessions() as session, session.begin():
-        for i in range(20):
+        for _ in range(20):
             record(session, AuditEvent(AuditTag.CONSENT_WITHDRAW, purpose="referral"), actor=actor,
                    at=ctx.clock.now())
     assert _tallied(ctx)["withdrawals"] == 20
