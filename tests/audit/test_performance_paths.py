@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto.canonical import canonical_json
 from crypto.keys import signing_public_key
 from gateway import db
-from gateway.audit import checkpoints, leaves, search, tallies
+from gateway.audit import checkpoints, leaves, search, tallies, tree
 from gateway.audit.leaves import leaf_matches, select_entry_rows
 from gateway.audit.log import Actor, AuditEvent, entry_document, record
 from gateway.audit.models import AuditEntry
@@ -428,3 +428,22 @@ def test_stored_leaf_hashes_are_compared_one_by_one_not_as_a_joined_text(
         engine.dispose()
     assert not report.ok
     assert {p.seq for p in report.problems} >= {1, 2}, report.problems
+
+
+def test_a_proof_costs_two_statements_and_still_refuses_a_size_beyond_the_log(
+    ctx: GatewayContext, write_entries: WriteEntries
+) -> None:
+    write_entries(37, one_transaction=True)
+    with ctx.sessions() as session, db.read_transaction(session):  # as the proof routes read
+        seen = _count_statements(ctx.engine)
+        for seq, size in ((0, 37), (21, 30), (36, 37)):
+            before = len(seen)
+            tree.inclusion_proof(session, seq, size)
+            assert len(seen) - before == 2, seen[before:]
+        before = len(seen)
+        tree.consistency_proof(session, 13, 37)
+        assert len(seen) - before == 2, seen[before:]
+        with pytest.raises(ValueError):
+            tree.inclusion_proof(session, 3, 38)
+        with pytest.raises(ValueError):
+            tree.consistency_proof(session, 0, 38)  # nothing to read, the size is still checked
