@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -48,6 +49,9 @@ class CompactJSON(TypeDecorator[Any]):
         return json.loads(value) if isinstance(value, str) else value
 
 
+_PAIRED = "action IN ('exchange:envelope:submit', 'exchange:envelope:ack')"
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
     __table_args__ = (
@@ -55,6 +59,10 @@ class AuditEntry(Base):
         Index("ix_audit_entries_action_seq", "action", "seq"),
         Index("ix_audit_entries_actor_seq", "actor_agency_id", "seq"),
         Index("ix_audit_entries_recipient_seq", "recipient_agency_id", "seq"),
+        # Submissions and acknowledgements by envelope id (gateway.audit.tallies pairs them); on
+        # PostgreSQL only (migration 0022).
+        Index("ix_audit_entries_envelope", text("(details ->> 'envelope_id')"), "action", "seq",
+              postgresql_where=text(_PAIRED)).ddl_if(dialect="postgresql"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
