@@ -115,3 +115,21 @@ def test_the_topology_benchmark_reports_one_and_two_replicas_through_the_proxy()
         assert {"caddy", "postgres", "gateway-1", "client"} <= set(figures[phase]["cpu_ms_per_referral"])
     assert figures["one_replica"]["cpu_ms_per_referral"]["gateway-2"] == 0
     assert any("CPU ms per referral" in line for line in lines)
+
+
+def test_the_national_benchmark_verifies_what_it_loaded_and_reads_only_the_last_day_incrementally() -> None:
+    lines, figures = run_bench("national", "--entries", "3000", "--subjects", "300", "--consents", "900",
+                               "--baseline-entries", "1000", "--days", "30", "--queries", "5", "--proofs", "10",
+                               "--appends", "5", "--single-pass-runs", "1", "--workers", "1", timeout=600)
+    for name, entries in (("small", 1000), ("national", 3000)):
+        case = figures["cases"][name]
+        loaded = case["loaded"]
+        assert (loaded["entries"], case["full_checkpoints"]) == (entries, loaded["checkpoints"])
+        # The full verification accepted the loaded log; the incremental one read the last day only.
+        assert 0 < case["incremental_entries"] == loaded["day_entries"] < entries
+        # The tallied overview equals the single pass over every entry (the benchmark stops otherwise).
+        assert sum(case["overview_counts"].values()) > 0
+        for kind in ("append", "inclusion", "consistency", "person_month", "overview"):
+            assert 0 < case[kind]["p50_ms"] <= case[kind]["p99_ms"]
+    assert set(figures["targets"]) == {"proof_p99_ms_le_10", "console_p95_ms_le_300", "day_incremental_s_le_2"}
+    assert any(line.startswith("incremental verification of the last day") for line in lines)

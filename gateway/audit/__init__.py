@@ -15,7 +15,8 @@ How it is made tamper-evident:
   ``GATEWAY_AUDIT_CHECKPOINT_INTERVAL_S`` seconds when the log grew and on demand
   (:mod:`.checkpoints`; the exact signed bytes are documented in :mod:`crypto.checkpoint`);
 * ``gateway audit verify`` recomputes everything from the stored columns and names each
-  entry that differs (:mod:`.verify`).
+  entry that differs (:mod:`.verify`); ``--incremental`` / ``--since-checkpoint`` check only
+  the entries since a verified checkpoint, from the stored tree's frontier (:mod:`.incremental`).
 
 Outsiders check it over ``/v1/audit`` (:mod:`.routes`): ``checkpoints/latest``,
 ``checkpoints/{tree_size}``, ``entries/{seq}/inclusion-proof``, ``consistency-proof``

@@ -31,6 +31,8 @@ from ..settings import Settings
 from ..store_check import StoreUnavailable, require_store
 from . import checkpoints, redaction
 from .log import Actor
+from . import checkpoints
+from .incremental import last_verified_checkpoint, verify_since
 from .notes import NoteSigner, parse_witnesses
 from .verify import VerificationReport, record_verification, verify_database
 from .witnessed import WitnessHead, verify_witnessed
@@ -116,30 +118,55 @@ def verify(
     ] = None,
     witness_state: Annotated[list[Path] | None, typer.Option(
         help="A witness's state file (its last cosigned head) to check against the log (repeat).")] = None,
+    incremental: Annotated[bool, typer.Option(
+        "--incremental", help="Verify only the entries since the newest checkpoint within the last successful "
+                              "verification recorded (their tree must fold to its signed root).")] = False,
+    since_checkpoint: Annotated[Path | None, typer.Option(
+        help="Verify only the entries since this checkpoint, kept earlier (JSON as the API serves it); refused "
+             "unless the stored tree folds to its signed root.")] = None,
 ) -> None:
     """Recompute every leaf, the tree and every checkpoint; name each entry that differs."""
     settings = _settings(data_dir)
     key = _public_key(settings, public_key, jwks)
     external = _load_checkpoints(checkpoint or [])
+    start: Checkpoint | None = None
+    if since_checkpoint is not None:
+        kept = _load_checkpoints([since_checkpoint])
+        if len(kept) != 1:
+            _fail(f"{since_checkpoint}: give exactly one checkpoint to start from")
+        start = kept[0]
+    if (incremental or start is not None) and (external or witnessed):
+        _fail("--incremental and --since-checkpoint verify a range: use a full verification for "
+              "--checkpoint and --witnessed")
     witness_check = _witness_check(settings, log_key, witness, quorum, witness_state) if witnessed else None
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     clock = SystemClock()
     try:
         started = clock.now()
+        if incremental and start is None:
+            with sessions() as session:
+                start = last_verified_checkpoint(session)
+            if start is None:
+                _fail("no successful verification with a checkpoint recorded yet: run a full verification first")
         with sessions() as session:
-            report = verify_database(session, key, external=external, origin=origin)
+            if start is not None:
+                report = verify_since(session, key, start, origin=origin)
+            else:
+                report = verify_database(session, key, external=external, origin=origin)
         if witness_check is not None:
             with sessions() as session:
                 witness_check(session, report)
         if record:
             with sessions() as session, session.begin():
-                record_verification(session, report, started=started, finished=clock.now(), source="cli")
+                record_verification(session, report, started=started, finished=clock.now(),
+                                    source="cli" if start is None else f"cli:since {start.tree_size}")
     finally:
         engine.dispose()
     if as_json:
         out.print_json(json.dumps({
-            "ok": report.ok, "tree_size": report.tree_size, "root_hash": report.root_hash,
+            "ok": report.ok, "since_tree_size": None if start is None else start.tree_size,
+            "tree_size": report.tree_size, "root_hash": report.root_hash,
             "entries_checked": report.entries_checked, "nodes_checked": report.nodes_checked,
             "checkpoints_checked": report.checkpoints_checked, "problem_count": report.problem_count,
             "problems": [p.as_dict() for p in report.problems], "warnings": report.warnings,
@@ -152,7 +179,8 @@ def verify(
         for warning in report.warnings:
             err.print(f"warning: {warning}")
         rate = report.entries_checked / report.seconds if report.seconds else 0.0
-        out.print(f"{report.summary()} ({report.seconds:.2f} s, {rate:,.0f} entries/s)")
+        since = "" if start is None else f" since checkpoint {start.tree_size}"
+        out.print(f"{report.summary()}{since} ({report.seconds:.2f} s, {rate:,.0f} entries/s)")
     if not report.ok:
         raise typer.Exit(code=1)
 

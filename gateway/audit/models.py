@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -48,6 +49,9 @@ class CompactJSON(TypeDecorator[Any]):
         return json.loads(value) if isinstance(value, str) else value
 
 
+_PAIRED = "action IN ('exchange:envelope:submit', 'exchange:envelope:ack')"
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
     __table_args__ = (
@@ -56,6 +60,10 @@ class AuditEntry(Base):
         Index("ix_audit_entries_actor_seq", "actor_agency_id", "seq"),
         Index("ix_audit_entries_recipient_seq", "recipient_agency_id", "seq"),
         Index("ix_audit_entries_at", "at"),  # the console's charts count a window of days
+        # Submissions and acknowledgements by envelope id (gateway.audit.tallies pairs them); on
+        # PostgreSQL only (migration 0022).
+        Index("ix_audit_entries_envelope", text("(details ->> 'envelope_id')"), "action", "seq",
+              postgresql_where=text(_PAIRED)).ddl_if(dialect="postgresql"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -166,3 +174,20 @@ class AuditVerification(Base):
     """The first problems found (kind, seq, detail): no entry content."""
     source: Mapped[str] = mapped_column(String(40))
     """``cli``, ``console:<username>`` or ``api``."""
+
+
+class AuditTally(Base):
+    """How many entries each DPO dashboard holds among ``seq < upto`` (:mod:`gateway.audit.tallies`).
+
+    Entries never change, so a count over a prefix of the log stays true: the console adds the
+    entries appended since, then moves ``upto`` on. Not evidence (the entries are); a convenience
+    that keeps the console's overview from reading the whole log on every visit.
+    """
+
+    __tablename__ = "audit_tallies"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    definition: Mapped[str] = mapped_column(Text)
+    """What was counted (the dashboards' conditions that depend on policy data): a change starts over."""
+    upto: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

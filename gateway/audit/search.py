@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, case, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from .log import entry_document
@@ -29,7 +29,6 @@ __all__ = [
     "Dashboard",
     "EntryFilter",
     "count_entries",
-    "dashboard_counts",
     "dashboard_summary",
     "export_csv",
     "export_json",
@@ -211,14 +210,6 @@ def find_entries(session: Session, filt: EntryFilter, *, extra: ColumnElement[bo
 
 def count_entries(session: Session, filt: EntryFilter, *, extra: ColumnElement[bool] | None = None) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditEntry).where(*_where(filt, extra))) or 0)
-
-
-def dashboard_counts(session: Session, policy_dir: Path | None) -> dict[str, int]:
-    """How many entries each dashboard holds, in one pass over the log (not one count each)."""
-    columns = [func.coalesce(func.sum(case((d.condition(policy_dir), 1), else_=0)), 0).label(name)
-               for name, d in DASHBOARDS.items()]
-    row = session.execute(select(*columns).select_from(AuditEntry)).one()
-    return {name: int(row[i]) for i, name in enumerate(DASHBOARDS)}
 
 
 def dashboard_summary(session: Session, dashboard: Dashboard, policy_dir: Path | None,

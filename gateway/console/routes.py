@@ -9,6 +9,7 @@ a POST without the right one is refused with 403 before anything else happens.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -22,7 +23,7 @@ from crypto.errors import CryptoError
 from crypto.keys import signing_public_key
 from crypto.merkle import verify_inclusion
 
-from ..audit import checkpoints, search, tree
+from ..audit import checkpoints, search, tallies, tree
 from ..audit.log import AuditEvent, compute_leaf_hash, record
 from ..audit.models import AuditEntry
 from ..audit.search import DASHBOARDS
@@ -140,18 +141,24 @@ def _require(ctx: GatewayContext, request: Request, session: Session) -> Staff |
 # ---------------------------------------------------------------------------- pages
 
 
+def overview(session: Session, policy_dir: Path | None) -> dict[str, Any]:
+    """What the home page shows: the log's size, its latest checkpoint and verification, and how
+    many entries each dashboard holds (from the tallies: :mod:`gateway.audit.tallies`).
+
+    Call in a writing transaction (the tallies move on). ``bench/national.py`` times this.
+    """
+    return {"tree_size": tree.tree_size(session), "latest": checkpoints.latest_checkpoint(session),
+            "verification": last_verification(session), "counts": tallies.dashboard_counts(session, policy_dir)}
+
+
 @router.get("")
 def home(request: Request, ctx: ContextDep, verified: int = 0) -> Response:
     with ctx.sessions() as session, session.begin():
         staff = _require(ctx, request, session)
         if isinstance(staff, Response):
             return staff
-        size = tree.tree_size(session)
-        latest = checkpoints.latest_checkpoint(session)
-        verification = last_verification(session)
-        counts = search.dashboard_counts(session, ctx.settings.policy_dir)
-        return render("home.html", staff=staff, tree_size=size, latest=latest, verification=verification,
-                      dashboards=DASHBOARDS, counts=counts, just_verified=bool(verified),
+        return render("home.html", staff=staff, **overview(session, ctx.settings.policy_dir),
+                      dashboards=DASHBOARDS, just_verified=bool(verified),
                       interval=ctx.settings.audit_checkpoint_interval_s)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto.canonical import canonical_json
 from crypto.keys import signing_public_key
 from gateway import db
-from gateway.audit import checkpoints, leaves, search
+from gateway.audit import checkpoints, leaves, search, tallies, tree
 from gateway.audit.leaves import leaf_matches, select_entry_rows
 from gateway.audit.log import Actor, AuditEvent, entry_document, record
 from gateway.audit.models import AuditEntry
@@ -292,13 +292,13 @@ def test_dashboard_counts_in_one_pass_equal_the_counts_one_by_one(
     with ctx.sessions() as session:
         one_by_one = {name: search.count_entries(session, EntryFilter(), extra=d.condition(None))
                       for name, d in DASHBOARDS.items()}
-        assert search.dashboard_counts(session, None) == one_by_one
+        assert tallies.dashboard_counts(session, None) == one_by_one
     assert sum(one_by_one.values()) > 0
 
 
 def test_dashboard_counts_of_an_empty_log(ctx: GatewayContext) -> None:
     with ctx.sessions() as session:
-        assert search.dashboard_counts(session, None) == dict.fromkeys(DASHBOARDS, 0)
+        assert tallies.dashboard_counts(session, None) == dict.fromkeys(DASHBOARDS, 0)
 
 
 _ = create_engine  # imported for type checkers' benefit in fixtures above
@@ -428,3 +428,22 @@ def test_stored_leaf_hashes_are_compared_one_by_one_not_as_a_joined_text(
         engine.dispose()
     assert not report.ok
     assert {p.seq for p in report.problems} >= {1, 2}, report.problems
+
+
+def test_a_proof_costs_two_statements_and_still_refuses_a_size_beyond_the_log(
+    ctx: GatewayContext, write_entries: WriteEntries
+) -> None:
+    write_entries(37, one_transaction=True)
+    with ctx.sessions() as session, db.read_transaction(session):  # as the proof routes read
+        seen = _count_statements(ctx.engine)
+        for seq, size in ((0, 37), (21, 30), (36, 37)):
+            before = len(seen)
+            tree.inclusion_proof(session, seq, size)
+            assert len(seen) - before == 2, seen[before:]
+        before = len(seen)
+        tree.consistency_proof(session, 13, 37)
+        assert len(seen) - before == 2, seen[before:]
+        with pytest.raises(ValueError):
+            tree.inclusion_proof(session, 3, 38)
+        with pytest.raises(ValueError):
+            tree.consistency_proof(session, 0, 38)  # nothing to read, the size is still checked
