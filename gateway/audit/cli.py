@@ -30,9 +30,8 @@ from .. import db
 from ..settings import Settings
 from ..store_check import StoreUnavailable, require_store
 from . import checkpoints, redaction
-from .log import Actor
-from . import checkpoints
 from .incremental import last_verified_checkpoint, verify_since
+from .log import Actor
 from .notes import NoteSigner, parse_witnesses
 from .verify import VerificationReport, record_verification, verify_database
 from .witnessed import WitnessHead, verify_witnessed

@@ -39,6 +39,7 @@ from crypto.errors import CryptoError
 from ..db import READ_ONLY
 from .checkpoints import to_checkpoint
 from .models import AuditCheckpoint, AuditEntry, AuditTreeNode, AuditVerification
+from .redaction import Redactions
 from .tree import NodeKey, fold, perfect_subtrees
 from .verify import Fetch, Problem, VerificationReport, _fetcher, _python_chunks, _sqlite_snapshot
 
@@ -143,6 +144,9 @@ def verify_since(session: Session, public_key: bytes, start: Checkpoint, *, orig
         rebuilt: dict[NodeKey, bytes] = {key: frontier[key] for key in frontier_keys}
         stack: list[tuple[int, int, bytes]] = [(level, idx, frontier[(level, idx)]) for level, idx in frontier_keys]
         bad: set[int] = set()
+        redactions = Redactions.load(fetch)
+        for kind, detail, seq_ in redactions.problems:
+            report.add(Problem(kind, detail, seq=seq_))
         expected_seq = m
         for chunk in _python_chunks(fetch, m, size, batch):
             computed: dict[NodeKey, bytes] = {}
@@ -156,15 +160,22 @@ def verify_since(session: Session, public_key: bytes, start: Checkpoint, *, orig
                     bad.add(expected_seq)
                     _push(stack, expected_seq, _MISSING, computed)
                     expected_seq += 1
-                if i in chunk.mismatched:
+                leaf = chunk.leaves[i]
+                mismatch = chunk.mismatched.get(i)
+                kept = redactions.vouch(mismatch) if mismatch is not None else None
+                if kept is not None:  # a proven redaction (see .redaction): its kept leaf stands
+                    leaf = kept
+                    report.redacted_entries += 1
+                    report.entries_checked += 1
+                elif mismatch is not None:
                     bad.add(seq)
                     report.add(Problem("entry_altered", f"seq {seq}: its content does not match its leaf hash "
                                                         "(changed after it was written)", seq=seq))
                 else:
                     report.entries_checked += 1
                 if (0, seq) in wanted:
-                    rebuilt[(0, seq)] = chunk.leaves[i]
-                _push(stack, seq, chunk.leaves[i], computed)
+                    rebuilt[(0, seq)] = leaf
+                _push(stack, seq, leaf, computed)
                 expected_seq = seq + 1
             _compare_nodes(fetch, computed, bad, report)
             rebuilt.update({key: value for key, value in computed.items() if key in wanted})

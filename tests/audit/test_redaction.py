@@ -215,3 +215,43 @@ def test_the_cli_redacts_and_audit_verify_passes(ctx: GatewayContext, old_log: l
     assert _confirms_a_guess(ctx) == []
     again = runner.invoke(cli_app, ["audit", "redact-preview-hashes"], env=env)
     assert again.exit_code == 0 and "0 entries hold" in again.output
+
+
+@pytest.mark.parametrize("tamper", [None, "redacted_entry", "record_deleted"])
+def test_incremental_verification_accepts_a_proven_redaction_and_nothing_else(
+    ctx: GatewayContext, write_entries: WriteEntries, clock: FixedClock, tamper: str | None,
+) -> None:
+    """A day verified from a checkpoint taken before old entries were redacted: the kept leaves
+    stand only while their redaction record vouches for the entries as they now are."""
+    from gateway.audit.incremental import verify_since
+
+    write_entries(3)
+    with ctx.sessions() as session, session.begin():
+        start = checkpoints.create_checkpoint(session, ctx.signing_seed, origin=ctx.settings.issuer,
+                                              at=ctx.clock.now())
+    actor = Actor(agency_id="ngo", role="ngo", user="caseworker-1")
+    seqs = []
+    for i, (name, language, level) in enumerate(APPROVED):
+        with ctx.sessions() as session, session.begin():
+            seqs.append(record(session, AuditEvent(
+                AuditTag.EXCHANGE_SUBMIT, decision="allow", subject_id=f"subj-day-{i}", purpose="shelter",
+                recipient_agency_id="shelter", classes_requested=("D1",), classes_released=("D1",),
+                details={"envelope_id": f"env-day-{i}", "language": language,
+                         "preview_hash": _old_preview_hash(name, language, level)},
+            ), actor=actor, at=ctx.clock.now()).seq)
+    clock.advance(timedelta(minutes=1))
+    _checkpoint(ctx)
+    _redact(ctx)
+    if tamper == "redacted_entry":
+        with tampering(ctx.engine) as conn:
+            conn.execute(text(f"UPDATE audit_entries SET purpose = 'police' WHERE seq = {seqs[0]}"))
+    elif tamper == "record_deleted":
+        with tampering(ctx.engine) as conn:
+            conn.execute(text(f"DELETE FROM audit_redactions WHERE seq = {seqs[0]}"))
+    with ctx.sessions() as session:
+        report = verify_since(session, signing_public_key(ctx.signing_seed), start)
+    if tamper is None:
+        assert report.ok, [p.as_dict() for p in report.problems]
+        assert report.redacted_entries == len(APPROVED)
+    else:
+        assert not report.ok and report.first_bad_seq == seqs[0]
