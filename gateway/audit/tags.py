@@ -27,6 +27,8 @@ class AuditTag(StrEnum):
     SUBJECT_ATTRIBUTE_CHANGE = "subject:attribute:change"
     SUBJECT_REFUSE = "subject:record:refuse"
     SUBJECT_MANDATED_NOTICE = "subject:mandated_reporter_notice:record"
+    SUBJECT_ERASE = "subject:record:erase"
+    """A subject erased: its rows deleted and its key destroyed (gateway.erasure)."""
     CONSENT_GRANT = "consent:record:grant"
     CONSENT_WITHDRAW = "consent:record:withdraw"
     CONSENT_EXPIRE = "consent:record:expire"
