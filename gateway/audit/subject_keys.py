@@ -122,8 +122,9 @@ def resolve(session: Session, values: Iterable[str | None]) -> dict[str, str | N
     out.update(dict.fromkeys(names))
     for start in range(0, len(names), 500):
         chunk = names[start:start + 500]
-        out.update(dict(session.execute(select(SubjectKey.pseudonym, SubjectKey.subject_id)
-                                        .where(SubjectKey.pseudonym.in_(chunk))).tuples()))
+        for name, subject_id in session.execute(select(SubjectKey.pseudonym, SubjectKey.subject_id)
+                                                .where(SubjectKey.pseudonym.in_(chunk))):
+            out[name] = subject_id
     return out
 
 
