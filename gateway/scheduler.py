@@ -14,6 +14,7 @@ from .context import GatewayContext
 from .nrm.service import run_timers
 from .periodic import PeriodicThread
 from .retention import purge_growing_tables
+from .retention_purge import apply_schedule
 from .statistics.service import StatisticsService
 
 
@@ -45,4 +46,5 @@ class ScheduledJobs(PeriodicThread):
                 "consents_expired": expire_consents(self.ctx),
                 "statistics_entries_read": StatisticsService(self.ctx).refresh(),
                 "token_refusal_entries": token_refusals(self.ctx).flush(self.ctx.sessions, self.ctx.clock.now()),
-                **{f"purged_{k}": v for k, v in purge_growing_tables(self.ctx).items()}}
+                **{f"purged_{k}": v for k, v in purge_growing_tables(self.ctx).items()},
+                **{f"retention_{k}": v for k, v in apply_schedule(self.ctx).items()}}

@@ -28,6 +28,8 @@ class AuditTag(StrEnum):
     SUBJECT_REFUSE = "subject:record:refuse"
     SUBJECT_MANDATED_NOTICE = "subject:mandated_reporter_notice:record"
     SUBJECT_ERASE = "subject:record:erase"
+    RETENTION_PURGE = "retention:record:purge"
+    """A record deleted by the retention schedule (gateway.retention_purge): its id, kind and classes."""
     """A subject erased: its rows deleted and its key destroyed (gateway.erasure)."""
     CONSENT_GRANT = "consent:record:grant"
     CONSENT_WITHDRAW = "consent:record:withdraw"
