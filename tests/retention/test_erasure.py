@@ -194,3 +194,25 @@ def test_the_console_shows_erased_subject_for_an_erased_persons_entries(
         seq = session.scalars(select(AuditEntry.seq).where(AuditEntry.action == "subject:record:erase")).one()
     entry_page = client.get(f"/console/entries/{seq}").text
     assert "erased subject" in entry_page and person.subject_id not in entry_page
+
+
+def test_the_cli_erases_only_when_confirmed(tmp_path: Path) -> None:
+    from gateway import db
+    from gateway.settings import Settings
+    from gateway.setup import init_data_dir
+
+    init_data_dir(Settings(data_dir=tmp_path, database_url=""))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    run = [sys.executable, "-m", "gateway", "erase-subject", "subj_gone", "--data-dir", str(tmp_path)]
+    refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    done = subprocess.run([*run, "--yes"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    engine = db.make_engine(Settings(data_dir=tmp_path, database_url="").resolved_database_url)
+    try:
+        with db.make_sessionmaker(engine)() as session:
+            (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "subject:record:erase")).all()
+            assert subject_keys.resolve(session, [entry.subject_id]) == {entry.subject_id: None}
+            assert entry.actor_role == "operator"
+    finally:
+        engine.dispose()

@@ -38,7 +38,8 @@ def test_the_strictest_applicable_profile_wins() -> None:
     assert schedule.keep_days("consents_ended", purpose="shelter", classes=["D1"]) == (30, "default")
     assert schedule.keep_days("consents_ended", purpose="criminal_justice", classes=["D1"]) == (
         14, "criminal_justice_purpose")
-    assert schedule.keep_days("person_notices", classes=["D1", "D12"]) == (30, "exploitation_and_risk_classes")
+    assert schedule.keep_days("consents_ended", purpose="shelter", classes=["D1", "D12"]) == (
+        14, "exploitation_and_risk_classes")
     assert schedule.keep_days("portal_requests", jurisdiction="de") == (180, "de_storage_limitation")
     assert schedule.keep_days("portal_requests", jurisdiction="NL") == (365, "default")
     stricter = parse_schedule({**_document(), "profiles": [
