@@ -46,5 +46,6 @@ class ScheduledJobs(PeriodicThread):
                 "consents_expired": expire_consents(self.ctx),
                 "statistics_entries_read": StatisticsService(self.ctx).refresh(),
                 "token_refusal_entries": token_refusals(self.ctx).flush(self.ctx.sessions, self.ctx.clock.now()),
-                **{f"purged_{k}": v for k, v in purge_growing_tables(self.ctx).items()},
-                **{f"retention_{k}": v for k, v in apply_schedule(self.ctx).items()}}
+                # The audited schedule first; the unaudited purge then only meets what it alone covers.
+                **{f"retention_{k}": v for k, v in apply_schedule(self.ctx).items()},
+                **{f"purged_{k}": v for k, v in purge_growing_tables(self.ctx).items()}}
