@@ -441,6 +441,38 @@ def nrm_timers(data_dir: DataDir = None) -> None:
     out.print(f"{len(raised)} alert(s) raised")
 
 
+@app.command("erase-subject")
+def erase_subject_command(
+    subject_id: Annotated[str, typer.Argument(help="The subject to erase (its rows go, its key is destroyed).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: erasure cannot be undone.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Erase a subject: every row about the person goes and the audit log forgets who it was (issue 22)."""
+    from datetime import UTC, datetime
+
+    from crypto.at_rest import derive_key
+    from crypto.keys import load_signing_seed
+
+    from .audit.log import Actor
+    from .erasure import erase_subject
+    from .statistics.store import UNIT_LABEL, UnitKey
+
+    if not yes:
+        _fail("erasure cannot be undone: pass --yes to confirm")
+    settings = _settings(data_dir)
+    engine, sessions = _session(settings)
+    try:
+        units = UnitKey(derive_key(load_signing_seed(settings.signing_key_path), UNIT_LABEL))
+        with sessions() as session, session.begin():
+            done = erase_subject(session, subject_id[:64], actor=Actor(role="operator", user="cli"),
+                                 at=datetime.now(UTC), units=units)
+    finally:
+        engine.dispose()
+    out.print(f"erased: {sum(done.deleted.values())} row(s) in {len(done.deleted)} table(s); "
+              f"{'key destroyed' if done.pseudonym else 'no key'}; "
+              f"{done.legacy_linked_entries} older entr(y/ies) still carry the id")
+
+
 @app.command()
 def rules(
     repo: Annotated[Path, typer.Option(help="Repository root.")] = Path("."),

@@ -11,6 +11,7 @@ from consent.orm import Base
 from . import accounts as _accounts
 from .audit import models as _audit_models
 from .audit import redaction as _audit_redaction
+from .audit import subject_keys as _subject_keys
 from .auth import models as _auth_models
 from .exceptions import models as _exceptions_models
 from .exchange import models as _exchange_models
@@ -28,5 +29,5 @@ __all__ = ["Base", "metadata"]
 metadata = Base.metadata
 _loaded = (_accounts, _audit_models, _auth_models, _exceptions_models, _exchange_models, _linkage_models,
            _nrm_models, _portal_models, _registry_models, _web_models, _statistics_models,
-           _staff_models, _requests_models, _audit_redaction)
+           _staff_models, _requests_models, _audit_redaction, _subject_keys)
 _consent_tables = (_consent_models, _consent_notices, _consent_portal_access, _consent_subjects)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto.canonical import canonical_json
 from crypto.merkle import leaf_hash
 
-from . import tree
+from . import subject_keys, tree
 from .models import AuditEntry
 from .tags import AuditTag
 
@@ -142,7 +142,8 @@ def record(
         "actor_role": actor.role,
         "actor_user": actor.user,
         "action": str(event.action),
-        "subject_id": event.subject_id,
+        # The leaf commits to the subject's keyed pseudonym, never the id (gateway.audit.subject_keys).
+        "subject_id": None if event.subject_id is None else subject_keys.pseudonym(session, event.subject_id, at=at),
         "purpose": event.purpose,
         "recipient_agency_id": event.recipient_agency_id,
         "classes_requested": sorted(event.classes_requested),

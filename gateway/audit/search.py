@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from . import subject_keys
 from .log import entry_document
 from .models import AuditEntry
 from .tags import AuditTag
@@ -87,7 +88,7 @@ class EntryFilter:
     def conditions(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
         if self.subject_id:
-            out.append(AuditEntry.subject_id == self.subject_id)
+            out.append(subject_keys.matches(AuditEntry.subject_id, self.subject_id))
         if self.agency_id:
             out.append(or_(AuditEntry.actor_agency_id == self.agency_id,
                            AuditEntry.recipient_agency_id == self.agency_id))

@@ -19,6 +19,7 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from ..audit import subject_keys
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
 from ..deps import ContextDep
@@ -53,7 +54,7 @@ def person(subject_id: SubjectId, request: Request, ctx: ContextDep, noise: int 
         staff = _require(ctx, request, session)
         if isinstance(staff, Response):
             return staff
-        rows = list(session.scalars(select(AuditEntry).where(AuditEntry.subject_id == subject_id)
+        rows = list(session.scalars(select(AuditEntry).where(subject_keys.matches(AuditEntry.subject_id, subject_id))
                                     .order_by(AuditEntry.seq.desc()).limit(TRAIL_LIMIT)))
         hidden = sum(1 for e in rows if e.action.startswith(NOISE))
         shown = rows if noise else [e for e in rows if not e.action.startswith(NOISE)]

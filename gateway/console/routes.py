@@ -36,7 +36,7 @@ from ..web.client_address import client_address
 from ..web.csrf import csrf_token_matches
 from ..web.headers import CLEAR_SITE_DATA, apply_html_headers
 from .auth import AUDIT_ROLES, ConsoleAuth, Staff
-from .views import EntryView, FilterForm, render
+from .views import FilterForm, entry_views, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50
@@ -179,7 +179,7 @@ def entries(request: Request, ctx: ContextDep, before: Before = None) -> Respons
                     details={"view": "search", "filters": form.filter.describe(), "results": len(page),
                              "before": before,
                              "subject_matched": bool(page) if form.filter.subject_id else None})
-        return render("entries.html", staff=staff, form=form, rows=[EntryView(e) for e in page],
+        return render("entries.html", staff=staff, form=form, rows=entry_views(session, page),
                       older=form.query(before=page[-1].seq) if more else None,
                       newest=form.query() if before is not None else None, dashboard=None, summary=None)
 
@@ -202,7 +202,7 @@ def dashboard(name: str, request: Request, ctx: ContextDep, before: Before = Non
         _log_access(session, staff, ctx, AuditTag.AUDIT_VIEW,
                     details={"view": "dashboard", "dashboard": name, "filters": form.filter.describe(),
                              "results": len(page)})
-        return render("entries.html", staff=staff, form=form, rows=[EntryView(e) for e in page],
+        return render("entries.html", staff=staff, form=form, rows=entry_views(session, page),
                       older=form.query(before=page[-1].seq) if more else None,
                       newest=form.query() if before is not None else None, dashboard=board, summary=summary)
 
@@ -239,7 +239,7 @@ def entry_detail(seq: Annotated[int, FastAPIPath(ge=0, le=INT64_MAX)], request: 
         inclusion = _inclusion(session, ctx, entry)
         _log_access(session, staff, ctx, AuditTag.AUDIT_VIEW, subject_id=entry.subject_id,
                     details={"view": "entry", "seq": seq})
-        return render("entry.html", staff=staff, row=EntryView(entry), inclusion=inclusion)
+        return render("entry.html", staff=staff, row=entry_views(session, [entry])[0], inclusion=inclusion)
 
 
 FormField = Annotated[str, Form()]

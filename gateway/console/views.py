@@ -7,7 +7,7 @@ pages load nothing but ``/static/console.css`` (no script at all).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,8 +15,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
+from ..audit import subject_keys
 from ..audit.models import AuditEntry
 from ..audit.search import EXCEPTION_BASES, EntryFilter
 from ..web.headers import apply_html_headers
@@ -119,6 +121,13 @@ class EntryView:
     """An entry as the console shows it: who, why, on what basis, which classes, what outcome."""
 
     entry: AuditEntry
+    subject: str | None = None
+    """The subject id behind the entry's pseudonym (None: no subject, or an erased one)."""
+
+    @property
+    def erased(self) -> bool:
+        """The entry names a subject whose key was destroyed: it links to no one any more."""
+        return self.entry.subject_id is not None and self.subject is None
 
     @property
     def requester(self) -> str:
@@ -150,3 +159,10 @@ class EntryView:
     @property
     def details(self) -> list[tuple[str, str]]:
         return [(str(k), "—" if v is None else str(v)) for k, v in sorted((self.entry.details or {}).items())]
+
+
+def entry_views(session: Session, entries: Iterable[AuditEntry]) -> list[EntryView]:
+    """Entries with the subject behind each pseudonym resolved (one query), erased ones marked."""
+    rows = list(entries)
+    names = subject_keys.resolve(session, (e.subject_id for e in rows))
+    return [EntryView(e, names.get(e.subject_id) if e.subject_id else None) for e in rows]

@@ -20,6 +20,7 @@ from consent.models import ConsentRecord
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject
 
+from ..audit import subject_keys
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
@@ -97,7 +98,7 @@ def _already(session: Session, agency_id: str, subject_id: str, kind: str, key: 
 def earlier_adult_recipients(session: Session, subject_id: str) -> list[str]:
     """Agencies that received this person's data while they were handled as an adult (from the audit log)."""
     entries = session.scalars(select(AuditEntry).where(AuditEntry.action == str(AuditTag.EXCHANGE_SUBMIT),
-                                                       AuditEntry.subject_id == subject_id,
+                                                       subject_keys.matches(AuditEntry.subject_id, subject_id),
                                                        AuditEntry.decision == "allow"))
     return sorted({e.recipient_agency_id for e in entries
                    if e.recipient_agency_id and not (e.details or {}).get("child")})

@@ -25,6 +25,7 @@ from consent.notices import notices_for
 from consent.service import status_at
 from consent.subjects import Subject
 
+from ..audit import subject_keys
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
 from ..registry.models import Agency, AgencyKind
@@ -172,7 +173,7 @@ def disclosures(session: Session, subject_id: str, now: datetime) -> list[Disclo
     uses from the audit log, newest first; deferred entries stay hidden until their end date."""
     entries = list(session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.subject_id == subject_id, AuditEntry.decision == "allow",
+        .where(subject_keys.matches(AuditEntry.subject_id, subject_id), AuditEntry.decision == "allow",
                AuditEntry.action.in_([str(AuditTag.EXCHANGE_SUBMIT), str(AuditTag.EXCEPTION_USE)]))
         .order_by(AuditEntry.seq.desc())
     ))
@@ -219,7 +220,7 @@ def involved_agencies(session: Session, subject_id: str) -> dict[str, str]:
         ids.update(record.recipient_ids)
     ids.update(a for a in session.scalars(
         select(AuditEntry.recipient_agency_id).where(
-            AuditEntry.subject_id == subject_id, AuditEntry.decision == "allow",
+            subject_keys.matches(AuditEntry.subject_id, subject_id), AuditEntry.decision == "allow",
             AuditEntry.action == str(AuditTag.EXCHANGE_SUBMIT))) if a)
     agencies = session.scalars(select(Agency).where(Agency.id.in_(sorted(ids)),
                                                     Agency.kind != AgencyKind.GATEWAY_OPERATOR))

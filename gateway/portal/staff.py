@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from crypto.at_rest import open_text, seal_text
 from crypto.errors import DecryptionFailed
 
+from ..audit import subject_keys
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
 from ..console.auth import ConsoleAuth, Staff
@@ -55,9 +56,17 @@ def visible_to(staff: Staff, row: PortalRequest) -> bool:
     return not (row.about_agency_id and staff.agency_id and row.about_agency_id == staff.agency_id)
 
 
-def _readable(key: bytes, sealed: str, where: str) -> str:
+def _readable(keys: tuple[bytes | None, bytes], sealed: str, where: str) -> str:
+    """Open with the subject's text key (erased: gone), or the gateway-wide key older texts used."""
     try:
-        return open_text(key, sealed, where=where)
+        for key in keys:
+            if key is None:
+                continue
+            try:
+                return open_text(key, sealed, where=where)
+            except DecryptionFailed:
+                continue
+        raise DecryptionFailed
     except DecryptionFailed:
         # Moved from another row, altered, or written under another key: never show a wrong text.
         log.warning("stored text does not open", extra={"row": where})
@@ -105,7 +114,8 @@ def show_request(request_id: str, request: Request, ctx: ContextDep) -> Response
         record(session, AuditEvent(AuditTag.AUDIT_VIEW, decision="allow", subject_id=row.subject_id,
                                    purpose="oversight", details={"view": "portal_request", "request_id": row.id}),
                actor=staff.actor(), at=ctx.clock.now())
-        key = ctx.at_rest_key(MESSAGE_KEY)
+        base = ctx.at_rest_key(MESSAGE_KEY)
+        key = (subject_keys.existing_text_key(session, base, row.subject_id), base)
         notes = {e.id: _readable(key, e.note, e.id) for e in events if e.note}
         return _render("staff_request.html", staff=staff, row=row, events=events, names=names,
                        message=_readable(key, row.message, row.id), notes=notes,
@@ -142,7 +152,8 @@ def update_request(request_id: str, request: Request, ctx: ContextDep, csrf_toke
         text = note.strip()[:2000]
         session.add(PortalRequestEvent(id=event_id, request_id=row.id, status=status,
                                        outcome=row.outcome, at=now, by_role=staff.role, by_user=staff.username,
-                                       note=seal_text(ctx.at_rest_key(MESSAGE_KEY), text, where=event_id)
+                                       note=seal_text(subject_keys.text_key(session, ctx.at_rest_key(MESSAGE_KEY),
+                                                                      row.subject_id, at=now), text, where=event_id)
                                        if text else None))
         record(session, AuditEvent(AuditTag.PORTAL_REQUEST_UPDATE, decision="info", subject_id=row.subject_id,
                                    details={"request_id": row.id, "status": status, "outcome": row.outcome}),

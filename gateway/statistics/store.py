@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent.age import is_child
 from consent.subjects import Subject
 
+from ..audit import subject_keys
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
 from ..nrm.timers import STAGE1_DUE_ADULT, STAGE1_DUE_CHILD
@@ -159,7 +160,10 @@ def refresh(session: Session, units: UnitKey, *, home_country: str, now: datetim
                                    .order_by(AuditEntry.seq).limit(batch)))
     if not entries:
         return 0
-    people = _upsert_people(session, (e.subject_id for e in entries if e.subject_id), units,
+    # Entries name a subject by its keyed pseudonym; an erased subject resolves to nothing and
+    # counts as a person of its own, under its pseudonym.
+    named = subject_keys.resolve(session, (e.subject_id for e in entries))
+    people = _upsert_people(session, (sid for sid in named.values() if sid), units,
                             home_country=home_country, now=now)
     recipients = {e.recipient_agency_id for e in entries if e.recipient_agency_id}
     kinds = {agency_id: kind for agency_id, kind in session.execute(
@@ -169,12 +173,13 @@ def refresh(session: Session, units: UnitKey, *, home_country: str, now: datetim
         if counted is None:
             continue
         event, basis = counted
-        person = people.get(entry.subject_id) if entry.subject_id else None
+        subject_id = (named.get(entry.subject_id) or entry.subject_id) if entry.subject_id else None
+        person = people.get(subject_id) if subject_id else None
         kind = kinds.get(entry.recipient_agency_id) if entry.recipient_agency_id else None
         session.add(StatEvent(
             source_seq=entry.seq,
             # A subject the store cannot read (unknown id) still counts, as a person of its own.
-            unit=person.unit if person else (units.unit(entry.subject_id) if entry.subject_id else None),
+            unit=person.unit if person else (units.unit(subject_id) if subject_id else None),
             month=_month(entry.at), event=str(event),
             purpose=coded(entry.purpose, PURPOSES), recipient_kind=coded(kind, RECIPIENT_KINDS),
             basis=basis, child=person.child if person else UNKNOWN,

@@ -16,6 +16,7 @@ from consent.vocabulary import Channel
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from tests.consent.conftest import STAFF, Auth
+from tests.support.pseudonyms import subject_of
 
 NewSubject = Callable[..., str]
 Grant = Callable[..., dict[str, Any]]
@@ -200,7 +201,7 @@ def test_expired_consent_counts_as_absent_and_expiry_is_observed_once(
         assert svc.record_expiries() == []
     with ctx.sessions() as session:
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "consent:record:expire")).all()
-    assert [(e.subject_id, e.details["consent_id"]) for e in entries] == [(sid, cid)]
+    assert [(subject_of(ctx, e.subject_id), e.details["consent_id"]) for e in entries] == [(sid, cid)]
     assert client.get(f"/v1/consents/{cid}", headers=auth("ngo")).json()["ending"]["kind"] == "expired"
 
 
@@ -246,7 +247,7 @@ def test_grant_is_audited_with_codes_only(client: TestClient, auth: Auth, new_su
     cid = grant(sid, purpose="healthcare", recipients=[{"agency_id": "clinic"}])["consent"]["id"]
     with ctx.sessions() as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "consent:record:grant")).all()
-    assert (entry.decision, entry.subject_id, entry.purpose, entry.recipient_agency_id) == (
+    assert (entry.decision, subject_of(ctx, entry.subject_id), entry.purpose, entry.recipient_agency_id) == (
         "allow", sid, "healthcare", "clinic")
     assert entry.classes_requested == ["D1", "D12", "D5"]
     assert entry.details["consent_id"] == cid

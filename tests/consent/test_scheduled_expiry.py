@@ -15,6 +15,7 @@ from gateway.context import GatewayContext
 from gateway.scheduler import ScheduledJobs
 from tests.conftest import T0, Registry
 from tests.consent.conftest import Auth, consent_body, subject_body
+from tests.support.pseudonyms import subject_of
 
 
 def test_scheduled_jobs_record_each_expiry_once(
@@ -35,4 +36,4 @@ def test_scheduled_jobs_record_each_expiry_once(
         endings = list(session.scalars(select(ConsentEnding)))
         expiries = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "consent:record:expire")))
     assert [(e.consent_id, e.kind) for e in endings] == [(short.json()["consent"]["id"], "expired")]
-    assert len(expiries) == 1 and expiries[0].subject_id == subject_id
+    assert len(expiries) == 1 and subject_of(ctx, expiries[0].subject_id) == subject_id

@@ -15,6 +15,7 @@ from gateway.context import GatewayContext
 from gateway.registry.models import AgencyKind
 from tests.conftest import Registry, register
 from tests.consent.conftest import STAFF, Auth, subject_body
+from tests.support.pseudonyms import subject_of
 
 
 def _audit(ctx: GatewayContext, action: str) -> list[AuditEntry]:
@@ -83,7 +84,7 @@ def test_ch20_every_attribute_change_is_logged_with_who_when_why_and_audited_wit
 
     entries = _audit(ctx, "subject:attribute:change")
     assert len(entries) == 1
-    assert entries[0].subject_id == sid and entries[0].reason == "correction"
+    assert subject_of(ctx, entries[0].subject_id) == sid and entries[0].reason == "correction"
     assert sorted(entries[0].details["attributes"]) == ["adult_on", "declined_nrm"]
     everything = json.dumps([e.details for e in _audit(ctx, "subject:record:create") + entries])
     for value in ("2001-05-17", "2010-05-17", "guard-007"):

@@ -19,6 +19,7 @@ from gateway.context import GatewayContext
 from gateway.registry.models import AgencyKind
 from tests.conftest import T0, Registry, register
 from tests.consent.conftest import ALL_EXPLAINED, Auth, consent_body
+from tests.support.pseudonyms import subject_of
 
 NewSubject = Callable[..., str]
 Grant = Callable[..., dict[str, Any]]
@@ -86,7 +87,7 @@ def test_every_failed_rule_is_reported_in_order_and_the_refusal_audited_alone(
     assert count_records(ctx) == 0
     with ctx.sessions() as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "consent:record:refuse")).all()
-    assert (entry.decision, entry.reason, entry.subject_id, entry.purpose) == (
+    assert (entry.decision, entry.reason, subject_of(ctx, entry.subject_id), entry.purpose) == (
         "deny", "recipient_unknown", sid, "shelter")
     assert entry.details["failures"] == reasons(problem)
 

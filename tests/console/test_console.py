@@ -21,6 +21,7 @@ from gateway.audit.tags import AuditTag
 from gateway.context import GatewayContext
 from gateway.web.models import WebSession
 from tests.console.conftest import COOKIE, StaffLogin, csrf_of, make_staff, sign_in
+from tests.support.pseudonyms import pseudonym_of, subject_of
 from tests.support.tamper import tampering
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "gateway" / "templates" / "console"
@@ -225,8 +226,8 @@ class TestPages:
         after = _entries(ctx)
         assert len(after) == before + 1
         view = after[-1]
-        assert (view.action, view.actor_user, view.actor_role, view.subject_id) == ("audit:log:view", "dpo", "dpo",
-                                                                                     "subj-1")
+        assert (view.action, view.actor_user, view.actor_role, subject_of(ctx, view.subject_id)) == (
+            "audit:log:view", "dpo", "dpo", "subj-1")
         assert view.details["view"] == "search" and view.details["results"] == 4
         # A subject id that matches nothing is not written down (it may be a mistyped name).
         console.get("/console/entries", params={"subject": "Maria_Lopez"})
@@ -324,7 +325,7 @@ class TestPages:
         assert f'id="proof-tree-size">{latest.tree_size}<' in page.text and latest.root_hash in page.text
         assert "Deferred until" in page.text and "covert_investigation" in page.text
         view = _entries(ctx)[-1]
-        assert (view.action, view.subject_id, view.details) == ("audit:log:view", "subj-2",
+        assert (view.action, subject_of(ctx, view.subject_id), view.details) == ("audit:log:view", "subj-2",
                                                                 {"view": "entry", "seq": exception_use.seq})
         # The stored entry is changed behind the console's back: the proof no longer verifies.
         with tampering(ctx.engine) as conn:
@@ -339,10 +340,11 @@ class TestPages:
         assert response.status_code == 200
         assert response.headers["content-disposition"].startswith('attachment; filename="audit-export-')
         rows = list(csv.DictReader(io.StringIO(response.text)))
-        assert {r["subject_id"] for r in rows} == {"subj-2"} and len(rows) == 2
+        assert {r["subject_id"] for r in rows} == {pseudonym_of(ctx, "subj-2")} and len(rows) == 2
         assert {r["exception"] for r in rows} == {"", "L3"}
         export = _entries(ctx)[-1]
-        assert (export.action, export.subject_id, export.details["results"]) == ("audit:log:export", "subj-2", 2)
+        assert (export.action, subject_of(ctx, export.subject_id), export.details["results"]) == (
+            "audit:log:export", "subj-2", 2)
         injected = console.post("/console/export", data={"csrf_token": token, "format": "csv", "subject": "subj-5"})
         assert "'=HYPERLINK" in injected.text  # a spreadsheet will not run it
         as_json = console.post("/console/export", data={"csrf_token": token, "format": "json",
@@ -368,7 +370,7 @@ class TestPages:
         _seed(ctx)
         response = console.get("/v1/audit/entries", params={"subject_id": "subj-2"})
         assert response.status_code == 200
-        assert {e["subject_id"] for e in response.json()["entries"]} == {"subj-2"}
+        assert {e["subject_id"] for e in response.json()["entries"]} == {pseudonym_of(ctx, "subj-2")}
         assert _entries(ctx)[-1].details["view"] == "api"
 
     def test_pages_need_a_session(self, client: TestClient) -> None:

@@ -27,6 +27,7 @@ from gateway.scheduler import ScheduledJobs
 from tests.conftest import T0, Registry, register
 from tests.consent.conftest import STAFF, subject_body
 from tests.exceptions.conftest import Auth
+from tests.support.pseudonyms import subject_of
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -79,7 +80,7 @@ def test_a_child_without_guardian_advocate_and_accommodation_24_hours_after_stag
         notices = list(session.scalars(select(AgencyNotice).where(AgencyNotice.kind == "child_entitlements_overdue")))
         assert sorted(n.agency_id for n in notices) == ["monitor", "ngo", "nrm-ca"]
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "nrm:sla:alert")).one()
-    assert entry.subject_id == subject_id and entry.reason == "child_entitlements_overdue"
+    assert subject_of(ctx, entry.subject_id) == subject_id and entry.reason == "child_entitlements_overdue"
     assert entry.details["missing"] == ["guardian_advocate", "accommodation"]
     # The monitoring body sees it through its notices.
     seen = client.get("/v1/exceptions/notices", headers=auth("monitor")).json()

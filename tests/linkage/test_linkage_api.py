@@ -29,6 +29,7 @@ from tests.linkage.conftest import (
     enrol,
     new_subject,
 )
+from tests.support.pseudonyms import subject_of
 
 Auth = Callable[..., dict[str, str]]
 
@@ -66,10 +67,10 @@ def test_the_same_person_spelt_in_arabic_and_latin_is_reported_to_the_entitled_a
 
     # The question and the disclosure are both audited, the disclosure under the shelter's subject.
     question = _entries(ctx, "linkage:query:answer")[-1]
-    assert question.subject_id == ngo_subject and question.decision == "allow"
+    assert subject_of(ctx, question.subject_id) == ngo_subject and question.decision == "allow"
     assert question.details["matches"][0]["agency_id"] == "shelter"
     disclosed = [e for e in _entries(ctx, "linkage:match:disclose") if e.decision == "allow"]
-    assert [(e.subject_id, e.recipient_agency_id) for e in disclosed] == [(shelter_subject, "ngo")]
+    assert [(subject_of(ctx, e.subject_id), e.recipient_agency_id) for e in disclosed] == [(shelter_subject, "ngo")]
 
 
 @pytest.mark.rule("CR1")
@@ -92,7 +93,7 @@ def test_a_match_whose_own_consent_does_not_name_the_asker_is_withheld_silently(
     shelter_subject = person("shelter", AMINA_ARABIC, names=["clinic"])  # not the NGO
     assert ask(client, auth, "ngo", ngo_subject)["matches"] == []
     withheld = [e for e in _entries(ctx, "linkage:match:disclose") if e.decision == "deny"]
-    assert [e.subject_id for e in withheld] == [shelter_subject]
+    assert [subject_of(ctx, e.subject_id) for e in withheld] == [shelter_subject]
 
 
 def test_an_agency_without_consent_or_lawful_basis_gets_no_answer(
@@ -104,7 +105,7 @@ def test_an_agency_without_consent_or_lawful_basis_gets_no_answer(
     refused = ask(client, auth, "iom", iom_subject, expect=403)
     assert refused["reason"] == "linkage_not_permitted" and "matches" not in refused
     entry = _entries(ctx, "linkage:query:refuse")[-1]
-    assert entry.subject_id == iom_subject and entry.reason == "linkage_not_permitted"
+    assert subject_of(ctx, entry.subject_id) == iom_subject and entry.reason == "linkage_not_permitted"
 
     # No consent for the purpose at all: the key is not even stored.
     unconsented = new_subject(client, auth, "iom")

@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from consent.clock import FixedClock
 from crypto.at_rest import open_text
+from crypto.errors import DecryptionFailed
 from crypto.passwords import SecretHasher
 from gateway.accounts import StaffAccount
+from gateway.audit import subject_keys
 from gateway.audit.log import Actor, AuditEvent, record
 from gateway.audit.models import AuditEntry
 from gateway.audit.tags import AuditTag
@@ -225,7 +227,13 @@ def test_a_complaint_goes_to_the_dpo_and_monitoring_body_and_its_status_reaches_
     assert row.about_agency_id == "shelter" and row.routed_to == ["dpo", "monitoring_body"]
     # Stored encrypted, bound to the row: a copy of the database alone does not read it.
     assert row.message.startswith("sr1.") and "told my employer" not in row.message
-    stored = open_text(ctx.at_rest_key(MESSAGE_KEY), row.message, where=row.id)
+    # Sealed under the person's own key (erasure destroys it): the gateway-wide key alone opens nothing.
+    with pytest.raises(DecryptionFailed):
+        open_text(ctx.at_rest_key(MESSAGE_KEY), row.message, where=row.id)
+    with ctx.sessions() as session:
+        key = subject_keys.existing_text_key(session, ctx.at_rest_key(MESSAGE_KEY), row.subject_id)
+    assert key is not None
+    stored = open_text(key, row.message, where=row.id)
     assert "\u202e" not in stored and "told my employer" in stored
     # The DPO sees it and progresses it; the person sees each status.
     console = TestClient(signed_in.app, base_url="https://testserver")
