@@ -23,6 +23,7 @@ from consent.models import ConsentEnding, ConsentReceipt, ConsentRecord
 from consent.service import status_at
 
 from .. import i18n
+from ..audit import subject_keys
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
 from ..deps import ContextDep
@@ -105,7 +106,8 @@ def consent(consent_id: ConsentId, request: Request, ctx: ContextDep) -> Respons
         now = ctx.clock.now()
         versions = _versions(session, record, now)
         lineage = {v.record.id for v in versions}
-        scanned = list(session.scalars(select(AuditEntry).where(AuditEntry.subject_id == record.subject_id)
+        about = subject_keys.matches(AuditEntry.subject_id, record.subject_id)
+        scanned = list(session.scalars(select(AuditEntry).where(about)
                                        .order_by(AuditEntry.seq.desc()).limit(SCAN_LIMIT)))
         entries = [EntryView(e) for e in scanned if mentions(e, lineage)]
         classes = _legend(ctx.settings.policy_dir, "classes", "classes")

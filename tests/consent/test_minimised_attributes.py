@@ -64,8 +64,9 @@ def test_the_api_stores_neither_the_birth_date_nor_the_region(client: TestClient
 
 
 def _old_database(url: str) -> None:
-    """A database at 0008 with a subject as the old code stored it and an old-style submit entry."""
-    migrate.upgrade(url, "0008")
+    """A database just before 0017 with a subject as the old code stored it and an old-style submit entry
+    (0016 is there so that today's ``record`` finds its subject keys)."""
+    migrate.upgrade(url, "0016")
     engine = create_engine(url)
     now = datetime(2026, 11, 1, tzinfo=UTC)
     with engine.begin() as conn:

@@ -15,12 +15,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gateway import i18n
+from gateway.audit import subject_keys
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from tests.conftest import Registry
 from tests.consent.conftest import consent_body
 from tests.console.conftest import StaffLogin, sign_in
 from tests.exchange.conftest import FIELDS, open_case
+from tests.support.pseudonyms import subject_of
 
 Auth = Any
 TEMPLATE = i18n.TEMPLATE_DIR / "console" / "consent.html"
@@ -63,7 +65,8 @@ def test_a_consent_page_shows_what_who_and_its_history_without_payloads(
     assert client.get(f"/console/consents/{story.first}", follow_redirects=False).status_code == 303  # signed out
     assert sign_in(client, dpo).status_code == 303
     with ctx.sessions() as session:  # before this page's own view is logged (a later visit lists it too)
-        entries = session.scalars(select(AuditEntry).where(AuditEntry.subject_id == story.subject_id)).all()
+        about = subject_keys.matches(AuditEntry.subject_id, story.subject_id)
+        entries = session.scalars(select(AuditEntry).where(about)).all()
     page = client.get(f"/console/consents/{story.first}")
     assert page.status_code == 200 and page.headers["content-language"] == "en"
     text = page.text
@@ -89,7 +92,7 @@ def test_a_consent_page_shows_what_who_and_its_history_without_payloads(
     # Looking is logged under the person; the person page links here.
     with ctx.sessions() as session:
         views = session.scalars(select(AuditEntry).where(AuditEntry.action == "audit:log:view")).all()
-    assert any((v.details or {}).get("consent_id") == story.first and v.subject_id == story.subject_id
+    assert any((v.details or {}).get("consent_id") == story.first and subject_of(ctx, v.subject_id) == story.subject_id
                for v in views)
     assert f'href="/console/consents/{story.first}"' in client.get(f"/console/people/{story.subject_id}").text
     assert client.get("/console/consents/cns_nobody").status_code == 404

@@ -1,7 +1,7 @@
 """subject keys: the per-subject key behind the pseudonym audit entries carry (issue 22)
 
 Revision ID: 0016
-Revises: 0022
+Revises: 0020
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic import op
 import consent.orm
 
 revision = "0016"
-down_revision = "0022"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

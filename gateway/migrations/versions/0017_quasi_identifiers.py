@@ -12,7 +12,7 @@
   unkeyed preview hash is redacted (gateway.audit.redaction): the tree and checkpoints still verify.
 
 Revision ID: 0017
-Revises: 0020
+Revises: 0016
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from gateway.audit import guard
 from gateway.audit.log import Actor
 
 revision = "0017"
-down_revision = "0020"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
