@@ -66,6 +66,13 @@ def totp_code(ctx: GatewayContext, account_id: str, offset_steps: int = 0) -> st
     return str(pyotp.TOTP(secret).at(ctx.clock.now() + timedelta(seconds=30 * offset_steps)))
 
 
+def account_generation(ctx: GatewayContext, account_id: str) -> int:
+    """The account's generation now (raised by each recovery and revocation)."""
+    with ctx.sessions() as session:
+        generation = session.scalar(select(StaffAccount.generation).where(StaffAccount.id == account_id))
+    return int(generation or 0)
+
+
 def exchange_form(registry: Any, agency_id: str, person_token: str, clock: FixedClock,
                   token_url: str = f"{ISSUER}/oauth/token", scope: str | None = None) -> dict[str, str]:
     form = token_request_form(agency_id, registry.keys[agency_id].signing_seed, token_url, scope=scope,
@@ -83,7 +90,8 @@ def act_for(client: TestClient, registry: Any, ctx: GatewayContext, clock: Fixed
     gateway gives them at sign-in, exchanged by the agency's client at the token endpoint."""
 
     def headers(member: StaffMember, scope: str | None = None) -> dict[str, str]:
-        token, _ttl = ctx.tokens.issue_person_token(member.account_id, member.agency_id, ctx.clock.now())
+        token, _ttl = ctx.tokens.issue_person_token(member.account_id, member.agency_id, ctx.clock.now(),
+                                                    account_generation(ctx, member.account_id))
         response = client.post("/oauth/token", data=exchange_form(registry, member.agency_id, token, clock,
                                                                   scope=scope))
         assert response.status_code == 200, response.text
