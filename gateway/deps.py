@@ -75,8 +75,6 @@ class Caller:
     jurisdiction: str
     scopes: frozenset[str]
     person: Person | None = None
-    person_required: bool = False
-    """The agency published that its system plans referrals only for a signed-in person."""
 
     @property
     def is_operator(self) -> bool:
@@ -138,7 +136,6 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
         jurisdiction=agency.jurisdiction,
         scopes=claims.scopes & frozenset(agency.scopes),
         person=person,
-        person_required=claims.person_required,
     )
 
 

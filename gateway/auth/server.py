@@ -47,7 +47,6 @@ from ..audit.tags import AuditTag
 from ..errors import BadRequest
 from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
-from ..staff.service import plans_need_person
 from .models import UsedAssertion
 from .refusals import RefusalTally
 from .tokens import TokenAuthority
@@ -334,9 +333,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         # A client never gets more than its agency may have, whatever it asks for.
         scopes = client.get_allowed_scope(scope).split()
         # The agency's system alone: never a person (a person's token comes from person_access_token).
-        with self.sessions() as session:
-            required = plans_need_person(session, client.agency_id)
-        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_required=required)
+        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now())
         return {"token_type": "Bearer", "access_token": token, "expires_in": ttl, "scope": " ".join(sorted(scopes))}
 
     def person_access_token(self, client: AgencyClient, account_id: str, generation: int,
@@ -344,10 +341,8 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """The access token the agency's client gets for a person (RFC 8693), carrying the account
         generation the person token was issued in."""
         scopes = client.get_allowed_scope(scope).split()
-        with self.sessions() as session:
-            required = plans_need_person(session, client.agency_id)
         token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_id=account_id,
-                                       person_required=required, person_generation=generation)
+                                       person_generation=generation)
         return {"token_type": "Bearer", "access_token": token, "expires_in": ttl, "scope": " ".join(sorted(scopes))}
 
     def remember_jti(self, client_id: str, jti: str, exp: int) -> bool:

@@ -36,8 +36,6 @@ class TokenClaims:
     expires_at: int
     person_id: str | None = None
     """The staff account the agency's client acts for (RFC 8693 ``sub`` with ``act``), if any."""
-    person_required: bool = False
-    """The agency published that its system plans referrals only for a signed-in person."""
     person_generation: int = 0
     """The person's account generation when the token was issued (``gen``; 0 when absent): a recovery
     or revocation since then refuses the token on the next request."""
@@ -70,8 +68,7 @@ class TokenAuthority:
         self._signed_lock = threading.Lock()
 
     def issue(self, agency_id: str, scopes: list[str], now: datetime, *,
-              person_id: str | None = None, person_required: bool = False,
-              person_generation: int = 0) -> tuple[str, int]:
+              person_id: str | None = None, person_generation: int = 0) -> tuple[str, int]:
         """Return (token, expires_in seconds). With ``person_id``, the token is the agency's client
         acting for that staff member (RFC 8693 §4.1: ``sub`` is the person, ``act`` the client)."""
         iat = int(now.timestamp())
@@ -89,8 +86,6 @@ class TokenAuthority:
         if person_id is not None:
             claims["act"] = {"sub": agency_id}
             claims["gen"] = person_generation
-        if person_required:
-            claims["person_required"] = True
         header = {"alg": "Ed25519", "typ": TOKEN_TYPE, "kid": self.kid}
         return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), self.ttl_s
 
@@ -168,7 +163,6 @@ class TokenAuthority:
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
             person_id=str(claims["sub"]) if acting else None,
-            person_required=claims.get("person_required") is True,
             person_generation=_generation(claims),
         )
 

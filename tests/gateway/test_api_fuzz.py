@@ -319,7 +319,7 @@ REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
     ("post", "/v1/staff/accounts/{account_id}/revocation", 404):
         ("tests/staff/test_accounts.py::test_an_agency_administrator_manages_only_their_own_staff", "/revocation"),
     ("put", "/v1/staff/plans-need-person", 422):
-        ("tests/staff/test_attacks.py::test_a_forged_role_does_not_lift_the_volunteer_firewall", "/plans-need-person"),
+        ("tests/staff/test_person_bound.py::test_no_agency_can_turn_the_person_requirement_off", "/plans-need-person"),
     ("put", "/v1/staff/deferral-maximum", 422):
         ("tests/staff/test_attacks.py::"
          "test_an_unbounded_deferral_is_refused_and_a_bounded_one_reaches_the_portal_on_its_day", "/deferral-maximum"),
