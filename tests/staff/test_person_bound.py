@@ -119,3 +119,23 @@ def test_no_agency_can_turn_the_person_requirement_off(
         "subject_id": case.subject_id, "recipient_agency_id": "shelter", "purpose": "shelter",
         "fields": ["risk.level"]})
     assert alone.status_code == 403 and alone.json()["reason"] == "person_token_required"
+
+
+def test_every_record_route_refuses_a_staff_field_from_the_signed_in_person_too(
+    client: TestClient, auth: Any, people: People, registry: Registry,
+) -> None:
+    """Route by route (the fuzz's reachability check reads this): each answers 422 with the reason."""
+    case = open_case(client, auth)
+    carol = people.headers(OWNER, "carol")
+    answers = [
+        client.post("/v1/subjects", headers=carol, json={**subject_body(), "created_by": FORGED}),
+        client.post(f"/v1/subjects/{case.subject_id}/attributes", headers=carol,
+                    json={"changes": {"declined_nrm": True}, "reason": "new_information", "changed_by": FORGED}),
+        client.post(f"/v1/subjects/{case.subject_id}/mandated-reporter-notices", headers=carol,
+                    json={**NOTICE, "given_by": "mallory"}),
+        client.post("/v1/consents", headers=carol, json={**consent_body(case.subject_id), "obtained_by": FORGED}),
+        client.post(f"/v1/consents/{case.consent_id}/withdraw", headers=carol,
+                    json={"channel": "in_person", "withdrawn_by": FORGED}),
+    ]
+    assert [a.status_code for a in answers] == [422] * 5
+    assert {a.json()["reason"] for a in answers} == {"staff_field_from_person_token"}
