@@ -150,7 +150,6 @@ def consent_body(subject_id: str, recipient: str) -> dict[str, object]:
             "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"],
             "explained_items": ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"],
             "notice_version": "v1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
-            "obtained_by": {"staff_id": "s-1", "role": "advocate"},
             "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
 
 
@@ -288,15 +287,17 @@ def main() -> None:
             recipients = [f"shelter-{n}" for n in range(threads)]
             senders = [GatewayClient(settings.issuer, "ngo", keys["ngo"]) for _ in range(threads)]
             receivers = [GatewayClient(settings.issuer, r, keys[r]) for r in recipients]
-            subjects = []
-            for sender, recipient in zip(senders, recipients, strict=True):
-                subject = sender.request("POST", "/v1/subjects", json={
-                    "created_by": {"staff_id": "s-1", "role": "advocate"}, "attributes": {"age_band": "25-34"}})
-                sender.request("POST", "/v1/consents", json=consent_body(subject["id"], recipient))
-                subjects.append(subject["id"])
-            sender_key_id = senders[0].my_key_id("ed25519")
+            # Subjects, consents, plans and preview approvals name a staff member: each sender's system
+            # acts for the signed-in caseworker (RFC 8693); sealing, submitting and pulling are machine work.
             advocates = [sender.acting_for(token) for sender, token in zip(senders, person_tokens(settings, threads),
                                                                             strict=True)]
+            subjects = []
+            for advocate, recipient in zip(advocates, recipients, strict=True):
+                subject = advocate.request("POST", "/v1/subjects", json={
+                    "attributes": {"age_band": "25-34"}})
+                advocate.request("POST", "/v1/consents", json=consent_body(subject["id"], recipient))
+                subjects.append(subject["id"])
+            sender_key_id = senders[0].my_key_id("ed25519")
             latency: dict[str, list[float]] = {kind: [] for kind in KINDS}
             lock = threading.Lock()
             planned: list[list[tuple[dict[str, Any], Preview, dict[str, Any]]]] = [[] for _ in range(threads)]
@@ -312,7 +313,8 @@ def main() -> None:
                 sender, recipient, local = senders[n], recipients[n], {kind: [] for kind in KINDS}
                 requests = 0
                 while time.monotonic() < stop:
-                    plan = timed(local, "plan", lambda: sender.plan(subjects[n], recipient, "shelter", list(FIELDS)))
+                    plan = timed(local, "plan",
+                                 lambda: advocates[n].plan(subjects[n], recipient, "shelter", list(FIELDS)))
                     preview = sender.preview(plan, FIELDS, "en")
                     timed(local, "preview_approval",
                           lambda: advocates[n].approve_preview(plan, preview))  # noqa: B023

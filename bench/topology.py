@@ -94,9 +94,10 @@ def _sender(client: GatewayClient, subject_id: str, caseworker: Callable[[], Gat
     for i in range(count):
         fields = {"subject.preferred_name": f"p-{i}", "risk.level": "high", "risk.known_risks": "none known"}
         try:
-            plan = client.plan(subject_id, "shelter", "shelter", list(fields))
-            preview = client.preview(plan, fields, "en")
-            caseworker().approve_preview(plan, preview)
+            staff = caseworker()  # the plan and the approval are the caseworker's acts
+            plan = staff.plan(subject_id, "shelter", "shelter", list(fields))
+            preview = staff.preview(plan, fields, "en")
+            staff.approve_preview(plan, preview)
             client.submit(plan, fields, preview=preview)
         except Exception as exc:  # counted, not fatal: the figure is referrals that went through
             errors.append(type(exc).__name__)
@@ -137,15 +138,17 @@ def main() -> None:
         for n in range(args.senders):
             keys, _ = register(ctx, f"ngo-{n}", AgencyKind.NGO)
             client = GatewayClient(topology.url, f"ngo-{n}", keys, transport=topology.transport(), timeout_s=60)
-            subject = client.request("POST", "/v1/subjects", json=subject_body())
-            client.request("POST", "/v1/consents", json=consent_body(
-                subject["id"], recipients=[{"agency_id": "shelter"}]))
             member = new_staff(ctx, f"ngo-{n}", "caseworker", password=None)
 
             def caseworker(client: GatewayClient = client, agency: str = f"ngo-{n}",
                            account: str = member.account_id) -> GatewayClient:
                 token, _ttl = ctx.tokens.issue_person_token(account, agency, datetime.now(UTC))
                 return client.acting_for(token)
+
+            recorder = caseworker()  # a subject and a consent name the signed-in caseworker
+            subject = recorder.request("POST", "/v1/subjects", json=subject_body())
+            recorder.request("POST", "/v1/consents", json=consent_body(
+                subject["id"], recipients=[{"agency_id": "shelter"}]))
 
             clients.append((client, subject["id"], caseworker))
         _phase(topology, clients, len(clients))  # warm-up: tokens, connections, caches

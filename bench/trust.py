@@ -55,7 +55,6 @@ from gateway.settings import Settings
 from gateway.setup import init_data_dir, seed_demo
 
 SENDER, RECIPIENT = "advocate-demo", "shelter-demo"
-STAFF = {"staff_id": "advocate-7", "role": "advocate"}
 EXPLAINED = ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"]
 FIELDS = {"subject.preferred_name": "A.", "subject.language": "en", "risk.level": "high"}
 
@@ -71,10 +70,11 @@ class Counting(httpx.HTTPTransport):
 
 
 def referral(client: GatewayClient, subject_id: str, person_token: Callable[[], str]) -> None:
-    plan = client.plan(subject_id, RECIPIENT, "shelter", list(FIELDS))
-    preview = client.preview(plan, FIELDS, language="en")
-    client.acting_for(person_token()).approve_preview(plan, preview)  # the caseworker's act
-    client.submit(plan, FIELDS, preview=preview)
+    staff = client.acting_for(person_token())  # planning and the approval are the caseworker's acts
+    plan = staff.plan(subject_id, RECIPIENT, "shelter", list(FIELDS))
+    preview = staff.preview(plan, FIELDS, language="en")
+    staff.approve_preview(plan, preview)
+    staff.submit(plan, FIELDS, preview=preview)
 
 
 def main() -> None:
@@ -134,12 +134,13 @@ def main() -> None:
     trusted = GatewayClient(url, SENDER, sender_keys, transport=trust_transport, log=wlog, pins=pins)
     trusted.pin_agency(RECIPIENT, x25519=recipient_keys.public().fingerprints()["encryption"],
                        ed25519=recipient_keys.public().fingerprints()["signing"])
-    subject = plain.request("POST", "/v1/subjects", json={"created_by": STAFF, "attributes": {"age_band": "25-34"}})
-    plain.request("POST", "/v1/consents", json={
+    recorder = plain.acting_for(person_token())  # a subject and a consent name the signed-in caseworker
+    subject = recorder.request("POST", "/v1/subjects", json={"attributes": {"age_band": "25-34"}})
+    recorder.request("POST", "/v1/consents", json={
         "subject_id": subject["id"], "purpose": "shelter", "recipients": [{"agency_id": RECIPIENT}],
         "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"], "explained_items": EXPLAINED,
         "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
-        "obtained_by": STAFF, "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
+        "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
     referral(plain, subject["id"], person_token)  # warm both paths
     referral(trusted, subject["id"], person_token)
     witness_step()

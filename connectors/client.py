@@ -91,8 +91,10 @@ class GatewayClient:
 
     def acting_for(self, person_token: str) -> PersonClient:
         """A client acting for a signed-in staff member, from the person token they got at
-        ``/staff`` (OAuth 2.0 Token Exchange, RFC 8693). Use it for what is theirs to do: request
-        or approve an exception, approve a preview with the person, set a PIN, unlock a portal.
+        ``/staff`` (OAuth 2.0 Token Exchange, RFC 8693). Use it for what is theirs to do: plan a
+        referral (decided with their role), record a subject, a consent or its withdrawal, answer an
+        information request, request or approve an exception, approve a preview with the person, set a
+        PIN, unlock a portal. The agency's client alone is refused these (``person_token_required``).
         The token is exchanged once and acts for about five minutes; then ask the person again."""
         return PersonClient(self, person_token)
 

@@ -62,6 +62,10 @@ class StaffAccount(Base):
     status: Mapped[str] = mapped_column(String(12), default=AccountStatus.ACTIVE)
     webauthn_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     """The opaque WebAuthn user handle (base64url of 32 random bytes): never the username."""
+    generation: Mapped[int] = mapped_column(default=0)
+    """Raised by every recovery and revocation. Person tokens and the access tokens exchanged for them
+    carry the generation they were issued in (``gen``); a request whose token carries an older one is
+    refused at once (``person_token_revoked``), not when the token expires."""
 
     def all_roles(self) -> frozenset[str]:
         return frozenset(self.roles or [self.role])

@@ -50,10 +50,11 @@ def _acting_for_caseworker(api: TestClient, ctx: GatewayContext, settings: Setti
     staff = json.loads((settings.data_dir / "demo-staff.json").read_text())
     username = staff["caseworker"]["username"]
     with ctx.sessions() as session:
-        account_id = session.scalar(select(StaffAccount.id).where(StaffAccount.username == username))
-    if account_id is None:
+        account = session.execute(select(StaffAccount.id, StaffAccount.generation)
+                                  .where(StaffAccount.username == username)).first()
+    if account is None:
         raise RuntimeError("the demo caseworker's account is missing")
-    person_token, _ttl = ctx.tokens.issue_person_token(str(account_id), ADVOCATE, ctx.clock.now())
+    person_token, _ttl = ctx.tokens.issue_person_token(str(account.id), ADVOCATE, ctx.clock.now(), account.generation)
     form = token_request_form(ADVOCATE, keys.signing_seed, settings.issuer.rstrip("/") + "/oauth/token",
                               now=ctx.clock.now().timestamp())
     form.update(grant_type=TOKEN_EXCHANGE, subject_token=person_token, subject_token_type=JWT_TOKEN_TYPE)
@@ -70,27 +71,23 @@ def create_demo_person(settings: Settings, key_file_dir: str) -> DemoPerson:
     try:
         with TestClient(create_app(context=ctx), base_url=settings.issuer) as api:
             keys = load_key_file(f"{key_file_dir}/{ADVOCATE}.json")
-            form = token_request_form(ADVOCATE, keys.signing_seed, settings.issuer.rstrip("/") + "/oauth/token",
-                                      now=ctx.clock.now().timestamp())
-            token = api.post("/oauth/token", data=form)
-            token.raise_for_status()
-            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            # A subject, a consent and a PIN name the staff member with the person: the advocacy
+            # service's client acts for its signed-in caseworker (never on its own).
+            auth = _acting_for_caseworker(api, ctx, settings, keys)
             subject = api.post("/v1/subjects", headers=auth, json={
-                "created_by": STAFF, "attributes": {"age_band": "25-34", "preferred_language": "en"}})
+                "attributes": {"age_band": "25-34", "preferred_language": "en"}})
             subject.raise_for_status()
             subject_id = str(subject.json()["id"])
             consent = api.post("/v1/consents", headers=auth, json={
                 "subject_id": subject_id, "purpose": "shelter", "recipients": [{"agency_id": RECIPIENT}],
                 "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"], "explained_items": EXPLAINED,
                 "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person",
-                "capacity": "has_capacity", "obtained_by": STAFF,
+                "capacity": "has_capacity",
                 "expires_at": (ctx.clock.now() + timedelta(days=90)).isoformat()})
             consent.raise_for_status()
             code = str(consent.json()["access_code"])
             pin = demo_pin()
-            # Setting a PIN is person-bound: the advocacy service's client acts for its caseworker.
-            person_auth = _acting_for_caseworker(api, ctx, settings, keys)
-            pinned = api.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=person_auth, json={"pin": pin})
+            pinned = api.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=auth, json={"pin": pin})
             pinned.raise_for_status()
     finally:
         ctx.engine.dispose()

@@ -75,8 +75,6 @@ class Caller:
     jurisdiction: str
     scopes: frozenset[str]
     person: Person | None = None
-    person_required: bool = False
-    """The agency published that its system plans referrals only for a signed-in person."""
 
     @property
     def is_operator(self) -> bool:
@@ -92,7 +90,7 @@ class Caller:
 
 
 _PERSON = select(StaffAccount.agency_id, StaffAccount.status, StaffAccount.disabled, StaffAccount.roles,
-                 StaffAccount.role).where(StaffAccount.id == bindparam("account_id"))
+                 StaffAccount.role, StaffAccount.generation).where(StaffAccount.id == bindparam("account_id"))
 
 _CALLER_AGENCY = select(Agency.id, Agency.kind, Agency.jurisdiction, Agency.vetting_status, Agency.scopes).where(
     Agency.id == bindparam("agency_id"))
@@ -108,6 +106,7 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
     # not when the token expires. Its own short read transaction, so the handler's session
     # starts with none open.
     person: Person | None = None
+    superseded = False
     with db.read_connection(ctx.engine) as conn:
         agency = conn.execute(_CALLER_AGENCY, {"agency_id": claims.agency_id}).first()
         if claims.person_id is not None:
@@ -116,7 +115,18 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
             if (account is None or account.agency_id != claims.agency_id or account.disabled
                     or account.status != AccountStatus.ACTIVE):
                 raise Unauthenticated("person_not_active", "The person this token acts for cannot act now.")
+            superseded = account.generation != claims.person_generation
             person = Person(claims.person_id, frozenset(account.roles or [account.role]))
+    if superseded:
+        # Recovered (or revoked) since the person signed in: every older token ends now. Audited: it
+        # may be the lost device itself still being used.
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
+                                                reason="person_token_revoked",
+                                                details={"token_generation": claims.person_generation}),
+                       actor=Actor(agency_id=claims.agency_id, role="agency", user=claims.person_id),
+                       at=ctx.clock.now())
+        raise Unauthenticated("person_token_revoked", "The person's account was recovered or revoked after this "
+                              "token was issued; the person must sign in again.")
     if agency is None or agency.vetting_status != VettingStatus.VETTED:
         raise Unauthenticated("client_suspended", "This agency may not use the gateway now.")
     request.scope.setdefault("state", {})["agency_id"] = agency.id
@@ -126,7 +136,6 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
         jurisdiction=agency.jurisdiction,
         scopes=claims.scopes & frozenset(agency.scopes),
         person=person,
-        person_required=claims.person_required,
     )
 
 

@@ -136,10 +136,16 @@ class RequestContextMiddleware:
                 )
 
 
+#: Validation error types a request model raises on purpose: each is itself the problem's reason.
+PRECISE_REASONS = frozenset({"staff_field_from_person_token"})
+
+
 def _validation_reason(errors: list[dict[str, Any]]) -> tuple[int, str]:
     types = {str(e.get("type")) for e in errors}
     if "json_invalid" in types:
         return 400, "malformed_json"
+    if types & PRECISE_REASONS:
+        return 422, sorted(types & PRECISE_REASONS)[0]
     if types and types <= {"extra_forbidden"}:
         return 422, "unknown_field"
     if "missing" in types and any(tuple(e.get("loc", ()))[:1] == ("body",) and len(e.get("loc", ())) == 1

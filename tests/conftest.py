@@ -223,13 +223,18 @@ def token_for(client: TestClient, registry: Registry, clock: FixedClock) -> Toke
 
 @pytest.fixture
 def auth(token_for: TokenFor, people: People) -> Callable[..., dict[str, str]]:
-    """Headers of an agency's client; with ``person=<name>``, acting for that named staff member of
-    the agency (created on first use with ``roles``, a caseworker by default) through a person token."""
+    """Headers of an agency's client acting for a signed-in staff member through a person token
+    (RFC 8693): ``person=<name>`` (created on first use with ``roles``, a caseworker by default), or the
+    agency's default staff member (tests/support/staff.py ``DEFAULT_PERSON``). Person-bound actions
+    (planning, consents, subjects) need a person; ``system=True`` is the agency's system alone, for
+    machine work and for the tests that show it refused."""
 
     def headers(agency_id: str, scope: str | None = None, person: str | None = None,
-                roles: tuple[str, ...] = ("caseworker",)) -> dict[str, str]:
+                roles: tuple[str, ...] = ("caseworker",), system: bool = False) -> dict[str, str]:
+        if system:
+            return {"Authorization": f"Bearer {token_for(agency_id, scope)}"}
         if person is not None:
             return people.headers(agency_id, person, *roles, scope=scope)
-        return {"Authorization": f"Bearer {token_for(agency_id, scope)}"}
+        return people.default_headers(agency_id, scope)
 
     return headers

@@ -188,8 +188,9 @@ def _referrals(shape: Shape, observed: Observed, sender: str, count: int, faults
         person token they would get by signing in, exchanged through Caddy like any token."""
         token, _ttl = shape.ctx.tokens.issue_person_token(caseworker.account_id, sender, datetime.now(UTC))
         return client.acting_for(token)
-    subject = _call(observed, "subject", lambda: client.request("POST", "/v1/subjects", json=subject_body()))
-    _call(observed, "consent", lambda: client.request("POST", "/v1/consents", json=consent_body(
+    recorder = as_caseworker()  # a subject and a consent name the signed-in caseworker
+    subject = _call(observed, "subject", lambda: recorder.request("POST", "/v1/subjects", json=subject_body()))
+    _call(observed, "consent", lambda: recorder.request("POST", "/v1/consents", json=consent_body(
         subject["id"], recipients=[{"agency_id": RECIPIENT}])))
     i = -1
     while i + 1 < count or not faults_over.is_set():
@@ -197,7 +198,8 @@ def _referrals(shape: Shape, observed: Observed, sender: str, count: int, faults
         marker = f"{sender}-marker-{i}"
         fields = {"subject.preferred_name": f"{sender}-{i}", "risk.level": "high", "risk.known_risks": marker}
         while True:  # a plan refused while OPA is down is audited; ask again
-            plan = _call(observed, "plan", lambda f=fields: client.plan(subject["id"], RECIPIENT, "shelter", list(f)))
+            plan = _call(observed, "plan",
+                         lambda f=fields: as_caseworker().plan(subject["id"], RECIPIENT, "shelter", list(f)))
             if plan["allow"]:
                 break
             assert plan["reasons"], plan

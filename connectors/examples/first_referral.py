@@ -2,12 +2,13 @@
 
     .venv/bin/python -m connectors.examples.first_referral --data-dir var/demo
 
-The advocacy service records the person's consent to share with the shelter, asks the
-gateway what may be sent, shows the person the preview, seals and submits; the shelter
-pulls, verifies, decrypts and files it into a folder its case system watches. The person's
-approval of the preview is recorded by their caseworker, signed in: the agency's system acts
-for the caseworker with the person token they got at /staff (here fetched with the demo
-caseworker's password and code, from ``demo-staff.json``).
+The advocacy service's caseworker, signed in, records the person's consent to share with the
+shelter, asks the gateway what may be sent, shows the person the preview, seals and submits; the
+shelter's system pulls, verifies, decrypts and files it into a folder its case system watches.
+Everything that names a staff member (the subject, the consent, the plan, the preview approval) is
+done by the agency's system acting for the caseworker, with the person token they got at /staff
+(here fetched with the demo caseworker's password and code, from ``demo-staff.json``); pulling and
+acknowledging are machine work, done by the shelter's system on its own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from connectors.staff import person_token_with_code
 from crypto.errors import CryptoError
 from crypto.keys import load_key_file
 
-STAFF = {"staff_id": "advocate-7", "role": "advocate"}
 EXPLAINED = ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"]
 
 
@@ -43,14 +43,19 @@ def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", re
         #    the phone; the demo reads them from the key files instead. Nothing else is ever trusted blindly.
         advocate.pin_agency(recipient, x25519=recipient_keys.public().fingerprints()["encryption"])
         shelter.pin_agency(sender, ed25519=sender_keys.public().fingerprints()["signing"])
-        # 1. With the person present: a pseudonymous record and a consent naming the shelter.
-        subject = advocate.request("POST", "/v1/subjects", json={
-            "created_by": STAFF, "attributes": {"age_band": "25-34", "preferred_language": "en"}})
-        granted = advocate.request("POST", "/v1/consents", json={
+        # 1. The caseworker signs in; the agency's system acts for them from now on (RFC 8693).
+        caseworker = json.loads((data_dir / "demo-staff.json").read_text())["caseworker"]
+        token = person_token_with_code(url, caseworker["username"], caseworker["password"], caseworker["totp_secret"])
+        staff = advocate.acting_for(token)
+        # With the person present: a pseudonymous record and a consent naming the shelter (both name
+        # the signed-in caseworker as the staff member who recorded them).
+        subject = staff.request("POST", "/v1/subjects", json={
+            "attributes": {"age_band": "25-34", "preferred_language": "en"}})
+        granted = staff.request("POST", "/v1/consents", json={
             "subject_id": subject["id"], "purpose": "shelter", "recipients": [{"agency_id": recipient}],
             "scope": "relevant_portion", "data_classes": ["D1", "D5", "D12"], "explained_items": EXPLAINED,
             "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person",
-            "capacity": "has_capacity", "obtained_by": STAFF,
+            "capacity": "has_capacity",
             "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
         # The person's access code for the portal (on their consent card); they choose a PIN with
         # the advocate (POST /v1/subjects/{id}/portal-access/pin) before they can sign in.
@@ -60,14 +65,12 @@ def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", re
         fields = {"subject.preferred_name": "A.", "subject.language": "en", "risk.level": "high",
                   "risk.known_risks": "Do not confirm residence by phone.",
                   "location.shelter_address": "never sent: the policy withholds it"}
-        plan = advocate.plan(subject["id"], recipient, "shelter", list(fields))
+        plan = staff.plan(subject["id"], recipient, "shelter", list(fields))  # decided with the caseworker's role
         print("permitted:", plan["permitted_fields"])
         print("withheld: ", {d["field"]: d["reason"] for d in plan["denied_fields"]})
-        preview = advocate.preview(plan, fields, language="en")
-        caseworker = json.loads((data_dir / "demo-staff.json").read_text())["caseworker"]
-        token = person_token_with_code(url, caseworker["username"], caseworker["password"], caseworker["totp_secret"])
-        advocate.acting_for(token).approve_preview(plan, preview)
-        sent = advocate.submit(plan, fields, preview=preview)
+        preview = staff.preview(plan, fields, language="en")
+        staff.approve_preview(plan, preview)
+        sent = staff.submit(plan, fields, preview=preview)
         print("submitted:", sent["envelope_id"], sent["status"])
 
         # 3. The shelter pulls, verifies against the registry, decrypts, files, acknowledges.

@@ -47,7 +47,6 @@ from ..audit.tags import AuditTag
 from ..errors import BadRequest
 from ..registry.models import Agency, VettingStatus
 from ..registry.service import verified_signing_keys
-from ..staff.service import plans_need_person
 from .models import UsedAssertion
 from .refusals import RefusalTally
 from .tokens import TokenAuthority
@@ -235,12 +234,17 @@ class _TokenExchange(grants.BaseGrant, grants.TokenEndpointMixin):  # type: igno
             account = session.get(StaffAccount, subject.account_id)
             if account is None or not account.usable or account.agency_id != client.agency_id:
                 raise InvalidGrantError(description="The person's account is not active in this agency.")
+            if account.generation != subject.generation:
+                raise InvalidGrantError(description="The person's account was recovered or revoked after this "
+                                                    "person token was issued; sign in again.")
         self.request.user = subject.account_id
+        self.person_generation = subject.generation
         self.validate_requested_scope()
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        token = self.generate_token(user=self.request.user, scope=self.request.payload.scope,
-                                    include_refresh_token=False)
+        server: GatewayAuthorizationServer = self.server
+        token = server.person_access_token(self.request.client, self.request.user, self.person_generation,
+                                           self.request.payload.scope)
         token["issued_token_type"] = ACCESS_TOKEN_TYPE
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
@@ -328,11 +332,17 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     ) -> dict[str, Any]:
         # A client never gets more than its agency may have, whatever it asks for.
         scopes = client.get_allowed_scope(scope).split()
-        person = user if grant_type == TOKEN_EXCHANGE and isinstance(user, str) else None
-        with self.sessions() as session:
-            required = plans_need_person(session, client.agency_id)
-        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_id=person,
-                                       person_required=required)
+        # The agency's system alone: never a person (a person's token comes from person_access_token).
+        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now())
+        return {"token_type": "Bearer", "access_token": token, "expires_in": ttl, "scope": " ".join(sorted(scopes))}
+
+    def person_access_token(self, client: AgencyClient, account_id: str, generation: int,
+                            scope: str | None) -> dict[str, Any]:
+        """The access token the agency's client gets for a person (RFC 8693), carrying the account
+        generation the person token was issued in."""
+        scopes = client.get_allowed_scope(scope).split()
+        token, ttl = self.tokens.issue(client.agency_id, scopes, self.clock.now(), person_id=account_id,
+                                       person_generation=generation)
         return {"token_type": "Bearer", "access_token": token, "expires_in": ttl, "scope": " ".join(sorted(scopes))}
 
     def remember_jti(self, client_id: str, jti: str, exp: int) -> bool:

@@ -36,8 +36,9 @@ class TokenClaims:
     expires_at: int
     person_id: str | None = None
     """The staff account the agency's client acts for (RFC 8693 ``sub`` with ``act``), if any."""
-    person_required: bool = False
-    """The agency published that its system plans referrals only for a signed-in person."""
+    person_generation: int = 0
+    """The person's account generation when the token was issued (``gen``; 0 when absent): a recovery
+    or revocation since then refuses the token on the next request."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class SubjectClaims:
     agency_id: str
     jti: str
     expires_at: int
+    generation: int = 0
+    """The account's generation at sign-in (``gen``; 0 when absent)."""
 
 
 class TokenAuthority:
@@ -65,7 +68,7 @@ class TokenAuthority:
         self._signed_lock = threading.Lock()
 
     def issue(self, agency_id: str, scopes: list[str], now: datetime, *,
-              person_id: str | None = None, person_required: bool = False) -> tuple[str, int]:
+              person_id: str | None = None, person_generation: int = 0) -> tuple[str, int]:
         """Return (token, expires_in seconds). With ``person_id``, the token is the agency's client
         acting for that staff member (RFC 8693 §4.1: ``sub`` is the person, ``act`` the client)."""
         iat = int(now.timestamp())
@@ -82,19 +85,20 @@ class TokenAuthority:
         }
         if person_id is not None:
             claims["act"] = {"sub": agency_id}
-        if person_required:
-            claims["person_required"] = True
+            claims["gen"] = person_generation
         header = {"alg": "Ed25519", "typ": TOKEN_TYPE, "kid": self.kid}
         return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), self.ttl_s
 
     # -- person tokens (RFC 8693 subject tokens) -------------------------------------------
 
-    def issue_person_token(self, account_id: str, agency_id: str, now: datetime) -> tuple[str, int]:
+    def issue_person_token(self, account_id: str, agency_id: str, now: datetime,
+                           generation: int = 0) -> tuple[str, int]:
         """A short-lived token a signed-in staff member hands to their agency's system. It is
-        audience-bound to the token endpoint and to the agency's client (``azp``), and single use."""
+        audience-bound to the token endpoint and to the agency's client (``azp``), single use, and
+        carries the account's ``generation`` (a recovery or revocation since then refuses it)."""
         iat = int(now.timestamp())
         claims = {"iss": self.issuer, "sub": account_id, "aud": self.token_url, "azp": agency_id, "iat": iat,
-                  "nbf": iat, "exp": iat + PERSON_TOKEN_TTL_S, "jti": secrets.token_urlsafe(16)}
+                  "nbf": iat, "exp": iat + PERSON_TOKEN_TTL_S, "jti": secrets.token_urlsafe(16), "gen": generation}
         header = {"alg": "Ed25519", "typ": PERSON_TOKEN_TYPE, "kid": self.kid}
         return jwt.encode(header, claims, self._private, algorithms=ALGORITHMS), PERSON_TOKEN_TTL_S
 
@@ -123,7 +127,7 @@ class TokenAuthority:
         if int(claims["exp"]) - int(claims.get("iat", 0)) > PERSON_TOKEN_TTL_S:
             raise ValueError("person token lives too long")
         return SubjectClaims(account_id=str(claims["sub"]), agency_id=str(claims["azp"]), jti=str(claims["jti"]),
-                             expires_at=int(claims["exp"]))
+                             expires_at=int(claims["exp"]), generation=_generation(claims))
 
     def verify(self, token: str, now: datetime) -> TokenClaims:
         """Verify signature, type, issuer, audience and lifetime; any failure is a 401."""
@@ -159,7 +163,7 @@ class TokenAuthority:
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
             person_id=str(claims["sub"]) if acting else None,
-            person_required=claims.get("person_required") is True,
+            person_generation=_generation(claims),
         )
 
     def _check_signature(self, token: str) -> dict[str, Any]:
@@ -181,6 +185,11 @@ class TokenAuthority:
             while len(self._signed) >= SIGNATURE_MEMO_SIZE:
                 del self._signed[next(iter(self._signed))]
             self._signed[token] = claims
+
+
+def _generation(claims: dict[str, Any]) -> int:
+    gen = claims.get("gen", 0)
+    return gen if isinstance(gen, int) and not isinstance(gen, bool) else -1
 
 
 def _without_alg(jwk: dict[str, str]) -> dict[str, str | list[str]]:

@@ -23,7 +23,7 @@ from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
-from ..errors import Conflict, NotFound, Unprocessable
+from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from ..registry.models import Agency, AgencyKind
 
 
@@ -92,22 +92,15 @@ def consent_service(ctx: GatewayContext, session: Session, request_id: str | Non
     )
 
 
-def proven_staff(caller: Caller, staff_id: str | None, role: str | None = None) -> tuple[str, str]:
-    """The staff member a consent record names: with a person token, the signed-in person (a body
-    naming anyone else, or a role they do not hold, is refused); without one, the agency system's
-    claim, which must then be given."""
+def proven_staff(caller: Caller) -> tuple[str, str]:
+    """The staff member a consent or subject record names, and their role: always the signed-in person
+    the token acts for (RFC 8693), read from their account. The routes demand that person's token
+    (``x-person-token``); a body naming a staff member is refused before this (schemas.PersonRecorded)."""
     person = caller.person
-    if person is not None:
-        if staff_id is not None and staff_id != person.account_id:
-            raise Unprocessable("staff_not_signed_in_person",
-                                "The staff member named is not the signed-in person this token acts for.")
-        if role is not None and role not in person.roles and role != person.policy_role:
-            raise Unprocessable("staff_role_not_held", "The signed-in person does not hold this role.")
-        return person.account_id, role or person.policy_role or sorted(person.roles)[0]
-    if staff_id is None:
-        raise Unprocessable("staff_ref_required",
-                            "Name the staff member, or act for them with their person token (RFC 8693).")
-    return staff_id, role or caller.kind
+    if person is None:
+        raise Forbidden("person_token_required",
+                        "This record names the staff member who made it: act for them with their person token.")
+    return person.account_id, person.policy_role or sorted(person.roles)[0]
 
 
 def actor_of(caller: Caller, staff_id: str | None = None) -> ConsentActor:

@@ -30,8 +30,9 @@ from consent import (
 from consent.vocabulary import Purpose
 
 from .. import i18n
-from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import NotFound, Unprocessable
+from ..staff.roles import Entitlement
 from .adapters import GatewayAuditSink, actor_of, consent_errors, consent_service, proven_staff, secret_hasher
 from .card import CARD_CSP, CardRecipient, render_card
 from .schemas import (
@@ -47,6 +48,9 @@ from .schemas import (
 
 router = APIRouter(prefix="/v1", tags=["consents"])
 ConsentWriter = Annotated[Caller, Depends(require_scope("consents:write"))]
+#: Recording or withdrawing a consent names the staff member with the person: the signed-in person.
+ConsentRecorder = Annotated[Caller, Depends(require_person("consents:write", Entitlement.RECORD_FOR_PERSON))]
+RECORDED_BY_PERSON = person_token(Entitlement.RECORD_FOR_PERSON)
 
 
 def _request_id(request: Request) -> str | None:
@@ -59,9 +63,8 @@ def card_url(consent_id: str) -> str:
 
 def _draft(body: ConsentCreate, now: datetime, caller: Caller) -> ConsentDraft:
     views = body.child_views if body.child_views is not None and body.child_views.recorded else None
-    staff_id, staff_role = proven_staff(caller, *((body.obtained_by.staff_id, body.obtained_by.role)
-                                                  if body.obtained_by else (None, None)))
-    views_by = proven_staff(caller, views.recorded_by)[0] if views is not None else ""
+    staff_id, staff_role = proven_staff(caller)
+    views_by = staff_id if views is not None else ""
     return ConsentDraft(
         subject_id=body.subject_id,
         purposes=tuple(body.all_purposes()),
@@ -107,15 +110,15 @@ def _out(svc: ConsentService, record: ConsentRecord) -> ConsentOut:
     return ConsentOut.of(record, status=svc.status(record), ending=ending, names=names)
 
 
-@router.post("/consents", response_model=ConsentCreated, status_code=201)
-def create_consent(body: ConsentCreate, caller: ConsentWriter, ctx: ContextDep, session: SessionDep,
+@router.post("/consents", response_model=ConsentCreated, status_code=201, openapi_extra=RECORDED_BY_PERSON)
+def create_consent(body: ConsentCreate, caller: ConsentRecorder, ctx: ContextDep, session: SessionDep,
                    request: Request) -> ConsentCreated:
     """Record one consent (or, with ``supersedes``, an amendment) with the person present.
 
     Answers 201 with the record, its signed receipt, the card URL, and the portal access
     code when this is the subject's first card or a reissue (shown once, never again).
     """
-    actor = actor_of(caller, proven_staff(caller, body.obtained_by.staff_id if body.obtained_by else None)[0])
+    actor = actor_of(caller, proven_staff(caller)[0])
     now = ctx.clock.now()
     with consent_errors():
         try:
@@ -163,15 +166,14 @@ def consent_history(consent_id: str, caller: ConsentWriter, ctx: ContextDep,
         )
 
 
-@router.post("/consents/{consent_id}/withdraw", response_model=WithdrawalOut)
-def withdraw_consent(consent_id: str, body: WithdrawIn, caller: ConsentWriter, ctx: ContextDep,
+@router.post("/consents/{consent_id}/withdraw", response_model=WithdrawalOut, openapi_extra=RECORDED_BY_PERSON)
+def withdraw_consent(consent_id: str, body: WithdrawIn, caller: ConsentRecorder, ctx: ContextDep,
                      session: SessionDep, request: Request) -> WithdrawalOut:
     """Withdraw in one step; effective for the very next decision (CR14). The answer carries
     the notices the person must see (CR15 open cases, CR16 nothing else changes)."""
     with consent_errors(), session.begin():
         svc = consent_service(ctx, session, _request_id(request))
-        result = svc.withdraw(consent_id, actor=actor_of(caller, proven_staff(
-            caller, body.withdrawn_by.staff_id if body.withdrawn_by else None)[0]), channel=body.channel,
+        result = svc.withdraw(consent_id, actor=actor_of(caller, proven_staff(caller)[0]), channel=body.channel,
                               agency_id=caller.agency_id)
         return WithdrawalOut(
             consent=_out(svc, result.record), receipt_id=result.receipt.id, receipt=result.receipt.jws,

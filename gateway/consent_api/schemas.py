@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from consent import (
     ConsentEnding,
@@ -43,7 +44,6 @@ from gateway.registry.models import AgencyKind
 
 AgencyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 OpaqueId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-StaffId = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 LanguageTag = Annotated[str, Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
@@ -54,15 +54,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class StaffRef(Strict):
-    """The staff member acting: an opaque id at their agency and a role code. Never a name.
+#: Fields that name the staff member acting. The gateway records the signed-in person the token acts
+#: for (RFC 8693); a body that still names someone is refused (``staff_field_from_person_token``).
+STAFF_FIELDS = frozenset({"obtained_by", "withdrawn_by", "recorded_by", "created_by", "changed_by", "given_by"})
+STAFF_FIELD_REFUSED = "staff_field_from_person_token"
 
-    Optional wherever it appears: with a token acting for a signed-in person (RFC 8693) the gateway
-    records that person, and refuses a reference naming anyone else; without one it is the agency
-    system's claim."""
 
-    staff_id: StaffId
-    role: Code
+class PersonRecorded(Strict):
+    """A record whose staff member is the signed-in person of the token, never a body field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_staff_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            named = sorted(STAFF_FIELDS & set(data))
+            if named:
+                raise PydanticCustomError(
+                    STAFF_FIELD_REFUSED,
+                    "{field} is the signed-in person this token acts for (RFC 8693 person token); leave it out",
+                    {"field": named[0]})
+        return data
 
 
 class OpenCase(Strict):
@@ -123,26 +134,23 @@ class SubjectAttributesIn(Strict):
         return out
 
 
-class MandatedNoticeIn(Strict):
-    """CR8: the person was told, at the onset, that this agency must report certain matters."""
+class MandatedNoticeIn(PersonRecorded):
+    """CR8: the person was told, at the onset, that this agency must report certain matters (told by the
+    signed-in person the token acts for)."""
 
     given_at: AwareDatetime
-    given_by: StaffId | None = None
-    """Proven by a person token (then it may be left out); otherwise the agency system's claim."""
     notice_version: Code
     language: LanguageTag
 
 
-class SubjectCreate(Strict):
-    created_by: StaffRef | None = None
+class SubjectCreate(PersonRecorded):
     attributes: SubjectAttributesIn = Field(default_factory=SubjectAttributesIn)
     mandated_reporter_notice: MandatedNoticeIn | None = None
 
 
-class AttributeChangeIn(Strict):
+class AttributeChangeIn(PersonRecorded):
     changes: SubjectAttributesIn
     reason: ChangeReason
-    changed_by: StaffRef | None = None
 
 
 class SubjectOut(BaseModel):
@@ -256,17 +264,16 @@ class GuardianConsentIn(Strict):
     given_at: AwareDatetime
 
 
-class ChildViewsIn(Strict):
-    """That the child's views were recorded: by whom, when, and where the record is kept.
-    The views themselves never reach the gateway (there is no field for them)."""
+class ChildViewsIn(PersonRecorded):
+    """That the child's views were recorded (by the signed-in person), when, and where the record is
+    kept. The views themselves never reach the gateway (there is no field for them)."""
 
     recorded: bool = Field(description="Must be true: the views were recorded.")
-    recorded_by: StaffId | None = None
     recorded_at: AwareDatetime
     reference: Code
 
 
-class ConsentCreate(Strict):
+class ConsentCreate(PersonRecorded):
     subject_id: OpaqueId
     purpose: Purpose | None = None
     purposes: list[Purpose] | None = Field(default=None, max_length=10,
@@ -280,7 +287,6 @@ class ConsentCreate(Strict):
     interpreter: InterpreterIn | None = None
     channel: Channel
     capacity: CapacityStatus
-    obtained_by: StaffRef | None = None
     obtained_at: AwareDatetime | None = None
     expires_at: AwareDatetime
     guardian_consent: GuardianConsentIn | None = None
@@ -383,9 +389,8 @@ class ConsentCreated(BaseModel):
     superseded: str | None = None
 
 
-class WithdrawIn(Strict):
+class WithdrawIn(PersonRecorded):
     channel: Channel
-    withdrawn_by: StaffRef | None = None
 
 
 class NoticeOut(BaseModel):

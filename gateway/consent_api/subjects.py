@@ -16,22 +16,26 @@ from consent import subjects as service
 from consent.placement import PLACEMENT_KEY_LABEL
 
 from ..audit.log import Actor
-from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import NotFound
 from ..exceptions import children
+from ..staff.roles import Entitlement
 from .adapters import GatewayAuditSink, RegistryDirectory, actor_of, consent_errors, proven_staff
 from .schemas import (
     AttributeChangeIn,
     AttributeChangeOut,
     MandatedNoticeIn,
     MandatedNoticeOut,
-    StaffRef,
     SubjectCreate,
     SubjectOut,
 )
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 SubjectWriter = Annotated[Caller, Depends(require_scope("subjects:write"))]
+#: A new subject, an attribute change or a mandated-reporter notice names the staff member: the
+#: signed-in person the token acts for.
+SubjectRecorder = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.RECORD_FOR_PERSON))]
+RECORDED_BY_PERSON = person_token(Entitlement.RECORD_FOR_PERSON)
 
 
 def _request_id(request: Request) -> str | None:
@@ -39,19 +43,15 @@ def _request_id(request: Request) -> str | None:
 
 
 def _notice(body: MandatedNoticeIn, caller: Caller) -> MandatedNoticeSpec:
-    return MandatedNoticeSpec(given_at=body.given_at, given_by=proven_staff(caller, body.given_by)[0],
+    return MandatedNoticeSpec(given_at=body.given_at, given_by=proven_staff(caller)[0],
                               notice_version=body.notice_version, language=body.language)
 
 
-def _staff(caller: Caller, ref: StaffRef | None) -> str:
-    return proven_staff(caller, *((ref.staff_id, ref.role) if ref else (None, None)))[0]
-
-
-@router.post("", response_model=SubjectOut, status_code=201)
-def create_subject(body: SubjectCreate, caller: SubjectWriter, ctx: ContextDep, session: SessionDep,
+@router.post("", response_model=SubjectOut, status_code=201, openapi_extra=RECORDED_BY_PERSON)
+def create_subject(body: SubjectCreate, caller: SubjectRecorder, ctx: ContextDep, session: SessionDep,
                    request: Request) -> SubjectOut:
     """Issue a pseudonym for a person; at a mandated-reporter agency, only with the notice (CR8)."""
-    actor = actor_of(caller, _staff(caller, body.created_by))
+    actor = actor_of(caller, proven_staff(caller)[0])
     sink = GatewayAuditSink(ctx.clock, _request_id(request))
     notice = _notice(body.mandated_reporter_notice, caller) if body.mandated_reporter_notice else None
     with consent_errors():
@@ -81,12 +81,12 @@ def show_subject(subject_id: str, caller: SubjectWriter, ctx: ContextDep, sessio
         return SubjectOut.of(subject, ctx.clock.now())
 
 
-@router.post("/{subject_id}/attributes", response_model=list[AttributeChangeOut])
-def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectWriter, ctx: ContextDep,
+@router.post("/{subject_id}/attributes", response_model=list[AttributeChangeOut], openapi_extra=RECORDED_BY_PERSON)
+def change_attributes(subject_id: str, body: AttributeChangeIn, caller: SubjectRecorder, ctx: ContextDep,
                       session: SessionDep, request: Request) -> list[AttributeChangeOut]:
     """Change attributes with a reason code; every change is logged and audited. A change that makes the
     person a child or their guardian a suspect tells those concerned in the same transaction (CH7, CH20)."""
-    changed_by = _staff(caller, body.changed_by)
+    changed_by = proven_staff(caller)[0]
     actor = actor_of(caller, changed_by)
     with consent_errors(), session.begin():
         rows = service.change_attributes(
@@ -110,14 +110,15 @@ def attribute_history(subject_id: str, caller: SubjectWriter, session: SessionDe
                                                                             agency_id=caller.agency_id)]
 
 
-@router.post("/{subject_id}/mandated-reporter-notices", response_model=MandatedNoticeOut, status_code=201)
-def record_mandated_notice(subject_id: str, body: MandatedNoticeIn, caller: SubjectWriter, ctx: ContextDep,
+@router.post("/{subject_id}/mandated-reporter-notices", response_model=MandatedNoticeOut, status_code=201,
+             openapi_extra=RECORDED_BY_PERSON)
+def record_mandated_notice(subject_id: str, body: MandatedNoticeIn, caller: SubjectRecorder, ctx: ContextDep,
                            session: SessionDep, request: Request) -> MandatedNoticeOut:
     """Record that the person was told this agency is a mandated reporter (CR8, S09)."""
     with consent_errors(), session.begin():
         notice = service.record_mandated_notice(
             session, subject_id, _notice(body, caller), agency_id=caller.agency_id,
-            actor=actor_of(caller, proven_staff(caller, body.given_by)[0]),
+            actor=actor_of(caller, proven_staff(caller)[0]),
             now=ctx.clock.now(), audit=GatewayAuditSink(ctx.clock, _request_id(request)),
         )
         return MandatedNoticeOut.of(notice)

@@ -32,7 +32,7 @@ from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
 from ..exchange.inputs import rfc3339
 from ..registry.models import Agency
-from ..staff.service import LEGAL_DEFERRAL_MAX_DAYS, deferral_max_days
+from ..staff.service import deferral_max_days, legal_deferral_max_days
 from .models import AgencyNotice, ExceptionGrant, ExceptionPolicyExplanation, GrantStatus
 
 #: Default and maximum life of a grant. Exceptions expire quickly (digest 4); the policy's
@@ -187,9 +187,10 @@ def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: Gr
     if req.defer_reason is not None and req.defer_reason != DeferReason.COVERT_INVESTIGATION:
         raise Unprocessable("defer_reason_not_allowed", "Only a covert investigation defers telling the person.")
     if req.defer_until is not None:
+        legal_max = legal_deferral_max_days(ctx.settings.policy_dir)
         with session.begin():
-            published_max = deferral_max_days(session, caller.agency_id)
-        _check_deferral(ctx, caller, req, published_max, now)
+            published_max = deferral_max_days(session, caller.agency_id, legal_max)
+        _check_deferral(ctx, caller, req, published_max, legal_max, now)
     with session.begin():
         agency = session.get(Agency, caller.agency_id)
         if agency is None:
@@ -227,7 +228,7 @@ def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: Gr
 
 
 def _check_deferral(ctx: GatewayContext, caller: Caller, req: GrantRequest, published_max: int | None,
-                    now: datetime) -> None:
+                    legal_max: int, now: datetime) -> None:
     """A deferral ends, and no later than the agency's published maximum (itself never above the
     legal one); an agency that published none cannot defer. Refusals are audited."""
     assert req.defer_until is not None
@@ -236,9 +237,9 @@ def _check_deferral(ctx: GatewayContext, caller: Caller, req: GrantRequest, publ
         error = Unprocessable("deferral_not_published", "Your agency has published no deferral maximum.")
     elif req.defer_until <= now:
         error = Unprocessable("deferral_in_past", "A deferral ends in the future.")
-    elif req.defer_until > now + timedelta(days=min(published_max, LEGAL_DEFERRAL_MAX_DAYS)):
-        error = Unprocessable("deferral_too_long", f"Your agency defers at most {published_max} days "
-                              f"(the legal maximum is {LEGAL_DEFERRAL_MAX_DAYS}).")
+    elif req.defer_until > now + timedelta(days=min(published_max, legal_max)):
+        error = Unprocessable("deferral_too_long", f"Your agency defers at most {min(published_max, legal_max)} "
+                              f"days (the legal maximum is {legal_max}).")
     if error is not None:
         raise _refuse(ctx, caller, req, error.reason, req.requested_by, error,
                       {"defer_until": rfc3339(req.defer_until)})
@@ -342,6 +343,8 @@ def claim_for_decision(session: Session, ctx: GatewayContext, caller: Caller, gr
         "fields": list(grant.fields), "recipient_agency_id": grant.recipient_agency_id, "approved": approved,
         "second_approver_id": grant.approved_by if approved else None, "expires_at": rfc3339(grant.expires_at),
         "best_interests_ref": grant.best_interests_ref,
+        "defer_until": rfc3339(grant.defer_until) if grant.defer_until is not None else None,
+        "defer_reason": grant.defer_reason,
     }, None)
 
 

@@ -61,24 +61,25 @@ def _rid(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def planning_person(caller: Caller, ctx: GatewayContext, operation: str) -> tuple[str | None, str | None]:
+def planning_person(caller: Caller, ctx: GatewayContext, operation: str) -> tuple[str, str]:
     """The policy role and account id of the person a plan is made for: from their account, never
-    from the request (None, None for the agency's system where its agency allows that)."""
-    if caller.person is None and caller.person_required:
+    from the request. The policy decides with a person's role, so there is no plan without a person:
+    the agency's system alone is refused (``person_token_required``, audited), whatever its agency
+    publishes."""
+    if caller.person is None:
         record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
                                                 reason="person_token_required",
                                                 details={"operation": operation}),
                        actor=caller.actor(), at=ctx.clock.now())
-        raise Forbidden("person_token_required", "Your agency plans referrals only for a signed-in person.")
-    if caller.person is None:
-        return None, None
+        raise Forbidden("person_token_required", "A plan is decided with a person's role: act for the signed-in "
+                        "staff member with their person token (RFC 8693).")
     user_role, user_id = caller.person.policy_role, caller.person.account_id
     if user_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):
         raise Forbidden("role_not_entitled", "The signed-in person's roles do not include referral work.")
     return user_role, user_id
 
 
-@router.post("/plans", response_model=PlanOut)
+@router.post("/plans", response_model=PlanOut, openapi_extra=person_token(Entitlement.REFERRAL_WORK))
 def create_plan(body: PlanBody, caller: Sender, ctx: ContextDep, session: SessionDep,
                 request: Request) -> dict[str, Any]:
     """Ask what may be sent: the decision (permitted fields, reasons, basis, obligations) and, if allowed,

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
-from ..deps import Caller, ContextDep, SessionDep, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_scope
 from ..exchange.catalogue import field_classes
 from ..exchange.routes import planning_person
 from ..responses import InformationRequestOut, PlanOut
+from ..staff.roles import Entitlement
 from . import service
 from .models import DeclineReason
 
@@ -88,7 +89,7 @@ def decline_request(request_id: str, body: DeclineBody, caller: Writer, ctx: Con
         return service.document(request, caller, ctx.clock.now())
 
 
-@router.post("/{request_id}/answer", response_model=PlanOut)
+@router.post("/{request_id}/answer", response_model=PlanOut, openapi_extra=person_token(Entitlement.REFERRAL_WORK))
 def answer_request(request_id: str, body: AnswerBody, caller: Writer, ctx: ContextDep, session: SessionDep,
                    request: Request) -> dict[str, Any]:
     """Run the holder's referral to the requester through the policy; the answer is the plan (as

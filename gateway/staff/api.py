@@ -16,7 +16,7 @@ from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
-from ..errors import Forbidden, GatewayError
+from ..errors import Forbidden, GatewayError, Unprocessable
 from ..responses import DeferralMaximumOut, EnrolmentOut, PlansNeedPersonOut, StaffAccountOut, StaffRolesOut, WhoAmIOut
 from . import service
 from .roles import ENTITLEMENTS, Entitlement
@@ -40,12 +40,14 @@ class AccountIn(Strict):
 
 class PlansNeedPersonIn(Strict):
     required: bool
-    """True: your system may plan referrals only acting for a signed-in person (from its next token on)."""
+    """Always true: a plan is decided with a person's role, so it needs a signed-in person's token.
+    ``false`` is refused (``person_bound_action``): no agency can let its system plan alone."""
 
 
 class DeferralMaximumIn(Strict):
-    deferral_max_days: int | None = Field(ge=1, le=service.LEGAL_DEFERRAL_MAX_DAYS)
-    """The longest your agency may defer telling a person (a covert investigation); null: never."""
+    deferral_max_days: int | None = Field(ge=1, le=3650)
+    """The longest your agency may defer telling a person (a covert investigation); null: never. At most
+    the legal ceiling of the policy data (``deferral.legal_max_days``, 90 days as shipped)."""
 
 
 def _refused(ctx: GatewayContext, caller: Caller, exc: GatewayError, details: dict[str, Any]) -> None:
@@ -125,8 +127,15 @@ def revoke_account(account_id: str, caller: Administrator, ctx: ContextDep, sess
             openapi_extra=person_token(Entitlement.PUBLISH_RULES))
 def publish_plans_need_person(body: PlansNeedPersonIn, caller: Publisher, ctx: ContextDep,
                               session: SessionDep) -> dict[str, Any]:
-    """Close the last gap: the agency's system alone can no longer plan a referral, so the policy always
-    decides with the signed-in person's role (a volunteer's system cannot plan as a caseworker)."""
+    """Kept for existing integrations: planning needs a signed-in person for every agency, always (the
+    policy decides with that person's role). ``required: true`` confirms it; ``false`` is refused with
+    ``person_bound_action`` and audited: no agency may let its system plan, record a consent or change a
+    subject without a person."""
+    if not body.required:
+        error = Unprocessable("person_bound_action", "Planning decides with a person's role and names them: it "
+                              "always needs a signed-in person's token and cannot be turned off.")
+        _refused(ctx, caller, error, {"step": "plans_need_person", "required": False})
+        raise error
     with session.begin():
         return service.publish_plans_need_person(session, agency_id=caller.agency_id, required=body.required,
                                                  actor=caller.actor(), now=ctx.clock.now())
@@ -141,4 +150,5 @@ def publish_deferral_maximum(body: DeferralMaximumIn, caller: Publisher, ctx: Co
         raise Forbidden("operator_only_own_staff", "The gateway operator publishes no deferral rules.")
     with session.begin():
         return service.publish_deferral_max(session, agency_id=caller.agency_id, days=body.deferral_max_days,
-                                            actor=caller.actor(), now=ctx.clock.now())
+                                            actor=caller.actor(), now=ctx.clock.now(),
+                                            legal_max_days=service.legal_deferral_max_days(ctx.settings.policy_dir))

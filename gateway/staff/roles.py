@@ -27,6 +27,9 @@ class Entitlement(StrEnum):
     """Publish the agency's deferral maximum."""
     VERIFY_FINGERPRINT = "verify_fingerprint"
     """Confirm a key or endpoint fingerprint read back over a separate channel (the operator's staff)."""
+    RECORD_FOR_PERSON = "record_for_person"
+    """Record a consent or its withdrawal, a subject, an attribute change or a mandated-reporter notice:
+    the record names the signed-in person as the staff member who did it."""
 
 
 R = StaffRole
@@ -41,18 +44,21 @@ ENTITLEMENTS: dict[Entitlement, frozenset[str]] = {
     Entitlement.MANAGE_STAFF: frozenset({R.ADMINISTRATOR}),
     Entitlement.PUBLISH_RULES: frozenset({R.ADMINISTRATOR}),
     Entitlement.VERIFY_FINGERPRINT: frozenset({R.ADMINISTRATOR}),
+    Entitlement.RECORD_FOR_PERSON: frozenset(_CASE_ROLES | {R.VOLUNTEER}),
 }
 
 #: The policy's user role (``policies/data/roles.json`` ``user_roles``) for each staff role.
-#: Interpreters see what volunteers see (least privilege); police and investigators work as
-#: professional staff of their (law-enforcement) agency, whose own firewalls the policy applies.
+#: Interpreters are their own policy role: whether they stand behind the volunteer firewall is policy
+#: data (``firewalls.json`` ``volunteer.user_roles`` and ``roles.json`` ``max_level``, S27; yes as
+#: shipped, pending legal sign-off), so a DPO changes it without code. Police and investigators work
+#: as professional staff of their (law-enforcement) agency, whose own firewalls the policy applies.
 _POLICY_ROLE: dict[str, str] = {
     R.CASEWORKER: "caseworker", R.SUPERVISOR: "caseworker", R.INVESTIGATOR: "caseworker",
     R.POLICE_FOCAL_POINT: "caseworker", R.ADVOCATE: "advocate", R.GUARDIAN_ADVOCATE: "guardian_advocate",
-    R.VOLUNTEER: "volunteer", R.INTERPRETER: "volunteer",
+    R.VOLUNTEER: "volunteer", R.INTERPRETER: "interpreter",
 }
 #: Most restrictive first: a person holding several roles is decided as the most restricted one.
-_RESTRICTIVENESS = ["volunteer", "guardian_advocate", "advocate", "caseworker"]
+_RESTRICTIVENESS = ["volunteer", "interpreter", "guardian_advocate", "advocate", "caseworker"]
 
 
 def entitled(roles: Iterable[str], entitlement: Entitlement) -> bool:

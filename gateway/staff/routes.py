@@ -286,7 +286,7 @@ def person_token(request: Request, ctx: ContextDep, csrf_token: Annotated[str, F
             return _redirect("/staff/sign-in")
         if not csrf_token_matches(row.csrf_token, csrf_token) or account.agency_id is None:
             return _render("sign_in.html", status=403, csrf_token="", error="This form has expired. Reload the page.")
-        token, ttl = ctx.tokens.issue_person_token(account.id, account.agency_id, now)
+        token, ttl = ctx.tokens.issue_person_token(account.id, account.agency_id, now, account.generation)
         record(session, AuditEvent(AuditTag.STAFF_PERSON_TOKEN, decision="allow", details={"expires_in": ttl}),
                actor=_actor(account), at=now)
     if "application/json" in request.headers.get("accept", ""):

@@ -9,9 +9,11 @@ who took it. The caller owns nothing here but its request: each function runs on
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -29,12 +31,22 @@ from .models import AgencyStaffSettings, StaffCredential, StaffEnrolment
 from .roles import valid_roles
 
 __all__ = ["ENROLMENT_TTL", "LEGAL_DEFERRAL_MAX_DAYS", "Enrolment", "create_account", "deferral_max_days",
-           "hash_code", "list_accounts", "publish_deferral_max", "recover_account", "revoke_account"]
+           "hash_code", "legal_deferral_max_days", "list_accounts", "publish_deferral_max", "recover_account",
+           "revoke_account"]
 
 ENROLMENT_TTL = timedelta(days=3)
-#: The longest any agency may defer telling a person that their data was shared under an exception
-#: (a covert investigation): the legal ceiling an agency's published maximum can never exceed.
+#: The shipped value of ``policies/data/exceptions.json`` ``deferral.legal_max_days``: the longest any
+#: agency may defer telling a person that their data was shared under an exception (a covert
+#: investigation). The data document decides (a DPO changes it without code); this is its default.
 LEGAL_DEFERRAL_MAX_DAYS = 90
+
+
+def legal_deferral_max_days(policy_dir: Path) -> int:
+    """The legal deferral ceiling from the policy data (``deferral.legal_max_days``, SEC6; digest 7.5
+    and open question 9, pending legal sign-off): the same number the policy engines decide with."""
+    document = json.loads((policy_dir / "data" / "exceptions.json").read_text(encoding="utf-8"))
+    days = (document.get("deferral") or {}).get("legal_max_days", LEGAL_DEFERRAL_MAX_DAYS)
+    return int(days) if isinstance(days, int) and not isinstance(days, bool) and days >= 0 else 0
 
 
 def hash_code(code: str) -> str:
@@ -99,6 +111,10 @@ def _own_account(session: Session, agency_id: str, account_id: str) -> StaffAcco
 
 
 def _sign_out_everywhere(session: Session, account_id: str, now: datetime) -> int:
+    """End every session, passkey and token of the account now: the generation every person token
+    and exchanged token carries moves on, so each request with an older one is refused at once."""
+    session.execute(update(StaffAccount).where(StaffAccount.id == account_id)
+                    .values(generation=StaffAccount.generation + 1).execution_options(synchronize_session=False))
     session.execute(delete(WebSession).where(WebSession.principal_id == account_id))
     result = session.execute(update(StaffCredential).where(StaffCredential.account_id == account_id,
                                                            StaffCredential.revoked_at.is_(None))
@@ -154,12 +170,12 @@ def list_accounts(session: Session, agency_id: str) -> list[dict[str, Any]]:
     return [account_view(session, a) for a in rows]
 
 
-def deferral_max_days(session: Session, agency_id: str) -> int | None:
+def deferral_max_days(session: Session, agency_id: str, legal_max_days: int = LEGAL_DEFERRAL_MAX_DAYS) -> int | None:
     """The agency's published deferral maximum (never above the legal one), or None: no deferral."""
     row = session.get(AgencyStaffSettings, agency_id)
     if row is None or row.deferral_max_days is None:
         return None
-    return min(row.deferral_max_days, LEGAL_DEFERRAL_MAX_DAYS)
+    return min(row.deferral_max_days, legal_max_days)
 
 
 def plans_need_person(session: Session, agency_id: str) -> bool:
@@ -182,10 +198,11 @@ def publish_plans_need_person(session: Session, *, agency_id: str, required: boo
 
 
 def publish_deferral_max(session: Session, *, agency_id: str, days: int | None, actor: Actor,
-                         now: datetime) -> dict[str, Any]:
-    if days is not None and not 1 <= days <= LEGAL_DEFERRAL_MAX_DAYS:
+                         now: datetime, legal_max_days: int = LEGAL_DEFERRAL_MAX_DAYS) -> dict[str, Any]:
+    if days is not None and not 1 <= days <= legal_max_days:
         raise Unprocessable("deferral_maximum_above_legal",
-                            f"A deferral maximum is between 1 and {LEGAL_DEFERRAL_MAX_DAYS} days (the legal ceiling).")
+                            f"A deferral maximum is between 1 and {legal_max_days} days (the legal ceiling in "
+                            "policies/data/exceptions.json deferral.legal_max_days).")
     row = session.get(AgencyStaffSettings, agency_id)
     if row is None:
         row = AgencyStaffSettings(agency_id=agency_id, deferral_max_days=days, updated_by=actor.user or "",
@@ -195,4 +212,4 @@ def publish_deferral_max(session: Session, *, agency_id: str, days: int | None, 
         row.deferral_max_days, row.updated_by, row.updated_at = days, actor.user or "", now
     record(session, AuditEvent(AuditTag.AGENCY_DEFERRAL_MAXIMUM, decision="info",
                                details={"deferral_max_days": days}), actor=actor, at=now)
-    return {"agency_id": agency_id, "deferral_max_days": days, "legal_max_days": LEGAL_DEFERRAL_MAX_DAYS}
+    return {"agency_id": agency_id, "deferral_max_days": days, "legal_max_days": legal_max_days}

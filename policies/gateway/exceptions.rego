@@ -146,6 +146,26 @@ exception_reasons contains "exception_requires_child" if {
 	not _child_ok
 }
 
+# Telling the person later (digest 7.5, open question 9): only for a reason and no longer than
+# data.gateway_data.exceptions.deferral allows (settings pending legal sign-off, changed without code).
+_deferral := data.gateway_data.exceptions.deferral
+
+_deferring if not is_null(object.get(data.gateway.model.exception, "defer_until", null))
+
+_deferral_ok if not _deferring
+
+_deferral_ok if {
+	_deferring
+	data.gateway.model.text(data.gateway.model.exception, "defer_reason") in _deferral.reasons
+	until_ns := data.gateway.model.timestamp(data.gateway.model.exception.defer_until)
+	until_ns - data.gateway.model.now_ns <= ((_deferral.legal_max_days * 86400) * 1000000000)
+}
+
+exception_reasons contains "exception_deferral_not_allowed" if {
+	claimed
+	not _deferral_ok
+}
+
 default valid := false
 
 valid if {

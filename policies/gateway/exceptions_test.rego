@@ -171,3 +171,18 @@ test_nrm_referral_needs_its_own_consent if {
 	decide(fx.request("nrm_referral", authority, fields, [support])).allow == false
 	decide(fx.request("nrm_referral", authority, fields, [nrm])).permitted_fields == sort(fields)
 }
+
+# rules: SEC6
+test_a_deferral_is_a_covert_investigation_within_the_data_ceiling if {
+	ceiling := data.gateway_data.exceptions.deferral.legal_max_days
+	at_ceiling := time.format([time.add_date(time.parse_rfc3339_ns(fx.now), 0, 0, ceiling), "UTC", "2006-01-02T15:04:05Z07:00"])
+	past_ceiling := time.format([time.add_date(time.parse_rfc3339_ns(fx.now), 0, 0, ceiling + 1), "UTC", "2006-01-02T15:04:05Z07:00"])
+	covert := {"defer_reason": "covert_investigation"}
+	decide(emergency(object.union(l3_grant, object.union(covert, {"defer_until": at_ceiling})))).allow == true
+	beyond := decide(emergency(object.union(l3_grant, object.union(covert, {"defer_until": past_ceiling}))))
+	beyond.allow == false
+	"exception_deferral_not_allowed" in beyond.reasons
+	other := decide(emergency(object.union(l3_grant, {"defer_until": at_ceiling, "defer_reason": "convenience"})))
+	"exception_deferral_not_allowed" in other.reasons
+	decide(emergency(object.union(l3_grant, {"defer_until": null, "defer_reason": null}))).allow == true
+}

@@ -21,6 +21,8 @@ from tests.conftest import T0, Registry, register
 Auth = Callable[..., dict[str, str]]
 OWNER = "ngo"
 ALL_EXPLAINED = [str(i) for i in ExplainedItem]
+#: What consent bodies used to name; the record now names the signed-in person instead (a body naming
+#: anyone is refused with ``staff_field_from_person_token``).
 STAFF = {"staff_id": "staff-17", "role": "advocate"}
 
 
@@ -37,7 +39,6 @@ def consent_body(subject_id: str, **overrides: Any) -> dict[str, Any]:
         "language": "en",
         "channel": "in_person",
         "capacity": "has_capacity",
-        "obtained_by": STAFF,
         "expires_at": (T0 + timedelta(days=90)).isoformat(),
     }
     body.update(overrides)
@@ -47,7 +48,7 @@ def consent_body(subject_id: str, **overrides: Any) -> dict[str, Any]:
 def subject_body(**attributes: Any) -> dict[str, Any]:
     attrs: dict[str, Any] = {"age_band": "25-34", "preferred_language": "en"}
     attrs.update(attributes)
-    return {"created_by": STAFF, "attributes": {k: v for k, v in attrs.items() if v is not None}}
+    return {"attributes": {k: v for k, v in attrs.items() if v is not None}}
 
 
 @pytest.fixture

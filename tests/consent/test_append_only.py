@@ -14,7 +14,7 @@ from sqlalchemy import event
 from consent import notify_consent_needed
 from consent.clock import FixedClock
 from gateway.context import GatewayContext
-from tests.consent.conftest import STAFF, Auth, consent_body
+from tests.consent.conftest import Auth, consent_body
 
 APPEND_ONLY = ("consent_records", "consent_recipients", "consent_endings", "consent_receipts", "person_notices",
                "subject_attribute_changes", "mandated_reporter_notices")
@@ -41,9 +41,9 @@ def test_a_full_lifecycle_never_updates_or_deletes_consent_rows(
     """Grant, refuse, amend, withdraw, expire, reissue, read: only INSERTs and SELECTs touch consent tables."""
     sid = new_subject(open_cases=[{"recipient_agency_id": "police"}])
     client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"),
-                json={"changes": {"declined_nrm": True}, "reason": "person_request", "changed_by": STAFF})
+                json={"changes": {"declined_nrm": True}, "reason": "person_request"})
     client.post(f"/v1/subjects/{sid}/mandated-reporter-notices", headers=auth("ngo"), json={
-        "given_at": "2026-11-24T09:00:00Z", "given_by": "s", "notice_version": "v1", "language": "en"})
+        "given_at": "2026-11-24T09:00:00Z", "notice_version": "v1", "language": "en"})
     refused = client.post("/v1/consents", headers=auth("ngo"), json=consent_body(sid, notice_version=None))
     assert refused.status_code == 422
     first = client.post("/v1/consents", headers=auth("ngo"), json=consent_body(sid)).json()["consent"]["id"]
@@ -54,7 +54,7 @@ def test_a_full_lifecycle_never_updates_or_deletes_consent_rows(
         sid, purpose="criminal_justice", recipients=[{"agency_id": "police"}],
         cj_option="formal_report_and_witness")).json()["consent"]["id"]
     assert client.post(f"/v1/consents/{cj}/withdraw", headers=auth("ngo"),
-                       json={"channel": "in_person", "withdrawn_by": STAFF}).status_code == 200
+                       json={"channel": "in_person"}).status_code == 200
     client.post("/v1/consents", headers=auth("ngo"), json=consent_body(
         sid, purpose="healthcare", recipients=[{"agency_id": "clinic"}],
         expires_at=(clock.now() + timedelta(hours=1)).isoformat()))

@@ -17,7 +17,7 @@ from gateway.consent_api.card import CARD_CSP
 from gateway.context import GatewayContext
 from gateway.registry.models import AgencyKind
 from tests.conftest import register
-from tests.consent.conftest import STAFF, Auth
+from tests.consent.conftest import Auth
 
 Grant = Callable[..., dict[str, Any]]
 TEMPLATE = i18n.TEMPLATE_DIR / "consent" / "card.html"
@@ -151,7 +151,7 @@ def test_card_for_criminal_justice_says_co_operation_is_optional_and_open_cases_
     assert "does not change your support, your place to stay or your status" in html
     assert "information already in an open criminal case may still be used" in html
     assert "Give information without your name only" in html
-    client.post(f"/v1/consents/{cid}/withdraw", headers=auth("ngo"), json={"channel": "phone", "withdrawn_by": STAFF})
+    client.post(f"/v1/consents/{cid}/withdraw", headers=auth("ngo"), json={"channel": "phone"})
     assert "You withdrew this consent on" in _card(client, auth, cid, "?lang=en").text
 
 

@@ -15,12 +15,13 @@ from consent.clock import FixedClock
 from consent.vocabulary import Channel
 from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
-from tests.consent.conftest import STAFF, Auth
+from tests.consent.conftest import Auth
 from tests.support.pseudonyms import subject_of
+from tests.support.staff import People
 
 NewSubject = Callable[..., str]
 Grant = Callable[..., dict[str, Any]]
-WITHDRAW = {"channel": "portal", "withdrawn_by": STAFF}
+WITHDRAW = {"channel": "portal"}
 
 
 def in_force(client: TestClient, auth: Auth, sid: str, **filters: str) -> list[str]:
@@ -242,7 +243,7 @@ def test_list_filters(client: TestClient, auth: Auth, new_subject: NewSubject, g
 
 
 def test_grant_is_audited_with_codes_only(client: TestClient, auth: Auth, new_subject: NewSubject, grant: Grant,
-                                          ctx: GatewayContext) -> None:
+                                          ctx: GatewayContext, people: People) -> None:
     sid = new_subject(date_of_birth="1990-04-02", age_band=None)
     cid = grant(sid, purpose="healthcare", recipients=[{"agency_id": "clinic"}])["consent"]["id"]
     with ctx.sessions() as session:
@@ -251,5 +252,5 @@ def test_grant_is_audited_with_codes_only(client: TestClient, auth: Auth, new_su
         "allow", sid, "healthcare", "clinic")
     assert entry.classes_requested == ["D1", "D12", "D5"]
     assert entry.details["consent_id"] == cid
-    assert entry.actor_agency_id == "ngo" and entry.actor_user == "staff-17"
+    assert entry.actor_agency_id == "ngo" and entry.actor_user == people.default_id("ngo")
     assert "1990" not in str(entry.details)

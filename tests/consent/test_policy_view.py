@@ -20,7 +20,6 @@ from consent.service import (
 from gateway.context import GatewayContext
 from gateway.registry.models import AgencyKind
 from tests.conftest import register
-from tests.consent.conftest import STAFF
 
 SUBJECT_KEYS = {"id", "is_child", "age_disputed", "asylum_claimed", "possible_refugee", "country_of_origin",
                 "declined_nrm", "placement_agency_id", "guardian_advocate_id", "guardian_advocate_agency_id",
@@ -66,7 +65,7 @@ def test_consents_fragment_lists_only_consents_in_force(
                  data_classes=["D23", "D5"])["consent"]
     gone = grant(adult, purpose="healthcare", recipients=[{"agency_id": "clinic"}])["consent"]
     client.post(f"/v1/consents/{gone['id']}/withdraw", headers=auth("ngo"),
-                json={"channel": "portal", "withdrawn_by": STAFF})
+                json={"channel": "portal"})
     short = grant(adult, purpose="shelter", expires_at=(clock.now() + timedelta(minutes=5)).isoformat())["consent"]
     with ctx.sessions() as session:
         now = clock.now()
@@ -100,7 +99,7 @@ def test_child_flags_are_false_when_recorded_for_a_child_without_them(
     shelter = grant(child, purpose="shelter")["consent"]["id"]
     legal = grant(child, purpose="nrm_referral", recipients=[{"agency_id": "iom"}],
                   guardian_consent={"guardian_id": "guard-1", "given_at": "2026-11-24T09:00:00Z"},
-                  child_views={"recorded": True, "recorded_by": "ga", "recorded_at": "2026-11-24T09:00:00Z",
+                  child_views={"recorded": True, "recorded_at": "2026-11-24T09:00:00Z",
                                "reference": "ref-1"})["consent"]["id"]
     with ctx.sessions() as session:
         by_id = {c["id"]: c for c in consents_fragment(consents_in_force(session, child, at=ctx.clock.now()),

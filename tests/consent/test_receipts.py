@@ -18,7 +18,7 @@ from crypto.keys import generate_signing_seed, signing_public_key
 from gateway.audit.models import AuditEntry
 from gateway.consent_api.adapters import secret_hasher
 from gateway.context import GatewayContext
-from tests.consent.conftest import STAFF, Auth
+from tests.consent.conftest import Auth
 from tests.support.pseudonyms import pseudonym_of
 
 Grant = Callable[..., dict[str, Any]]
@@ -57,7 +57,7 @@ def test_grant_and_withdrawal_receipts_verify_with_the_published_key(
         "api": f"POST /v1/consents/{created['consent']['id']}/withdraw"}
 
     withdrawn = client.post(f"/v1/consents/{created['consent']['id']}/withdraw", headers=auth("ngo"),
-                            json={"channel": "portal", "withdrawn_by": STAFF}).json()
+                            json={"channel": "portal"}).json()
     w_claims = verify_receipt(withdrawn["receipt"], key)
     assert (w_claims["kind"], w_claims["withdrawn_at"]) == ("withdrawal", "2026-11-24T10:00:00Z")
 

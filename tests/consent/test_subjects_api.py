@@ -14,8 +14,9 @@ from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from gateway.registry.models import AgencyKind
 from tests.conftest import Registry, register
-from tests.consent.conftest import STAFF, Auth, subject_body
+from tests.consent.conftest import Auth, subject_body
 from tests.support.pseudonyms import subject_of
+from tests.support.staff import People
 
 
 def _audit(ctx: GatewayContext, action: str) -> list[AuditEntry]:
@@ -56,7 +57,7 @@ def test_cr4_no_name_address_or_narrative_field_exists(client: TestClient, auth:
 
 @pytest.mark.rule("CH20")
 def test_ch20_every_attribute_change_is_logged_with_who_when_why_and_audited_without_values(
-    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, people: People
 ) -> None:
     """CH20: a wrong age is corrected through a recorded revision; the audit log never holds the values."""
     created = client.post("/v1/subjects", headers=auth("ngo"),
@@ -66,7 +67,7 @@ def test_ch20_every_attribute_change_is_logged_with_who_when_why_and_audited_wit
     assert created["is_child"] is False
     change = client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"), json={
         "changes": {"date_of_birth": "2010-05-17", "declined_nrm": True},
-        "reason": "correction", "changed_by": {"staff_id": "staff-42", "role": "advocate"},
+        "reason": "correction",
     })
     assert change.status_code == 200, change.text
     assert {c["attribute"] for c in change.json()} == {"adult_on", "declined_nrm"}
@@ -79,7 +80,7 @@ def test_ch20_every_attribute_change_is_logged_with_who_when_why_and_audited_wit
         (None, "2019-05-17", "initial_record"), ("2019-05-17", "2028-05-17", "correction")]
     assert "date_of_birth" not in {h["attribute"] for h in history}
     assert "2001-05-17" not in json.dumps(history) and "2010-05-17" not in json.dumps(history)
-    assert dob_changes[1]["changed_by"] == "staff-42"
+    assert dob_changes[1]["changed_by"] == people.default_id("ngo")  # the signed-in person, from the token
     assert dob_changes[1]["changed_by_agency_id"] == "ngo"
 
     entries = _audit(ctx, "subject:attribute:change")
@@ -95,7 +96,7 @@ def test_unchanged_values_make_no_change_rows(client: TestClient, auth: Auth, re
                                              ctx: GatewayContext) -> None:
     sid = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
     response = client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"), json={
-        "changes": {"age_band": "25-34"}, "reason": "new_information", "changed_by": STAFF})
+        "changes": {"age_band": "25-34"}, "reason": "new_information"})
     assert response.status_code == 200
     assert response.json() == []
     assert _audit(ctx, "subject:attribute:change") == []
@@ -104,17 +105,17 @@ def test_unchanged_values_make_no_change_rows(client: TestClient, auth: Auth, re
 def test_attribute_values_are_checked(client: TestClient, auth: Auth, registry: Registry) -> None:
     sid = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
     unknown_agency = client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"), json={
-        "changes": {"placement_agency_id": "no-such-shelter"}, "reason": "placement_change", "changed_by": STAFF})
+        "changes": {"placement_agency_id": "no-such-shelter"}, "reason": "placement_change"})
     assert unknown_agency.status_code == 422
     assert unknown_agency.json()["reason"] == "unknown_agency"
     bad_code = client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"), json={
-        "changes": {"cj_role": "accomplice"}, "reason": "case_update", "changed_by": STAFF})
+        "changes": {"cj_role": "accomplice"}, "reason": "case_update"})
     assert bad_code.status_code == 422
     null_flag = client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"), json={
-        "changes": {"declined_nrm": None}, "reason": "case_update", "changed_by": STAFF})
+        "changes": {"declined_nrm": None}, "reason": "case_update"})
     assert null_flag.status_code == 422
     empty = client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"), json={
-        "changes": {}, "reason": "case_update", "changed_by": STAFF})
+        "changes": {}, "reason": "case_update"})
     assert empty.status_code == 422
     assert empty.json()["reason"] == "no_changes"
 
@@ -138,7 +139,7 @@ def test_s09_cr8_mandated_reporter_cannot_create_a_subject_without_the_notice(
     assert (entry.decision, entry.reason) == ("deny", "mandated_reporter_notice_missing")
 
     body = subject_body()
-    body["mandated_reporter_notice"] = {"given_at": "2026-11-24T09:55:00Z", "given_by": "staff-3",
+    body["mandated_reporter_notice"] = {"given_at": "2026-11-24T09:55:00Z",
                                         "notice_version": "mr-nl-v2", "language": "en"}
     created = client.post("/v1/subjects", headers=headers, json=body)
     assert created.status_code == 201, created.text
@@ -148,11 +149,11 @@ def test_mandated_notice_endpoint_records_a_notice(client: TestClient, auth: Aut
                                                    ctx: GatewayContext) -> None:
     sid = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
     response = client.post(f"/v1/subjects/{sid}/mandated-reporter-notices", headers=auth("ngo"), json={
-        "given_at": "2026-11-24T09:00:00Z", "given_by": "staff-3", "notice_version": "mr-v1", "language": "fr"})
+        "given_at": "2026-11-24T09:00:00Z", "notice_version": "mr-v1", "language": "fr"})
     assert response.status_code == 201
     assert response.json()["agency_id"] == "ngo"
     future = client.post(f"/v1/subjects/{sid}/mandated-reporter-notices", headers=auth("ngo"), json={
-        "given_at": "2026-11-25T09:00:00Z", "given_by": "staff-3", "notice_version": "mr-v1", "language": "fr"})
+        "given_at": "2026-11-25T09:00:00Z", "notice_version": "mr-v1", "language": "fr"})
     assert future.status_code == 422
     assert future.json()["reason"] == "notice_in_future"
     assert len(_audit(ctx, "subject:mandated_reporter_notice:record")) == 1
@@ -171,7 +172,7 @@ def test_attribute_changes_are_rows_never_rewritten(client: TestClient, auth: Au
     sid = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
     for band in ("16-17", "18-24", "16-17"):
         client.post(f"/v1/subjects/{sid}/attributes", headers=auth("ngo"),
-                    json={"changes": {"age_band": band}, "reason": "age_assessment", "changed_by": STAFF})
+                    json={"changes": {"age_band": band}, "reason": "age_assessment"})
     with ctx.sessions() as session:
         rows = session.scalars(select(SubjectAttributeChange).where(SubjectAttributeChange.attribute == "age_band")
                                .order_by(SubjectAttributeChange.changed_at, SubjectAttributeChange.id)).all()

@@ -20,6 +20,7 @@ from gateway.registry.models import AgencyKind
 from tests.conftest import T0, Registry, register
 from tests.consent.conftest import ALL_EXPLAINED, Auth, consent_body
 from tests.support.pseudonyms import subject_of
+from tests.support.staff import People
 
 NewSubject = Callable[..., str]
 Grant = Callable[..., dict[str, Any]]
@@ -212,7 +213,7 @@ def test_cr7_the_recording_agency_s_own_duties_count(client: TestClient, auth: A
                                                      registry: Registry) -> None:
     registry.keys["duty-ngo"], registry.key_ids["duty-ngo"] = register(
         ctx, "duty-ngo", AgencyKind.NGO, statutory_duties=("immigration",))
-    sid = client.post("/v1/subjects", headers=auth("duty-ngo"), json={"created_by": {"staff_id": "s", "role": "r"},
+    sid = client.post("/v1/subjects", headers=auth("duty-ngo"), json={
                                                                      "attributes": {"age_band": "25-34"}}).json()["id"]
     problem = refused(client, auth, consent_body(sid), agency="duty-ngo")
     assert reasons(problem) == ["duty_to_share_not_acknowledged"]
@@ -227,8 +228,8 @@ def test_cr8_no_consent_before_the_mandated_reporter_notice(client: TestClient, 
     """CR8: at a mandated reporter, a notice must precede the subject's first record."""
     registry.keys["mr-ngo"], registry.key_ids["mr-ngo"] = register(ctx, "mr-ngo", AgencyKind.NGO,
                                                                    mandated_reporter=True)
-    body = {"created_by": {"staff_id": "s", "role": "r"}, "attributes": {"age_band": "25-34"},
-            "mandated_reporter_notice": {"given_at": "2026-11-24T09:30:00Z", "given_by": "s",
+    body = {"attributes": {"age_band": "25-34"},
+            "mandated_reporter_notice": {"given_at": "2026-11-24T09:30:00Z",
                                          "notice_version": "mr-v1", "language": "en"}}
     sid = client.post("/v1/subjects", headers=auth("mr-ngo"), json=body).json()["id"]
     before = refused(client, auth, consent_body(sid, obtained_at="2026-11-24T09:00:00Z"), agency="mr-ngo")
@@ -281,12 +282,12 @@ def _child(new_subject: NewSubject, **extra: Any) -> str:
 
 
 GUARDIAN = {"guardian_id": "guard-1", "given_at": "2026-11-24T09:00:00Z"}
-VIEWS = {"recorded": True, "recorded_by": "ga-1", "recorded_at": "2026-11-24T09:10:00Z", "reference": "bic-file-3"}
+VIEWS = {"recorded": True, "recorded_at": "2026-11-24T09:10:00Z", "reference": "bic-file-3"}
 
 
 @pytest.mark.rule("CH6", "CH9", "S16")
 def test_ch6_ch9_a_child_s_legal_consent_needs_the_guardian_and_the_child_s_views(
-    client: TestClient, auth: Auth, new_subject: NewSubject, grant: Grant
+    client: TestClient, auth: Auth, new_subject: NewSubject, grant: Grant, people: People
 ) -> None:
     """CH6/CH9/S16: guardian consent plus the record of the child's views, for purposes with legal consequences."""
     sid = _child(new_subject)
@@ -303,8 +304,8 @@ def test_ch6_ch9_a_child_s_legal_consent_needs_the_guardian_and_the_child_s_view
     ok = grant(sid, purpose="nrm_referral", recipients=[{"agency_id": "iom"}], guardian_consent=GUARDIAN,
                child_views=VIEWS)["consent"]
     assert ok["recorded_for_child"] is True
-    assert ok["child_views"] == {"recorded": True, "recorded_by": "ga-1", "recorded_at": "2026-11-24T09:10:00Z",
-                                 "reference": "bic-file-3"}
+    assert ok["child_views"] == {"recorded": True, "recorded_by": people.default_id("ngo"),
+                                 "recorded_at": "2026-11-24T09:10:00Z", "reference": "bic-file-3"}
     # Shelter and care never wait on a guardian (CH13, T5).
     assert grant(sid, purpose="shelter")["consent"]["guardian_consent"] is None
 

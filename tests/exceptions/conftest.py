@@ -21,11 +21,15 @@ ROLES = {"staff-1": ("caseworker",), "staff-2": ("supervisor",), "staff-3": ("su
 
 @pytest.fixture
 def auth(token_for: TokenFor, people: People) -> Auth:
-    """The agency's client on its own, or (``person=``) acting for a named signed-in staff member."""
+    """Acting for a named signed-in staff member (``person=``), or for the agency's default one;
+    ``system=True``: the agency's client on its own (machine work)."""
 
-    def headers(agency_id: str, scope: str | None = None, person: str | None = None) -> dict[str, str]:
-        if person is None:
+    def headers(agency_id: str, scope: str | None = None, person: str | None = None,
+                system: bool = False) -> dict[str, str]:
+        if system:
             return {"Authorization": f"Bearer {token_for(agency_id, scope)}"}
+        if person is None:
+            return people.default_headers(agency_id, scope)
         return people.headers(agency_id, person, *ROLES.get(person, ("caseworker",)), scope=scope)
 
     return headers

@@ -13,7 +13,7 @@ from gateway.context import GatewayContext
 from gateway.exceptions.models import AgencyNotice
 from gateway.registry.models import AgencyKind
 from tests.conftest import Registry, register
-from tests.consent.conftest import STAFF, consent_body
+from tests.consent.conftest import consent_body
 from tests.exceptions.conftest import Auth, approve, plan_with, publish, request_grant
 from tests.exchange.conftest import FIELDS, open_case, plan, sealed, submit
 
@@ -22,7 +22,7 @@ SHELTER_FIELDS = ["subject.preferred_name", "subject.language"]
 
 def _change(client: TestClient, auth: Auth, subject_id: str, reason: str = "correction", **changes: Any) -> None:
     response = client.post(f"/v1/subjects/{subject_id}/attributes", headers=auth("ngo"),
-                           json={"changes": changes, "reason": reason, "changed_by": STAFF})
+                           json={"changes": changes, "reason": reason})
     assert response.status_code == 200, response.text
 
 
@@ -76,7 +76,7 @@ def test_a_suspected_guardian_loses_consent_power_and_the_guardian_advocate_is_t
     assert granted.status_code == 201, granted.text
     # Withdraw the case's first consent (no guardian) so only the guardian's remains.
     withdrawn = client.post(f"/v1/consents/{case.consent_id}/withdraw", headers=auth("ngo"),
-                            json={"channel": "in_person", "withdrawn_by": STAFF})
+                            json={"channel": "in_person"})
     assert withdrawn.status_code == 200, withdrawn.text
     assert _plan(client, auth, subject_id)["allow"] is True
     _change(client, auth, subject_id, reason="safeguarding_concern", guardian_suspected=True)
@@ -120,7 +120,7 @@ def test_s39_an_adults_consent_does_not_cover_a_dependant_child(
     adult = open_case(client, auth)
     assert _plan(client, auth, adult.subject_id)["allow"] is True
     child = client.post("/v1/subjects", headers=auth("ngo"), json={
-        "created_by": STAFF, "attributes": {"age_band": "0-11", "guardian_advocate_id": "ga-7",
+        "attributes": {"age_band": "0-11", "guardian_advocate_id": "ga-7",
                                              "parental_guardian_id": "pg-adult"}})
     assert child.status_code == 201, child.text
     denied = _plan(client, auth, child.json()["id"])
@@ -181,22 +181,21 @@ def test_a_guardian_advocates_caseload_is_at_most_20_children(
     ids = []
     for _ in range(20):
         created = client.post("/v1/subjects", headers=auth("ngo"), json={
-            "created_by": STAFF, "attributes": {"age_band": "12-15", "guardian_advocate_id": "ga-full"}})
+            "attributes": {"age_band": "12-15", "guardian_advocate_id": "ga-full"}})
         assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
     refused = client.post("/v1/subjects", headers=auth("ngo"), json={
-        "created_by": STAFF, "attributes": {"age_band": "12-15", "guardian_advocate_id": "ga-full"}})
+        "attributes": {"age_band": "12-15", "guardian_advocate_id": "ga-full"}})
     assert refused.status_code == 422 and "guardian_advocate_caseload_full" in refused.text
     other = open_case(client, auth, age_band="12-15", guardian_advocate_id="ga-other")
     moved = client.post(f"/v1/subjects/{other.subject_id}/attributes", headers=auth("ngo"), json={
-        "changes": {"guardian_advocate_id": "ga-full"}, "reason": "guardian_change", "changed_by": STAFF})
+        "changes": {"guardian_advocate_id": "ga-full"}, "reason": "guardian_change"})
     assert moved.status_code == 422 and "guardian_advocate_caseload_full" in moved.text
     # A child handed over to another advocate frees a place; re-saving an allocated child is not a new one.
     _change(client, auth, ids[0], reason="guardian_change", guardian_advocate_id="ga-other")
     _change(client, auth, other.subject_id, reason="guardian_change", guardian_advocate_id="ga-full")
     unchanged = client.post(f"/v1/subjects/{ids[1]}/attributes", headers=auth("ngo"), json={
-        "changes": {"guardian_advocate_id": "ga-full", "age_band": "16-17"}, "reason": "correction",
-        "changed_by": STAFF})
+        "changes": {"guardian_advocate_id": "ga-full", "age_band": "16-17"}, "reason": "correction"})
     assert unchanged.status_code == 200, unchanged.text
 
 

@@ -25,7 +25,7 @@ from gateway.nrm.timers import AlertKind, Audience, CaseTimes, due_alerts
 from gateway.registry.models import AgencyKind
 from gateway.scheduler import ScheduledJobs
 from tests.conftest import T0, Registry, register
-from tests.consent.conftest import STAFF, subject_body
+from tests.consent.conftest import subject_body
 from tests.exceptions.conftest import Auth
 from tests.support.pseudonyms import subject_of
 
@@ -49,7 +49,7 @@ def _subject(client: TestClient, auth: Auth, **attributes: Any) -> str:
 
 def _change(client: TestClient, auth: Auth, subject_id: str, **changes: Any) -> Any:
     return client.post(f"/v1/subjects/{subject_id}/attributes", headers=auth("ngo"),
-                       json={"changes": changes, "reason": "nrm_decision", "changed_by": STAFF})
+                       json={"changes": changes, "reason": "nrm_decision"})
 
 
 def _iso(moment: datetime) -> str:

@@ -122,8 +122,9 @@ def test_sigkill_during_submit_and_delivery_loses_and_duplicates_nothing(
     def person_token() -> str:  # a fresh one per attempt: a token spent on a killed request is gone
         return ctx.tokens.issue_person_token(caseworker.account_id, "ngo", ctx.clock.now())[0]
     shelter = GatewayClient(url, "shelter", registry.keys["shelter"])
-    subject = _retry(lambda: ngo.request("POST", "/v1/subjects", json=subject_body()))
-    _retry(lambda: ngo.request("POST", "/v1/consents", json=consent_body(
+    # A subject, a consent and each plan name the signed-in caseworker (a fresh person token each try).
+    subject = _retry(lambda: ngo.acting_for(person_token()).request("POST", "/v1/subjects", json=subject_body()))
+    _retry(lambda: ngo.acting_for(person_token()).request("POST", "/v1/consents", json=consent_body(
         subject["id"], recipients=[{"agency_id": "shelter"}])))
 
     stop = threading.Event()
@@ -147,7 +148,8 @@ def test_sigkill_during_submit_and_delivery_loses_and_duplicates_nothing(
             i += 1
             fields = {"subject.preferred_name": f"person-{i}", "risk.level": "high",
                       "risk.known_risks": f"marker-{i}"}
-            plan = _retry(lambda f=fields: ngo.plan(subject["id"], "shelter", "shelter", list(f)))
+            plan = _retry(lambda f=fields: ngo.acting_for(person_token()).plan(subject["id"], "shelter", "shelter",
+                                                                               list(f)))
             preview = ngo.preview(plan, fields, "en")
             _retry(lambda p=plan, v=preview: ngo.acting_for(person_token()).approve_preview(p, v))
             body = _retry(lambda p=plan, f=fields, v=preview: ngo.seal(p, f, preview=v))

@@ -172,7 +172,7 @@ def test_a_committed_withdrawal_wins_over_a_concurrent_submit(
     withdrawal, submission = _staged(
         holder(),
         lambda: a.post(f"/v1/consents/{case.consent_id}/withdraw", headers=headers_w, json={
-            "channel": "portal", "withdrawn_by": {"staff_id": "person", "role": "subject"}}),
+            "channel": "portal"}),
         lambda: b.post("/v1/envelopes", headers=headers_s, json=body),
     )
     assert withdrawal[0].status == 200, withdrawal[0].body

@@ -13,6 +13,7 @@ from gateway.settings import Settings
 from tests.conftest import AGENCIES, ISSUER, Registry, register
 from tests.exchange.conftest import FIELDS, Case, open_case
 from tests.support.opa_server import OpaServer
+from tests.support.staff import exchange_form, new_staff
 
 Auth = Callable[..., dict[str, str]]
 
@@ -20,7 +21,6 @@ Auth = Callable[..., dict[str, str]]
 def test_gateway_on_a_real_opa_server_publishes_decides_and_fails_closed(
     db_url: str, tmp_path: Path, clock: FixedClock, signing_seed: bytes
 ) -> None:
-    from connectors.assertion import token_request_form
 
     server = OpaServer().start()
     settings = Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=ISSUER, policy_engine="opa",
@@ -32,9 +32,15 @@ def test_gateway_on_a_real_opa_server_publishes_decides_and_fails_closed(
         registry.keys[agency_id], registry.key_ids[agency_id] = register(ctx, agency_id, kind)
     try:
         with TestClient(create_app(context=ctx), base_url=ISSUER, raise_server_exceptions=False) as client:
+            staff: dict[str, str] = {}
+
             def auth(agency: str) -> dict[str, str]:
-                form = token_request_form(agency, registry.keys[agency].signing_seed, f"{ISSUER}/oauth/token",
-                                          now=clock.now().timestamp())
+                """The agency's client acting for its signed-in caseworker (subjects, consents and plans
+                are a person's acts): a person token exchanged at the token endpoint (RFC 8693)."""
+                if agency not in staff:
+                    staff[agency] = new_staff(ctx, agency, "caseworker", password=None).account_id
+                person, _ttl = ctx.tokens.issue_person_token(staff[agency], agency, clock.now())
+                form = exchange_form(registry, agency, person, clock, token_url=f"{ISSUER}/oauth/token")
                 return {"Authorization": "Bearer " + client.post("/oauth/token", data=form).json()["access_token"]}
 
             assert client.get("/readyz").json()["checks"]["policy_engine"] is True

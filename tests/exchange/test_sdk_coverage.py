@@ -14,7 +14,7 @@ from crypto.checkpoint import sign_checkpoint
 from tests.consent.conftest import subject_body
 from tests.exceptions.conftest import POLICY, publish
 from tests.exchange.conftest import LiveGateway
-from tests.support.staff import PASSWORD, new_staff, totp_secret
+from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 
 
 def _client(live: LiveGateway, agency_id: str) -> GatewayClient:
@@ -31,7 +31,8 @@ def test_exception_grants_and_notices_through_the_sdk(live_gateway: LiveGateway)
                                       totp_secret(ctx, member.account_id))
 
     with _client(live_gateway, "ngo") as ngo:
-        subject = ngo.request("POST", "/v1/subjects", json=subject_body())
+        staff = sdk_staff(ctx, ngo)
+        subject = staff.request("POST", "/v1/subjects", json=subject_body())
         supervisor_token = token_of("supervisor")
         requester = ngo.acting_for(supervisor_token)
         asked = requester.request_exception(
@@ -47,7 +48,7 @@ def test_exception_grants_and_notices_through_the_sdk(live_gateway: LiveGateway)
         assert approved.status == "approved" and approved.approved_by not in ("", asked.requested_by)
         assert ngo.exception(asked.id).id == asked.id
         assert [g.id for g in ngo.exceptions(subject_id=subject["id"])] == [asked.id]
-        plan = ngo.plan(subject["id"], "clinic", "healthcare", ["health.suicide_risk"],
+        plan = staff.plan(subject["id"], "clinic", "healthcare", ["health.suicide_risk"],
                         exception_grant_id=asked.id)
         assert plan["allow"] is True, plan
         with pytest.raises(GatewayAPIError) as unpublished:
@@ -65,7 +66,7 @@ def test_the_client_pins_audit_checkpoints_and_detects_a_rewritten_log(live_gate
         first = ngo.check_audit_log()
         assert first.accept and ngo.pinned_checkpoint is not None
         pinned = ngo.pinned_checkpoint
-        ngo.request("POST", "/v1/subjects", json=subject_body())
+        sdk_staff(live_gateway.ctx, ngo).request("POST", "/v1/subjects", json=subject_body())
         operator.request("POST", "/v1/audit/checkpoints")
         grown = ngo.check_audit_log()
         assert grown.reason == "consistent"

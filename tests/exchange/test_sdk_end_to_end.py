@@ -16,7 +16,7 @@ from connectors.staff import person_token_with_code
 from gateway.models import metadata
 from tests.consent.conftest import consent_body, subject_body
 from tests.exchange.conftest import LiveGateway
-from tests.support.staff import PASSWORD, new_staff, totp_secret
+from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 
 # Values that must never appear anywhere at the gateway: distinctive so a substring search is meaningful.
 SECRETS = {
@@ -38,11 +38,16 @@ def test_referral_end_to_end_with_the_sdk_and_no_plaintext_at_the_gateway(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with _client(live_gateway, "ngo") as ngo, _client(live_gateway, "shelter") as shelter:
-        subject = ngo.request("POST", "/v1/subjects", json=subject_body())
-        ngo.request("POST", "/v1/consents", json=consent_body(subject["id"], recipients=[{"agency_id": "shelter"}]))
+        # A subject, a consent and a plan name the signed-in staff member: the system acts for them.
+        staff = sdk_staff(live_gateway.ctx, ngo)
+        subject = staff.request("POST", "/v1/subjects", json=subject_body())
+        staff.request("POST", "/v1/consents", json=consent_body(subject["id"], recipients=[{"agency_id": "shelter"}]))
+        with pytest.raises(GatewayAPIError) as alone:
+            ngo.plan(subject["id"], "shelter", "shelter", list(SECRETS))  # the agency's system alone
+        assert alone.value.reason == "person_token_required"
 
         # The sender: plan, show the person the preview, record their approval, seal and submit.
-        plan = ngo.plan(subject["id"], "shelter", "shelter", [*SECRETS, "location.shelter_address"])
+        plan = staff.plan(subject["id"], "shelter", "shelter", [*SECRETS, "location.shelter_address"])
         assert plan["allow"] and "location.shelter_address" not in plan["permitted_fields"]
         preview = ngo.preview(plan, SECRETS, language="en")
         assert preview.fields == SECRETS
@@ -108,8 +113,8 @@ def test_the_readme_tour_two_staff_members_approve_an_exception_with_the_sdk(liv
                                       totp_secret(ctx, member.account_id))
 
     with _client(live_gateway, "ngo") as ngo:
-        subject = ngo.request("POST", "/v1/subjects", json=subject_body())
         caseworker = ngo.acting_for(token_of("caseworker"))
+        subject = caseworker.request("POST", "/v1/subjects", json=subject_body())
         grant = caseworker.request_exception(
             subject_id=subject["id"], basis="L4", scenario="suicide_risk_primary_doctor",
             justification_code="risk_assessment_high", justification_ref="case-file:risk-2026-11-24",

@@ -92,7 +92,7 @@ def test_consent_withdrawn_after_plan_is_refused_at_submit(
     the_plan = plan(client, auth, case)
     body = sealed(client, auth, registry, the_plan)
     withdrawn = client.post(f"/v1/consents/{case.consent_id}/withdraw", headers=auth(SENDER), json={
-        "channel": "portal", "withdrawn_by": {"staff_id": "person", "role": "subject"}})
+        "channel": "portal"})
     assert withdrawn.status_code == 200, withdrawn.text
     clock.advance(timedelta(milliseconds=1))
     _refused(ctx, submit(client, auth, body), "consent_withdrawn")

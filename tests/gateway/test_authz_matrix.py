@@ -67,17 +67,17 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("GET", "/v1/subjects"): ("directory", None),
     ("GET", "/v1/subjects/{subject_id}"): ("owned", None),
     ("POST", "/v1/subjects/{subject_id}/attributes"): ("owned", lambda: {
-        "changes": {"declined_nrm": True}, "reason": "new_information", "changed_by": _STAFF}),
+        "changes": {"declined_nrm": True}, "reason": "new_information"}),
     ("GET", "/v1/subjects/{subject_id}/attribute-history"): ("owned", None),
     ("POST", "/v1/subjects/{subject_id}/mandated-reporter-notices"): ("owned", lambda: {
-        "given_at": "2026-11-24T09:00:00Z", "given_by": "staff-1", "notice_version": "mr-v1", "language": "en"}),
+        "given_at": "2026-11-24T09:00:00Z", "notice_version": "mr-v1", "language": "en"}),
     ("GET", "/v1/subjects/{subject_id}/consents"): ("owned", None),
     # The body names OWNER's subject: for anyone else that subject does not exist.
     ("POST", "/v1/consents"): ("owned", lambda: _consent_body(_OWNED["subject_id"])),
     ("GET", "/v1/consents/{consent_id}"): ("owned", None),
     ("GET", "/v1/consents/{consent_id}/history"): ("owned", None),
     ("POST", "/v1/consents/{consent_id}/withdraw"): ("owned", lambda: {
-        "channel": "in_person", "withdrawn_by": _STAFF}),
+        "channel": "in_person"}),
     ("GET", "/v1/consents/{consent_id}/card"): ("owned", None),
     # The audit log (tests/audit/test_api.py): hashes and signed heads are for every reader; an
     # agency lists, and gets proofs for, only entries it acted in or received.
@@ -181,7 +181,6 @@ def _as(auth: Auth, agency_id: str, method: str, path: str) -> dict[str, str]:
 # Headers a route needs before it looks at ownership at all.
 EXTRA_HEADERS: dict[tuple[str, str], dict[str, str]] = {("POST", "/v1/envelopes"): {"Idempotency-Key": "matrix"}}
 
-_STAFF = {"staff_id": "staff-1", "role": "advocate"}
 _OWNED: dict[str, str] = {}
 _OWNED_SUBMIT: dict[str, Any] = {}
 
@@ -192,7 +191,7 @@ def _consent_body(subject_id: str) -> dict[str, Any]:
         "scope": "relevant_portion", "data_classes": ["D5"],
         "explained_items": ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"],
         "notice_version": "v1", "language": "en", "channel": "in_person", "capacity": "has_capacity",
-        "obtained_by": _STAFF, "expires_at": "2027-11-24T10:00:00Z",
+        "expires_at": "2027-11-24T10:00:00Z",
     }
 
 
@@ -218,7 +217,7 @@ def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayCo
     """Objects belonging to OWNER, one per path parameter name."""
     ep = client.post(f"/v1/agencies/{OWNER}/endpoints", headers=auth(OWNER),
                      json={"url": "https://ngo.example/inbox"}).json()
-    subject = client.post("/v1/subjects", headers=auth(OWNER), json={"created_by": _STAFF}).json()
+    subject = client.post("/v1/subjects", headers=auth(OWNER), json={}).json()
     consent = client.post("/v1/consents", headers=auth(OWNER), json=_consent_body(subject["id"])).json()
     _OWNED.clear()
     _OWNED.update(subject_id=subject["id"])

@@ -91,7 +91,7 @@ def test_only_the_operator_verifies(client: TestClient, auth: Auth, registry: Re
     assert response.status_code == 403
     assert response.json()["reason"] == "operator_only"
     # Nor the operator's system on its own: a person of the operator confirms what they read back.
-    system = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify", headers=auth("operator"),
+    system = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify", headers=auth("operator", system=True),
                          json={"fingerprint": key["fingerprint"]})
     assert system.status_code == 403 and system.json()["reason"] == "person_token_required"
     clerk = client.post(f"/v1/agencies/shelter/keys/{key['id']}/verify",

@@ -10,15 +10,17 @@ from connectors.errors import GatewayAPIError
 from tests.consent.conftest import consent_body, subject_body
 from tests.exchange.conftest import LiveGateway, live_gateway  # noqa: F401 - the fixture
 from tests.linkage.conftest import AMINA_ARABIC, AMINA_LATIN
+from tests.support.staff import sdk_staff
 
 
 def _client(live: LiveGateway, agency: str) -> GatewayClient:
     return GatewayClient(live.url, agency, live.registry.keys[agency])
 
 
-def _consenting_subject(client: GatewayClient, names: list[str]) -> str:
-    subject = client.request("POST", "/v1/subjects", json=subject_body())
-    client.request("POST", "/v1/consents", json=consent_body(
+def _consenting_subject(client: GatewayClient, names: list[str], live: LiveGateway) -> str:
+    staff = sdk_staff(live.ctx, client)  # the subject and the consent name a signed-in staff member
+    subject = staff.request("POST", "/v1/subjects", json=subject_body())
+    staff.request("POST", "/v1/consents", json=consent_body(
         subject["id"], purpose="record_linkage", recipients=[{"agency_id": a} for a in names], data_classes=["D22"]))
     return str(subject["id"])
 
@@ -31,9 +33,9 @@ def test_two_agencies_sdks_find_the_same_person_through_the_gateway(live_gateway
     with (_client(live_gateway, "operator") as operator, _client(live_gateway, "ngo") as ngo,
           _client(live_gateway, "shelter") as shelter, _client(live_gateway, "police") as police):
         operator.request("POST", "/v1/linkage/epochs", json={"epoch": "2026-12"})
-        ngo_subject = _consenting_subject(ngo, ["shelter"])
-        shelter_subject = _consenting_subject(shelter, ["ngo"])
-        police_subject = _consenting_subject(police, ["ngo"])
+        ngo_subject = _consenting_subject(ngo, ["shelter"], live_gateway)
+        shelter_subject = _consenting_subject(shelter, ["ngo"], live_gateway)
+        police_subject = _consenting_subject(police, ["ngo"], live_gateway)
         linkage.enrol(ngo, ngo_subject, linkage.encode(AMINA_LATIN, at_ngo))
         linkage.enrol(shelter, shelter_subject, linkage.encode(AMINA_ARABIC, at_shelter))
         linkage.enrol(police, police_subject, linkage.encode(AMINA_LATIN, at_ngo))
@@ -47,7 +49,7 @@ def test_two_agencies_sdks_find_the_same_person_through_the_gateway(live_gateway
         assert linkage.query(police, police_subject)["matches"] == []
 
         # The SDK raises the gateway's precise refusal: no key enrolled for this subject.
-        unenrolled = _consenting_subject(ngo, ["shelter"])
+        unenrolled = _consenting_subject(ngo, ["shelter"], live_gateway)
         with pytest.raises(GatewayAPIError) as refused:
             linkage.query(ngo, unenrolled)
         assert refused.value.status == 422 and refused.value.reason == "linkage_key_missing"

@@ -55,7 +55,7 @@ def test_unusable_pins_are_refused(client: TestClient, auth: Auth, person: Porta
     # "The person is present" is the signed-in advocate's to attest, not a flag the agency's system sets.
     forged = _set(client, auth, person.subject_id, person_present=True)
     assert forged.status_code == 422
-    absent = client.post(f"/v1/subjects/{person.subject_id}/portal-access/pin", headers=auth(OWNER),
+    absent = client.post(f"/v1/subjects/{person.subject_id}/portal-access/pin", headers=auth(OWNER, system=True),
                          json={"pin": "482913"})
     assert absent.status_code == 403 and absent.json()["reason"] == "person_token_required"
     assert _set(client, auth, person.subject_id, extra="x").status_code == 422

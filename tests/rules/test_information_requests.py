@@ -29,7 +29,7 @@ from tests.conftest import AGENCIES, Registry, register
 from tests.consent.conftest import consent_body, subject_body
 from tests.support.live_server import reserve_port, serve
 from tests.support.opa_server import OpaServer
-from tests.support.staff import PASSWORD, new_staff, totp_secret
+from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 
 FIELDS = {"subject.preferred_name": "Amina-Ibis-4411", "subject.language": "ha", "risk.level": "high"}
 
@@ -75,8 +75,9 @@ def _client(live: Live, agency: str) -> GatewayClient:
 @pytest.mark.rule("CR1", "CR18")
 def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, tmp_path: Path) -> None:
     with _client(live, "ngo") as ngo, _client(live, "shelter") as shelter, _client(live, "police") as police:
-        subject = ngo.request("POST", "/v1/subjects", json=subject_body())
-        ngo.request("POST", "/v1/consents", json=consent_body(subject["id"], recipients=[{"agency_id": "shelter"}]))
+        staff = sdk_staff(live.ctx, ngo)  # the subject, the consent and the answer name a signed-in caseworker
+        subject = staff.request("POST", "/v1/subjects", json=subject_body())
+        staff.request("POST", "/v1/consents", json=consent_body(subject["id"], recipients=[{"agency_id": "shelter"}]))
 
         asked = shelter.request_information("ngo", subject["id"], "shelter", list(FIELDS), urgency="urgent")
         refused_ask = shelter.request_information("ngo", subject["id"], "healthcare", ["subject.preferred_name"])
@@ -93,7 +94,10 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
         assert hidden.value.status == 404
 
         # Answered: the policy decides the referral as usual; the person previews it; it is sealed.
-        plan = ngo.answer_information_request(asked["id"])
+        with pytest.raises(GatewayAPIError) as alone:
+            ngo.answer_information_request(asked["id"])  # the agency's system alone decides nothing
+        assert alone.value.reason == "person_token_required"
+        plan = staff.answer_information_request(asked["id"])
         assert plan["allow"] and set(plan["permitted_fields"]) == set(FIELDS)
         preview = ngo.preview(plan, FIELDS, language="en")
         advocate = new_staff(live.ctx, "ngo", "caseworker")
@@ -106,7 +110,7 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
         assert "Amina-Ibis-4411" in (inbox_dir / f"{sent['envelope_id']}.json").read_text()
 
         # Refused by the policy: no consent covers healthcare for the shelter.
-        refusal = ngo.answer_information_request(refused_ask["id"])
+        refusal = staff.answer_information_request(refused_ask["id"])
         assert refusal["allow"] is False and refusal["plan_id"] is None and "no_consent" in refusal["reasons"]
 
         # Declined by the holder, with a closed reason; a free-text reason is refused.
@@ -129,7 +133,7 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
 
         # The requester cannot answer on the holder's behalf.
         with pytest.raises(GatewayAPIError) as not_holder:
-            shelter.answer_information_request(asked["id"])
+            sdk_staff(live.ctx, shelter).answer_information_request(asked["id"])
         assert not_holder.value.status == 404
 
     with live.ctx.sessions() as session:

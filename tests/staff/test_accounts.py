@@ -27,13 +27,18 @@ PERSON_BOUND = {
     ("post", "/v1/staff/accounts/{account_id}/revocation"), ("put", "/v1/staff/deferral-maximum"),
     ("post", "/v1/exceptions/explanations"), ("post", "/v1/children/{subject_id}/best-interests"),
     ("post", "/v1/children/{subject_id}/interviews"), ("put", "/v1/staff/plans-need-person"),
+    # Planning and answering an information request decide with the person's role; consent and
+    # subject records name the person (issue #16: no machine-only mode for any of them).
+    ("post", "/v1/plans"), ("post", "/v1/information-requests/{request_id}/answer"), ("post", "/v1/consents"),
+    ("post", "/v1/consents/{consent_id}/withdraw"), ("post", "/v1/subjects"),
+    ("post", "/v1/subjects/{subject_id}/attributes"), ("post", "/v1/subjects/{subject_id}/mandated-reporter-notices"),
 }
-#: The consent API's staff references (``staff_id``, the child's views ``recorded_by``) are proven when
-#: a person token is sent (see test_consent_staff_references_are_the_signed_in_person) and are the
-#: agency system's claim otherwise.
-CONSENT_RECORDS_NOT_YET_PROVEN = {"ChildViewsIn"}
+#: No request body names a staff member any more: consent and subject records name the signed-in person
+#: (tests/staff/test_person_bound.py).
+CONSENT_RECORDS_NOT_YET_PROVEN: set[str] = set()
 NAME_FIELDS = {"approver_id", "requested_by", "user_role", "user_id", "approved_by", "person_present", "set_by",
-               "unlocked_by", "recorded_by", "scheduled_by"}
+               "unlocked_by", "recorded_by", "scheduled_by", "obtained_by", "withdrawn_by", "created_by", "changed_by",
+               "given_by", "staff_id"}
 
 
 def test_the_openapi_document_says_which_operations_need_a_persons_token(app: FastAPI) -> None:
@@ -122,17 +127,15 @@ def test_consent_staff_references_are_the_signed_in_person(
     subject = client.post("/v1/subjects", headers=carol, json={"attributes": subject_body()["attributes"]})
     assert subject.status_code == 201, subject.text
     body = consent_body(subject.json()["id"])
-    body.pop("obtained_by")
     granted = client.post("/v1/consents", headers=people.headers("ngo", "carol"), json=body)
     assert granted.status_code == 201, granted.text
-    assert granted.json()["consent"]["obtained_by"]["staff_id"] == people.id("ngo", "carol")
-    # A person token cannot be used to name somebody else, or a role the person does not hold ...
-    someone = client.post("/v1/consents", headers=people.headers("ngo", "carol"),
-                          json={**body, "obtained_by": {"staff_id": "staff-1", "role": "advocate"}})
-    assert someone.status_code == 422 and someone.json()["reason"] == "staff_not_signed_in_person"
-    role = client.post("/v1/consents", headers=people.headers("ngo", "carol"),
-                       json={**body, "obtained_by": {"staff_id": people.id("ngo", "carol"), "role": "supervisor"}})
-    assert role.status_code == 422 and role.json()["reason"] == "staff_role_not_held"
-    # ... and without one, somebody must at least be named.
-    nobody = client.post("/v1/consents", headers=auth("ngo"), json=body)
-    assert nobody.status_code == 422 and nobody.json()["reason"] == "staff_ref_required"
+    assert granted.json()["consent"]["obtained_by"] == {"staff_id": people.id("ngo", "carol"), "role": "caseworker"}
+    # Naming anyone, even the signed-in person herself, is refused: the record names the token's person.
+    for named in ({"staff_id": "staff-1", "role": "advocate"}, {"staff_id": people.id("ngo", "carol"),
+                                                                 "role": "supervisor"}):
+        refused = client.post("/v1/consents", headers=people.headers("ngo", "carol"),
+                              json={**body, "obtained_by": named})
+        assert refused.status_code == 422 and refused.json()["reason"] == "staff_field_from_person_token"
+    # ... and the agency's system alone records nothing (audited).
+    nobody = client.post("/v1/consents", headers=auth("ngo", system=True), json=body)
+    assert nobody.status_code == 403 and nobody.json()["reason"] == "person_token_required"

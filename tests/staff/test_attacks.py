@@ -52,7 +52,8 @@ def test_self_approval_as_mallory_then_Mallory_fails(
 ) -> None:
     subject_id = _subject(client, auth)
     # The old attack, verbatim: the agency's own token, names in the body.
-    old = client.post("/v1/exceptions", headers=auth(OWNER), json={**grant_body(subject_id), "requested_by": "mallory"})
+    old = client.post("/v1/exceptions", headers=auth(OWNER, system=True),
+                      json={**grant_body(subject_id), "requested_by": "mallory"})
     assert old.status_code == 403 and old.json()["reason"] == "person_token_required"
     named = client.post("/v1/exceptions", headers=people.headers(OWNER, "mallory", "supervisor"),
                         json={**grant_body(subject_id), "requested_by": "someone else"})
@@ -64,7 +65,8 @@ def test_self_approval_as_mallory_then_Mallory_fails(
     grant_id = grant.json()["id"]
     assert grant.json()["requested_by"] == people.id(OWNER, "mallory")
     # "Approved as Mallory": a name in the body is refused outright ...
-    named = client.post(f"/v1/exceptions/{grant_id}/approvals", headers=auth(OWNER), json={"approved_by": "Mallory"})
+    named = client.post(f"/v1/exceptions/{grant_id}/approvals", headers=auth(OWNER, system=True),
+                        json={"approved_by": "Mallory"})
     assert named.status_code == 403 and named.json()["reason"] == "person_token_required"
     # ... and Mallory's own token, however the name is spelled, is the requester's identity.
     again = client.post(f"/v1/exceptions/{grant_id}/approvals", headers=people.headers(OWNER, "mallory", "supervisor"))
@@ -114,13 +116,8 @@ def test_a_forged_role_does_not_lift_the_volunteer_firewall(
     # An account with no referral role (an administrator) cannot plan for anyone.
     admin = client.post("/v1/plans", headers=people.headers(OWNER, "ada", "administrator"), json=body)
     assert admin.status_code == 403 and admin.json()["reason"] == "role_not_entitled"
-    # Without a person the agency's system plans as its own caseworker-level system; the administrator
-    # closes that gap: from the next token on, only a signed-in person's plan is decided.
-    assert client.post("/v1/plans", headers=auth(OWNER), json=body).json()["allow"] is True
-    published = client.put("/v1/staff/plans-need-person", headers=people.headers(OWNER, "ada", "administrator"),
-                           json={"required": True})
-    assert published.status_code == 200
-    alone = client.post("/v1/plans", headers=auth(OWNER), json=body)
+    # Without a person there is no plan, for every agency, from the start (no setting opens that door).
+    alone = client.post("/v1/plans", headers=auth(OWNER, system=True), json=body)
     assert alone.status_code == 403 and alone.json()["reason"] == "person_token_required"
     still = client.post("/v1/plans", headers=people.headers(OWNER, "vera", "volunteer"), json=body).json()
     assert "risk.level" not in still["permitted_fields"]
@@ -131,17 +128,17 @@ def test_a_forged_person_present_sets_no_pin(
 ) -> None:
     person = make_person(client, auth)
     url = f"/v1/subjects/{person.subject_id}/portal-access/pin"
-    forged = client.post(url, headers=auth(OWNER), json={"pin": "503817", "person_present": True,
+    forged = client.post(url, headers=auth(OWNER, system=True), json={"pin": "503817", "person_present": True,
                                                           "set_by": {"staff_id": "advocate", "role": "advocate"}})
     assert forged.status_code == 403 and forged.json()["reason"] == "person_token_required"
     flagged = client.post(url, headers=people.headers(OWNER, "adele", "advocate"),
                           json={"pin": "503817", "person_present": True})
     assert flagged.status_code == 422  # the flag is gone: the advocate's token is the attestation
-    system = client.post(url, headers=auth(OWNER), json={"pin": "503817"})
+    system = client.post(url, headers=auth(OWNER, system=True), json={"pin": "503817"})
     assert system.status_code == 403 and system.json()["reason"] == "person_token_required"
     volunteer = client.post(url, headers=people.headers(OWNER, "vera", "volunteer"), json={"pin": "503817"})
     assert volunteer.status_code == 403 and volunteer.json()["reason"] == "role_not_entitled"
-    unlock = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER))
+    unlock = client.post(f"/v1/subjects/{person.subject_id}/portal-access/unlock", headers=auth(OWNER, system=True))
     assert unlock.status_code == 403
     advocate = client.post(url, headers=people.headers(OWNER, "adele", "advocate"), json={"pin": "503817"})
     assert advocate.status_code == 200
@@ -162,7 +159,7 @@ def test_an_unbounded_deferral_is_refused_and_a_bounded_one_reaches_the_portal_o
     too_much = client.put("/v1/staff/deferral-maximum", headers=admin,
                           json={"deferral_max_days": LEGAL_DEFERRAL_MAX_DAYS + 1})
     assert too_much.status_code == 422
-    assert client.put("/v1/staff/deferral-maximum", headers=auth(OWNER),
+    assert client.put("/v1/staff/deferral-maximum", headers=auth(OWNER, system=True),
                       json={"deferral_max_days": 30}).status_code == 403  # the agency system alone cannot
     assert client.put("/v1/staff/deferral-maximum", headers=people.headers(OWNER, "ada", "administrator"),
                       json={"deferral_max_days": 30}).status_code == 200

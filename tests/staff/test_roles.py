@@ -34,11 +34,19 @@ def test_adding_roles_only_adds_entitlements(roles: frozenset[str], more: frozen
             assert entitled(roles | more, entitlement)
 
 
-def test_volunteers_and_interpreters_are_decided_as_volunteers_and_approve_nothing() -> None:
+def test_volunteers_and_interpreters_are_decided_as_their_restricted_roles_and_approve_nothing() -> None:
+    """An interpreter is the policy's ``interpreter`` role: the policy data puts it behind the volunteer
+    firewall (tests/policy/test_legal_settings.py shows the data deciding it)."""
     for role in ("volunteer", "interpreter"):
-        assert policy_role({role}) == "volunteer"
-        assert policy_role({role, "caseworker", "supervisor"}) == "volunteer"
-        assert not any(entitled({role}, e) for e in ENTITLEMENTS if e is not Entitlement.REFERRAL_WORK)
+        assert policy_role({role}) == role
+        assert policy_role({role, "caseworker", "supervisor"}) == role
+    assert policy_role({"volunteer", "interpreter"}) == "volunteer"
+    for role in ("volunteer", "interpreter"):
+        assert not any(entitled({role}, e) for e in ENTITLEMENTS
+                       if e not in (Entitlement.REFERRAL_WORK, Entitlement.RECORD_FOR_PERSON))
+    # A volunteer may record what they did with the person; an interpreter translates, and records nothing.
+    assert entitled({"volunteer"}, Entitlement.RECORD_FOR_PERSON)
+    assert not entitled({"interpreter"}, Entitlement.RECORD_FOR_PERSON)
     assert policy_role({"administrator"}) is None
     assert valid_roles(["caseworker"]) and not valid_roles([]) and not valid_roles(["operator"])
     assert not valid_roles(["root"])

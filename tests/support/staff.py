@@ -24,6 +24,10 @@ from gateway.staff import service
 from gateway.staff.models import StaffEnrolment
 
 ISSUER = "https://testserver"
+#: The staff member each agency's client acts for when a test names nobody (``auth(agency)``): recording
+#: a consent, creating a subject and planning need a signed-in person, never the agency's system alone.
+DEFAULT_PERSON = "staff-17"
+DEFAULT_ROLES = ("caseworker",)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 PASSWORD = "correct horse battery staple"
@@ -66,6 +70,13 @@ def totp_code(ctx: GatewayContext, account_id: str, offset_steps: int = 0) -> st
     return str(pyotp.TOTP(secret).at(ctx.clock.now() + timedelta(seconds=30 * offset_steps)))
 
 
+def account_generation(ctx: GatewayContext, account_id: str) -> int:
+    """The account's generation now (raised by each recovery and revocation)."""
+    with ctx.sessions() as session:
+        generation = session.scalar(select(StaffAccount.generation).where(StaffAccount.id == account_id))
+    return int(generation or 0)
+
+
 def exchange_form(registry: Any, agency_id: str, person_token: str, clock: FixedClock,
                   token_url: str = f"{ISSUER}/oauth/token", scope: str | None = None) -> dict[str, str]:
     form = token_request_form(agency_id, registry.keys[agency_id].signing_seed, token_url, scope=scope,
@@ -83,13 +94,24 @@ def act_for(client: TestClient, registry: Any, ctx: GatewayContext, clock: Fixed
     gateway gives them at sign-in, exchanged by the agency's client at the token endpoint."""
 
     def headers(member: StaffMember, scope: str | None = None) -> dict[str, str]:
-        token, _ttl = ctx.tokens.issue_person_token(member.account_id, member.agency_id, ctx.clock.now())
+        token, _ttl = ctx.tokens.issue_person_token(member.account_id, member.agency_id, ctx.clock.now(),
+                                                    account_generation(ctx, member.account_id))
         response = client.post("/oauth/token", data=exchange_form(registry, member.agency_id, token, clock,
                                                                   scope=scope))
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     return headers
+
+
+def sdk_staff(ctx: GatewayContext, client: Any, *roles: str) -> Any:
+    """The SDK's ``client.acting_for(person token)`` for a new staff member of the client's agency
+    (``roles``, a caseworker by default): what the agency's system holds after its caseworker signed in
+    at /staff. Person-bound SDK calls (subjects, consents, plans, approvals) go through it."""
+    member = new_staff(ctx, client.agency_id, *(roles or DEFAULT_ROLES), password=None)
+    token, _ttl = ctx.tokens.issue_person_token(member.account_id, member.agency_id, ctx.clock.now(),
+                                                account_generation(ctx, member.account_id))
+    return client.acting_for(token)
 
 
 def open_enrolments(ctx: GatewayContext, account_id: str) -> int:
@@ -117,6 +139,14 @@ class People:
 
     def id(self, agency_id: str, name: str) -> str:
         return self.members[(agency_id, name)].account_id
+
+    def default_headers(self, agency_id: str, scope: str | None = None) -> dict[str, str]:
+        """Acting for the agency's default signed-in staff member (``DEFAULT_PERSON``, a caseworker)."""
+        return self.headers(agency_id, DEFAULT_PERSON, *DEFAULT_ROLES, scope=scope)
+
+    def default_id(self, agency_id: str) -> str:
+        """The account id of the agency's default staff member (the one consent records now name)."""
+        return self.get(agency_id, DEFAULT_PERSON, *DEFAULT_ROLES).account_id
 
 
 @pytest.fixture

@@ -22,24 +22,25 @@ from connectors.key_pins import KeyChange, KeyNotTrusted, KeyPins
 from connectors.staff import person_token_with_code
 from crypto.binding import make_binding
 from crypto.keys import generate_agency_keys, save_key_file
-from tests.support.staff import PASSWORD, new_staff, totp_secret
+from gateway.context import GatewayContext
+from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 from tests.trust.conftest import WitnessedGateway
 from tests.trust.test_history_rewrite import activity
 
-STAFF = {"staff_id": "advocate-7", "role": "advocate"}
 EXPLAINED = ["reason", "storage", "access_to_file", "recipients", "scope", "duties_to_share"]
 FIELDS = {"subject.preferred_name": "A.", "risk.level": "high"}
 
 
-def shelter_plan(ngo: GatewayClient) -> dict[str, object]:
-    subject = ngo.request("POST", "/v1/subjects", json={"created_by": STAFF, "attributes": {"age_band": "25-34"}})
-    ngo.request("POST", "/v1/consents", json={
+def shelter_plan(ngo: GatewayClient, ctx: GatewayContext) -> dict[str, object]:
+    staff = sdk_staff(ctx, ngo)  # the subject, the consent and the plan name a signed-in caseworker
+    subject = staff.request("POST", "/v1/subjects", json={"attributes": {"age_band": "25-34"}})
+    staff.request("POST", "/v1/consents", json={
         "subject_id": subject["id"], "purpose": "shelter", "recipients": [{"agency_id": "shelter"}],
         "scope": "relevant_portion", "data_classes": ["D1", "D12"], "explained_items": EXPLAINED,
         "notice_version": "shelter-notice-1", "language": "en", "channel": "in_person",
-        "capacity": "has_capacity", "obtained_by": STAFF,
+        "capacity": "has_capacity",
         "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()})
-    return ngo.plan(subject["id"], "shelter", "shelter", list(FIELDS))
+    return staff.plan(subject["id"], "shelter", "shelter", list(FIELDS))  # type: ignore[no-any-return]
 
 
 def witness_now(gw: WitnessedGateway) -> None:
@@ -65,7 +66,7 @@ def test_a_key_the_operator_substitutes_is_refused_by_the_sender_and_reported_by
         shelter.pin_agency("ngo", ed25519=ngo_fps["signing"])
         with pytest.raises(KeyNotTrusted, match="fingerprint_not_found"):
             ngo.pin_agency("clinic", x25519=shelter_fps["encryption"])  # a wrong fingerprint pins nothing
-        plan = shelter_plan(ngo)
+        plan = shelter_plan(ngo, gw.ctx)
         assert ngo.seal(plan, FIELDS)["manifest"]["recipient_agency_id"] == "shelter"  # the pinned key: fine
         assert shelter.monitor_keys() == []
 
