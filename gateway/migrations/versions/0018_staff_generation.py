@@ -1,7 +1,7 @@
 """staff_accounts.generation: recovery and revocation end every token issued for the account at once (issue 16)
 
 Revision ID: 0018
-Revises: 0008
+Revises: 0022
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0008"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
