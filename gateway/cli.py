@@ -321,7 +321,7 @@ def agency_add_key(
     public_key: Annotated[str, typer.Option(help="Raw 32-byte public key, base64url.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Add a public key (pending until verified)."""
+    """Add a public key (pending; used only once the agency binds it with its own signature)."""
     settings = _settings(data_dir)
     engine, sessions = _session(settings)
     try:
@@ -341,7 +341,7 @@ def agency_verify_key(
     fingerprint: Annotated[str | None, typer.Option(help="The fingerprint the agency read back to you.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify a pending key with the fingerprint read back over a separate channel."""
+    """Record a person's read-back check of a pending key (it stays unused until the agency binds it)."""
     if fingerprint is None:
         fingerprint = typer.prompt("Fingerprint read back by the agency (over the phone)")
     settings = _settings(data_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from consent.clock import Clock, SystemClock
+from crypto.binding import make_binding
 from crypto.keys import (
     generate_agency_keys,
     generate_signing_seed,
@@ -31,7 +32,7 @@ from . import db, migrate
 from .accounts import StaffAccount
 from .audit.log import Actor
 from .keyring import KeyRing
-from .registry import service
+from .registry import bindings, service
 from .registry.models import Agency, AgencyKind, KeyKind
 from .settings import Settings
 from .staff import service as staff_service
@@ -193,8 +194,14 @@ def _register_demo_agency(
     if not path.exists():
         save_key_file(path, keypair)
     public = keypair.public()
-    for kind, raw_b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
-        key = service.add_key(session, demo.id, kind, raw_b64, actor=actor, now=now)
-        if demo.id != PENDING_DEMO:
-            # Demo only: the administrator's read-back is the fingerprint itself.
-            service.verify_key(session, demo.id, key.id, key.fingerprint, actor=actor, now=now)
+    if demo.id == PENDING_DEMO:
+        for kind, raw_b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
+            service.add_key(session, demo.id, kind, raw_b64, actor=actor, now=now)
+        return
+    # Demo only: the agency's enrolment runs here, with the secret the operator would hand it out of
+    # band. Its signing key binds both keys; the gateway uses no key the agency did not bind.
+    _, secret = bindings.issue_enrolment_secret(session, demo.id, actor=actor, now=now)
+    signed = [make_binding(agency_id=demo.id, kind=kind_, public_key_b64=b64, signing_seed=keypair.signing_seed,
+                           at=now.isoformat())
+              for kind_, b64 in (("ed25519", public.signing_b64), ("x25519", public.encryption_b64))]
+    bindings.enrol(session, demo.id, secret, signed, now=now)

@@ -20,13 +20,14 @@ from sqlalchemy import create_engine
 
 from connectors.assertion import token_request_form
 from consent.clock import FixedClock
+from crypto.binding import make_binding
 from crypto.keys import AgencyKeyPair, generate_agency_keys, generate_signing_seed
 from gateway import migrate
 from gateway.app import build_context, create_app
 from gateway.audit.log import Actor
 from gateway.context import GatewayContext
 from gateway.models import metadata
-from gateway.registry import service
+from gateway.registry import bindings, service
 from gateway.registry.models import AgencyKind, KeyKind
 from gateway.settings import Settings
 from tests.support.postgres import throwaway_cluster
@@ -185,11 +186,18 @@ def register(ctx: GatewayContext, agency_id: str, kind: AgencyKind, *, verified:
                                vetted=vetted, **extra),  # type: ignore[arg-type]
             actor=actor, now=now,
         )
-        for kind_, b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
-            key = service.add_key(session, agency_id, kind_, b64, actor=actor, now=now)
-            ids[str(kind_)] = key.id
-            if verified:
-                service.verify_key(session, agency_id, key.id, key.fingerprint, actor=actor, now=now)
+        if not verified:
+            for kind_, b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
+                ids[str(kind_)] = service.add_key(session, agency_id, kind_, b64, actor=actor, now=now).id
+            return keypair, ids
+        # Verified keys are enrolled by the agency itself (bindings its signing key signed, with a
+        # one-time secret): the gateway uses no key that the agency did not bind.
+        _, secret = bindings.issue_enrolment_secret(session, agency_id, actor=actor, now=now)
+        signed = [make_binding(agency_id=agency_id, kind=kind_, public_key_b64=b64,
+                               signing_seed=keypair.signing_seed, at=now.isoformat())
+                  for kind_, b64 in (("ed25519", public.signing_b64), ("x25519", public.encryption_b64))]
+        for key in bindings.enrol(session, agency_id, secret, signed, now=now):
+            ids[key.kind] = key.id
     return keypair, ids
 
 

@@ -31,8 +31,9 @@ from ..audit.models import AuditEntry
 from ..audit.notes import latest_noted, note_with_cosignatures
 from ..audit.tags import AuditTag
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
+from .binding_chain import chain
 from .models import AgencyKey, EnrolmentSecret, KeyKind, TrustStatus
-from .service import add_key, get_agency, new_id
+from .service import add_key, get_agency, new_id, verified_signing_keys
 
 KEY_ACTIONS = tuple(str(t) for t in (AuditTag.REGISTRY_KEY_ADD, AuditTag.REGISTRY_KEY_VERIFY,
                                      AuditTag.REGISTRY_KEY_BIND, AuditTag.REGISTRY_KEY_REVOKE))
@@ -44,8 +45,7 @@ def bind_key(session: Session, agency_id: str, binding: dict[str, Any], signatur
     agency = get_agency(session, agency_id)
     if binding.get("agency_id") != agency_id:
         raise Forbidden("binding_for_another_agency", "A binding names the agency that signs it.")
-    signer = next((k for k in agency.keys if k.kind == KeyKind.SIGNING and k.status == TrustStatus.VERIFIED
-                   and k.fingerprint == binding.get("signed_by")), None)
+    signer = next((k for k in verified_signing_keys(agency) if k.fingerprint == binding.get("signed_by")), None)
     if signer is None or not verify_binding(binding, signature, b64u_decode(signer.public_key)):
         raise Unprocessable("binding_signature_invalid",
                             "The binding is not signed by a current verified signing key of this agency.")
@@ -91,6 +91,10 @@ def enrol(session: Session, agency_id: str, secret: str, bindings: list[tuple[di
     row = session.scalar(select(EnrolmentSecret).where(EnrolmentSecret.secret_hash == _secret_hash(secret)))
     if row is None or row.agency_id != agency_id or row.used_at is not None or row.expires_at <= now:
         raise Forbidden("enrolment_refused", "This enrolment secret is unknown, used, expired or for another agency.")
+    if chain(session, agency_id).root is not None:
+        # Only the first enrolment roots an agency's keys; after it, keys are bound by the agency's own
+        # signing key. An operator who issues itself a new secret cannot enrol keys in the agency's name.
+        raise Forbidden("already_enrolled", "This agency has enrolled already: bind new keys with its signing key.")
     signing = [b for b in bindings if b[0].get("kind") == "ed25519"]
     if len(signing) != 1 or len(bindings) > 2:
         raise Unprocessable("invalid_binding", "Enrol one signing key (and at most one encryption key).")
