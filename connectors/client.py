@@ -45,6 +45,7 @@ class GatewayClient:
         log: WitnessedLog | None = None,
         log_check_interval_s: float = 0.0,
         pins: KeyPins | None = None,
+        trust_on_first_use: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency_id = agency_id
@@ -59,8 +60,12 @@ class GatewayClient:
         """With a :class:`WitnessedLog`, every call first checks the gateway's witnessed tree head."""
         self.log_check_interval_s = log_check_interval_s
         self._log_checked_at = float("-inf")
-        self.pins = pins
-        """With :class:`KeyPins`, other agencies' keys are used only if pinned or proven bound by the agency."""
+        self.pins = pins if pins is not None else KeyPins()
+        """Other agencies' keys are used only if pinned or proven bound by the agency in the witnessed
+        log. Without a pin store given, an in-memory one (pin with :meth:`pin_agency` each run)."""
+        self.trust_on_first_use = trust_on_first_use
+        """Only when asked: an agency with no pinned key is pinned from what the gateway shows on first
+        contact (reported loudly). Otherwise such an agency is refused (``not_pinned``)."""
         self.pinned_checkpoint: Checkpoint | None = None
         """The latest audit checkpoint this client has verified; a later one must extend it."""
         self._gateway_key: bytes | None = None
@@ -119,17 +124,15 @@ class GatewayClient:
     # -- key trust -----------------------------------------------------------------------
     def pin_agency(self, agency_id: str, *, x25519: str | None = None, ed25519: str | None = None) -> None:
         """First contact: pin the keys of ``agency_id`` whose fingerprints a person typed (read out by the agency)."""
-        if self.pins is None:
-            raise VerificationError("no pin store configured")
         typed = {k: v for k, v in (("x25519", x25519), ("ed25519", ed25519)) if v}
         self.pins.pin(agency_id, list(self.request("GET", f"/v1/agencies/{agency_id}")["keys"]), typed)
 
     def trust_key(self, agency_id: str, key_id: str, key: JSONDict) -> None:
-        """Raise :class:`KeyNotTrusted` unless ``key`` is pinned or proven bound by ``agency_id``.
-
-        Without a pin store this is a no-op (the registry is trusted as before)."""
-        if self.pins is None:
-            return
+        """Raise :class:`KeyNotTrusted` unless ``key`` is pinned or proven bound by ``agency_id`` in the
+        witnessed log (always: there is no opt-out). With ``trust_on_first_use`` an agency with no pin
+        yet is pinned from the gateway's answer first, and that is logged as a WARNING."""
+        if self.trust_on_first_use and not self.pins.pins.get(agency_id):
+            self.pins.pin_first_use(agency_id, list(self.request("GET", f"/v1/agencies/{agency_id}")["keys"]))
         self.pins.check(agency_id, key,
                         lambda: dict(self._check(self._http.get(f"/v1/agencies/{agency_id}/keys/{key_id}/proof"))),
                         self._accept_note if self.log is not None else None)
@@ -458,6 +461,7 @@ class PersonClient(GatewayClient):
         self.log_check_interval_s = agency.log_check_interval_s
         self._log_checked_at = agency._log_checked_at
         self.pins = agency.pins
+        self.trust_on_first_use = agency.trust_on_first_use
         self.pinned_checkpoint = agency.pinned_checkpoint
         self._gateway_key = agency._gateway_key
 

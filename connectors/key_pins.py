@@ -29,7 +29,7 @@ from typing import Any
 
 from crypto.binding import verify_binding
 from crypto.encoding import b64u_decode
-from crypto.keys import normalise_fingerprint
+from crypto.keys import AgencyPublicKeys, normalise_fingerprint
 from crypto.merkle import verify_inclusion
 from crypto.note import parse_checkpoint, parse_note
 
@@ -97,6 +97,32 @@ class KeyPins:
                                     f"{wanted}: do not send; call the agency on its known number")
             self.pins.setdefault(agency_id, {})[kind] = {
                 "public_key": str(match["public_key"]), "fingerprint": wanted, "source": "typed"}
+        self._save()
+
+    def pin_public_keys(self, agency_id: str, public: AgencyPublicKeys) -> None:
+        """Pin both keys of ``agency_id`` from its public keys received out of band (a key file the
+        agency handed over in person, not fetched from the gateway)."""
+        fps = public.fingerprints()
+        self.pins[agency_id] = {
+            "x25519": {"public_key": public.encryption_b64, "fingerprint": fps["encryption"], "source": "given"},
+            "ed25519": {"public_key": public.signing_b64, "fingerprint": fps["signing"], "source": "given"}}
+        self._save()
+
+    def pin_first_use(self, agency_id: str, keys: list[Mapping[str, Any]]) -> None:
+        """Trust on first use, only when a client asked for it: pin the newest verified key of each kind
+        the gateway shows for ``agency_id`` now (``source: tofu``), and say so loudly. Weaker than
+        :meth:`pin`: whoever runs the gateway at that moment chooses the keys."""
+        newest: dict[str, Mapping[str, Any]] = {}
+        for key in keys:
+            if key.get("status") == "verified" and key.get("kind") in ("x25519", "ed25519"):
+                newest[str(key["kind"])] = key  # the registry lists keys oldest first
+        if not newest:
+            raise KeyNotTrusted("not_pinned", f"{agency_id} has no verified key to pin on first use")
+        for kind, key in newest.items():
+            self.pins.setdefault(agency_id, {})[kind] = {
+                "public_key": str(key["public_key"]), "fingerprint": str(key["fingerprint"]), "source": "tofu"}
+            log.warning("TRUST ON FIRST USE: pinned %s's %s key %s as the gateway shows it; confirm the fingerprint "
+                        "with the agency", agency_id, kind, key["fingerprint"])
         self._save()
 
     def check(self, agency_id: str, key: Mapping[str, Any], proof: Callable[[], Mapping[str, Any]],

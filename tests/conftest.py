@@ -20,16 +20,16 @@ from sqlalchemy import create_engine
 
 from connectors.assertion import token_request_form
 from consent.clock import FixedClock
-from crypto.binding import make_binding
 from crypto.keys import AgencyKeyPair, generate_agency_keys, generate_signing_seed
 from gateway import migrate
 from gateway.app import build_context, create_app
 from gateway.audit.log import Actor
 from gateway.context import GatewayContext
 from gateway.models import metadata
-from gateway.registry import bindings, service
+from gateway.registry import service
 from gateway.registry.models import AgencyKind, KeyKind
 from gateway.settings import Settings
+from gateway.setup import enrol_demo_keys
 from tests.support.postgres import throwaway_cluster
 
 if TYPE_CHECKING:
@@ -192,11 +192,7 @@ def register(ctx: GatewayContext, agency_id: str, kind: AgencyKind, *, verified:
             return keypair, ids
         # Verified keys are enrolled by the agency itself (bindings its signing key signed, with a
         # one-time secret): the gateway uses no key that the agency did not bind.
-        _, secret = bindings.issue_enrolment_secret(session, agency_id, actor=actor, now=now)
-        signed = [make_binding(agency_id=agency_id, kind=kind_, public_key_b64=b64,
-                               signing_seed=keypair.signing_seed, at=now.isoformat())
-                  for kind_, b64 in (("ed25519", public.signing_b64), ("x25519", public.encryption_b64))]
-        for key in bindings.enrol(session, agency_id, secret, signed, now=now):
+        for key in enrol_demo_keys(session, agency_id, keypair, actor=actor, now=now):
             ids[key.kind] = key.id
     return keypair, ids
 

@@ -65,6 +65,10 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
+    def of_all(cls, agency: Agency) -> list[KeyOut]:
+        return _keys_out(agency)
+
+    @classmethod
     def of(cls, key: AgencyKey, bound: Chain | None = None) -> KeyOut:
         """``status`` is ``verified`` only for a key the gateway uses: verified *and* bound by the
         agency's own signature; a verified key without that binding is shown as ``unbound``."""

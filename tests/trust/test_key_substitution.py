@@ -215,8 +215,9 @@ def test_keys_written_straight_into_the_database_are_never_used_by_the_gateway(
     at = gw.ctx.clock.now()
     with gw.ctx.sessions() as session, session.begin():
         forged_ids = {}
-        for agency_id, kind, b64, fp in (("shelter", "x25519", public.encryption_b64, public.fingerprints()["encryption"]),
-                                         ("ngo", "ed25519", public.signing_b64, public.fingerprints()["signing"])):
+        fps = public.fingerprints()
+        for agency_id, kind, b64, fp in (("shelter", "x25519", public.encryption_b64, fps["encryption"]),
+                                         ("ngo", "ed25519", public.signing_b64, fps["signing"])):
             row = AgencyKey(id=f"key_forged_{agency_id}", agency_id=agency_id, kind=kind, public_key=b64,
                             fingerprint=fp, status=TrustStatus.VERIFIED, created_at=at, verified_at=at,
                             verified_by="enrolment:forged")
