@@ -16,6 +16,7 @@ from crypto.binding import make_binding, verify_binding
 from crypto.checkpoint import Checkpoint
 from crypto.encoding import b64u_decode
 from crypto.keys import AgencyKeyPair
+from crypto.revocation import make_revocation
 
 from .assertion import token_request_form
 from .audit import CheckpointUpdate, check_checkpoint_update, verify_entry_inclusion
@@ -144,6 +145,18 @@ class GatewayClient:
         return dict(self.request("POST", f"/v1/agencies/{self.agency_id}/keys/bindings",
                                  json={"binding": binding, "signature": signature}))
 
+    def revoke_key(self, key_id: str, kind: str, public_key_b64: str, reason: str, *, at: str,
+                   signing_seed: bytes | None = None) -> JSONDict:
+        """Revoke a key of this agency on its own signed word (with this client's signing key, or
+        ``signing_seed``: the agency's other signing key when this one is lost). Senders' SDKs prove the
+        revocation in the witnessed log and refuse the key (``key_revoked``); keep the answer's key id
+        and check it with :meth:`monitor_keys` (``revoked=``) so a gateway hiding it is caught."""
+        document, signature = make_revocation(agency_id=self.agency_id, kind=kind, public_key_b64=public_key_b64,
+                                              reason=reason, signing_seed=signing_seed or self.keys.signing_seed,
+                                              at=at)
+        return dict(self._check(self._http.post(f"/v1/agencies/{self.agency_id}/keys/{key_id}/revocation",
+                                                json={"revocation": document, "signature": signature})))
+
     @staticmethod
     def enrol(base_url: str, agency_id: str, keys: AgencyKeyPair, secret: str, *, at: str,
               transport: httpx.BaseTransport | None = None) -> list[JSONDict]:
@@ -159,9 +172,11 @@ class GatewayClient:
             return list(GatewayClient._check(http.post(f"/v1/agencies/{agency_id}/enrol", json={
                 "secret": secret, "bindings": [{"binding": b, "signature": s} for b, s in signed]})))
 
-    def monitor_keys(self, known: set[str] | None = None) -> list[JSONDict]:
+    def monitor_keys(self, known: set[str] | None = None, revoked: set[str] | None = None) -> list[JSONDict]:
         """Alarms for keys in this agency's name that it did not bind: every key in the directory or the log
-        that is neither this client's own, nor in ``known``, nor bound by a binding signed with one of those."""
+        that is neither this client's own, nor in ``known``, nor bound by a binding signed with one of those;
+        and for each key id in ``revoked`` (keys this agency revoked) that the gateway still shows usable or
+        whose signed revocation is not in the log it serves (``revocation_hidden``)."""
         own = {self.keys.public().encryption_b64, self.keys.public().signing_b64, *(known or set())}
         events = list(self._check(self._http.get(f"/v1/agencies/{self.agency_id}/key-events")))
         for event in events:  # oldest first: a key bound by one of ours is ours, and may bind the next
@@ -177,10 +192,35 @@ class GatewayClient:
             if key["public_key"] not in own and key["status"] != "revoked":
                 alarms.append({"key_id": key_id, "kind": key["kind"], "fingerprint": key["fingerprint"],
                                "status": key["status"], "why": "a key in this agency's name that it did not bind"})
+        for key_id in sorted(revoked or set()):
+            shown = keys.get(key_id)
+            signed = [e for e in events if e.get("action") == "registry:key:revoke_signed"
+                      and str(e.get("details", {}).get("key_id")) == key_id]
+            if shown is None or shown["status"] != "revoked" or not signed:
+                alarms.append({"key_id": key_id, "kind": (shown or {}).get("kind"),
+                               "fingerprint": (shown or {}).get("fingerprint"), "status": (shown or {}).get("status"),
+                               "why": "revocation_hidden: a key this agency revoked is shown usable or its signed "
+                                      "revocation is missing from the log"})
+            elif self.log is not None:
+                self._proven_revocation(key_id, shown)
         logged = {str(e.get("details", {}).get("key_id")) for e in events}
         alarms += [{"key_id": k, "why": "the log names a key the directory does not show"}
                    for k in sorted(logged - set(keys))]
         return alarms
+
+    def _proven_revocation(self, key_id: str, key: JSONDict) -> None:
+        """The signed revocation of our ``key_id`` is proven in the witnessed log (or LogNotTrusted/KeyNotTrusted)."""
+        evidence = dict(self._check(self._http.get(f"/v1/agencies/{self.agency_id}/keys/{key_id}/proof")))
+        probe = KeyPins()
+        probe.pins[self.agency_id] = {"ed25519": {"public_key": self.keys.public().signing_b64,
+                                                  "fingerprint": "", "source": "self"}}
+        try:
+            probe._refuse_if_revoked(self.agency_id, key, lambda: evidence, self._accept_note)
+        except KeyNotTrusted as exc:
+            if exc.reason == "key_revoked":
+                return
+            raise
+        raise KeyNotTrusted("revocation_hidden", f"the revocation of {key_id} is not proven in the witnessed log")
 
     def request(self, method: str, path: str, *, json: Any = None, params: JSONDict | None = None,
                 headers: dict[str, str] | None = None) -> Any:

@@ -39,7 +39,7 @@ __all__ = ["Chain", "chain", "chain_of", "unbound_reason"]
 
 BIND = str(AuditTag.REGISTRY_KEY_BIND)
 REVOKE = str(AuditTag.REGISTRY_KEY_REVOKE)
-KEY_REVOKE_SIGNED = "registry:key:revoke_signed"  # an agency-signed revocation (see registry.revocations)
+KEY_REVOKE_SIGNED = str(AuditTag.REGISTRY_KEY_REVOKE_SIGNED)  # an agency-signed revocation
 
 
 @dataclass

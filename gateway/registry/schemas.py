@@ -77,8 +77,9 @@ class KeyOut(BaseModel):
             session = object_session(key)
             if bound is None and session is not None:
                 bound = chain(session, key.agency_id)
-            if bound is None or unbound_reason(key, bound) is not None:
-                status = "unbound"
+            why = unbound_reason(key, bound) if bound is not None else "key_not_bound_by_agency"
+            if why is not None:
+                status = "revoked" if why == "key_revoked" else "unbound"
         return cls(
             id=key.id, agency_id=key.agency_id, kind=key.kind, public_key=key.public_key,
             fingerprint=key.fingerprint, status=status, created_at=key.created_at,
