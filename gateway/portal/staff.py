@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from crypto.at_rest import open_text, seal_text
 from crypto.errors import DecryptionFailed
 
+from ..at_rest import AtRest
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
 from ..console.auth import ConsoleAuth, Staff
@@ -55,9 +55,9 @@ def visible_to(staff: Staff, row: PortalRequest) -> bool:
     return not (row.about_agency_id and staff.agency_id and row.about_agency_id == staff.agency_id)
 
 
-def _readable(key: bytes, sealed: str, where: str) -> str:
+def _readable(at_rest: AtRest, sealed: str, where: str) -> str:
     try:
-        return open_text(key, sealed, where=where)
+        return at_rest.open(MESSAGE_KEY, sealed, where=where)
     except DecryptionFailed:
         # Moved from another row, altered, or written under another key: never show a wrong text.
         log.warning("stored text does not open", extra={"row": where})
@@ -105,7 +105,7 @@ def show_request(request_id: str, request: Request, ctx: ContextDep) -> Response
         record(session, AuditEvent(AuditTag.AUDIT_VIEW, decision="allow", subject_id=row.subject_id,
                                    purpose="oversight", details={"view": "portal_request", "request_id": row.id}),
                actor=staff.actor(), at=ctx.clock.now())
-        key = ctx.at_rest_key(MESSAGE_KEY)
+        key = ctx.at_rest()
         notes = {e.id: _readable(key, e.note, e.id) for e in events if e.note}
         return _render("staff_request.html", staff=staff, row=row, events=events, names=names,
                        message=_readable(key, row.message, row.id), notes=notes,
@@ -142,7 +142,7 @@ def update_request(request_id: str, request: Request, ctx: ContextDep, csrf_toke
         text = note.strip()[:2000]
         session.add(PortalRequestEvent(id=event_id, request_id=row.id, status=status,
                                        outcome=row.outcome, at=now, by_role=staff.role, by_user=staff.username,
-                                       note=seal_text(ctx.at_rest_key(MESSAGE_KEY), text, where=event_id)
+                                       note=ctx.at_rest().seal(MESSAGE_KEY, text, where=event_id)
                                        if text else None))
         record(session, AuditEvent(AuditTag.PORTAL_REQUEST_UPDATE, decision="info", subject_id=row.subject_id,
                                    details={"request_id": row.id, "status": status, "outcome": row.outcome}),
