@@ -123,6 +123,7 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/audit/checkpoint/witnessed"): {404},
     ("post", "/v1/audit/checkpoint/cosignatures"): {422},
     ("post", "/v1/agencies/{agency_id}/enrol"): {403},
+    ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation"): {404},
     ("post", "/v1/linkage/queries"): {404},
     ("get", "/v1/statistics/catalogue"): {403},
     ("post", "/v1/statistics/cost"): {403},
