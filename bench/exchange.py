@@ -65,13 +65,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors.client import GatewayClient  # noqa: E402
+from connectors.key_pins import KeyPins  # noqa: E402
 from connectors.referral import Preview, make_preview, open_referral, seal_referral  # noqa: E402
 from crypto.keys import AgencyKeyPair, generate_agency_keys, generate_signing_seed, save_signing_seed  # noqa: E402
 from gateway import db, migrate  # noqa: E402
 from gateway.audit.log import Actor  # noqa: E402
 from gateway.registry import service  # noqa: E402
-from gateway.registry.models import AgencyKind, KeyKind  # noqa: E402
+from gateway.registry.models import AgencyKind  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
+from gateway.setup import enrol_demo_keys  # noqa: E402
 
 FIELDS = {"subject.preferred_name": "A.", "subject.language": "en", "risk.level": "high",
           "risk.known_risks": "x" * 400}
@@ -137,10 +139,7 @@ def setup(data: Path, threads: int) -> tuple[Settings, dict[str, AgencyKeyPair]]
                                                                 jurisdiction="NL", vetted=True), actor=actor, now=now)
             pair = generate_agency_keys()
             keys[agency_id] = pair
-            for kk, b64 in ((KeyKind.ENCRYPTION, pair.public().encryption_b64),
-                            (KeyKind.SIGNING, pair.public().signing_b64)):
-                key = service.add_key(session, agency_id, kk, b64, actor=actor, now=now)
-                service.verify_key(session, agency_id, key.id, key.fingerprint, actor=actor, now=now)
+            enrol_demo_keys(session, agency_id, pair, actor=actor, now=now)
     engine.dispose()
     return settings, keys
 
@@ -285,8 +284,11 @@ def main() -> None:
             wait_up(f"{settings.issuer}/healthz")
             wait_up(f"http://127.0.0.1:{bare_port}/docs")
             recipients = [f"shelter-{n}" for n in range(threads)]
-            senders = [GatewayClient(settings.issuer, "ngo", keys["ngo"]) for _ in range(threads)]
-            receivers = [GatewayClient(settings.issuer, r, keys[r]) for r in recipients]
+            pins = KeyPins()  # each agency's public keys, as handed over out of band
+            for agency_id, pair in keys.items():
+                pins.pin_public_keys(agency_id, pair.public())
+            senders = [GatewayClient(settings.issuer, "ngo", keys["ngo"], pins=pins) for _ in range(threads)]
+            receivers = [GatewayClient(settings.issuer, r, keys[r], pins=pins) for r in recipients]
             # Subjects, consents, plans and preview approvals name a staff member: each sender's system
             # acts for the signed-in caseworker (RFC 8693); sealing, submitting and pulling are machine work.
             advocates = [sender.acting_for(token) for sender, token in zip(senders, person_tokens(settings, threads),

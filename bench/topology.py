@@ -40,6 +40,7 @@ from gateway.registry.models import AgencyKind  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from tests.conftest import register  # noqa: E402
 from tests.consent.conftest import consent_body, subject_body  # noqa: E402
+from tests.support.pins import pins_for  # noqa: E402
 from tests.support.postgres import _CLUSTERS, throwaway_cluster  # noqa: E402
 from tests.support.staff import new_staff  # noqa: E402
 from tests.support.topology import Topology, production_shape  # noqa: E402
@@ -133,11 +134,12 @@ def main() -> None:
         settings = Settings(env="test", database_url=url, data_dir=Path(tmp) / "local", issuer=topology.url,
                             background_worker=False, argon2_time_cost=1, argon2_memory_kib=8)
         ctx = build_context(settings, signing_seed=seed, policy=build_engine("embedded", bundle=bundle))
-        register(ctx, "shelter", AgencyKind.SHELTER)
+        shelter_keys, _ = register(ctx, "shelter", AgencyKind.SHELTER)
         clients: list[Sender] = []
         for n in range(args.senders):
             keys, _ = register(ctx, f"ngo-{n}", AgencyKind.NGO)
-            client = GatewayClient(topology.url, f"ngo-{n}", keys, transport=topology.transport(), timeout_s=60)
+            client = GatewayClient(topology.url, f"ngo-{n}", keys, transport=topology.transport(), timeout_s=60,
+                                   pins=pins_for({"shelter": shelter_keys}))
             member = new_staff(ctx, f"ngo-{n}", "caseworker", password=None)
 
             def caseworker(client: GatewayClient = client, agency: str = f"ngo-{n}",

@@ -128,7 +128,9 @@ def main() -> None:
 
     witness_step()
     plain_transport, trust_transport = Counting(), Counting()
-    plain = GatewayClient(url, SENDER, sender_keys, transport=plain_transport)
+    plain_pins = KeyPins()  # the baseline pins too (a dictionary lookup) but checks no witnessed log
+    plain_pins.pin_public_keys(RECIPIENT, recipient_keys.public())
+    plain = GatewayClient(url, SENDER, sender_keys, transport=plain_transport, pins=plain_pins)
     wlog = WitnessedLog(log_key=log_key, witnesses=[witness_key], quorum=1, state_path=tmp / "head.json")
     pins = KeyPins(tmp / "pins.json")
     trusted = GatewayClient(url, SENDER, sender_keys, transport=trust_transport, log=wlog, pins=pins)

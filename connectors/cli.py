@@ -63,6 +63,24 @@ def keygen(path: Path) -> None:
     typer.echo(f"signing (ed25519) public key:  {public.signing_b64}\n  fingerprint: {fps['signing']}")
 
 
+@app.command()
+def enrol(
+    agency_id: str,
+    secret: Annotated[str, typer.Option(help="The one-time enrolment secret the operator gave you out of band.")],
+    key_file: Annotated[Path, typer.Option(help="The agency's private key file (keygen makes one).")],
+    url: Annotated[str, typer.Option(help="Gateway base URL.")] = "http://127.0.0.1:8000",
+) -> None:
+    """First enrolment: bind this agency's keys with its own signing key, then print the fingerprints
+    to read out to the agencies you deal with (they pin them)."""
+    from datetime import UTC, datetime
+    try:
+        keys = GatewayClient.enrol(url, agency_id, load_key_file(key_file), secret, at=datetime.now(UTC).isoformat())
+    except (ConnectorError, OSError, CryptoError, httpx.HTTPError) as exc:
+        _fail(str(exc) or type(exc).__name__)
+    for key in keys:
+        typer.echo(f"enrolled {key['id']} {key['kind']} {key['status']}\n  fingerprint: {key['fingerprint']}")
+
+
 @app.command("monitor-keys")
 def monitor_keys(
     agency_id: str,

@@ -16,6 +16,7 @@ from crypto.binding import make_binding, verify_binding
 from crypto.checkpoint import Checkpoint
 from crypto.encoding import b64u_decode
 from crypto.keys import AgencyKeyPair
+from crypto.revocation import make_revocation
 
 from .assertion import token_request_form
 from .audit import CheckpointUpdate, check_checkpoint_update, verify_entry_inclusion
@@ -45,6 +46,7 @@ class GatewayClient:
         log: WitnessedLog | None = None,
         log_check_interval_s: float = 0.0,
         pins: KeyPins | None = None,
+        trust_on_first_use: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency_id = agency_id
@@ -59,8 +61,12 @@ class GatewayClient:
         """With a :class:`WitnessedLog`, every call first checks the gateway's witnessed tree head."""
         self.log_check_interval_s = log_check_interval_s
         self._log_checked_at = float("-inf")
-        self.pins = pins
-        """With :class:`KeyPins`, other agencies' keys are used only if pinned or proven bound by the agency."""
+        self.pins = pins if pins is not None else KeyPins()
+        """Other agencies' keys are used only if pinned or proven bound by the agency in the witnessed
+        log. Without a pin store given, an in-memory one (pin with :meth:`pin_agency` each run)."""
+        self.trust_on_first_use = trust_on_first_use
+        """Only when asked: an agency with no pinned key is pinned from what the gateway shows on first
+        contact (reported loudly). Otherwise such an agency is refused (``not_pinned``)."""
         self.pinned_checkpoint: Checkpoint | None = None
         """The latest audit checkpoint this client has verified; a later one must extend it."""
         self._gateway_key: bytes | None = None
@@ -121,17 +127,15 @@ class GatewayClient:
     # -- key trust -----------------------------------------------------------------------
     def pin_agency(self, agency_id: str, *, x25519: str | None = None, ed25519: str | None = None) -> None:
         """First contact: pin the keys of ``agency_id`` whose fingerprints a person typed (read out by the agency)."""
-        if self.pins is None:
-            raise VerificationError("no pin store configured")
         typed = {k: v for k, v in (("x25519", x25519), ("ed25519", ed25519)) if v}
         self.pins.pin(agency_id, list(self.request("GET", f"/v1/agencies/{agency_id}")["keys"]), typed)
 
     def trust_key(self, agency_id: str, key_id: str, key: JSONDict) -> None:
-        """Raise :class:`KeyNotTrusted` unless ``key`` is pinned or proven bound by ``agency_id``.
-
-        Without a pin store this is a no-op (the registry is trusted as before)."""
-        if self.pins is None:
-            return
+        """Raise :class:`KeyNotTrusted` unless ``key`` is pinned or proven bound by ``agency_id`` in the
+        witnessed log (always: there is no opt-out). With ``trust_on_first_use`` an agency with no pin
+        yet is pinned from the gateway's answer first, and that is logged as a WARNING."""
+        if self.trust_on_first_use and not self.pins.pins.get(agency_id):
+            self.pins.pin_first_use(agency_id, list(self.request("GET", f"/v1/agencies/{agency_id}")["keys"]))
         self.pins.check(agency_id, key,
                         lambda: dict(self._check(self._http.get(f"/v1/agencies/{agency_id}/keys/{key_id}/proof"))),
                         self._accept_note if self.log is not None else None)
@@ -142,6 +146,18 @@ class GatewayClient:
                                           signing_seed=self.keys.signing_seed, at=at)
         return dict(self.request("POST", f"/v1/agencies/{self.agency_id}/keys/bindings",
                                  json={"binding": binding, "signature": signature}))
+
+    def revoke_key(self, key_id: str, kind: str, public_key_b64: str, reason: str, *, at: str,
+                   signing_seed: bytes | None = None) -> JSONDict:
+        """Revoke a key of this agency on its own signed word (with this client's signing key, or
+        ``signing_seed``: the agency's other signing key when this one is lost). Senders' SDKs prove the
+        revocation in the witnessed log and refuse the key (``key_revoked``); keep the answer's key id
+        and check it with :meth:`monitor_keys` (``revoked=``) so a gateway hiding it is caught."""
+        document, signature = make_revocation(agency_id=self.agency_id, kind=kind, public_key_b64=public_key_b64,
+                                              reason=reason, signing_seed=signing_seed or self.keys.signing_seed,
+                                              at=at)
+        return dict(self._check(self._http.post(f"/v1/agencies/{self.agency_id}/keys/{key_id}/revocation",
+                                                json={"revocation": document, "signature": signature})))
 
     @staticmethod
     def enrol(base_url: str, agency_id: str, keys: AgencyKeyPair, secret: str, *, at: str,
@@ -158,9 +174,11 @@ class GatewayClient:
             return list(GatewayClient._check(http.post(f"/v1/agencies/{agency_id}/enrol", json={
                 "secret": secret, "bindings": [{"binding": b, "signature": s} for b, s in signed]})))
 
-    def monitor_keys(self, known: set[str] | None = None) -> list[JSONDict]:
+    def monitor_keys(self, known: set[str] | None = None, revoked: set[str] | None = None) -> list[JSONDict]:
         """Alarms for keys in this agency's name that it did not bind: every key in the directory or the log
-        that is neither this client's own, nor in ``known``, nor bound by a binding signed with one of those."""
+        that is neither this client's own, nor in ``known``, nor bound by a binding signed with one of those;
+        and for each key id in ``revoked`` (keys this agency revoked) that the gateway still shows usable or
+        whose signed revocation is not in the log it serves (``revocation_hidden``)."""
         own = {self.keys.public().encryption_b64, self.keys.public().signing_b64, *(known or set())}
         events = list(self._check(self._http.get(f"/v1/agencies/{self.agency_id}/key-events")))
         for event in events:  # oldest first: a key bound by one of ours is ours, and may bind the next
@@ -176,10 +194,35 @@ class GatewayClient:
             if key["public_key"] not in own and key["status"] != "revoked":
                 alarms.append({"key_id": key_id, "kind": key["kind"], "fingerprint": key["fingerprint"],
                                "status": key["status"], "why": "a key in this agency's name that it did not bind"})
+        for key_id in sorted(revoked or set()):
+            shown = keys.get(key_id)
+            signed = [e for e in events if e.get("action") == "registry:key:revoke_signed"
+                      and str(e.get("details", {}).get("key_id")) == key_id]
+            if shown is None or shown["status"] != "revoked" or not signed:
+                alarms.append({"key_id": key_id, "kind": (shown or {}).get("kind"),
+                               "fingerprint": (shown or {}).get("fingerprint"), "status": (shown or {}).get("status"),
+                               "why": "revocation_hidden: a key this agency revoked is shown usable or its signed "
+                                      "revocation is missing from the log"})
+            elif self.log is not None:
+                self._proven_revocation(key_id, shown)
         logged = {str(e.get("details", {}).get("key_id")) for e in events}
         alarms += [{"key_id": k, "why": "the log names a key the directory does not show"}
                    for k in sorted(logged - set(keys))]
         return alarms
+
+    def _proven_revocation(self, key_id: str, key: JSONDict) -> None:
+        """The signed revocation of our ``key_id`` is proven in the witnessed log (or LogNotTrusted/KeyNotTrusted)."""
+        evidence = dict(self._check(self._http.get(f"/v1/agencies/{self.agency_id}/keys/{key_id}/proof")))
+        probe = KeyPins()
+        probe.pins[self.agency_id] = {"ed25519": {"public_key": self.keys.public().signing_b64,
+                                                  "fingerprint": "", "source": "self"}}
+        try:
+            probe._refuse_if_revoked(self.agency_id, key, lambda: evidence, self._accept_note)
+        except KeyNotTrusted as exc:
+            if exc.reason == "key_revoked":
+                return
+            raise
+        raise KeyNotTrusted("revocation_hidden", f"the revocation of {key_id} is not proven in the witnessed log")
 
     def request(self, method: str, path: str, *, json: Any = None, params: JSONDict | None = None,
                 headers: dict[str, str] | None = None) -> Any:
@@ -460,6 +503,7 @@ class PersonClient(GatewayClient):
         self.log_check_interval_s = agency.log_check_interval_s
         self._log_checked_at = agency._log_checked_at
         self.pins = agency.pins
+        self.trust_on_first_use = agency.trust_on_first_use
         self.pinned_checkpoint = agency.pinned_checkpoint
         self._gateway_key = agency._gateway_key
 

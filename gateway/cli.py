@@ -25,6 +25,7 @@ from .audit.tags import AuditTag
 from .errors import GatewayError
 from .registry import service
 from .registry.models import AgencyKind, KeyKind
+from .registry.schemas import KeyOut
 from .settings import Settings
 from .store_check import StoreUnavailable, require_store
 
@@ -199,21 +200,18 @@ def _print_demo(settings: Settings, data_dir: Path, creds: Path) -> None:
     engine, sessions = _session(settings)
     with sessions() as session:
         agencies = service.list_agencies(session)
-        pending = [(k.id, k.kind, k.fingerprint) for a in agencies if a.id == PENDING_DEMO for k in a.keys
-                   if k.status == "pending"]
-        rows = [(a.id, a.name, ", ".join(sorted({str(k.status) for k in a.keys})) or "-") for a in agencies]
+        rows = [(a.id, a.name, ", ".join(sorted({k.status for k in KeyOut.of_all(a)})) or "-") for a in agencies]
     engine.dispose()
     echo = typer.echo
     echo(f"\nDemo registry in {data_dir} (each agency's private keys in {data_dir}/agency-keys/).")
     echo("Agencies:")
     for agency_id, name, status in rows:
         echo(f"  {agency_id:<15} keys {status:<9} {name}")
-    if pending:
-        echo(f"\n{PENDING_DEMO}'s keys are pending: verify them as an administrator would, with the fingerprint "
-             "the agency reads back over the phone:")
-        for key_id, kind, fingerprint in pending:
-            echo(f"  gateway agency verify-key {PENDING_DEMO} {key_id} --fingerprint {fingerprint} "
-                 f"--data-dir {data_dir}   # {kind}")
+    echo(f"\n{PENDING_DEMO} has not enrolled its keys yet. As the operator, issue it a one-time secret (hand it "
+         "over out of band); as the clinic, enrol its keys with it (its signing key binds both):")
+    echo(f"  gateway agency enrolment-secret {PENDING_DEMO} --data-dir {data_dir}")
+    echo(f"  python -m connectors.cli enrol {PENDING_DEMO} --secret SECRET "
+         f"--key-file {data_dir}/agency-keys/{PENDING_DEMO}.json --url {url}")
     found = read_credentials(creds)
     person = found.get("person", {})
     if person:
@@ -321,7 +319,7 @@ def agency_list(data_dir: DataDir = None) -> None:
     rows = [("id", "kind", "jurisdiction", "vetting", "keys", "name")]
     with sessions() as session:
         for agency in service.list_agencies(session):
-            keys = ", ".join(f"{k.kind}:{k.status}" for k in agency.keys) or "-"
+            keys = ", ".join(f"{k.kind}:{k.status}" for k in KeyOut.of_all(agency)) or "-"
             rows.append((agency.id, str(agency.kind), agency.jurisdiction, str(agency.vetting_status), keys,
                          agency.name))
     engine.dispose()
@@ -343,10 +341,27 @@ def agency_show(agency_id: str, data_dir: DataDir = None) -> None:
                        f"vetting={agency.vetting_status} mandated_reporter={agency.mandated_reporter}")
             # Plain lines, never a table: the fingerprint is read over the phone and must not be cut
             # or wrapped, whatever the terminal's width (or a pipe's).
-            for k in agency.keys:
+            for k in KeyOut.of_all(agency):  # "verified" only when bound by the agency itself
                 typer.echo(f"key {k.id}  {k.kind}  {k.status}\n  fingerprint: {k.fingerprint}")
             for e in agency.endpoints:
                 typer.echo(f"endpoint {e.id}  {e.status}  {e.url}\n  fingerprint: {e.fingerprint}")
+    except GatewayError as exc:
+        _fail(exc.detail)
+    finally:
+        engine.dispose()
+
+
+@agency_app.command("enrolment-secret")
+def agency_enrolment_secret(agency_id: str, data_dir: DataDir = None) -> None:
+    """Issue a one-time enrolment secret (shown once; hand it to the agency out of band). With it the
+    agency binds its own first keys (``python -m connectors.cli enrol``); nothing else makes a key usable."""
+    from .registry import bindings
+    settings = _settings(data_dir)
+    engine, sessions = _session(settings)
+    try:
+        with sessions() as session, session.begin():
+            _, secret = bindings.issue_enrolment_secret(session, agency_id, actor=OPERATOR, now=SystemClock().now())
+        typer.echo(secret)
     except GatewayError as exc:
         _fail(exc.detail)
     finally:
@@ -360,7 +375,7 @@ def agency_add_key(
     public_key: Annotated[str, typer.Option(help="Raw 32-byte public key, base64url.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Add a public key (pending until verified)."""
+    """Add a public key (pending; used only once the agency binds it with its own signature)."""
     settings = _settings(data_dir)
     engine, sessions = _session(settings)
     try:
@@ -380,7 +395,7 @@ def agency_verify_key(
     fingerprint: Annotated[str | None, typer.Option(help="The fingerprint the agency read back to you.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify a pending key with the fingerprint read back over a separate channel."""
+    """Record a person's read-back check of a pending key (it stays unused until the agency binds it)."""
     if fingerprint is None:
         fingerprint = typer.prompt("Fingerprint read back by the agency (over the phone)")
     settings = _settings(data_dir)

@@ -12,9 +12,10 @@ from consent.clock import Clock
 from crypto.at_rest import derive_key
 from crypto.note import Verifier
 
+from .at_rest import AtRest
 from .audit.notes import NoteSigner, parse_witnesses
 from .auth.tokens import TokenAuthority
-from .keyring import KeyRing
+from .keyring import AT_REST, KeyRing
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -53,6 +54,16 @@ class GatewayContext:
         key = self.keyring.current(purpose)
         return key.seed, key.kid
 
+    def at_rest(self) -> AtRest:
+        """Seal and open stored free text with the key ring's at-rest key (rotates; rows name their key)."""
+        if self.keyring is None:
+            raise RuntimeError("this context has no key ring")
+        return AtRest(self.keyring, legacy_seed=self.signing_seed)
+
     def at_rest_key(self, label: str) -> bytes:
-        """The key that encrypts one kind of stored free text (``crypto.at_rest``)."""
-        return derive_key(self.signing_seed, label)
+        """A stable secret key for one use (``label``, e.g. the statistics pseudonyms), derived from the
+        key ring's *first* at-rest key: it does not change when the at-rest key rotates (pseudonyms
+        must stay the same), and it is not derived from the token-signing seed."""
+        if self.keyring is None:
+            raise RuntimeError("this context has no key ring")
+        return derive_key(self.keyring.keys[AT_REST][-1].seed, label)

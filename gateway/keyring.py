@@ -3,7 +3,10 @@
 * ``tokens``: access tokens (the seed in ``gateway-signing.json``, as before: JWKS ``kid`` unchanged);
 * ``checkpoints``: audit checkpoint notes (``gateway-checkpoint.json``, :mod:`gateway.audit.notes`);
 * ``receipts``: consent receipts (JWS, ``kid`` in the header, key in the JWKS);
-* ``webhooks``: signatures of webhook pushes (``Gateway-Key-Id`` names it, key in the JWKS).
+* ``webhooks``: signatures of webhook pushes (``Gateway-Key-Id`` names it, key in the JWKS);
+* ``at_rest``: encryption of the little free text the gateway keeps (:mod:`gateway.at_rest`): a
+  random secret, never published; each stored text names the key id it was sealed under, so the
+  key rotates and older rows still open (with the older key, kept in the ring).
 
 The last two live in ``<data_dir>/keys/ring.json`` (mode 0600), each purpose a list of keys
 newest first with their ids; :meth:`KeyRing.rotate` puts a new key in front and keeps the
@@ -23,9 +26,11 @@ from typing import Any
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import ed25519_public_jwk, generate_signing_seed, jwk_kid, signing_public_key
 
-__all__ = ["PURPOSES", "KeyRing", "RingKey"]
+__all__ = ["AT_REST", "PURPOSES", "SIGNING_PURPOSES", "KeyRing", "RingKey"]
 
-PURPOSES = ("receipts", "webhooks")
+SIGNING_PURPOSES = ("receipts", "webhooks")
+AT_REST = "at_rest"
+PURPOSES = (*SIGNING_PURPOSES, AT_REST)
 _FORMAT = "safe-referral-gateway/key-ring/v1"
 
 
@@ -48,11 +53,15 @@ class RingKey:
 
 class KeyRing:
     def __init__(self, keys: dict[str, list[RingKey]], path: Path | None = None) -> None:
-        missing = [p for p in PURPOSES if not keys.get(p)]
+        missing = [p for p in SIGNING_PURPOSES if not keys.get(p)]
         if missing:
             raise ValueError(f"the key ring has no key for {', '.join(missing)}")
         self.keys = keys
         self.path = path
+        self.upgraded = not keys.get(AT_REST)
+        """A ring written before the at-rest key existed gets one (saved by :meth:`load`)."""
+        if self.upgraded:
+            self.keys[AT_REST] = [RingKey(AT_REST, generate_signing_seed())]
 
     @classmethod
     def generate(cls, path: Path | None = None) -> KeyRing:
@@ -64,7 +73,10 @@ class KeyRing:
         if data.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a key ring")
         keys = {purpose: [RingKey(purpose, b64u_decode(s)) for s in seeds] for purpose, seeds in data["keys"].items()}
-        return cls(keys, path)
+        ring = cls(keys, path)
+        if ring.upgraded:
+            ring.save()
+        return ring
 
     @classmethod
     def load_or_create(cls, path: Path, *, create: bool) -> KeyRing:
@@ -104,5 +116,10 @@ class KeyRing:
         self.save()
         return key
 
+    def find(self, purpose: str, kid: str) -> RingKey | None:
+        """The key of ``purpose`` with id ``kid``, current or older (None if the ring does not hold it)."""
+        return next((k for k in self.keys.get(purpose, []) if k.kid == kid), None)
+
     def jwks(self) -> list[dict[str, Any]]:
-        return [k.jwk() for purpose in PURPOSES for k in self.keys[purpose]]
+        """The signing keys' public halves (the at-rest key is a secret and never published)."""
+        return [k.jwk() for purpose in SIGNING_PURPOSES for k in self.keys[purpose]]

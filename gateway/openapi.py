@@ -125,6 +125,7 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/audit/checkpoint/witnessed"): {404},
     ("post", "/v1/audit/checkpoint/cosignatures"): {422},
     ("post", "/v1/agencies/{agency_id}/enrol"): {403},
+    ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation"): {404},
     ("post", "/v1/linkage/queries"): {404},
     ("post", "/v1/linkage/epochs"): {409},  # an epoch id is used once (found by the fuzz with person tokens)
     ("get", "/v1/statistics/catalogue"): {403},

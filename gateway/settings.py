@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     witnesses: str = ""
     """Witness verifier keys (``name+keyid+base64``), separated by commas or newlines; more are read from
     ``<data_dir>/witnesses.txt`` (one a line). Only their cosignatures are stored."""
+    checkpoint_verifier: str = ""
+    """The checkpoint key as a C2SP verifier key (``name+keyid+base64``), as published out of band; the DPO
+    console verifies checkpoints with it (default: the verifier of ``checkpoint_key_file``)."""
     witness_quorum: int = Field(default=1, ge=0, le=16)
     """Witness cosignatures a tree head needs before the console and ``audit verify --witnessed`` accept it."""
 

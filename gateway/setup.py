@@ -13,12 +13,15 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from consent.clock import Clock, SystemClock
+from crypto.binding import make_binding
 from crypto.keys import (
+    AgencyKeyPair,
     generate_agency_keys,
     generate_signing_seed,
     load_key_file,
@@ -31,8 +34,8 @@ from . import db, migrate
 from .accounts import StaffAccount
 from .audit.log import Actor
 from .keyring import KeyRing
-from .registry import service
-from .registry.models import Agency, AgencyKind, KeyKind
+from .registry import bindings, service
+from .registry.models import Agency, AgencyKey, AgencyKind
 from .settings import Settings
 from .staff import service as staff_service
 from .staff.passkeys import passkey_origin
@@ -95,7 +98,7 @@ DEMO_STAFF: tuple[tuple[str, str | None, tuple[str, ...], str], ...] = (
 
 
 PENDING_DEMO = "clinic-demo"
-"""Left with pending keys, so the tour's verify step (the phone call) is real."""
+"""Left without keys, so the tour's enrolment step (a secret handed over, the agency binding its keys) is real."""
 
 
 def agency_key_path(settings: Settings, agency_id: str) -> Path:
@@ -192,9 +195,19 @@ def _register_demo_agency(
     keypair = load_key_file(path) if path.exists() else generate_agency_keys()
     if not path.exists():
         save_key_file(path, keypair)
+    if demo.id == PENDING_DEMO:
+        return  # the tour's first step: the clinic enrols its keys itself
+    enrol_demo_keys(session, demo.id, keypair, actor=actor, now=now)
+
+
+def enrol_demo_keys(session: Session, agency_id: str, keypair: AgencyKeyPair, *, actor: Actor,
+                    now: datetime) -> list[AgencyKey]:
+    """Demo, tests and benchmarks only (they hold the agencies' private keys): the agency's first
+    enrolment, with the secret the operator would hand it out of band. Its signing key binds both
+    keys; the gateway uses no key the agency did not bind."""
+    _, secret = bindings.issue_enrolment_secret(session, agency_id, actor=actor, now=now)
     public = keypair.public()
-    for kind, raw_b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
-        key = service.add_key(session, demo.id, kind, raw_b64, actor=actor, now=now)
-        if demo.id != PENDING_DEMO:
-            # Demo only: the administrator's read-back is the fingerprint itself.
-            service.verify_key(session, demo.id, key.id, key.fingerprint, actor=actor, now=now)
+    signed = [make_binding(agency_id=agency_id, kind=kind, public_key_b64=b64, signing_seed=keypair.signing_seed,
+                           at=now.isoformat())
+              for kind, b64 in (("ed25519", public.signing_b64), ("x25519", public.encryption_b64))]
+    return bindings.enrol(session, agency_id, secret, signed, now=now)

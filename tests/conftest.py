@@ -29,6 +29,7 @@ from gateway.models import metadata
 from gateway.registry import service
 from gateway.registry.models import AgencyKind, KeyKind
 from gateway.settings import Settings
+from gateway.setup import enrol_demo_keys
 from tests.support.postgres import throwaway_cluster
 
 if TYPE_CHECKING:
@@ -188,11 +189,14 @@ def register(ctx: GatewayContext, agency_id: str, kind: AgencyKind, *, verified:
                                vetted=vetted, **extra),  # type: ignore[arg-type]
             actor=actor, now=now,
         )
-        for kind_, b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
-            key = service.add_key(session, agency_id, kind_, b64, actor=actor, now=now)
-            ids[str(kind_)] = key.id
-            if verified:
-                service.verify_key(session, agency_id, key.id, key.fingerprint, actor=actor, now=now)
+        if not verified:
+            for kind_, b64 in ((KeyKind.ENCRYPTION, public.encryption_b64), (KeyKind.SIGNING, public.signing_b64)):
+                ids[str(kind_)] = service.add_key(session, agency_id, kind_, b64, actor=actor, now=now).id
+            return keypair, ids
+        # Verified keys are enrolled by the agency itself (bindings its signing key signed, with a
+        # one-time secret): the gateway uses no key that the agency did not bind.
+        for key in enrol_demo_keys(session, agency_id, keypair, actor=actor, now=now):
+            ids[key.kind] = key.id
     return keypair, ids
 
 

@@ -101,8 +101,9 @@ def test_the_trust_benchmark_compares_witnessed_and_todays_exchange() -> None:
     # plan, the caseworker's person-token exchange, preview approval, recipient key, submit
     assert figures["requests_per_referral_today"] == 5
     # every API call first checks the witnessed head (4 more; the token exchange does not), plus one
-    # consistency proof per new head
-    assert figures["requests_per_referral_witnessed"] == 10
+    # consistency proof per new head, plus the pinned recipient key's evidence (a signed revocation
+    # would be proven there)
+    assert figures["requests_per_referral_witnessed"] == 11
     assert figures["key_proof_signatures_checked"] == 3  # checkpoint key, one witness, the agency's binding
     assert any(line.startswith("referral, witnessed log") for line in lines)
 

@@ -32,6 +32,7 @@ from gateway.settings import Settings
 from gateway.web.models import LoginThrottle
 from tests.conftest import AGENCIES, Registry, register
 from tests.consent.conftest import consent_body, subject_body
+from tests.support.pins import pins_for
 from tests.support.postgres import throwaway_cluster
 from tests.support.staff import new_staff
 from tests.support.topology import AGENCY_HOST, PROXY_SOURCE, Topology, production_shape
@@ -50,6 +51,7 @@ class Shape:
     def client(self, agency_id: str) -> GatewayClient:
         if agency_id not in self.clients:
             self.clients[agency_id] = GatewayClient(self.topology.url, agency_id, self.registry.keys[agency_id],
+                                                    pins=pins_for(self.registry.keys),
                                                     transport=self.topology.transport(), timeout_s=30)
         return self.clients[agency_id]
 
@@ -365,6 +367,7 @@ def test_both_replicas_appending_at_once_keep_one_consistent_tree(shape: Shape) 
 
     def hammer(agency_id: str, n: int) -> None:
         client = GatewayClient(shape.topology.url, agency_id, shape.registry.keys[agency_id],
+                               pins=pins_for(shape.registry.keys),
                                transport=shape.topology.transport())
         try:
             for _ in range(n):

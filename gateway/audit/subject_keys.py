@@ -91,18 +91,16 @@ def pseudonym(session: Session, subject_id: str, *, at: datetime,
     return _key_row(session, subject_id, at=at, random=random).pseudonym
 
 
-def text_key(session: Session, base_key: bytes, subject_id: str, *, at: datetime) -> bytes:
-    """The key that seals this subject's portal text: needs both the subject key and ``base_key``."""
-    row = _key_row(session, subject_id, at=at)
-    return hashlib.blake2b(row.key, key=base_key, digest_size=32, person=b"sr-subject-text").digest()
+def text_key(session: Session, subject_id: str, *, at: datetime) -> bytes:
+    """The subject's own key for sealing text about them (:class:`gateway.at_rest.AtRest` mixes it with
+    the ring's key), creating it on first use."""
+    return bytes(_key_row(session, subject_id, at=at).key)
 
 
-def existing_text_key(session: Session, base_key: bytes, subject_id: str) -> bytes | None:
+def existing_text_key(session: Session, subject_id: str) -> bytes | None:
     """:func:`text_key` without creating a key (None once the subject was erased)."""
     row = session.get(SubjectKey, subject_id)
-    if row is None:
-        return None
-    return hashlib.blake2b(row.key, key=base_key, digest_size=32, person=b"sr-subject-text").digest()
+    return None if row is None else bytes(row.key)
 
 
 def matches(column: InstrumentedAttribute[str | None], subject_id: str) -> ColumnElement[bool]:

@@ -101,3 +101,48 @@ def verify_witnessed(session: Session, report: VerificationReport, *, log_key: n
                                "witnessed checkpoint")
     if first_bad is not None:
         report.warnings.insert(0, f"first inconsistent checkpoint: {first_bad}")
+
+
+@dataclass(frozen=True)
+class WitnessedHead:
+    """The newest checkpoint that the configured witnesses vouch for, as the DPO console shows it."""
+
+    tree_size: int
+    root_hash: str
+    timestamp: str
+    witnesses: list[str]
+    """Names of the configured witnesses whose cosignatures verify."""
+
+
+def newest_witnessed_head(session: Session, *, log_key: notes.Verifier, witnesses: Sequence[notes.Verifier],
+                          quorum: int) -> tuple[WitnessedHead | None, list[str]]:
+    """The newest checkpoint note with a quorum of valid cosignatures from ``witnesses`` and a valid
+    checkpoint-key signature whose root is the log's root at its size, or None and why not.
+
+    The keys are those in configuration (the checkpoint verifier key and the witnesses'), never the
+    gateway's token-signing key: a history the operator rewrote and re-signed has no witness behind it.
+    """
+    rows = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.note.is_not(None))
+                           .order_by(AuditCheckpoint.id.desc()).limit(50))
+    problems: list[str] = []
+    for row in rows:
+        note = notes.parse_note(note_with_cosignatures(session, row))
+        valid = notes.verified_cosigners(note, witnesses)
+        if len(valid) < max(quorum, 1):
+            if any(s.name != log_key.name for s in note.signatures):
+                problems.append(f"checkpoint #{row.id}: {len(valid)} of the {max(quorum, 1)} required witness "
+                                "cosignatures verify: the tree head was changed after the witnesses signed it")
+            continue
+        head = notes.parse_checkpoint(note.text)
+        if not notes.verifies(note, log_key):
+            problems.append(f"checkpoint #{row.id} is not signed by the configured checkpoint key")
+        elif head.size > tree.tree_size(session) or tree.root_at(session, head.size) != head.root:
+            problems.append(f"checkpoint #{row.id} (size {head.size}): the witnessed root {head.root_hex} is not "
+                            "the log's root at that size: its history was rewritten")
+        else:
+            return WitnessedHead(tree_size=head.size, root_hash=head.root_hex, timestamp=row.timestamp,
+                                 witnesses=sorted(v.name for v in valid)), problems
+    if not witnesses:
+        problems.append("no witness is configured (GATEWAY_WITNESSES or witnesses.txt): nothing outside the "
+                        "operator vouches for this log")
+    return None, problems

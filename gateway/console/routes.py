@@ -18,8 +18,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse
 
-from crypto.checkpoint import Checkpoint, verify_checkpoint
-from crypto.errors import CryptoError
+from crypto import note as notes
 from crypto.keys import signing_public_key
 from crypto.merkle import verify_inclusion
 
@@ -28,7 +27,8 @@ from ..audit.log import AuditEvent, compute_leaf_hash, record
 from ..audit.models import AuditEntry
 from ..audit.search import DASHBOARDS
 from ..audit.tags import AuditTag
-from ..audit.verify import last_verification, record_verification, verify_database
+from ..audit.verify import Problem, last_verification, record_verification, verify_database
+from ..audit.witnessed import newest_witnessed_head, verify_witnessed
 from ..context import GatewayContext
 from ..deps import ContextDep
 from ..query_bounds import INT64_MAX
@@ -207,23 +207,32 @@ def dashboard(name: str, request: Request, ctx: ContextDep, before: Before = Non
                       newest=form.query() if before is not None else None, dashboard=board, summary=summary)
 
 
+def _log_key(ctx: GatewayContext) -> notes.Verifier | None:
+    """The checkpoint verifier key from configuration (else the checkpoint key's own verifier)."""
+    if ctx.settings.checkpoint_verifier:
+        return notes.Verifier.parse(ctx.settings.checkpoint_verifier)
+    signer = ctx.note_signer()
+    return signer.verifier() if signer is not None else None
+
+
 def _inclusion(session: Session, ctx: GatewayContext, entry: AuditEntry) -> dict[str, Any]:
-    """Check the entry against the latest signed checkpoint, from its content up."""
-    latest: Checkpoint | None = checkpoints.latest_checkpoint(session)
-    if latest is None or entry.seq >= latest.tree_size:
-        return {"status": "pending", "checkpoint": latest}
+    """Check the entry against the newest checkpoint the configured witnesses cosigned, from its content
+    up: the checkpoint key's signature, a quorum of witness cosignatures, and the inclusion proof. The
+    gateway's own token-signing key plays no part (the operator holds it)."""
+    log_key = _log_key(ctx)
+    if log_key is None:
+        return {"status": "failed", "checkpoint": None, "problems": ["no checkpoint key is configured"]}
+    head, problems = newest_witnessed_head(session, log_key=log_key, witnesses=ctx.witnesses(),
+                                           quorum=ctx.settings.witness_quorum)
+    if head is None or entry.seq >= head.tree_size:
+        return {"status": "failed" if problems else "pending", "checkpoint": head, "problems": problems}
     content_leaf = bytes.fromhex(compute_leaf_hash(entry))
-    proof = tree.inclusion_proof(session, entry.seq, latest.tree_size)
-    problems = []
+    proof = tree.inclusion_proof(session, entry.seq, head.tree_size)
     if content_leaf.hex() != entry.leaf_hash:
         problems.append("the entry's content does not match its stored hash")
-    try:
-        verify_checkpoint(latest, signing_public_key(ctx.signing_seed))
-    except CryptoError:
-        problems.append("the checkpoint's signature does not verify with the gateway key")
-    if not verify_inclusion(content_leaf, entry.seq, latest.tree_size, proof, latest.root):
-        problems.append("the inclusion proof does not lead to the checkpoint's root")
-    return {"status": "failed" if problems else "verified", "checkpoint": latest, "problems": problems,
+    if not verify_inclusion(content_leaf, entry.seq, head.tree_size, proof, bytes.fromhex(head.root_hash)):
+        problems.append("the inclusion proof does not lead to the witnessed root")
+    return {"status": "failed" if problems else "verified", "checkpoint": head, "problems": problems,
             "proof": [p.hex() for p in proof], "leaf": content_leaf.hex()}
 
 
@@ -293,6 +302,15 @@ def verify_now(request: Request, ctx: ContextDep, csrf_token: Csrf = "") -> Resp
     started: datetime = ctx.clock.now()
     with ctx.sessions() as session:
         report = verify_database(session, signing_public_key(ctx.signing_seed), origin=ctx.settings.issuer)
+    log_key = _log_key(ctx)
+    with ctx.sessions() as session:
+        # What the operator cannot forge: the configured witnesses' cosignatures on checkpoint notes
+        # signed by the configured checkpoint key, and their roots being this log's.
+        if log_key is None:
+            report.add(Problem("no_checkpoint_key", "no checkpoint key is configured"))
+        else:
+            verify_witnessed(session, report, log_key=log_key, witnesses=ctx.witnesses(),
+                             quorum=ctx.settings.witness_quorum)
     with ctx.sessions() as session, session.begin():
         record_verification(session, report, started=started, finished=ctx.clock.now(),
                             source=f"console:{staff.username}")

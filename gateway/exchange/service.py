@@ -46,6 +46,8 @@ from ..exceptions import service as exceptions
 from ..policy.decision import Decision
 from ..policy.engine import decide
 from ..registry import service as registry
+from ..registry.binding_chain import chain as binding_chain
+from ..registry.binding_chain import unbound_reason
 from ..registry.models import Agency, AgencyEndpoint, AgencyKey, KeyKind, TrustStatus
 from . import state
 from .catalogue import classes_of, risk_summary_fields
@@ -443,6 +445,9 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
         raise Unprocessable("sender_key_unknown", "The manifest names a signing key that is not yours.")
     if sender_key.status != TrustStatus.VERIFIED:
         raise Unprocessable(f"sender_key_{sender_key.status}", f"Your signing key is {sender_key.status}.")
+    if unbound_reason(sender_key, binding_chain(session, caller.agency_id)) is not None:
+        raise Unprocessable("sender_key_not_bound_by_agency",
+                            "Your signing key is not bound by your agency's own signature.")
     try:
         verify_document(b64u_decode(sender_key.public_key), manifest, str(body["signature"]))
     except (CryptoError, ValueError) as exc:

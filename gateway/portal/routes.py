@@ -30,7 +30,6 @@ from consent import Actor as ConsentActor
 from consent import ConflictError, NotFoundError
 from consent.subjects import Subject
 from consent.vocabulary import DATA_CLASSES, Channel
-from crypto.at_rest import seal_text
 
 from .. import i18n
 from ..audit import subject_keys
@@ -383,8 +382,9 @@ def send_request(request: Request, ctx: ContextDep, csrf_token: Field = "", kind
             id=request_id, subject_id=person.subject_id, kind=kind,
             about_agency_id=about_id,
             topic=topic if kind == RequestKind.CORRECTION and topic in DATA_CLASSES else None,
-            message=seal_text(subject_keys.text_key(session, ctx.at_rest_key(MESSAGE_KEY), person.subject_id, at=now),
-                              text, where=request_id), routed_to=list(ROUTED_TO),
+            message=ctx.at_rest().seal(MESSAGE_KEY, text, where=request_id,
+                                       subject_key=subject_keys.text_key(session, person.subject_id, at=now)),
+            routed_to=list(ROUTED_TO),
             status=RequestStatus.RECEIVED, outcome=None, created_at=now, updated_at=now,
         )
         session.add(row)

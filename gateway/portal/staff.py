@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from crypto.at_rest import open_text, seal_text
 from crypto.errors import DecryptionFailed
 
+from ..at_rest import AtRest
 from ..audit import subject_keys
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
@@ -56,17 +56,10 @@ def visible_to(staff: Staff, row: PortalRequest) -> bool:
     return not (row.about_agency_id and staff.agency_id and row.about_agency_id == staff.agency_id)
 
 
-def _readable(keys: tuple[bytes | None, bytes], sealed: str, where: str) -> str:
-    """Open with the subject's text key (erased: gone), or the gateway-wide key older texts used."""
+def _readable(at_rest: AtRest, sealed: str, where: str, subject_key: bytes | None) -> str:
+    """Open with the subject's key (erased: gone) and the ring's, or the ring's alone for older texts."""
     try:
-        for key in keys:
-            if key is None:
-                continue
-            try:
-                return open_text(key, sealed, where=where)
-            except DecryptionFailed:
-                continue
-        raise DecryptionFailed
+        return at_rest.open(MESSAGE_KEY, sealed, where=where, subject_key=subject_key)
     except DecryptionFailed:
         # Moved from another row, altered, or written under another key: never show a wrong text.
         log.warning("stored text does not open", extra={"row": where})
@@ -114,11 +107,11 @@ def show_request(request_id: str, request: Request, ctx: ContextDep) -> Response
         record(session, AuditEvent(AuditTag.AUDIT_VIEW, decision="allow", subject_id=row.subject_id,
                                    purpose="oversight", details={"view": "portal_request", "request_id": row.id}),
                actor=staff.actor(), at=ctx.clock.now())
-        base = ctx.at_rest_key(MESSAGE_KEY)
-        key = (subject_keys.existing_text_key(session, base, row.subject_id), base)
-        notes = {e.id: _readable(key, e.note, e.id) for e in events if e.note}
+        key = ctx.at_rest()
+        subject_key = subject_keys.existing_text_key(session, row.subject_id)
+        notes = {e.id: _readable(key, e.note, e.id, subject_key) for e in events if e.note}
         return _render("staff_request.html", staff=staff, row=row, events=events, names=names,
-                       message=_readable(key, row.message, row.id), notes=notes,
+                       message=_readable(key, row.message, row.id, subject_key), notes=notes,
                        statuses=[s.value for s in RequestStatus],
                        outcomes=[o.value for o in OUTCOMES_BY_KIND[RequestKind(row.kind)]])
 
@@ -152,8 +145,9 @@ def update_request(request_id: str, request: Request, ctx: ContextDep, csrf_toke
         text = note.strip()[:2000]
         session.add(PortalRequestEvent(id=event_id, request_id=row.id, status=status,
                                        outcome=row.outcome, at=now, by_role=staff.role, by_user=staff.username,
-                                       note=seal_text(subject_keys.text_key(session, ctx.at_rest_key(MESSAGE_KEY),
-                                                                      row.subject_id, at=now), text, where=event_id)
+                                       note=ctx.at_rest().seal(MESSAGE_KEY, text, where=event_id,
+                                                               subject_key=subject_keys.text_key(
+                                                                   session, row.subject_id, at=now))
                                        if text else None))
         record(session, AuditEvent(AuditTag.PORTAL_REQUEST_UPDATE, decision="info", subject_id=row.subject_id,
                                    details={"request_id": row.id, "status": status, "outcome": row.outcome}),

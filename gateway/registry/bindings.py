@@ -24,6 +24,7 @@ from crypto import note as notes
 from crypto.binding import verify_binding
 from crypto.encoding import b64u_decode
 from crypto.passwords import random_token
+from crypto.revocation import verify_revocation
 
 from ..audit import tree
 from ..audit.log import Actor, AuditEvent, entry_document, record
@@ -31,11 +32,13 @@ from ..audit.models import AuditEntry
 from ..audit.notes import latest_noted, note_with_cosignatures
 from ..audit.tags import AuditTag
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
+from .binding_chain import chain
 from .models import AgencyKey, EnrolmentSecret, KeyKind, TrustStatus
-from .service import add_key, get_agency, new_id
+from .service import add_key, get_agency, new_id, verified_signing_keys
 
 KEY_ACTIONS = tuple(str(t) for t in (AuditTag.REGISTRY_KEY_ADD, AuditTag.REGISTRY_KEY_VERIFY,
-                                     AuditTag.REGISTRY_KEY_BIND, AuditTag.REGISTRY_KEY_REVOKE))
+                                     AuditTag.REGISTRY_KEY_BIND, AuditTag.REGISTRY_KEY_REVOKE,
+                                     AuditTag.REGISTRY_KEY_REVOKE_SIGNED))
 
 
 def bind_key(session: Session, agency_id: str, binding: dict[str, Any], signature: str, *, actor: Actor,
@@ -44,8 +47,7 @@ def bind_key(session: Session, agency_id: str, binding: dict[str, Any], signatur
     agency = get_agency(session, agency_id)
     if binding.get("agency_id") != agency_id:
         raise Forbidden("binding_for_another_agency", "A binding names the agency that signs it.")
-    signer = next((k for k in agency.keys if k.kind == KeyKind.SIGNING and k.status == TrustStatus.VERIFIED
-                   and k.fingerprint == binding.get("signed_by")), None)
+    signer = next((k for k in verified_signing_keys(agency) if k.fingerprint == binding.get("signed_by")), None)
     if signer is None or not verify_binding(binding, signature, b64u_decode(signer.public_key)):
         raise Unprocessable("binding_signature_invalid",
                             "The binding is not signed by a current verified signing key of this agency.")
@@ -61,6 +63,32 @@ def bind_key(session: Session, agency_id: str, binding: dict[str, Any], signatur
         "agency_id": agency_id, "key_id": key.id, "kind": key.kind, "public_key": key.public_key,
         "fingerprint": key.fingerprint, "binding": binding, "signature": signature, "signed_by": signer.id,
     }), actor=actor, at=now)
+    return key
+
+
+def revoke_signed(session: Session, agency_id: str, key_id: str, revocation: dict[str, Any], signature: str, *,
+                  now: datetime) -> AgencyKey:
+    """Revoke ``key_id`` on the agency's own signed word: a revocation signed by one of its bound signing
+    keys (the revoked key itself, or its other one). Logged with the signature, so a sender's SDK proves it."""
+    agency = get_agency(session, agency_id)
+    key = session.get(AgencyKey, key_id)
+    if key is None or key.agency_id != agency_id:
+        raise NotFound("unknown_key")
+    if (revocation.get("agency_id"), revocation.get("public_key"), revocation.get("kind")) != (
+            agency_id, key.public_key, key.kind):
+        raise Unprocessable("invalid_revocation", "A revocation names the agency, the key and its kind.")
+    signer = next((k for k in verified_signing_keys(agency) if k.fingerprint == revocation.get("signed_by")), None)
+    if signer is None or not verify_revocation(revocation, signature, b64u_decode(signer.public_key)):
+        raise Unprocessable("revocation_signature_invalid",
+                            "The revocation is not signed by a signing key this agency bound itself.")
+    if key.status != TrustStatus.REVOKED:
+        key.status, key.revoked_at = TrustStatus.REVOKED, now
+        key.revoked_reason = str(revocation.get("reason", ""))[:200]
+    record(session, AuditEvent(AuditTag.REGISTRY_KEY_REVOKE_SIGNED, decision="allow", reason="revoked_by_agency",
+                               details={"agency_id": agency_id, "key_id": key.id, "kind": key.kind,
+                                        "public_key": key.public_key, "fingerprint": key.fingerprint,
+                                        "revocation": revocation, "signature": signature, "signed_by": signer.id}),
+           actor=Actor(agency_id=agency_id, role="agency-signature"), at=now)
     return key
 
 
@@ -91,6 +119,10 @@ def enrol(session: Session, agency_id: str, secret: str, bindings: list[tuple[di
     row = session.scalar(select(EnrolmentSecret).where(EnrolmentSecret.secret_hash == _secret_hash(secret)))
     if row is None or row.agency_id != agency_id or row.used_at is not None or row.expires_at <= now:
         raise Forbidden("enrolment_refused", "This enrolment secret is unknown, used, expired or for another agency.")
+    if chain(session, agency_id).root is not None:
+        # Only the first enrolment roots an agency's keys; after it, keys are bound by the agency's own
+        # signing key. An operator who issues itself a new secret cannot enrol keys in the agency's name.
+        raise Forbidden("already_enrolled", "This agency has enrolled already: bind new keys with its signing key.")
     signing = [b for b in bindings if b[0].get("kind") == "ed25519"]
     if len(signing) != 1 or len(bindings) > 2:
         raise Unprocessable("invalid_binding", "Enrol one signing key (and at most one encryption key).")

@@ -85,6 +85,28 @@ def bind_key(agency_id: str, body: BindingIn, caller: CallerDep, ctx: ContextDep
         return KeyOut.of(key)
 
 
+class RevocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revocation: dict[str, Any]
+    signature: str = Field(min_length=80, max_length=100)
+
+
+@router.post("/{agency_id}/keys/{key_id}/revocation", response_model=KeyOut)
+def revoke_signed(agency_id: str, key_id: str, body: RevocationIn, ctx: ContextDep, session: SessionDep) -> KeyOut:
+    """Revoke a key on the agency's own signed word (no token: the signature is the authority, so an
+    agency that lost the key it signs in with can still revoke it with its other signing key)."""
+    try:
+        with session.begin():
+            key = bindings.revoke_signed(session, agency_id, key_id, body.revocation, body.signature,
+                                         now=ctx.clock.now())
+            return KeyOut.of(key)
+    except GatewayError as exc:
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.REGISTRY_KEY_REVOKE_REFUSE, decision="deny",
+                                                reason=exc.reason, details={"agency_id": agency_id, "key_id": key_id}),
+                       actor=Actor(role="agency-signature"), at=ctx.clock.now())
+        raise
+
+
 @router.get("/{agency_id}/keys/{key_id}/proof", response_model=KeyProofOut)
 def key_proof(agency_id: str, key_id: str, session: SessionDep) -> KeyProofOut:
     """Every log entry about this key, with inclusion proofs in the newest witnessed checkpoint (no token)."""

@@ -101,7 +101,8 @@ def register_agency(body: AgencyCreate, caller: OperatorDep, ctx: ContextDep, se
 
 @router.post("/{agency_id}/keys", response_model=KeyOut, status_code=201)
 def add_key(agency_id: str, body: KeyCreate, caller: CallerDep, ctx: ContextDep, session: SessionDep) -> KeyOut:
-    """Register a new public key. It starts ``pending``: nothing is sealed to it until verified."""
+    """Register a new public key. It starts ``pending``, and even verified it is never used (shown
+    ``unbound``) unless the agency binds it with its own signature (``.../keys/bindings``, ``.../enrol``)."""
     _own_or_operator(caller, agency_id)
     with session.begin():
         key = service.add_key(session, agency_id, body.kind, body.public_key, actor=caller.actor(),
@@ -121,7 +122,8 @@ def verify_key(
     agency_id: str, key_id: str, body: FingerprintReadBack, caller: FingerprintVerifier, ctx: ContextDep,
     session: SessionDep,
 ) -> KeyOut:
-    """Confirm the fingerprint the agency read back over a separate channel."""
+    """Confirm the fingerprint the agency read back over a separate channel. This records a person's
+    check; it does not make the key usable: only the agency's own binding does."""
     try:
         with session.begin():
             key = service.verify_key(session, agency_id, key_id, body.fingerprint, actor=caller.actor(),

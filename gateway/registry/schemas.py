@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import object_session
 
+from .binding_chain import Chain, chain, unbound_reason
 from .models import Agency, AgencyEndpoint, AgencyKey, AgencyKind, KeyKind
 
 
@@ -63,10 +65,24 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, key: AgencyKey) -> KeyOut:
+    def of_all(cls, agency: Agency) -> list[KeyOut]:
+        return _keys_out(agency)
+
+    @classmethod
+    def of(cls, key: AgencyKey, bound: Chain | None = None) -> KeyOut:
+        """``status`` is ``verified`` only for a key the gateway uses: verified *and* bound by the
+        agency's own signature; a verified key without that binding is shown as ``unbound``."""
+        status = str(key.status)
+        if status == "verified":
+            session = object_session(key)
+            if bound is None and session is not None:
+                bound = chain(session, key.agency_id)
+            why = unbound_reason(key, bound) if bound is not None else "key_not_bound_by_agency"
+            if why is not None:
+                status = "revoked" if why == "key_revoked" else "unbound"
         return cls(
             id=key.id, agency_id=key.agency_id, kind=key.kind, public_key=key.public_key,
-            fingerprint=key.fingerprint, status=key.status, created_at=key.created_at,
+            fingerprint=key.fingerprint, status=status, created_at=key.created_at,
             verified_at=key.verified_at, revoked_at=key.revoked_at,
         )
 
@@ -113,9 +129,16 @@ class AgencyOut(BaseModel):
             mandated_reporter=agency.mandated_reporter, statutory_duties=list(agency.statutory_duties),
             confidentiality_policy_version=agency.confidentiality_policy_version,
             exception_policy=list(agency.exception_policy),
-            keys=[KeyOut.of(k) for k in agency.keys],
+            keys=_keys_out(agency),
             endpoints=[EndpointOut.of(e) for e in agency.endpoints] if with_endpoints else None,
         )
+
+
+def _keys_out(agency: Agency) -> list[KeyOut]:
+    session = object_session(agency)
+    keys = list(agency.keys)
+    bound = chain(session, agency.id) if session is not None and keys else None
+    return [KeyOut.of(k, bound) for k in keys]
 
 
 class RecipientKeyOut(BaseModel):

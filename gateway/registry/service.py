@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from crypto.encoding import b64u_decode
 from crypto.keys import fingerprint as key_fingerprint
@@ -26,6 +26,7 @@ from crypto.keys import normalise_fingerprint
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
 from ..errors import Conflict, NotFound, Unprocessable
+from .binding_chain import chain, unbound_reason
 from .jurisdiction import alpha2
 from .models import (
     STATE_REPRESENTING_KINDS,
@@ -325,22 +326,35 @@ def resolve_recipient(session: Session, agency_id: str, key_id: str | None = Non
             raise Unprocessable("recipient_key_pending", "The recipient's key is not verified yet.")
         if key.status == TrustStatus.REVOKED:
             raise Unprocessable("recipient_key_revoked", "The recipient's key has been revoked.")
+        why = unbound_reason(key, chain(session, agency_id))
+        if why is not None:
+            raise Unprocessable(f"recipient_{why}", "The recipient's key is not bound by the recipient agency's own "
+                                                    "signature; nothing is sealed to it.")
         return Recipient(agency, key)
-    # The newest verified key wins: rotation adds and verifies a new key, then revokes the old.
-    newest = session.scalars(
+    # The newest verified key the agency bound itself wins: a rotation binds a new key, then
+    # revokes the old. A key the operator added and "verified" is passed over.
+    bound = chain(session, agency_id)
+    for key in session.scalars(
         select(AgencyKey)
         .where(AgencyKey.agency_id == agency_id, AgencyKey.kind == KeyKind.ENCRYPTION,
                AgencyKey.status == TrustStatus.VERIFIED)
         .order_by(AgencyKey.created_at.desc())
-        .limit(1)
-    ).first()
-    if newest is None:
-        raise Unprocessable("no_verified_key", "The recipient has no verified encryption key.")
-    return Recipient(agency, newest)
+    ):
+        if unbound_reason(key, bound) is None:
+            return Recipient(agency, key)
+    raise Unprocessable("no_verified_key", "The recipient has no verified encryption key bound by its own signature.")
 
 
 def verified_signing_keys(agency: Agency) -> list[AgencyKey]:
-    return [k for k in agency.keys if k.kind == KeyKind.SIGNING and k.status == TrustStatus.VERIFIED]
+    """The agency's signing keys the gateway accepts signatures from: verified *and* in the
+    chain of bindings the agency signed itself (see :mod:`.binding_chain`)."""
+    keys = [k for k in agency.keys if k.kind == KeyKind.SIGNING and k.status == TrustStatus.VERIFIED]
+    session = object_session(agency)
+    if not keys or session is None:
+        return []
+    bound = chain(session, agency.id)
+    return [k for k in keys if unbound_reason(k, bound) is None]
+
 
 
 def verified_endpoint(session: Session, agency_id: str, endpoint_id: str) -> AgencyEndpoint:

@@ -23,6 +23,7 @@ from gateway.web.models import WebSession
 from tests.console.conftest import COOKIE, StaffLogin, csrf_of, make_staff, sign_in
 from tests.support.pseudonyms import pseudonym_of, subject_of
 from tests.support.tamper import tampering
+from tests.support.witnessing import WITNESS, checkpoint_and_cosign, witness_seed
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "gateway" / "templates" / "console"
 
@@ -68,8 +69,8 @@ def _seed(ctx: GatewayContext) -> None:
 
 
 def _checkpoint(ctx: GatewayContext) -> None:
-    with ctx.sessions() as session, session.begin():
-        checkpoints.create_checkpoint(session, ctx.signing_seed, origin=ctx.settings.issuer, at=ctx.clock.now())
+    """A checkpoint the configured witness cosigned: the console trusts nothing less."""
+    checkpoint_and_cosign(ctx)
 
 
 @pytest.mark.rule("ASVS-6.3.1", "ASVS-7.2.4", "ASVS-3.3.1")
@@ -313,8 +314,11 @@ class TestPages:
     def test_an_entry_with_its_verified_inclusion_proof(self, console: TestClient, ctx: GatewayContext) -> None:
         _seed(ctx)
         exception_use = _entries(ctx, AuditTag.EXCEPTION_USE)[0]
+        unwitnessed = console.get(f"/console/entries/{exception_use.seq}")
+        assert "NOT VERIFIED" in unwitnessed.text and "no witness is configured" in unwitnessed.text
+        witness_seed(ctx)  # the monitoring body's witness is configured
         pending = console.get(f"/console/entries/{exception_use.seq}")
-        assert "Not yet covered by a signed checkpoint" in pending.text
+        assert "Not yet covered by a witnessed checkpoint" in pending.text
         _checkpoint(ctx)
         page = console.get(f"/console/entries/{exception_use.seq}")
         assert page.status_code == 200
@@ -323,6 +327,7 @@ class TestPages:
             latest = checkpoints.latest_checkpoint(session)
         assert latest is not None
         assert f'id="proof-tree-size">{latest.tree_size}<' in page.text and latest.root_hash in page.text
+        assert f'id="proof-witnesses">{WITNESS}<' in page.text
         assert "Deferred until" in page.text and "covert_investigation" in page.text
         view = _entries(ctx)[-1]
         assert (view.action, subject_of(ctx, view.subject_id), view.details) == ("audit:log:view", "subj-2",
@@ -388,3 +393,26 @@ def test_sessions_count_stays_bounded(client: TestClient, ctx: GatewayContext, c
     client.get("/console/login")
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_the_console_refuses_a_history_the_operator_rewrote_and_re_signed(
+    console: TestClient, ctx: GatewayContext,
+) -> None:
+    """Issue 15, attack 2, seen from the DPO console: the operator deletes the clinic's entries and
+    re-signs every checkpoint with its own keys. The console verifies with the configured checkpoint
+    key and witness cosignatures, not the operator's signing key, so it no longer shows anything verified."""
+    from tests.trust.attacks import rewrite_history
+    from tests.trust.test_history_rewrite import activity
+
+    activity(ctx, 6)
+    checkpoint_and_cosign(ctx)
+    entry = _entries(ctx)[1]
+    assert re.search(r'id="proof-status"><strong>Verified</strong>', console.get(f"/console/entries/{entry.seq}").text)
+    home = console.get("/console")
+    assert "<strong>passed</strong>" in console.post("/console/verify", data={"csrf_token": csrf_of(home.text)}).text
+
+    assert rewrite_history(ctx, "clinic") >= 3
+    page = console.get(f"/console/entries/{entry.seq}").text
+    assert "NOT VERIFIED" in page and "changed after the witnesses signed it" in page
+    failed = console.post("/console/verify", data={"csrf_token": csrf_of(home.text)}).text
+    assert "FAILED" in failed and "cosignature_invalid" in failed

@@ -34,6 +34,7 @@ from gateway.exchange.models import Envelope, IdempotencyRecord
 from gateway.settings import Settings
 from tests.conftest import AGENCIES, Registry, register
 from tests.consent.conftest import consent_body, subject_body
+from tests.support.pins import pins_for
 from tests.support.staff import new_staff
 
 REFERRALS = 8
@@ -116,12 +117,12 @@ def test_sigkill_during_submit_and_delivery_loses_and_duplicates_nothing(
     gateway = GatewayProcess(env, port, tmp_path / "gateway.log")
     gateway.start()
 
-    ngo = GatewayClient(url, "ngo", registry.keys["ngo"])
+    ngo = GatewayClient(url, "ngo", registry.keys["ngo"], pins=pins_for(registry.keys))
     caseworker = new_staff(ctx, "ngo", "caseworker", password=None)
 
     def person_token() -> str:  # a fresh one per attempt: a token spent on a killed request is gone
         return ctx.tokens.issue_person_token(caseworker.account_id, "ngo", ctx.clock.now())[0]
-    shelter = GatewayClient(url, "shelter", registry.keys["shelter"])
+    shelter = GatewayClient(url, "shelter", registry.keys["shelter"], pins=pins_for(registry.keys))
     # A subject, a consent and each plan name the signed-in caseworker (a fresh person token each try).
     subject = _retry(lambda: ngo.acting_for(person_token()).request("POST", "/v1/subjects", json=subject_body()))
     _retry(lambda: ngo.acting_for(person_token()).request("POST", "/v1/consents", json=consent_body(

@@ -14,11 +14,12 @@ from crypto.checkpoint import sign_checkpoint
 from tests.consent.conftest import subject_body
 from tests.exceptions.conftest import POLICY, publish
 from tests.exchange.conftest import LiveGateway
+from tests.support.pins import pins_for
 from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 
 
 def _client(live: LiveGateway, agency_id: str) -> GatewayClient:
-    return GatewayClient(live.url, agency_id, live.registry.keys[agency_id])
+    return GatewayClient(live.url, agency_id, live.registry.keys[agency_id], pins=pins_for(live.registry.keys))
 
 
 def test_exception_grants_and_notices_through_the_sdk(live_gateway: LiveGateway) -> None:

@@ -16,6 +16,7 @@ from connectors.staff import person_token_with_code
 from gateway.models import metadata
 from tests.consent.conftest import consent_body, subject_body
 from tests.exchange.conftest import LiveGateway
+from tests.support.pins import pins_for
 from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 
 # Values that must never appear anywhere at the gateway: distinctive so a substring search is meaningful.
@@ -29,7 +30,7 @@ MARKERS = ["Zainab-Quokka-7731", "ha-QUOKKA", "Controller-Quokka", "Elm-Quokka"]
 
 
 def _client(live: LiveGateway, agency: str) -> GatewayClient:
-    return GatewayClient(live.url, agency, live.registry.keys[agency])
+    return GatewayClient(live.url, agency, live.registry.keys[agency], pins=pins_for(live.registry.keys))
 
 
 @pytest.mark.rule("CR18", "CR19")

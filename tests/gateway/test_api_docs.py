@@ -43,6 +43,8 @@ def test_the_document_validates_and_declares_problems_security_and_the_token_for
 TOKENLESS = {
     # An agency's first enrolment: a one-time secret in the body (403 when wrong), no token yet.
     ("post", "/v1/agencies/{agency_id}/enrol"),
+    # A revocation the agency signed: the signature is the authority (422 when it does not verify).
+    ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation"),
     # Key transparency and the audit log's checkpoints, proofs and witnesses' cosignatures: public by
     # design, so that whoever checks them does not depend on the gateway letting them.
     ("get", "/v1/agencies/{agency_id}/keys/{key_id}/proof"),

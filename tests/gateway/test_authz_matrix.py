@@ -53,6 +53,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("POST", "/v1/agencies/{agency_id}/keys/bindings"): ("owned", lambda: {"binding": {}, "signature": "A" * 86}),
     ("POST", "/v1/agencies/{agency_id}/enrolment-secrets"): ("operator", None),
     ("POST", "/v1/agencies/{agency_id}/enrol"): ("public", None),
+    ("POST", "/v1/agencies/{agency_id}/keys/{key_id}/revocation"): ("public", None),  # the agency's signature
     ("GET", "/v1/agencies/{agency_id}/keys/{key_id}/proof"): ("public", None),
     ("GET", "/v1/agencies/{agency_id}/key-events"): ("public", None),
     ("GET", "/v1/audit/checkpoint"): ("public", None),

@@ -41,7 +41,7 @@ def test_register_add_verify_revoke_key_from_the_cli(cli_env: dict[str, str]) ->
     verified = _run(cli_env, "agency", "verify-key", "shelter-north", key_id, input=fingerprint + "\n")
     assert verified.exit_code == 0, verified.output
     shown = _run(cli_env, "agency", "show", "shelter-north")
-    assert "verified" in shown.output
+    assert "unbound" in shown.output  # checked by a person, but not bound by the agency: never used
 
     revoked = _run(cli_env, "agency", "revoke-key", "shelter-north", key_id, "--reason", "laptop stolen")
     assert revoked.exit_code == 0

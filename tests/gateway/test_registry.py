@@ -50,10 +50,13 @@ def test_key_register_verify_revoke_through_the_api(client: TestClient, auth: Au
     read_back = key["fingerprint"].lower().replace("-", " ")  # as typed by a person on the phone
     verified = client.post(f"{path}/verify", headers=auth("operator", **VERIFIER), json={"fingerprint": read_back})
     assert verified.status_code == 200, verified.text
-    assert verified.json()["status"] == "verified"
-    ok = client.get(f"/v1/agencies/shelter/recipient-key?key_id={key['id']}", headers=auth("ngo"))
-    assert ok.status_code == 200
-    assert ok.json()["fingerprint"] == key["fingerprint"]
+    # A fingerprint the operator confirmed does not make a key usable: only the agency's own binding does.
+    assert verified.json()["status"] == "unbound"
+    unbound = client.get(f"/v1/agencies/shelter/recipient-key?key_id={key['id']}", headers=auth("ngo"))
+    assert unbound.status_code == 422
+    assert unbound.json()["reason"] == "recipient_key_not_bound_by_agency"
+    newest = client.get("/v1/agencies/shelter/recipient-key", headers=auth("ngo"))
+    assert newest.json()["key_id"] == registry.key_ids["shelter"]["x25519"]  # the newer operator key is passed over
 
     revoked = client.post(f"{path}/revoke", headers=auth("operator"), json={"reason": "device lost"})
     assert revoked.status_code == 200

@@ -1,5 +1,5 @@
 """The README's tour, as a newcomer follows it, on a port other than 8000: the demo prints what the
-tour needs, and every step works with that output (registry, pending key verified over "the phone",
+tour needs, and every step works with that output (registry, the clinic enrolling its own keys,
 token, refusal, a referral end to end, the portal with the printed code and PIN, the console with
 the printed DPO credentials, the API docs)."""
 
@@ -76,19 +76,20 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     assert re.fullmatch(r"\d{6,}", pin)
     assert "█" in printed  # the QR code for an authenticator app
 
-    # 1. The registry: the clinic's keys are pending until verified with the read-back fingerprint.
+    # 1. The registry: the clinic has no keys until it enrols them itself, with a one-time secret.
     listed = _run("-m", "gateway", "agency", "list", "--data-dir", str(data), cwd=tmp_path)
     assert "shelter-demo" in listed.stdout
-    assert "pending" in _run("-m", "gateway", "agency", "show", "clinic-demo", "--data-dir", str(data),
-                             cwd=tmp_path).stdout
-    pending = re.findall(r"verify-key clinic-demo (\S+) --fingerprint (\S+)", printed)
-    assert len(pending) == 2
-    for key_id, fingerprint in pending:
-        verified = _run("-m", "gateway", "agency", "verify-key", "clinic-demo", key_id, "--fingerprint", fingerprint,
-                        "--data-dir", str(data), cwd=tmp_path)
-        assert verified.returncode == 0, verified.stderr
+    assert "key " not in _run("-m", "gateway", "agency", "show", "clinic-demo", "--data-dir", str(data),
+                               cwd=tmp_path).stdout
+    assert "gateway agency enrolment-secret clinic-demo" in printed
+    enrolment_secret = _run("-m", "gateway", "agency", "enrolment-secret", "clinic-demo", "--data-dir", str(data),
+                  cwd=tmp_path).stdout.strip()
+    enrolled = _run("-m", "connectors.cli", "enrol", "clinic-demo", "--secret", enrolment_secret, "--key-file",
+                    str(data / "agency-keys" / "clinic-demo.json"), "--url", url, cwd=tmp_path)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert enrolled.stdout.count("fingerprint:") == 2
     shown = _run("-m", "gateway", "agency", "show", "clinic-demo", "--data-dir", str(data), cwd=tmp_path).stdout
-    assert "pending" not in shown and shown.count("verified") == 2
+    assert shown.count("verified") == 2
 
     # 2. A token with the SDK's helper, on this port.
     token = _run("-m", "connectors.cli", "token", "iom-demo", "--data-dir", str(data), "--url", url, cwd=tmp_path)

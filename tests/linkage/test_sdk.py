@@ -10,11 +10,12 @@ from connectors.errors import GatewayAPIError
 from tests.consent.conftest import consent_body, subject_body
 from tests.exchange.conftest import LiveGateway, live_gateway  # noqa: F401 - the fixture
 from tests.linkage.conftest import AMINA_ARABIC, AMINA_LATIN
+from tests.support.pins import pins_for
 from tests.support.staff import sdk_staff
 
 
 def _client(live: LiveGateway, agency: str) -> GatewayClient:
-    return GatewayClient(live.url, agency, live.registry.keys[agency])
+    return GatewayClient(live.url, agency, live.registry.keys[agency], pins=pins_for(live.registry.keys))
 
 
 def _consenting_subject(client: GatewayClient, names: list[str], live: LiveGateway) -> str:

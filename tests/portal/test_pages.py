@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from consent.clock import FixedClock
-from crypto.at_rest import open_text
 from crypto.errors import DecryptionFailed
 from crypto.passwords import SecretHasher
 from gateway.accounts import StaffAccount
@@ -226,14 +225,16 @@ def test_a_complaint_goes_to_the_dpo_and_monitoring_body_and_its_status_reaches_
         row = session.scalars(select(PortalRequest)).one()
     assert row.about_agency_id == "shelter" and row.routed_to == ["dpo", "monitoring_body"]
     # Stored encrypted, bound to the row: a copy of the database alone does not read it.
-    assert row.message.startswith("sr1.") and "told my employer" not in row.message
-    # Sealed under the person's own key (erasure destroys it): the gateway-wide key alone opens nothing.
+    assert ctx.keyring is not None
+    kid = ctx.keyring.current("at_rest").kid
+    assert row.message.startswith(f"sr2.{kid}.") and "told my employer" not in row.message
+    # Sealed under the person's own key too (erasure destroys it): the ring's key alone opens nothing.
     with pytest.raises(DecryptionFailed):
-        open_text(ctx.at_rest_key(MESSAGE_KEY), row.message, where=row.id)
+        ctx.at_rest().open(MESSAGE_KEY, row.message, where=row.id)
     with ctx.sessions() as session:
-        key = subject_keys.existing_text_key(session, ctx.at_rest_key(MESSAGE_KEY), row.subject_id)
+        key = subject_keys.existing_text_key(session, row.subject_id)
     assert key is not None
-    stored = open_text(key, row.message, where=row.id)
+    stored = ctx.at_rest().open(MESSAGE_KEY, row.message, where=row.id, subject_key=key)
     assert "\u202e" not in stored and "told my employer" in stored
     # The DPO sees it and progresses it; the person sees each status.
     console = TestClient(signed_in.app, base_url="https://testserver")
@@ -260,7 +261,7 @@ def test_a_complaint_goes_to_the_dpo_and_monitoring_body_and_its_status_reaches_
     assert "spoke to the shelter" in console.get(f"/console/requests/{row.id}").text
     with ctx.sessions() as session:
         notes = [e.note for e in session.scalars(select(PortalRequestEvent)) if e.note]
-    assert len(notes) == 1 and notes[0].startswith("sr1.") and "shelter" not in notes[0]
+    assert len(notes) == 1 and notes[0].startswith("sr2.") and "shelter" not in notes[0]
     # The monitoring body sees it too.
     monitor = TestClient(signed_in.app, base_url="https://testserver")
     assert console_sign_in(monitor, _staff(ctx, "monitor", "monitoring_body", "iom")).status_code == 303

@@ -29,6 +29,7 @@ from tests.conftest import AGENCIES, Registry, register
 from tests.consent.conftest import consent_body, subject_body
 from tests.support.live_server import reserve_port, serve
 from tests.support.opa_server import OpaServer
+from tests.support.pins import pins_for
 from tests.support.staff import PASSWORD, new_staff, sdk_staff, totp_secret
 
 FIELDS = {"subject.preferred_name": "Amina-Ibis-4411", "subject.language": "ha", "risk.level": "high"}
@@ -69,7 +70,7 @@ def live(request: pytest.FixtureRequest, db_url: str, tmp_path: Path, signing_se
 
 
 def _client(live: Live, agency: str) -> GatewayClient:
-    return GatewayClient(live.url, agency, live.registry.keys[agency])
+    return GatewayClient(live.url, agency, live.registry.keys[agency], pins=pins_for(live.registry.keys))
 
 
 @pytest.mark.rule("CR1", "CR18")

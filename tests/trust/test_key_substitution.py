@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from connectors.cli import app as sdk_cli
 from connectors.client import GatewayClient
-from connectors.errors import GatewayAPIError
+from connectors.errors import GatewayAPIError, VerificationError
 from connectors.key_pins import KeyChange, KeyNotTrusted, KeyPins
+from connectors.referral import seal_referral
 from connectors.staff import person_token_with_code
 from crypto.binding import make_binding
 from crypto.keys import generate_agency_keys, save_key_file
@@ -75,7 +76,8 @@ def test_a_key_the_operator_substitutes_is_refused_by_the_sender_and_reported_by
         insider = new_staff(gw.ctx, "operator", "administrator")
         operator_person = operator.acting_for(person_token_with_code(
             gw.url, insider.username, PASSWORD, totp_secret(gw.ctx, insider.account_id)))
-        rogue = generate_agency_keys().public()
+        rogue_keys = generate_agency_keys()
+        rogue = rogue_keys.public()
         added = operator.request("POST", "/v1/agencies/shelter/keys",
                                  json={"kind": "x25519", "public_key": rogue.encryption_b64})
         operator_person.request("POST", f"/v1/agencies/shelter/keys/{added['id']}/verify",
@@ -85,15 +87,30 @@ def test_a_key_the_operator_substitutes_is_refused_by_the_sender_and_reported_by
                                          json={"kind": "ed25519", "public_key": rogue.signing_b64})
         operator_person.request("POST", f"/v1/agencies/ngo/keys/{forged_signer['id']}/verify",
                                 json={"fingerprint": forged_signer["fingerprint"]})
-        # The gateway hands the rogue key out to senders.
-        assert ngo.request("GET", "/v1/agencies/shelter/recipient-key")["key_id"] == added["id"]
+        # The gateway itself never serves either key as usable: the shelter and the ngo bound neither.
+        assert operator.request("GET", f"/v1/agencies/shelter/keys/{added['id']}")["status"] == "unbound"
+        assert ngo.request("GET", "/v1/agencies/shelter/recipient-key")["key_id"] == gw.registry.key_ids["shelter"][
+            "x25519"]
+        with pytest.raises(GatewayAPIError) as not_relayed:
+            ngo.request("GET", "/v1/agencies/shelter/recipient-key", params={"key_id": added["id"]})
+        assert not_relayed.value.reason == "recipient_key_not_bound_by_agency"
+        with pytest.raises(GatewayAPIError) as no_token, GatewayClient(gw.url, "ngo", rogue_keys) as forger:
+            forger.token()  # a client assertion signed with the operator's key for the ngo
+        assert no_token.value.status in (400, 401)
+        forged = seal_referral(plan=plan, fields=FIELDS, sender_agency_id="ngo", sender_keys=rogue_keys,
+                               sender_key_id=str(forged_signer["id"]), recipient_key=ngo.recipient_key("shelter"))
+        with pytest.raises(GatewayAPIError) as not_accepted:
+            ngo.submit_sealed(forged, attempts=1)
+        assert not_accepted.value.reason == "sender_key_not_bound_by_agency"
         witness_now(gw)
 
+        # A gateway that lied anyway (its code swapped) is caught by the pinning SDK, naming why.
+        rogue_key = {"kind": "x25519", "public_key": rogue.encryption_b64, "fingerprint": added["fingerprint"]}
         with pytest.raises(KeyNotTrusted) as refused:
-            ngo.seal(plan, FIELDS)
+            ngo.trust_key("shelter", str(added["id"]), rogue_key)
         assert refused.value.reason == "no_agency_binding"
         assert added["fingerprint"] in str(refused.value) and shelter_fps["encryption"] in str(refused.value)
-        with pytest.raises(KeyNotTrusted, match="no_agency_binding"):
+        with pytest.raises(VerificationError, match="unbound"):
             shelter.signing_key("ngo", forged_signer["id"])  # the recipient refuses the forged sender key
 
         alarms = shelter.monitor_keys()
@@ -169,14 +186,60 @@ def test_first_enrolment_by_a_one_time_secret_and_the_operator_minting_another_i
             # The operator mints itself another secret and enrols keys of its own in the agency's name...
             rogue = generate_agency_keys()
             again = operator.request("POST", "/v1/agencies/newcomer/enrolment-secrets")["secret"]
-            GatewayClient.enrol(gw.url, "newcomer", rogue, again, at=now)
-            # ... which the agency's monitor reports: it bound neither key.
-            alarms = agency.monitor_keys()
-            assert sorted(a["fingerprint"] for a in alarms) == sorted(rogue.public().fingerprints().values())
+            with pytest.raises(GatewayAPIError) as second:  # ... which the gateway refuses: only one root
+                GatewayClient.enrol(gw.url, "newcomer", rogue, again, at=now)
+            assert (second.value.status, second.value.reason) == (403, "already_enrolled")
+            assert agency.monitor_keys() == []
     from sqlalchemy import select
 
     from gateway.audit.models import AuditEntry
 
     with gw.ctx.sessions() as session:
         refused = session.scalars(select(AuditEntry.reason).where(AuditEntry.action == "registry:enrolment:refuse"))
-        assert list(refused) == ["enrolment_refused"]
+        assert list(refused) == ["enrolment_refused", "already_enrolled"]
+
+
+def test_keys_written_straight_into_the_database_are_never_used_by_the_gateway(
+    witnessed_gateway: WitnessedGateway,
+) -> None:
+    """The operator with the gateway's own database access: it writes a "verified" key row for the
+    shelter and for the ngo, and forges the log entries that would bind them (a second enrolment
+    root, and a binding claiming the shelter's signing key). The gateway relays to neither and
+    accepts no client assertion from the forged ngo key."""
+    from gateway.audit.log import Actor, AuditEvent, record
+    from gateway.audit.tags import AuditTag
+    from gateway.registry.models import AgencyKey, TrustStatus
+
+    gw = witnessed_gateway
+    rogue = generate_agency_keys()
+    public = rogue.public()
+    at = gw.ctx.clock.now()
+    with gw.ctx.sessions() as session, session.begin():
+        forged_ids = {}
+        fps = public.fingerprints()
+        for agency_id, kind, b64, fp in (("shelter", "x25519", public.encryption_b64, fps["encryption"]),
+                                         ("ngo", "ed25519", public.signing_b64, fps["signing"])):
+            row = AgencyKey(id=f"key_forged_{agency_id}", agency_id=agency_id, kind=kind, public_key=b64,
+                            fingerprint=fp, status=TrustStatus.VERIFIED, created_at=at, verified_at=at,
+                            verified_by="enrolment:forged")
+            session.add(row)
+            session.flush()
+            forged_ids[agency_id] = row.id
+            self_signed = make_binding(agency_id=agency_id, kind=kind, public_key_b64=b64,
+                                       signing_seed=rogue.signing_seed, at=at.isoformat())
+            for signed_by, extra in (("enrolment", {"enrolment_id": "enrol_forged"}),
+                                     (gw.registry.key_ids[agency_id]["ed25519"], {})):
+                record(session, AuditEvent(AuditTag.REGISTRY_KEY_BIND, decision="allow", details={
+                    "agency_id": agency_id, "key_id": row.id, "kind": kind, "public_key": b64,
+                    "fingerprint": fp, "binding": self_signed[0], "signature": self_signed[1],
+                    "signed_by": signed_by, **extra}), actor=Actor(agency_id=agency_id, role="enrolment"), at=at)
+    with GatewayClient(gw.url, "ngo", gw.registry.keys["ngo"]) as ngo:
+        assert ngo.request("GET", "/v1/agencies/shelter/recipient-key")["key_id"] == gw.registry.key_ids["shelter"][
+            "x25519"]
+        with pytest.raises(GatewayAPIError) as not_relayed:
+            ngo.request("GET", "/v1/agencies/shelter/recipient-key", params={"key_id": forged_ids["shelter"]})
+        assert not_relayed.value.reason == "recipient_key_not_bound_by_agency"
+        assert ngo.request("GET", f"/v1/agencies/shelter/keys/{forged_ids['shelter']}")["status"] == "unbound"
+    with pytest.raises(GatewayAPIError) as no_token, GatewayClient(gw.url, "ngo", rogue) as forger:
+        forger.token()
+    assert no_token.value.status in (400, 401)

@@ -42,3 +42,51 @@ def test_rotation_keeps_older_keys_published_and_the_file_private(tmp_path: Path
     assert old.kid in published and new.kid in published
     verify(old.public_key, b"a receipt", signature)  # still verifiable with the published older key
     assert reloaded.current("webhooks").kid == ring.current("webhooks").kid  # other purposes untouched
+
+
+def test_the_at_rest_key_is_its_own_rotates_and_older_rows_still_open(ctx: GatewayContext, tmp_path: Path) -> None:
+    """Issue 15: the at-rest key is a random key of the ring (not derived from the token seed), never
+    published; each stored text names its key id; after a rotation new texts use the new key and
+    texts sealed under the old one (or, before the ring had one, under the seed-derived key) still open."""
+    from crypto.at_rest import derive_key, seal_text
+    from crypto.errors import DecryptionFailed
+    from gateway.at_rest import AtRest
+
+    assert ctx.keyring is not None
+    at_rest = ctx.at_rest()
+    first = ctx.keyring.current("at_rest")
+    assert first.seed not in (ctx.signing_seed, ctx.checkpoint_seed)
+    assert first.kid not in {k["kid"] for k in ctx.keyring.jwks()}  # a secret: never in the JWKS
+    old_row = at_rest.seal("portal-message", "my address is 12 Elm St", where="req_1")
+    assert old_row.startswith(f"sr2.{first.kid}.") and "Elm" not in old_row
+    legacy_row = seal_text(derive_key(ctx.signing_seed, "portal-message"), "written long ago", where="req_0")
+
+    path = tmp_path / "ring.json"
+    ctx.keyring.path = path
+    second = ctx.keyring.rotate("at_rest")
+    new_row = ctx.at_rest().seal("portal-message", "a new complaint", where="req_2")
+    assert new_row.startswith(f"sr2.{second.kid}.") and second.kid != first.kid
+    reloaded = AtRest(KeyRing.load(path), legacy_seed=ctx.signing_seed)  # after a restart
+    assert reloaded.open("portal-message", old_row, where="req_1") == "my address is 12 Elm St"
+    assert reloaded.open("portal-message", new_row, where="req_2") == "a new complaint"
+    assert reloaded.open("portal-message", legacy_row, where="req_0") == "written long ago"
+    # A row moved to another row, or whose key id is changed, does not open.
+    for sealed, where in ((old_row, "req_2"), (new_row.replace(second.kid, first.kid, 1), "req_2")):
+        try:
+            reloaded.open("portal-message", sealed, where=where)
+        except DecryptionFailed:
+            continue
+        raise AssertionError("a moved or relabelled row opened")
+
+
+def test_a_ring_written_before_the_at_rest_key_gets_one(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "ring.json"
+    ring = KeyRing.load_or_create(path, create=True)
+    data = json.loads(path.read_text())
+    del data["keys"]["at_rest"]
+    path.write_text(json.dumps(data))
+    upgraded = KeyRing.load(path)
+    assert upgraded.current("receipts").kid == ring.current("receipts").kid
+    assert "at_rest" in json.loads(path.read_text())["keys"]
