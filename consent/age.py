@@ -2,9 +2,9 @@
 
 A person is processed as a child when
 
-- the day they come of age (``adult_on``: the first day they are 18, all the gateway keeps of a
-  date of birth, see :func:`coming_of_age`) has not yet begun, or an age band says they are under
-  18, at the moment of the decision, or
+- the day they come of age (``adult_on``: the first day of a month on or after their 18th birthday,
+  all the gateway keeps of a date of birth, see :func:`coming_of_age`) has not yet begun, or an
+  age band says they are under 18, at the moment of the decision, or
 - their age is disputed, until an assessment outcome of ``adult`` is recorded *and* every
   appeal is exhausted (a pending appeal keeps the child policy set, CH1b), or
 - nothing about their age is known at all ("where there is doubt ... treated as a child",
@@ -46,24 +46,35 @@ def age_on(date_of_birth: date, day: date) -> int:
     return day.year - date_of_birth.year - (0 if had_birthday else 1)
 
 
-def coming_of_age(date_of_birth: date) -> date:
-    """The first day the person is 18 (:func:`age_on` is 18 from then on): 29 February -> 1 March.
-
-    The gateway stores this instead of the date of birth: it is all CH1 needs (``age_on(dob, day)
-    < 18`` exactly when ``day < coming_of_age(dob)``), and it is the policy's only use of the date.
-    """
+def eighteenth_birthday(date_of_birth: date) -> date:
+    """The first day :func:`age_on` is 18: 29 February -> 1 March in a common year."""
     try:
         return date_of_birth.replace(year=date_of_birth.year + ADULT_AGE)
     except ValueError:  # 29 February, and the 18th birthday falls in a common year
         return date(date_of_birth.year + ADULT_AGE, 3, 1)
 
 
-def age_from_adult_on(adult_on: date, day: date) -> int:
-    """Completed years on ``day`` of someone who comes of age on ``adult_on`` (for coarse age bands).
+def coming_of_age(date_of_birth: date) -> date:
+    """The day the gateway stops treating the person as a child: the first day of a month, on or after
+    their 18th birthday (the birthday itself when it falls on the 1st).
 
-    Exact except on 29 February of a leap year for a person born on 29 February (one year less).
+    The gateway stores this instead of the date of birth (issue 17). Rounding up to a month keeps only
+    the year and month of birth, which many people share, where the exact day (or the day shifted by
+    18 years) would single a person out. It errs on the side the handbooks ask for: nobody is treated
+    as an adult before their 18th birthday, and for at most a month after it they are still treated
+    as a child ("where there is doubt ... treated as a child", seed 001 line 565).
     """
-    return age_on(date(adult_on.year - ADULT_AGE, adult_on.month, adult_on.day), day)
+    birthday = eighteenth_birthday(date_of_birth)
+    if birthday.day == 1:
+        return birthday
+    return date(birthday.year + (birthday.month == 12), birthday.month % 12 + 1, 1)
+
+
+def age_from_adult_on(adult_on: date, day: date) -> int:
+    """Completed years on ``day`` of someone the gateway stops treating as a child on ``adult_on``
+    (for coarse age bands): at most one year less than the exact age, and only in the month
+    before a birthday (the month of birth is all that is kept)."""
+    return age_on(date(adult_on.year - ADULT_AGE, adult_on.month, 1), day)
 
 
 def age_dispute_resolved_as_adult(subject: AgeFacts) -> bool:

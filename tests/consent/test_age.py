@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consent import is_child
-from consent.age import age_from_adult_on, age_on, coming_of_age
+from consent.age import age_from_adult_on, age_on, coming_of_age, eighteenth_birthday
 from consent.vocabulary import CHILD_AGE_BANDS, AgeBand, AgeOutcome, AppealStatus
 
 
@@ -31,13 +31,6 @@ class Facts:
             object.__setattr__(self, "adult_on", coming_of_age(date_of_birth))
 
 
-def eighteenth_birthday(dob: date) -> date:
-    try:
-        return dob.replace(year=dob.year + 18)
-    except ValueError:  # 29 February -> 1 March in a common year
-        return date(dob.year + 18, 3, 1)
-
-
 moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 1, 1), timezones=st.just(UTC))
 dobs = st.dates(min_value=date(1950, 1, 1), max_value=date(2055, 12, 31))
 outcomes = st.sampled_from([None, *AgeOutcome])
@@ -48,10 +41,13 @@ bands = st.sampled_from([None, *AgeBand])
 @pytest.mark.rule("CH1")
 @given(dob=dobs, at=moments)
 def test_ch1_under_18_by_date_of_birth_is_a_child(dob: date, at: datetime) -> None:
-    """CH1: a child is anyone under 18, wherever on Earth their birthday has not yet begun."""
+    """CH1: a child is anyone under 18, wherever on Earth their birthday has not yet begun (and, as
+    the gateway keeps only the month, until the month after it ends, issue 17)."""
     child = is_child(Facts(date_of_birth=dob), at)
     earliest_local_day = (at - timedelta(hours=12)).date()
-    assert child == (earliest_local_day < eighteenth_birthday(dob))
+    assert child == (earliest_local_day < coming_of_age(dob))
+    if earliest_local_day < eighteenth_birthday(dob):
+        assert child
     if child:
         # Never an adult before the 18th birthday in UTC either.
         assert at.date() < eighteenth_birthday(dob) + timedelta(days=1)
@@ -116,13 +112,19 @@ def test_naive_moment_refused() -> None:
         is_child(Facts(), datetime(2026, 1, 1))
 
 
+@pytest.mark.rule("CH1")
 @given(dob=dobs, day=st.dates(min_value=date(1950, 1, 1), max_value=date(2090, 12, 31)))
-def test_the_day_of_coming_of_age_decides_as_the_date_of_birth_did(dob: date, day: date) -> None:
-    """Issue 17: the gateway keeps ``coming_of_age(dob)``, not the date of birth; CH1 decides the same
-    (under 18 on a day exactly when the day is before it), and the age for statistics' bands is exact
-    except a 29 February birthday on 29 February (a band edge one day late)."""
-    assert (age_on(dob, day) < 18) == (day < coming_of_age(dob))
-    if not (dob.month == 2 and dob.day == 29):
-        assert age_from_adult_on(coming_of_age(dob), day) == age_on(dob, day)
+def test_coming_of_age_never_makes_a_child_an_adult_and_keeps_only_the_month(dob: date, day: date) -> None:
+    """Issue 17: the gateway keeps ``coming_of_age(dob)``, not the date of birth. CH1 never treats a
+    person under 18 as an adult; it keeps treating them as a child for less than a month after their
+    18th birthday; what it keeps is the same for everyone born in the same month (from the 2nd on);
+    and the age for statistics' bands is at most a year short."""
+    adult_on = coming_of_age(dob)
+    if age_on(dob, day) < 18:
+        assert day < adult_on
     else:
-        assert age_on(dob, day) - age_from_adult_on(coming_of_age(dob), day) in (0, 1)
+        assert day >= adult_on or (adult_on - eighteenth_birthday(dob)).days < 31
+    assert adult_on.day == 1 and 0 <= (adult_on - eighteenth_birthday(dob)).days < 31
+    if dob.day > 1 and not (dob.month == 2 and dob.day == 29):
+        assert coming_of_age(dob.replace(day=2)) == adult_on
+    assert age_on(dob, day) - age_from_adult_on(adult_on, day) in (0, 1)

@@ -77,7 +77,7 @@ def test_ch20_every_attribute_change_is_logged_with_who_when_why_and_audited_wit
     # Issue 17: the date of birth is kept only as the day the person comes of age, in the log too.
     dob_changes = [h for h in history if h["attribute"] == "adult_on"]
     assert [(h["old_value"], h["new_value"], h["reason"]) for h in dob_changes] == [
-        (None, "2019-05-17", "initial_record"), ("2019-05-17", "2028-05-17", "correction")]
+        (None, "2019-06-01", "initial_record"), ("2019-06-01", "2028-06-01", "correction")]
     assert "date_of_birth" not in {h["attribute"] for h in history}
     assert "2001-05-17" not in json.dumps(history) and "2010-05-17" not in json.dumps(history)
     assert dob_changes[1]["changed_by"] == people.default_id("ngo")  # the signed-in person, from the token
