@@ -26,6 +26,7 @@ from tests.conftest import empty_database
 from tests.console.conftest import StaffLogin
 from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.pseudonyms import pseudonym_of, subject_of
+from tests.support.witnessing import checkpoint_and_cosign
 
 # No skip when Chromium is missing: ./dev test and .ci/run install it, and a browser test that
 # silently skips proves nothing.
@@ -41,7 +42,7 @@ def db_url(sqlite_database: str) -> Iterator[str]:
 
 @pytest.fixture
 def history(ctx: GatewayContext) -> None:
-    """A subject's referral trail, and a signed checkpoint over it."""
+    """A subject's referral trail, and a checkpoint over it that the monitoring body's witness cosigned."""
     at = ctx.clock.now()
     caseworker = Actor(agency_id="iom", role="iom", user="caseworker-4")
     events = [
@@ -62,7 +63,7 @@ def history(ctx: GatewayContext) -> None:
     with ctx.sessions() as session, session.begin():
         for i, event in enumerate(events):
             record(session, event, actor=caseworker, at=at + timedelta(minutes=i))
-        checkpoints.create_checkpoint(session, ctx.signing_seed, origin=ctx.settings.issuer, at=at)
+    checkpoint_and_cosign(ctx)  # the console trusts a checkpoint the configured witness cosigned, nothing less
 
 
 def _shot(page: Any, name: str) -> None:

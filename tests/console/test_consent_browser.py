@@ -13,6 +13,7 @@ from tests.conftest import Registry, empty_database
 from tests.console.conftest import StaffLogin
 from tests.console.test_consent_page import _story
 from tests.support.browser import screenshot
+from tests.support.staff import People
 
 
 @pytest.fixture
@@ -24,9 +25,10 @@ def db_url(sqlite_database: str) -> Iterator[str]:
 
 @pytest.mark.browser
 def test_the_consent_page_in_chromium_at_1280(
-    server: str, browser: Any, client: TestClient, auth: Any, registry: Registry, dpo: StaffLogin,
+    server: str, browser: Any, client: TestClient, auth: Any, registry: Registry, dpo: StaffLogin, people: People,
 ) -> None:
     story = _story(client, auth)
+    staff = people.default_id("ngo")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     csp_errors: list[str] = []
     page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
@@ -40,7 +42,7 @@ def test_the_consent_page_in_chromium_at_1280(
     page.click(f"a[href='/console/consents/{story.first}'] >> nth=0")
     page.wait_for_selector("h1:has-text('Consent')")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    assert page.is_visible("h2:has-text('State history')") and page.is_visible("code:has-text('staff-17')")
+    assert page.is_visible("h2:has-text('State history')") and page.is_visible(f"code:has-text('{staff}')")
     screenshot(page, "console-consent")
     page.click("a[hreflang='ar']")
     page.wait_for_selector("h2:has-text('سجل الحالات')")

@@ -21,7 +21,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import MetaData, create_engine, select
 
-from connectors.assertion import token_request_form
 from consent.clock import FixedClock
 from crypto.encoding import b64u_encode
 from crypto.keys import fingerprint, save_key_file
@@ -32,7 +31,7 @@ from tests.conftest import Registry, empty_database
 from tests.consent.conftest import consent_body, subject_body
 from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.live_server import reserve_port, serve
-from tests.support.staff import new_staff
+from tests.support.staff import account_generation, exchange_form, new_staff
 
 pytestmark = [pytest.mark.browser]
 
@@ -66,9 +65,13 @@ def server(app: FastAPI, base: str) -> Iterator[str]:
         yield base
 
 
-def _agency(http: httpx.Client, registry: Registry, clock: FixedClock, agency: str, base: str) -> dict[str, str]:
-    form = token_request_form(agency, registry.keys[agency].signing_seed, f"{base}/oauth/token",
-                              now=clock.now().timestamp())
+def _agency(http: httpx.Client, registry: Registry, clock: FixedClock, agency: str, base: str,
+            ctx: GatewayContext) -> dict[str, str]:
+    """The agency's system acting for a signed-in caseworker (subjects and consents are a person's acts)."""
+    member = new_staff(ctx, agency, "caseworker", password=None)
+    person, _ttl = ctx.tokens.issue_person_token(member.account_id, agency, ctx.clock.now(),
+                                                 account_generation(ctx, member.account_id))
+    form = exchange_form(registry, agency, person, clock, token_url=f"{base}/oauth/token")
     response = http.post("/oauth/token", data=form)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
@@ -143,7 +146,7 @@ def test_two_agencies_send_and_receive_in_the_browser(
         key_files[agency] = tmp_path / f"{agency}.key.json"
         save_key_file(key_files[agency], registry.keys[agency])
     with httpx.Client(base_url=base) as http:
-        subject_id = _open_case(http, _agency(http, registry, clock, SENDER, base))
+        subject_id = _open_case(http, _agency(http, registry, clock, SENDER, base, ctx))
 
     # --- the NGO's caseworker, on a phone-sized screen -------------------------------------------
     sender = _signed_in_workspace(browser, base, ctx, SENDER, 360, prf=False)
@@ -270,7 +273,7 @@ def test_two_agencies_send_and_receive_in_the_browser(
     item.locator(".ack").click()
     item.locator(".acked").wait_for(state="visible")
     with httpx.Client(base_url=base) as http:
-        outbox = http.get(f"/v1/outbox/{envelope_id}", headers=_agency(http, registry, clock, SENDER, base))
+        outbox = http.get(f"/v1/outbox/{envelope_id}", headers=_agency(http, registry, clock, SENDER, base, ctx))
         assert outbox.status_code == 200, outbox.text
         assert outbox.json()["status"] == "acknowledged", outbox.json()
 
