@@ -250,6 +250,11 @@ def asserts_status(test: str, status: int, path: str, marker: str) -> bool:
 _STAFF_FIELDS_REFUSED = ("tests/staff/test_person_bound.py::"
                          "test_every_record_route_refuses_a_staff_field_from_the_signed_in_person_too")
 REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
+    ("get", "/v1/subjects", 404):
+        ("tests/workspace/test_people_api.py::test_an_agency_lists_only_its_own_people_newest_first", "/v1/subjects"),
+    ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation", 404):
+        ("tests/trust/test_revocation.py::test_a_revocation_of_an_unknown_or_foreign_key_is_404_and_audited",
+         "/revocation"),
     # Person-bound record routes: a machine token is refused (403) before its body is read; the 422s
     # come from a person's token with a staff field in the body.
     ("post", "/v1/subjects", 422): (_STAFF_FIELDS_REFUSED, "/v1/subjects"),

@@ -127,3 +127,23 @@ def test_a_signed_revocation_is_proven_to_senders_and_cannot_be_hidden(
     assert [a["key_id"] for a in alarms] == [old_id]
     assert alarms[0]["why"].startswith("revocation_hidden")
     assert json.dumps(alarms)  # plain data, for the CLI and an alerting system
+
+
+def test_a_revocation_of_an_unknown_or_foreign_key_is_404_and_audited(client: Any, registry: Any, ctx: Any) -> None:
+    """No token is needed (the signature is the authority), so the route must not tell a stranger
+    which keys exist: an absent key, or another agency's, is the same 404 (agencies are public), and
+    each refusal is audited."""
+    from sqlalchemy import select
+
+    from gateway.audit.models import AuditEntry
+
+    body = {"revocation": {"agency_id": "ngo", "public_key": "x", "kind": "ed25519"}, "signature": "A" * 86}
+    foreign = next(iter(registry.key_ids["shelter"].values()))
+    cases = (("ngo", "key_absent", "unknown_key"), ("ngo", foreign, "unknown_key"),
+             ("nobody", "key_absent", "unknown_agency"))
+    for agency, key_id, reason in cases:
+        response = client.post(f"/v1/agencies/{agency}/keys/{key_id}/revocation", json=body)
+        assert response.status_code == 404 and response.json()["reason"] == reason, response.text
+    with ctx.sessions() as session:
+        refused = session.scalars(select(AuditEntry).where(AuditEntry.action == "registry:key:revoke_refuse")).all()
+    assert [e.reason for e in refused] == [reason for _, _, reason in cases]
