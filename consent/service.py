@@ -34,7 +34,7 @@ from .policy_view import fragments_from_rows
 from .portal_access import IssuedCode, ensure_access_code
 from .receipts import ReceiptSigner, issue_receipt
 from .rules import ConsentDraft, ValidationContext, needs_confirmation, split_bundle, validate
-from .subjects import Subject, has_mandated_notice
+from .subjects import Subject, coarse_language, has_mandated_notice
 from .vocabulary import ActorKind, Channel, EndingKind, NoticeKind, Purpose
 
 __all__ = [
@@ -329,7 +329,7 @@ class ConsentService:
             data_classes=sorted(set(draft.data_classes), key=lambda c: int(c[1:])),
             explained_items=sorted(str(i) for i in draft.explained_items),
             notice_version=draft.notice_version or "",
-            language=draft.language,
+            language=coarse_language(draft.language),  # issue 17: no region or dialect kept
             interpreter_id=draft.interpreter.interpreter_id if draft.interpreter else None,
             interpreter_relationship=str(draft.interpreter.relationship) if draft.interpreter else None,
             interpreter_vetted=draft.interpreter.vetted if draft.interpreter else None,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from consent.notices import notify_person
 from consent.service import get_subject_for_agency
-from consent.subjects import Subject
+from consent.subjects import Subject, coarse_language
 
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
@@ -108,14 +108,14 @@ def record_explanation(session: Session, ctx: GatewayContext, caller: Caller, su
                                 "L1 needs the exception policy explained at the outset, within a week of intake.")
         row = ExceptionPolicyExplanation(id=_new_id("epx"), subject_id=subject_id, agency_id=caller.agency_id,
                                          given_at=given_at, given_by=given_by, policy_version=policy_version,
-                                         language=language, recorded_at=now)
+                                         language=coarse_language(language), recorded_at=now)
         session.add(row)
         record(session, AuditEvent(AuditTag.SUBJECT_ATTRIBUTE_CHANGE, subject_id=subject_id,
                                    reason="exception_policy_explained",
                                    details={"explanation_id": row.id, "policy_version": policy_version}),
                actor=_actor(caller, given_by), at=now)
         return {"id": row.id, "subject_id": subject_id, "agency_id": caller.agency_id, "given_at": given_at,
-                "policy_version": policy_version, "language": language}
+                "policy_version": policy_version, "language": row.language}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from consent.age import coming_of_age
+from consent.clock import FixedClock
 from consent.placement import PLACEMENT_KEY_LABEL, placement_ref
 from consent.rules import same_language
 from consent.subjects import Subject, coarse_language
@@ -161,3 +162,25 @@ def test_cr26_the_keyed_placement_still_lets_only_the_placement_receive_the_shel
     with ctx.sessions() as session:
         again = session.get(Subject, other["id"])
         assert again is not None and again.placement_ref not in (None, subject.placement_ref)
+
+
+def test_consents_and_exception_explanations_keep_only_language_and_script(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, clock: FixedClock,
+) -> None:
+    """A consent explained in ``ar-SY`` and an exception policy explained in ``ku-IQ-x-dohuk`` are kept
+    as ``ar`` and ``ku``: the region and dialect never reach the tables (issue 17)."""
+    created = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body(preferred_language="ar-SY"))
+    assert created.status_code == 201, created.text
+    subject_id = created.json()["id"]
+    granted = client.post("/v1/consents", headers=auth("ngo"), json={
+        **consent_body(subject_id, recipients=[{"agency_id": "shelter"}]), "language": "ar-SY"})
+    assert granted.status_code == 201, granted.text
+    explained = client.post("/v1/exceptions/explanations", headers=auth("ngo"), json={
+        "subject_id": subject_id, "given_at": clock.now().isoformat(),
+        "policy_version": "ngo-exceptions-2026-1", "language": "ku-IQ-x-dohuk"})
+    assert explained.status_code in (200, 201), explained.text
+    assert explained.json()["language"] == "ku"
+    with ctx.sessions() as session:
+        consents = session.execute(text("SELECT language FROM consent_records")).scalars().all()
+        explanations = session.execute(text("SELECT language FROM exception_policy_explanations")).scalars().all()
+    assert consents == ["ar"] and explanations == ["ku"]
