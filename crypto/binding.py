@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crypto.errors import CryptoError
 from crypto.keys import fingerprint, signing_public_key
-from crypto.signing import sign_document, verify_document
+from crypto.signing import sign_document, verify_statement
 
 __all__ = ["BINDING_TYPE", "make_binding", "verify_binding"]
 
 BINDING_TYPE = "safe-referral-gateway/key-binding/v1"
-_FIELDS = {"type", "agency_id", "kind", "public_key", "signed_by", "at"}
+_FIELDS = frozenset({"type", "agency_id", "kind", "public_key", "signed_by", "at"})
 
 
 def make_binding(*, agency_id: str, kind: str, public_key_b64: str, signing_seed: bytes,
@@ -40,12 +39,4 @@ def make_binding(*, agency_id: str, kind: str, public_key_b64: str, signing_seed
 
 def verify_binding(document: Mapping[str, Any], signature: str, signer_public: bytes) -> bool:
     """Whether ``document`` is a well-formed binding signed by ``signer_public`` (and names it)."""
-    if not isinstance(document, Mapping) or set(document) != _FIELDS or document.get("type") != BINDING_TYPE:
-        return False
-    if document.get("signed_by") != fingerprint(signer_public, "ed25519"):
-        return False
-    try:
-        verify_document(signer_public, document, signature)
-    except (CryptoError, TypeError, ValueError):
-        return False
-    return True
+    return verify_statement(document, signature, signer_public, statement_type=BINDING_TYPE, fields=_FIELDS)

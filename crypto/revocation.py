@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crypto.errors import CryptoError
 from crypto.keys import fingerprint, signing_public_key
-from crypto.signing import sign_document, verify_document
+from crypto.signing import sign_document, verify_statement
 
 __all__ = ["REVOCATION_TYPE", "make_revocation", "verify_revocation"]
 
 REVOCATION_TYPE = "safe-referral-gateway/key-revocation/v1"
-_FIELDS = {"type", "agency_id", "kind", "public_key", "reason", "signed_by", "at"}
+_FIELDS = frozenset({"type", "agency_id", "kind", "public_key", "reason", "signed_by", "at"})
 
 
 def make_revocation(*, agency_id: str, kind: str, public_key_b64: str, reason: str, signing_seed: bytes,
@@ -40,12 +39,4 @@ def make_revocation(*, agency_id: str, kind: str, public_key_b64: str, reason: s
 
 def verify_revocation(document: Mapping[str, Any], signature: str, signer_public: bytes) -> bool:
     """Whether ``document`` is a well-formed revocation signed by ``signer_public`` (and names it)."""
-    if not isinstance(document, Mapping) or set(document) != _FIELDS or document.get("type") != REVOCATION_TYPE:
-        return False
-    if document.get("signed_by") != fingerprint(signer_public, "ed25519"):
-        return False
-    try:
-        verify_document(signer_public, document, signature)
-    except (CryptoError, TypeError, ValueError):
-        return False
-    return True
+    return verify_statement(document, signature, signer_public, statement_type=REVOCATION_TYPE, fields=_FIELDS)

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from crypto import _nacl
 from crypto.canonical import canonical_json
 from crypto.encoding import b64u_decode, b64u_encode
-from crypto.errors import InvalidSignature
+from crypto.errors import CryptoError, InvalidSignature
+from crypto.keys import fingerprint
 
-__all__ = ["sign", "sign_document", "verify", "verify_document"]
+__all__ = ["sign", "sign_document", "verify", "verify_document", "verify_statement"]
 
 
 def sign(seed: bytes, message: bytes) -> bytes:
@@ -66,3 +67,18 @@ def verify_document(public: bytes, doc: Mapping[str, object], signature_b64: str
     except ValueError:
         raise InvalidSignature("signature verification failed") from None
     verify(public, message, signature)
+
+
+def verify_statement(document: Mapping[str, object], signature_b64: str, signer_public: bytes, *,
+                     statement_type: str, fields: frozenset[str]) -> bool:
+    """Whether ``document`` is a well-formed statement of ``statement_type`` (exactly ``fields``) that
+    names ``signer_public`` in ``signed_by`` and is signed by it (key bindings, key revocations)."""
+    if not isinstance(document, Mapping) or set(document) != fields or document.get("type") != statement_type:
+        return False
+    if document.get("signed_by") != fingerprint(signer_public, "ed25519"):
+        return False
+    try:
+        verify_document(signer_public, document, signature_b64)
+    except (CryptoError, TypeError, ValueError):
+        return False
+    return True
