@@ -41,7 +41,15 @@ from .checkpoints import to_checkpoint
 from .models import AuditCheckpoint, AuditEntry, AuditTreeNode, AuditVerification
 from .redaction import Redactions
 from .tree import NodeKey, fold, perfect_subtrees
-from .verify import Fetch, Problem, VerificationReport, _fetcher, _python_chunks, _sqlite_snapshot
+from .verify import (
+    Fetch,
+    Problem,
+    VerificationReport,
+    _fetcher,
+    _python_chunks,
+    _sqlite_snapshot,
+    checkpoint_is_ours,
+)
 
 __all__ = ["last_verified_checkpoint", "verify_since"]
 
@@ -246,13 +254,7 @@ def _check_checkpoints(stored: list[Checkpoint], rebuilt: dict[NodeKey, bytes], 
     for checkpoint in stored:
         report.checkpoints_checked += 1
         label = f"checkpoint of size {checkpoint.tree_size} signed {checkpoint.timestamp}"
-        try:
-            verify_checkpoint(checkpoint, public_key)
-        except CryptoError:
-            report.add(Problem("checkpoint_signature", f"{label}: not signed by the gateway key"))
-            continue
-        if origin is not None and checkpoint.origin != origin:
-            report.add(Problem("checkpoint_origin", f"{label}: names another log ({checkpoint.origin})"))
+        if not checkpoint_is_ours(checkpoint, public_key, origin, label, report):
             continue
         if checkpoint.tree_size > size:
             report.add(Problem("truncated", f"{label}: covers {checkpoint.tree_size} entries but the log holds "

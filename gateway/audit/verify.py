@@ -314,6 +314,20 @@ def _check_nodes(tree: _Tree, levels: StoredLevels, bad_leaves: set[int], report
         tainted = parents | mismatched
 
 
+def checkpoint_is_ours(checkpoint: Checkpoint, public_key: bytes, origin: str | None, label: str,
+                       report: VerificationReport) -> bool:
+    """Whether ``checkpoint`` is signed by the gateway key and names this log; else the problem is reported."""
+    try:
+        verify_checkpoint(checkpoint, public_key)
+    except CryptoError:
+        report.add(Problem("checkpoint_signature", f"{label}: not signed by the gateway key"))
+        return False
+    if origin is not None and checkpoint.origin != origin:
+        report.add(Problem("checkpoint_origin", f"{label}: names another log ({checkpoint.origin})"))
+        return False
+    return True
+
+
 def _check_checkpoints(tree: _Tree, stored: Sequence[Checkpoint], external: Sequence[Checkpoint],
                        public_key: bytes, origin: str | None, bad_leaves: set[int],
                        report: VerificationReport) -> None:
@@ -323,13 +337,7 @@ def _check_checkpoints(tree: _Tree, stored: Sequence[Checkpoint], external: Sequ
     for source, checkpoint in [("stored", c) for c in stored] + [("external", c) for c in external]:
         report.checkpoints_checked += 1
         label = f"{source} checkpoint of size {checkpoint.tree_size} signed {checkpoint.timestamp}"
-        try:
-            verify_checkpoint(checkpoint, public_key)
-        except CryptoError:
-            report.add(Problem("checkpoint_signature", f"{label}: not signed by the gateway key"))
-            continue
-        if origin is not None and checkpoint.origin != origin:
-            report.add(Problem("checkpoint_origin", f"{label}: names another log ({checkpoint.origin})"))
+        if not checkpoint_is_ours(checkpoint, public_key, origin, label, report):
             continue
         roots_by_size.setdefault(checkpoint.tree_size, set()).add(checkpoint.root_hash)
         if checkpoint.tree_size > tree.size:
