@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from consent.clock import FixedClock
+from crypto.checkpoint import Checkpoint
 from gateway.audit import checkpoints
 from gateway.audit.log import Actor, AuditEvent, record
 from gateway.audit.models import AuditEntry
@@ -41,8 +42,12 @@ def db_url(sqlite_database: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def history(ctx: GatewayContext) -> None:
-    """A subject's referral trail, and a checkpoint over it that the monitoring body's witness cosigned."""
+def history(ctx: GatewayContext) -> Checkpoint:
+    """A subject's referral trail, and a checkpoint over it that the monitoring body's witness cosigned.
+
+    Returns that witnessed checkpoint: the server's own timer may cut later, unwitnessed ones (over the
+    console's own view entries), which the console must not use for a proof.
+    """
     at = ctx.clock.now()
     caseworker = Actor(agency_id="iom", role="iom", user="caseworker-4")
     events = [
@@ -64,6 +69,10 @@ def history(ctx: GatewayContext) -> None:
         for i, event in enumerate(events):
             record(session, event, actor=caseworker, at=at + timedelta(minutes=i))
     checkpoint_and_cosign(ctx)  # the console trusts a checkpoint the configured witness cosigned, nothing less
+    with ctx.sessions() as session:
+        witnessed = checkpoints.latest_checkpoint(session)
+    assert witnessed is not None
+    return witnessed
 
 
 def _shot(page: Any, name: str) -> None:
@@ -79,7 +88,7 @@ def _sign_in(page: Any, base: str, dpo: StaffLogin, code: str | None = None) -> 
 
 
 def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
-    server: str, browser: Any, dpo: StaffLogin, history: None, ctx: GatewayContext, clock: FixedClock,
+    server: str, browser: Any, dpo: StaffLogin, history: Checkpoint, ctx: GatewayContext, clock: FixedClock,
     tmp_path: Path,
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -118,17 +127,21 @@ def test_a_dpo_finds_a_subjects_history_and_sees_a_verified_proof(
         views = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "audit:log:view")))
     assert [(v.actor_user, subject_of(ctx, v.subject_id)) for v in views] == [("dpo", "subj-42")]
 
+    # The operator's timer cuts a newer checkpoint over the view entry, which no witness has cosigned (yet).
+    with ctx.sessions() as session, session.begin():
+        newer = checkpoints.create_checkpoint(session, ctx.signing_seed, origin=ctx.settings.issuer,
+                                              at=ctx.clock.now(), signer=ctx.note_signer())
+    assert newer.tree_size > history.tree_size
+
     # One entry, with its inclusion proof checked against the signed checkpoint.
     first = page.locator("table.entries tbody tr td:first-child a").last
     seq = first.text_content()
     first.click()
     assert page.text_content("h1") == f"Entry {seq}"
     assert page.text_content("#proof-status").startswith("Verified")
-    with ctx.sessions() as session:
-        head = checkpoints.latest_checkpoint(session)
-    assert head is not None
-    assert page.text_content("#proof-tree-size") == str(head.tree_size)
-    assert page.text_content("#proof-root") == head.root_hash
+    # The proof is against the witnessed checkpoint, even if the server has since cut newer, unwitnessed ones.
+    assert page.text_content("#proof-tree-size") == str(history.tree_size)
+    assert page.text_content("#proof-root") == history.root_hash
     accessibility["entry"] = serious_axe_violations(page)
     _shot(page, "04-entry-verified")
 

@@ -89,6 +89,8 @@ def _sign_in(page: Any, base: str, person: PortalPerson, pin: str | None = None)
     page.fill("#pin", pin or person.pin)
     page.click("#sign-in")
     page.wait_for_selector("#sign-out, #sign-in-error")
+    # The element exists as soon as the new page is parsed; its stylesheet may still be loading.
+    page.wait_for_load_state("load")
 
 
 def _layout_problems(page: Any) -> list[str]:
