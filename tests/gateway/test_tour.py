@@ -76,6 +76,10 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     assert re.fullmatch(r"\d{6,}", pin)
     assert "█" in printed  # the QR code for an authenticator app
 
+    # 0. Start in the workspace: the advocacy caseworker signs in with the credentials the demo kept,
+    # imports the agency's key file behind a passphrase, and refers the demo person to the shelter.
+    _workspace_referral(browser, url, data, tmp_path)
+
     # 1. The registry: the clinic has no keys until it enrols them itself, with a one-time secret.
     listed = _run("-m", "gateway", "agency", "list", "--data-dir", str(data), cwd=tmp_path)
     assert "shelter-demo" in listed.stdout
@@ -129,3 +133,52 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     docs = browser.new_page()
     docs.goto(f"{url}/docs")
     docs.wait_for_selector(".opblock-summary-path", timeout=30_000)
+
+
+def _workspace_referral(browser: Any, url: str, data: Path, cwd: Path) -> None:
+    """The README's "Start in the workspace", word for word, with what the demo printed and kept."""
+    kept = (data / "demo-credentials.txt").read_text()
+    caseworker = kept.split("advocacy caseworker", 1)[1].split("\n\n", 1)[0]
+    username, password = _value("username", caseworker), _value("password", caseworker)
+    secret = _value("totp secret", caseworker)
+    shown = _run("-m", "gateway", "agency", "show", "shelter-demo", "--data-dir", str(data), cwd=cwd).stdout
+    found = re.search(r"x25519.*\n\s+fingerprint: (\S+)", shown)
+    assert found, shown
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/staff/sign-in")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/staff")
+    page.goto(f"{url}/w/")
+    page.wait_for_selector("html[data-ready='true']")
+    page.set_input_files("#key-file", str(data / "agency-keys" / "advocate-demo.json"))
+    page.fill("#new-passphrase", "a passphrase only this caseworker knows")
+    page.click("#import-key")
+    page.wait_for_selector("#key-status[data-state='unlocked']")
+    assert "This device holds your agency's key" in str(page.text_content("#key-status"))
+    page.locator("#people-list li .refer").first.click()
+    page.select_option("#recipient", "shelter-demo")
+    page.select_option("#purpose", "shelter")
+    page.click("#field-choice summary")
+    for name in ("subject.preferred_name", "risk.known_risks", "location.shelter_address"):
+        page.check(f"#plan-form input[value='{name}']")
+    page.click("#plan")
+    page.wait_for_selector("#plan-result", state="visible")
+    assert sorted(page.locator("#permitted-list li").all_text_contents()) == ["risk.known_risks",
+                                                                               "subject.preferred_name"]
+    assert page.locator("#denied-list li").all_text_contents() == [
+        "location.shelter_address: shelter_location_accommodation_only"]
+    for name in ("subject.preferred_name", "risk.known_risks"):
+        page.fill(f"#fill-fields textarea[data-field='{name}']", "A.")
+    page.click("#show-preview")
+    page.wait_for_selector("#preview", state="visible")
+    page.click("#approve-send")
+    page.wait_for_selector("#pin", state="visible")
+    page.fill("#pin-fingerprint", found.group(1))
+    page.click("#pin-key")
+    page.wait_for_selector("#sent", state="visible")
+    assert str(page.text_content("#sent-id")).startswith("env_")
+    screenshot(page, "tour-workspace-sent")
+    page.close()
