@@ -86,9 +86,12 @@ DEMO_AGENCIES = (
 )
 DEMO_JURISDICTION = "NL"
 #: Demo staff (key, agency, roles, what): two people of the advocacy service for the four-eyes tour,
-#: its administrator, and the console users. Usernames are random (``<agency>-<8 letters>``).
+#: its administrator, and the console users. Usernames are random (``<agency>-<8 letters>``). The SDK
+#: examples sign in as a caseworker of their own: the tour's caseworker may have chosen a new password
+#: at passkey enrolment, or just used the current one-time code (a code works once).
 DEMO_STAFF: tuple[tuple[str, str | None, tuple[str, ...], str], ...] = (
     ("caseworker", "advocate-demo", ("caseworker", "advocate"), "advocacy caseworker"),
+    ("sdk_caseworker", "advocate-demo", ("caseworker", "advocate"), "advocacy caseworker at the SDK desk"),
     ("supervisor", "advocate-demo", ("supervisor",), "advocacy supervisor"),
     ("administrator", "advocate-demo", ("administrator",), "advocacy staff administrator"),
     ("dpo", None, ("dpo",), "DPO console"),

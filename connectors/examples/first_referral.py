@@ -7,7 +7,8 @@ shelter, asks the gateway what may be sent, shows the person the preview, seals 
 shelter's system pulls, verifies, decrypts and files it into a folder its case system watches.
 Everything that names a staff member (the subject, the consent, the plan, the preview approval) is
 done by the agency's system acting for the caseworker, with the person token they got at /staff
-(here fetched with the demo caseworker's password and code, from ``demo-staff.json``); pulling and
+(here fetched with the password and code of the demo's caseworker at the SDK desk, from
+``demo-staff.json``: the tour's caseworker may have changed theirs in the workspace); pulling and
 acknowledging are machine work, done by the shelter's system on its own.
 """
 
@@ -44,7 +45,8 @@ def run(url: str, data_dir: Path, inbox: Path, sender: str = "advocate-demo", re
         advocate.pin_agency(recipient, x25519=recipient_keys.public().fingerprints()["encryption"])
         shelter.pin_agency(sender, ed25519=sender_keys.public().fingerprints()["signing"])
         # 1. The caseworker signs in; the agency's system acts for them from now on (RFC 8693).
-        caseworker = json.loads((data_dir / "demo-staff.json").read_text())["caseworker"]
+        demo_staff = json.loads((data_dir / "demo-staff.json").read_text())
+        caseworker = demo_staff.get("sdk_caseworker", demo_staff["caseworker"])  # older demo folders: one
         token = person_token_with_code(url, caseworker["username"], caseworker["password"], caseworker["totp_secret"])
         staff = advocate.acting_for(token)
         # With the person present: a pseudonymous record and a consent naming the shelter (both name

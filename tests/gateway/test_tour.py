@@ -76,9 +76,10 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     assert re.fullmatch(r"\d{6,}", pin)
     assert "█" in printed  # the QR code for an authenticator app
 
-    # 0. Start in the workspace: the advocacy caseworker signs in with the credentials the demo kept,
+    # 0. Start in the workspace: the advocacy caseworker enrols a passkey with the link the demo kept,
     # imports the agency's key file behind a passphrase, and refers the demo person to the shelter.
-    _workspace_referral(browser, url, data, tmp_path)
+    # (Step 4's SDK example then signs in as another caseworker: this one's password has changed.)
+    _workspace_referral(browser, data, tmp_path)
 
     # 1. The registry: the clinic has no keys until it enrols them itself, with a one-time secret.
     listed = _run("-m", "gateway", "agency", "list", "--data-dir", str(data), cwd=tmp_path)
@@ -135,23 +136,36 @@ def test_the_readme_tour_on_another_port(demo: tuple[str, Path, str], browser: A
     docs.wait_for_selector(".opblock-summary-path", timeout=30_000)
 
 
-def _workspace_referral(browser: Any, url: str, data: Path, cwd: Path) -> None:
-    """The README's "Start in the workspace", word for word, with what the demo printed and kept."""
+def _workspace_referral(browser: Any, data: Path, cwd: Path) -> None:
+    """The README's "Start in the workspace", word for word, with what the demo printed and kept: the
+    caseworker opens their passkey enrolment link (choosing a new password there), signs in with the
+    passkey, and refers the demo person to the shelter."""
     kept = (data / "demo-credentials.txt").read_text()
-    caseworker = kept.split("advocacy caseworker", 1)[1].split("\n\n", 1)[0]
-    username, password = _value("username", caseworker), _value("password", caseworker)
-    secret = _value("totp secret", caseworker)
+    caseworker = kept.split("\nadvocacy caseworker (", 1)[1].split("\n\n", 1)[0]
+    link = re.search(r"passkey: open (\S+)", caseworker)
+    assert link, caseworker
+    enrolment_link = link.group(1)
+    assert enrolment_link.startswith("http://localhost:")  # WebAuthn needs a domain, not 127.0.0.1
+    origin = enrolment_link.split("/staff/", 1)[0]
     shown = _run("-m", "gateway", "agency", "show", "shelter-demo", "--data-dir", str(data), cwd=cwd).stdout
     found = re.search(r"x25519.*\n\s+fingerprint: (\S+)", shown)
     assert found, shown
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{url}/staff/sign-in")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/staff")
-    page.goto(f"{url}/w/")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    page.goto(enrolment_link)
+    page.fill("#new-password", "a new password only this caseworker knows")
+    page.click("#create-passkey")
+    page.wait_for_selector("#enrolled", state="visible")
+    page.goto(f"{origin}/staff/sign-in")
+    page.wait_for_load_state("load")
+    page.click("#passkey-sign-in")
+    page.wait_for_url(f"{origin}/staff")
+    page.goto(f"{origin}/w/")
     page.wait_for_selector("html[data-ready='true']")
     page.set_input_files("#key-file", str(data / "agency-keys" / "advocate-demo.json"))
     page.fill("#new-passphrase", "a passphrase only this caseworker knows")
@@ -181,4 +195,4 @@ def _workspace_referral(browser: Any, url: str, data: Path, cwd: Path) -> None:
     page.wait_for_selector("#sent", state="visible")
     assert str(page.text_content("#sent-id")).startswith("env_")
     screenshot(page, "tour-workspace-sent")
-    page.close()
+    context.close()
