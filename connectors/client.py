@@ -22,6 +22,7 @@ from .assertion import token_request_form
 from .audit import CheckpointUpdate, check_checkpoint_update, verify_entry_inclusion
 from .errors import GatewayAPIError, VerificationError
 from .key_pins import KeyNotTrusted, KeyPins
+from .operations import Operations
 from .records import AgencyNotice, ExceptionGrant, Explanation
 from .referral import OpenedReferral, Preview, make_preview, open_referral, seal_referral
 from .tree_head import TreeHead, WitnessedLog
@@ -30,7 +31,7 @@ JSONDict = dict[str, Any]
 __all__ = ["GatewayClient", "KeyNotTrusted"]
 
 
-class GatewayClient:
+class GatewayClient(Operations):
     """A connection to one gateway as one agency."""
 
     def __init__(
