@@ -13,12 +13,13 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from consent.age import coming_of_age
@@ -184,3 +185,42 @@ def test_consents_and_exception_explanations_keep_only_language_and_script(
         consents = session.execute(text("SELECT language FROM consent_records")).scalars().all()
         explanations = session.execute(text("SELECT language FROM exception_policy_explanations")).scalars().all()
     assert consents == ["ar"] and explanations == ["ku"]
+
+
+def _row_with(table: Any, **values: Any) -> dict[str, Any]:
+    """``values``, and a placeholder of the right type for every other required column."""
+    row = dict(values)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.server_default is not None:
+            continue
+        python = column.type.python_type
+        row[column.name] = (datetime(2026, 11, 1, tzinfo=UTC) if python is datetime else date(2026, 11, 1)
+                            if python is date else False if python is bool else 0 if python is int
+                            else "[]" if column.name in ("recipients", "data_classes", "purposes") else
+                            f"{column.name}-1")
+    return row
+
+
+def test_migration_0024_keeps_only_language_and_script_of_old_consents_and_explanations(tmp_path: Path) -> None:
+    """Rows written before 0024 (``ar-SY``, ``ku-IQ-x-dohuk``) lose region and dialect, and nothing else."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0018")
+    engine = create_engine(url)
+    meta = MetaData()
+    meta.reflect(engine, only=["consent_records", "exception_policy_explanations"])
+    consents, explanations = meta.tables["consent_records"], meta.tables["exception_policy_explanations"]
+    with engine.begin() as conn:
+        conn.execute(consents.insert().values(_row_with(consents, id="cns_old", language="ar-SY")))
+        conn.execute(consents.insert().values(_row_with(consents, id="cns_plain", lineage_id="lin_2", language="en")))
+        conn.execute(explanations.insert().values(_row_with(explanations, id="exp_old", language="ku-IQ-x-dohuk")))
+        before = {row.id: dict(row._mapping) for row in conn.execute(select(consents))}
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        after = {row.id: dict(row._mapping) for row in conn.execute(select(consents))}
+        explained = conn.execute(select(explanations.c.language)).scalars().all()
+    engine.dispose()
+    assert {k: row["language"] for k, row in after.items()} == {"cns_old": "ar", "cns_plain": "en"}
+    assert explained == ["ku"]
+    # Only the language changed.
+    assert {k: {**row, "language": None} for k, row in after.items()} == {
+        k: {**row, "language": None} for k, row in before.items()}
