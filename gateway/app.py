@@ -21,6 +21,7 @@ from .audit.gossip import GossipMiddleware
 from .audit.notes import load_or_create_checkpoint_seed, parse_witnesses
 from .audit.routes import router as audit_router
 from .audit.transparency import router as transparency_router
+from .policy.distribution import router as policy_bundle_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
 from .consent_api import consents_router, subjects_router
@@ -96,20 +97,28 @@ def build_context(
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     tokens = TokenAuthority(signing_seed, issuer=settings.issuer, ttl_s=settings.access_token_ttl_s)
+    extras: dict[str, Any] = {}
     if policy is None:
-        from .policy.bundle import PolicyBundle
         from .policy.factory import build_engine
+        from .policy.provenance import trusted_policy
+        from .policy.signed import PolicyBundleError
 
-        bundle = PolicyBundle.load(settings.policy_dir)
+        try:  # only a bundle whose signature verifies is ever used (fail closed, with the reason)
+            signed = trusted_policy(settings)
+        except PolicyBundleError as exc:
+            raise GatewayError(exc.reason, f"Policy bundle refused: {exc.detail}.") from None
+        extras["signed_policy"] = signed
         policy = build_engine(
-            settings.policy_engine, bundle=bundle, opa_url=settings.opa_url or None,
+            settings.policy_engine, bundle=signed.policy, opa_url=settings.opa_url or None,
             timeout_s=settings.opa_timeout_s, token=settings.opa_token or None,
+            pulled=settings.policy_engine == "opa" and settings.opa_pulls_bundle,
         )
-        _sync_remote_policy(policy)
+        if not getattr(policy, "pulls_bundle", False):
+            _sync_remote_policy(policy)
     return GatewayContext(
         settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock(),
         signing_seed=signing_seed, tokens=tokens, policy=policy, checkpoint_seed=checkpoint_seed,
-        keyring=keyring,
+        keyring=keyring, extras=extras,
     )
 
 
@@ -185,6 +194,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(audit_router)
     app.include_router(statistics_console_router)  # before the console's own paths
     app.include_router(transparency_router)
+    app.include_router(policy_bundle_router)
     app.include_router(console_router)
     app.include_router(linkage_console_router)
     app.include_router(console_insight_router)

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     opa_timeout_s: float = Field(default=0.5, gt=0, le=60)
     opa_token: str = Field(default="", repr=False)
     """The bearer token OPA (run with ``--authentication=token``) requires; from a secrets file in production."""
+    # Signed policy bundles (gateway/policy/signed.py, provenance.py; README "Signed policy bundles").
+    policy_bundle_file: Path | None = None
+    """A bundle the policy owner signed (``gateway policy sign``); required in production. Unset: the
+    gateway signs ``policy_dir`` with a development key in ``<data_dir>/keys`` (development only)."""
+    policy_verification_key_file: Path | None = None
+    """The policy owner's public key (PEM, P-256): the only key a bundle may be signed with."""
+    policy_key_id: str = Field(default="policy", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    """The key id OPA's configuration names the verification key by (``keys.<id>``, ``signing.keyid``)."""
+    opa_bundle: Literal["pull", "push"] | None = None
+    """How OPA gets the policy: ``pull`` (it downloads the signed bundle from ``/v1/policy/bundle.tar.gz`` and
+    verifies it itself; the only choice in production) or ``push`` (unsigned uploads; development and tests).
+    Unset: ``pull`` in production, ``push`` otherwise."""
 
     access_token_ttl_s: int = Field(default=300, ge=30, le=300)
     """Agency access tokens live at most five minutes."""
@@ -117,11 +129,18 @@ class Settings(BaseSettings):
         if self.env == "production":
             if not self.issuer.startswith("https://"):
                 raise ValueError("production needs an https:// GATEWAY_ISSUER")
+            if self.opa_bundle == "push":
+                raise ValueError("production OPA pulls the signed policy bundle: GATEWAY_OPA_BUNDLE=push is refused")
             if self.argon2_memory_kib < 19_456:
                 raise ValueError("production argon2 memory below the OWASP minimum (19 MiB)")
         for entry in self.trusted_proxies:
             ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names a bad entry
         return self
+
+    @property
+    def opa_pulls_bundle(self) -> bool:
+        """Whether OPA pulls the signed bundle (and nothing is ever pushed to it)."""
+        return (self.opa_bundle or ("pull" if self.env == "production" else "push")) == "pull"
 
     @property
     def trusted_proxy_list(self) -> list[str]:
