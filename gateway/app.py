@@ -21,7 +21,6 @@ from .audit.gossip import GossipMiddleware
 from .audit.notes import load_or_create_checkpoint_seed, parse_witnesses
 from .audit.routes import router as audit_router
 from .audit.transparency import router as transparency_router
-from .policy.distribution import router as policy_bundle_router
 from .auth.server import GatewayAuthorizationServer, token_endpoint
 from .auth.tokens import TokenAuthority
 from .consent_api import consents_router, subjects_router
@@ -40,6 +39,7 @@ from .linkage.console import router as linkage_console_router
 from .linkage.routes import router as linkage_router
 from .openapi import install_openapi
 from .outage import DatabaseOutageMiddleware
+from .policy.distribution import router as policy_bundle_router
 from .policy.readiness import PolicyReadiness
 from .portal import api as portal_api
 from .portal import routes as portal_routes
@@ -106,7 +106,7 @@ def build_context(
         try:  # only a bundle whose signature verifies is ever used (fail closed, with the reason)
             signed = trusted_policy(settings)
         except PolicyBundleError as exc:
-            raise GatewayError(exc.reason, f"Policy bundle refused: {exc.detail}.") from None
+            raise GatewayError(exc.reason, f"Policy bundle refused ({exc.reason}): {exc.detail}.") from None
         extras["signed_policy"] = signed
         policy = build_engine(
             settings.policy_engine, bundle=signed.policy, opa_url=settings.opa_url or None,

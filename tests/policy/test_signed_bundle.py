@@ -249,3 +249,22 @@ def test_production_refuses_to_start_without_a_bundle_signed_elsewhere(tmp_path:
     with pytest.raises(ValueError, match="push"):
         Settings(env="production", issuer="https://gateway.example.org", opa_bundle="push")
     assert production.opa_pulls_bundle and not _settings(tmp_path).opa_pulls_bundle
+
+
+def test_the_policy_owner_signs_with_the_cli_and_the_gateway_key_cannot_stand_in(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    runner = CliRunner()
+    owner, operator, bundle = tmp_path / "dpo.pem", tmp_path / "operator.pem", tmp_path / "bundle.tar.gz"
+    assert runner.invoke(app, ["policy", "keygen", "--out", str(owner)]).exit_code == 0
+    assert owner.stat().st_mode & 0o777 == 0o600
+    assert runner.invoke(app, ["policy", "keygen", "--out", str(owner)]).exit_code == 1  # never overwritten
+    assert runner.invoke(app, ["policy", "keygen", "--out", str(operator)]).exit_code == 0
+    signed = runner.invoke(app, ["policy", "sign", "--signing-key", str(owner), "--out", str(bundle), "policies"])
+    assert signed.exit_code == 0, signed.output
+    ok = runner.invoke(app, ["policy", "verify", str(bundle), "--verification-key", f"{owner}.pub"])
+    assert ok.exit_code == 0 and f"OK {PolicyBundle.load().version}" in ok.output
+    wrong = runner.invoke(app, ["policy", "verify", str(bundle), "--verification-key", f"{operator}.pub"])
+    assert wrong.exit_code == 1 and "bundle_signature_invalid" in wrong.output

@@ -55,7 +55,9 @@ structured(name) if name == "data.json"
 
 structured(name) if name == ".manifest"
 
-canonical(text) := replace(replace(replace(json.marshal(json.unmarshal(text)), "\\u003c", "<"), "\\u003e", ">"), "\\u0026", "&")
+unescaped(s) := replace(replace(replace(s, "\\u003c", "<"), "\\u003e", ">"), "\\u0026", "&")
+
+canonical(text) := unescaped(json.marshal(json.unmarshal(text)))
 
 digest[name] := crypto.sha256(canonical(text)) if {
 	some name, text in input.files
@@ -172,7 +174,7 @@ class BundlePlugin:
             if entry.get("algorithm") != "SHA-256" or entry.get("hash") != checked["digest"][name]:
                 raise ValueError(f"{name}: digest mismatch")
         if listed:
-            raise ValueError(f"file(s) {sorted(listed)} specified in bundle signatures but not found in the target bundle")
+            raise ValueError(f"file(s) {sorted(listed)} specified in bundle signatures but not found in the bundle")
         manifest = json.loads(texts.pop(".manifest", "{}"))
         policies = {name: text for name, text in texts.items() if name.endswith(".rego")}
         data: dict[str, Any] = {}
