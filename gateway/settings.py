@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     opa_bundle: Literal["pull", "push"] | None = None
     """How OPA gets the policy: ``pull`` (it downloads the signed bundle from ``/v1/policy/bundle.tar.gz`` and
     verifies it itself; the only choice in production) or ``push`` (unsigned uploads; development and tests).
-    Unset: ``pull`` in production, ``push`` otherwise."""
+    Unset: ``pull`` in production or when ``policy_bundle_file`` is given, ``push`` otherwise; ``push`` is
+    refused with either."""
 
     access_token_ttl_s: int = Field(default=300, ge=30, le=300)
     """Agency access tokens live at most five minutes."""
@@ -124,6 +125,8 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         for proxy in self.trusted_proxy_list:
             ipaddress.ip_network(proxy, strict=False)  # ValueError: not an address or network
+        if self.opa_bundle == "push" and self.policy_bundle_file is not None:
+            raise ValueError("a signed policy bundle is given to OPA by pulling: GATEWAY_OPA_BUNDLE=push is refused")
         if self.policy_engine == "opa" and not self.opa_url:
             raise ValueError("GATEWAY_OPA_URL is required when GATEWAY_POLICY_ENGINE=opa")
         if self.env == "production":
@@ -140,7 +143,8 @@ class Settings(BaseSettings):
     @property
     def opa_pulls_bundle(self) -> bool:
         """Whether OPA pulls the signed bundle (and nothing is ever pushed to it)."""
-        return (self.opa_bundle or ("pull" if self.env == "production" else "push")) == "pull"
+        signed = self.env == "production" or self.policy_bundle_file is not None
+        return (self.opa_bundle or ("pull" if signed else "push")) == "pull"
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -249,6 +249,10 @@ def test_production_refuses_to_start_without_a_bundle_signed_elsewhere(tmp_path:
     with pytest.raises(ValueError, match="push"):
         Settings(env="production", issuer="https://gateway.example.org", opa_bundle="push")
     assert production.opa_pulls_bundle and not _settings(tmp_path).opa_pulls_bundle
+    # Outside production too: a configured signed bundle is only ever pulled, never pushed.
+    assert _settings(tmp_path, policy_bundle_file=tmp_path / "b.tar.gz").opa_pulls_bundle
+    with pytest.raises(ValueError, match="push"):
+        _settings(tmp_path, policy_bundle_file=tmp_path / "b.tar.gz", opa_bundle="push")
 
 
 def test_the_policy_owner_signs_with_the_cli_and_the_gateway_key_cannot_stand_in(tmp_path: Path) -> None:

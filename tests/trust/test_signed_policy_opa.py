@@ -235,6 +235,33 @@ def test_a_gateway_without_a_signed_bundle_serves_none(client: TestClient) -> No
     assert response.status_code == 404 and response.json()["reason"] == "policy_bundle_not_served"
 
 
+def test_the_embedded_engine_loads_only_a_bundle_that_verifies(
+    db_url: str, tmp_path: Path, clock: FixedClock, signing_seed: bytes,
+) -> None:
+    bundle_file, key_file = tmp_path / "policy-bundle.tar.gz", tmp_path / "policy-owner.pem"
+    key_file.write_text(OWNER_PEM)
+
+    def embedded_settings() -> Settings:
+        return Settings(env="test", database_url=db_url, data_dir=tmp_path, issuer=ISSUER,
+                        policy_bundle_file=bundle_file, policy_verification_key_file=key_file,
+                        background_worker=False, argon2_time_cost=1, argon2_memory_kib=8)
+
+    policy = PolicyBundle.load()
+    bundle_file.write_bytes(build_signed_bundle(policy, OWNER))
+    ctx = build_context(embedded_settings(), clock=clock, signing_seed=signing_seed)
+    try:
+        assert isinstance(ctx.policy, EmbeddedPolicyEngine) and ctx.policy.version == policy.version
+        assert decide(ctx.policy, ngo_input()).policy_version == policy.version
+    finally:
+        ctx.engine.dispose()
+    for bad, reason in ((tampered(bundle_file.read_bytes()), "bundle_digest_mismatch"),
+                        (build_signed_bundle(policy, OPERATOR), "bundle_signature_invalid")):
+        bundle_file.write_bytes(bad)
+        with pytest.raises(GatewayError) as caught:
+            build_context(embedded_settings(), clock=clock, signing_seed=signing_seed)
+        assert caught.value.reason == reason and reason in str(caught.value.detail)
+
+
 def _static(raw: bytes) -> object:
     """A bundle service holding one file (what a static directory or a compromised service would serve)."""
     from starlette.applications import Starlette
