@@ -1,6 +1,6 @@
 """Signed policy bundles in OPA's own format: built by the policy owner, verified before any use.
 
-A bundle is what ``opa build -b --signing-key`` makes: a gzipped tar of the Rego modules, one
+A bundle is in the format ``opa build -b --signing-key`` makes: a gzipped tar of the Rego modules, one
 ``data.json`` per data document (``gateway_data/<name>/data.json``, the derived index at
 ``gateway_index/data.json``, the version at ``gateway_meta/data.json``), a ``.manifest`` (revision =
 the bundle version, the roots the bundle owns) and ``.signatures.json``: one JWT (``ES256``, ``kid``
@@ -158,7 +158,7 @@ def _json_bytes(value: Any) -> bytes:
 
 
 def _tar_gz(files: Mapping[str, bytes]) -> bytes:
-    """Deterministic: sorted entries, fixed times, owners and modes (the same policy makes the same bytes)."""
+    """Deterministic: sorted entries, fixed times, owners and modes (the same files make the same archive)."""
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for name in sorted(files):
