@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from consent.clock import FixedClock
@@ -77,6 +78,7 @@ class Stack:
     opa: OpaServer
     plugin: BundlePlugin
     bundle_file: Path
+    app: FastAPI
 
 
 def _settings(db_url: str, tmp_path: Path, opa_url: str, bundle_file: Path, key_file: Path) -> Settings:
@@ -96,10 +98,11 @@ def stack(db_url: str, tmp_path: Path, clock: FixedClock, signing_seed: bytes) -
         ctx = build_context(_settings(db_url, tmp_path, opa.url, bundle_file, key_file), clock=clock,
                             signing_seed=signing_seed)
         try:
-            with serve(create_app(context=ctx)) as url:
+            app = create_app(context=ctx)
+            with serve(app) as url:
                 plugin = BundlePlugin(opa.store, BundleConfig(url=url + BUNDLE_PATH, key_pem=OWNER_PEM))
                 try:
-                    yield Stack(ctx, url, opa, plugin, bundle_file)
+                    yield Stack(ctx, url, opa, plugin, bundle_file, app)
                 finally:
                     plugin.stop()
         finally:
@@ -208,7 +211,12 @@ def test_policy_is_never_pushed_and_opa_refuses_pushes_under_the_bundle(stack: S
     assert data.status_code == 400 and "owned by bundle" in data.json()["message"]
     meta = httpx.put(stack.opa.url + "/v1/data/gateway_meta", headers=auth, json={"version": engine.version})
     assert meta.status_code == 400
-    assert _ready(stack.url)[0] == 200
+    for _ in range(5):
+        assert _ready(stack.url)[0] == 200
+    # Probes only read OPA's activated revision: nothing was published or re-compared in the background.
+    readiness = stack.app.state.policy_readiness
+    assert readiness.checks >= 5 and readiness.publishes == 0 and readiness.verifications == 0
+    assert all(pid.startswith("gateway/gateway/") for pid in stack.opa.store.policies)
 
 
 def test_readiness_follows_the_revision_opa_activated(stack: Stack) -> None:
