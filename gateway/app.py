@@ -39,6 +39,7 @@ from .linkage.console import router as linkage_console_router
 from .linkage.routes import router as linkage_router
 from .openapi import install_openapi
 from .outage import DatabaseOutageMiddleware
+from .policy.distribution import router as policy_bundle_router
 from .policy.readiness import PolicyReadiness
 from .portal import api as portal_api
 from .portal import routes as portal_routes
@@ -96,20 +97,28 @@ def build_context(
     engine = db.make_engine(settings.resolved_database_url)
     sessions = db.make_sessionmaker(engine)
     tokens = TokenAuthority(signing_seed, issuer=settings.issuer, ttl_s=settings.access_token_ttl_s)
+    extras: dict[str, Any] = {}
     if policy is None:
-        from .policy.bundle import PolicyBundle
         from .policy.factory import build_engine
+        from .policy.provenance import trusted_policy
+        from .policy.signed import PolicyBundleError
 
-        bundle = PolicyBundle.load(settings.policy_dir)
+        try:  # only a bundle whose signature verifies is ever used (fail closed, with the reason)
+            signed = trusted_policy(settings)
+        except PolicyBundleError as exc:
+            raise GatewayError(exc.reason, f"Policy bundle refused ({exc.reason}): {exc.detail}.") from None
+        extras["signed_policy"] = signed
         policy = build_engine(
-            settings.policy_engine, bundle=bundle, opa_url=settings.opa_url or None,
+            settings.policy_engine, bundle=signed.policy, opa_url=settings.opa_url or None,
             timeout_s=settings.opa_timeout_s, token=settings.opa_token or None,
+            pulled=settings.policy_engine == "opa" and settings.opa_pulls_bundle,
         )
-        _sync_remote_policy(policy)
+        if not getattr(policy, "pulls_bundle", False):
+            _sync_remote_policy(policy)
     return GatewayContext(
         settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock(),
         signing_seed=signing_seed, tokens=tokens, policy=policy, checkpoint_seed=checkpoint_seed,
-        keyring=keyring,
+        keyring=keyring, extras=extras,
     )
 
 
@@ -185,6 +194,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(audit_router)
     app.include_router(statistics_console_router)  # before the console's own paths
     app.include_router(transparency_router)
+    app.include_router(policy_bundle_router)
     app.include_router(console_router)
     app.include_router(linkage_console_router)
     app.include_router(console_insight_router)

@@ -23,6 +23,7 @@ from .audit.cli import app as audit_app
 from .audit.log import Actor, AuditEvent, record_refusal
 from .audit.tags import AuditTag
 from .errors import GatewayError
+from .policy.cli import app as policy_app
 from .registry import service
 from .registry.models import AgencyKind, KeyKind
 from .registry.schemas import KeyOut
@@ -36,6 +37,7 @@ agency_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(agency_app, name="agency")
 app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)

@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     opa_timeout_s: float = Field(default=0.5, gt=0, le=60)
     opa_token: str = Field(default="", repr=False)
     """The bearer token OPA (run with ``--authentication=token``) requires; from a secrets file in production."""
+    # Signed policy bundles (gateway/policy/signed.py, provenance.py; README "Signed policy bundles").
+    policy_bundle_file: Path | None = None
+    """A bundle the policy owner signed (``gateway policy sign``); required in production. Unset: the
+    gateway signs ``policy_dir`` with a development key in ``<data_dir>/keys`` (development only)."""
+    policy_verification_key_file: Path | None = None
+    """The policy owner's public key (PEM, P-256): the only key a bundle may be signed with."""
+    policy_key_id: str = Field(default="policy", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    """The key id OPA's configuration names the verification key by (``keys.<id>``, ``signing.keyid``)."""
+    opa_bundle: Literal["pull", "push"] | None = None
+    """How OPA gets the policy: ``pull`` (it downloads the signed bundle from ``/v1/policy/bundle.tar.gz`` and
+    verifies it itself; the only choice in production) or ``push`` (unsigned uploads; development and tests).
+    Unset: ``pull`` in production or when ``policy_bundle_file`` is given, ``push`` otherwise; ``push`` is
+    refused with either."""
 
     access_token_ttl_s: int = Field(default=300, ge=30, le=300)
     """Agency access tokens live at most five minutes."""
@@ -112,16 +125,26 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         for proxy in self.trusted_proxy_list:
             ipaddress.ip_network(proxy, strict=False)  # ValueError: not an address or network
+        if self.opa_bundle == "push" and self.policy_bundle_file is not None:
+            raise ValueError("a signed policy bundle is given to OPA by pulling: GATEWAY_OPA_BUNDLE=push is refused")
         if self.policy_engine == "opa" and not self.opa_url:
             raise ValueError("GATEWAY_OPA_URL is required when GATEWAY_POLICY_ENGINE=opa")
         if self.env == "production":
             if not self.issuer.startswith("https://"):
                 raise ValueError("production needs an https:// GATEWAY_ISSUER")
+            if self.opa_bundle == "push":
+                raise ValueError("production OPA pulls the signed policy bundle: GATEWAY_OPA_BUNDLE=push is refused")
             if self.argon2_memory_kib < 19_456:
                 raise ValueError("production argon2 memory below the OWASP minimum (19 MiB)")
         for entry in self.trusted_proxies:
             ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names a bad entry
         return self
+
+    @property
+    def opa_pulls_bundle(self) -> bool:
+        """Whether OPA pulls the signed bundle (and nothing is ever pushed to it)."""
+        signed = self.env == "production" or self.policy_bundle_file is not None
+        return (self.opa_bundle or ("pull" if signed else "push")) == "pull"
 
     @property
     def trusted_proxy_list(self) -> list[str]:

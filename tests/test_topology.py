@@ -264,7 +264,7 @@ def _faults(shape: Shape, observed: Observed) -> None:
     observed.submitting.clear()
     observed.submitting.wait(timeout=120)
     _fault(observed, topology.restart_postgres, lambda: _wait_ready(shape))
-    # 3. Stop the OPA server until a submit or plan is refused, then start it (the replicas republish the bundle).
+    # 3. Stop the OPA server until a submit or plan is refused, then start it (OPA pulls the signed bundle again).
     observed.submitting.clear()
     observed.submitting.wait(timeout=120)
     refused_before = len(observed.refusals)

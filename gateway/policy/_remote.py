@@ -6,6 +6,13 @@ answer raises (connection refused, timeout, 5xx, an answer that is not a JSON ob
 lets anything through. ``decide`` also refuses an answer computed from another policy
 version than the local bundle's (policy_version_mismatch): a replica must not decide on
 stale policy.
+
+Two ways to give OPA the policy. *Pulled* (production): OPA downloads the bundle the policy owner
+signed and verifies it itself (``bundles`` and ``keys`` in OPA's configuration, see
+``deploy/opa/config.yaml``); this engine then never writes to OPA, and it is ready only while OPA says
+it has activated this replica's revision (``data.system.bundles.gateway.manifest.revision``).
+*Pushed* (development and tests only): :meth:`RemotePolicyEngine.publish` uploads modules and data over
+``PUT /v1/policies`` and ``PUT /v1/data``, which carry no signature.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ _INDEX_ROOT = "gateway_index"
 _META_ROOT = "gateway_meta"
 # Only modules under this prefix are ours to replace or delete on a shared server.
 _MODULE_PREFIX = "gateway/"
+# Where OPA keeps the manifest of the bundle named "gateway" it activated.
+_ACTIVATED_REVISION = "system/bundles/gateway/manifest/revision"
 
 
 class RemotePolicyEngine:
@@ -53,6 +62,7 @@ class RemotePolicyEngine:
         token: str | None = None,
         *,
         retries: int = 0,
+        pulled: bool = False,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -64,6 +74,8 @@ class RemotePolicyEngine:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         self._bundle = bundle
         self.version = bundle.version
+        self.pulls_bundle = pulled
+        """OPA pulls the signed bundle itself: never push, and readiness is OPA's activated revision."""
         self._client = OpaClient(
             host=parts.hostname,
             port=port,
@@ -95,8 +107,11 @@ class RemotePolicyEngine:
 
         Writing the version last means a half-finished upload is caught by the version
         check rather than served. Modules on the server that the bundle no longer has are
-        deleted.
+        deleted. Refused when OPA pulls the signed bundle (``policy_push_disabled``): an unsigned upload
+        must never be how policy reaches a production OPA.
         """
+        if self.pulls_bundle:
+            raise PolicyEngineError("policy_push_disabled: OPA pulls the signed policy bundle itself")
         try:
             wanted = {module.module_id for module in self._bundle.modules}
             self._upload_modules()
@@ -179,7 +194,12 @@ class RemotePolicyEngine:
         """The cheap question a readiness probe asks (one small ``GET /v1/data``): does the server say it
         holds this bundle (its version and digest, written last by :meth:`publish`)? ``other`` when it holds
         nothing (it restarted), another bundle or a half-finished upload; ``unreachable`` when it does not
-        answer or refuses this gateway's token. What it says is checked in full by :meth:`ready`."""
+        answer or refuses this gateway's token. What it says is checked in full by :meth:`ready`.
+
+        When OPA pulls the bundle: ``current`` when the revision OPA activated (after verifying its signature
+        against the policy owner's key) is this replica's."""
+        if self.pulls_bundle:
+            return self._activated_marker()
         try:
             answer = self._client.get_data(_META_ROOT)
         except PolicyNotFoundError as exc:
@@ -191,8 +211,33 @@ class RemotePolicyEngine:
             return "current"
         return "other"
 
+    def activated_revision(self) -> str | None:
+        """The revision of the signed bundle OPA activated (it verified the signature first), or None."""
+        try:
+            answer = self._client.get_data(_ACTIVATED_REVISION)
+        except Exception:
+            return None
+        value = answer.get("result") if isinstance(answer, dict) else None
+        return value if isinstance(value, str) else None
+
+    def _activated_marker(self) -> Literal["current", "other", "unreachable"]:
+        try:
+            answer = self._client.get_data(_ACTIVATED_REVISION)
+        except PolicyNotFoundError as exc:
+            return "unreachable" if exc.expression in {"unauthorized", "internal_error"} else "other"
+        except Exception:
+            return "unreachable"
+        value = answer.get("result") if isinstance(answer, dict) else None
+        return "current" if value == self.version else "other"
+
     def ready(self) -> bool:
         """Healthy, and serving this bundle's version."""
+        if self.pulls_bundle:
+            try:
+                healthy = bool(self._client.check_health())
+            except Exception:
+                return False
+            return healthy and self.activated_revision() == self.version
         try:
             healthy = bool(self._client.check_health())
         except Exception:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class PolicyBundle:
     version: str
     index: Mapping[str, Any]
     """Pre-indexed views of the documents (``data.gateway_index``), see ``gateway/policy/index.py``."""
+    raw_documents: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    """The data documents' files as read (the version and a signed bundle's hashes cover these bytes)."""
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> PolicyBundle:
@@ -64,28 +66,39 @@ class PolicyBundle:
         root = Path(directory) if directory is not None else DEFAULT_POLICY_DIR
         if not root.is_dir():
             raise FileNotFoundError(f"policy directory not found: {root}")
+        sources = {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+                   for path in sorted(root.rglob("*.rego"))}
+        documents = {path.stem: path.read_bytes() for path in sorted((root / _DATA_DIR).glob("*.json"))}
+        return cls.from_sources(root, sources, documents)
+
+    @classmethod
+    def from_sources(cls, directory: Path, sources: Mapping[str, str], documents: Mapping[str, bytes]) -> PolicyBundle:
+        """A bundle from Rego sources by relative path and raw JSON data documents by name (file stem): what
+        :meth:`load` reads from a directory, or what a verified signed bundle holds (``gateway/policy/signed.py``).
+        The version is the same either way."""
         modules: list[PolicyModule] = []
         tests: list[PolicyModule] = []
-        for path in sorted(root.rglob("*.rego")):
-            module = PolicyModule(path.relative_to(root).as_posix(), path.read_text(encoding="utf-8"))
-            (tests if path.name.endswith(_TEST_SUFFIX) else modules).append(module)
+        for path in sorted(sources):
+            module = PolicyModule(path, sources[path])
+            (tests if path.endswith(_TEST_SUFFIX) else modules).append(module)
         if not modules:
-            raise FileNotFoundError(f"no policy modules under {root}")
-        documents: dict[str, Any] = {}
+            raise FileNotFoundError(f"no policy modules under {directory}")
+        parsed: dict[str, Any] = {}
         hashed: list[tuple[str, bytes]] = [(m.path, m.source.encode("utf-8")) for m in modules]
-        for path in sorted((root / _DATA_DIR).glob("*.json")):
-            raw = path.read_bytes()
-            documents[path.stem] = json.loads(raw)
-            hashed.append((path.relative_to(root).as_posix(), raw))
-        index = derive_index(documents)
+        for name in sorted(documents):
+            raw = documents[name]
+            parsed[name] = json.loads(raw)
+            hashed.append((f"{_DATA_DIR}/{name}.json", raw))
+        index = derive_index(parsed)
         hashed.append((_INDEX_NAME, json.dumps(index, sort_keys=True).encode("utf-8")))
         return cls(
-            directory=root,
+            directory=directory,
             modules=tuple(modules),
             test_modules=tuple(tests),
-            documents=documents,
+            documents=parsed,
             version=_version(hashed),
             index=index,
+            raw_documents=dict(documents),
         )
 
     def data(self) -> dict[str, Any]:

@@ -22,8 +22,10 @@ def build_engine(
     opa_url: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     token: str | None = None,
+    pulled: bool = False,
 ) -> PolicyEngine:
-    """The embedded regorus engine (default) or a real OPA server at ``opa_url``."""
+    """The embedded regorus engine (default) or a real OPA server at ``opa_url`` (``pulled``: OPA pulls the
+    signed bundle itself, and nothing is pushed to it)."""
     if kind == "embedded":
         from gateway.policy._regorus import EmbeddedPolicyEngine
 
@@ -33,5 +35,5 @@ def build_engine(
             raise ValueError("the opa engine needs opa_url")
         from gateway.policy._remote import RemotePolicyEngine
 
-        return RemotePolicyEngine(opa_url, bundle, timeout_s, token)
+        return RemotePolicyEngine(opa_url, bundle, timeout_s, token, pulled=pulled)
     raise ValueError(f"unknown policy engine kind: {kind!r}")

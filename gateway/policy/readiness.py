@@ -13,6 +13,9 @@ another. So:
   module and the data, the defence against a module swapped under a kept label) run in the
   background, one at a time (single flight), never inside a probe. The full comparison runs
   after each publication and then at most once per ``verify_every_s``; a mismatch re-publishes.
+* An engine whose OPA pulls the signed bundle itself (``pulls_bundle``) is ready exactly when OPA says
+  it activated this replica's revision: nothing is published or compared in the background (OPA
+  verified the bundle's signature against the policy owner's key before activating it).
 * An engine without a marker (the embedded one) is simply asked ``ready()``: it holds the bundle
   in process, and the answer costs nothing.
 
@@ -82,6 +85,9 @@ class PolicyReadiness:
                 marker: Marker = marker_of()
             except Exception:
                 marker = "unreachable"
+            if getattr(engine, "pulls_bundle", False):
+                self._ready = marker == "current"
+                return self._ready
             with self._state:
                 if marker == "other":
                     self._content_ok = None

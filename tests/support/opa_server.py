@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import socket
 import threading
 import time
@@ -60,6 +61,10 @@ class OpaStore:
         self._lock = threading.Lock()
         self._engine: OpaEngine | None = None
         self.builds = 0
+        self.bundle_roots: dict[str, str] = {}
+        """Data paths owned by an activated bundle (root -> bundle name): OPA refuses API writes under them."""
+        self.bundles_configured = False
+        self.bundles_activated = False
 
     def _build(self, policies: dict[str, str], data: dict[str, Any]) -> OpaEngine:
         self.builds += 1
@@ -94,6 +99,31 @@ class OpaStore:
             compiled = self._build(candidate, self.data)  # OPA compiles every module on each upload, once
             self.policies = candidate
             self._engine = compiled  # and then serves what it compiled (no second build)
+
+    def activate_bundle(self, name: str, roots: list[str], policies: dict[str, str], data: dict[str, Any],
+                        manifest: dict[str, Any], etag: str) -> None:
+        """Replace everything the bundle owns at once, as OPA's bundle plugin activates a bundle; raises OpaError
+        (and keeps the active bundle) if the new one does not compile."""
+        with self._lock:
+            kept_policies = {k: v for k, v in self.policies.items() if not k.startswith(f"{name}/")}
+            candidate_policies = {**kept_policies, **{f"{name}/{path}": src for path, src in policies.items()}}
+            kept_data = {k: v for k, v in self.data.items() if k not in roots and k != "system"}
+            system = copy.deepcopy(self.data.get("system", {}))
+            system.setdefault("bundles", {})[name] = {"manifest": manifest, "etag": etag}
+            candidate_data = {**kept_data, **data, "system": system}
+            compiled = self._build(candidate_policies, candidate_data)
+            self.policies, self.data, self._engine = candidate_policies, candidate_data, compiled
+            self.bundle_roots = {root: name for root in roots}
+            self.bundles_activated = True
+
+    def owner_of(self, path: str) -> str | None:
+        """The bundle owning a slash-separated data path (or a package's), as OPA checks writes."""
+        parts = [p for p in path.split("/") if p]
+        for root, name in self.bundle_roots.items():
+            root_parts = [p for p in root.split("/") if p]
+            if parts[:len(root_parts)] == root_parts or root_parts[:len(parts)] == parts:
+                return name
+        return None
 
     def delete_policy(self, pid: str) -> bool:
         with self._lock:
@@ -136,6 +166,17 @@ def _compile_error(exc: OpaError) -> JSONResponse:
     )
 
 
+def _owned(store: OpaStore, path: str) -> JSONResponse | None:
+    """OPA's answer to an API write under a bundle's roots (``server.go`` ``checkPathScope``)."""
+    owner = store.owner_of(path)
+    if owner is None:
+        return None
+    return JSONResponse({"code": "invalid_parameter", "message": f"path /{path} is owned by bundle {owner!r}"}, 400)
+
+
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z0-9_.]+)", re.MULTILINE)
+
+
 def _path_parts(request: Request) -> list[str]:
     return [p for p in str(request.path_params.get("path", "")).split("/") if p]
 
@@ -169,7 +210,9 @@ def _create_app(store: OpaStore | None = None, faults: Faults | None = None) -> 
     state = store or OpaStore()
     fault = faults or Faults()
 
-    async def health(_: Request) -> Response:
+    async def health(request: Request) -> Response:
+        if "bundles" in request.query_params and state.bundles_configured and not state.bundles_activated:
+            return JSONResponse({"error": "not all configured bundles have been activated"}, 500)
         return JSONResponse({})
 
     async def list_policies(_: Request) -> Response:
@@ -186,6 +229,10 @@ def _create_app(store: OpaStore | None = None, faults: Faults | None = None) -> 
                 return JSONResponse({"code": "resource_not_found", "message": f"policy id {pid!r}"}, 404)
             return JSONResponse({})
         src = (await request.body()).decode("utf-8")
+        package = _PACKAGE.search(src)
+        refused = _owned(state, package.group(1).replace(".", "/")) if package else None
+        if refused is not None:
+            return refused
         try:
             await asyncio.to_thread(state.put_policy, pid, src)
         except OpaError as exc:
@@ -194,6 +241,10 @@ def _create_app(store: OpaStore | None = None, faults: Faults | None = None) -> 
 
     async def document(request: Request) -> Response:
         parts = _path_parts(request)
+        if request.method in {"PUT", "DELETE"}:
+            refused = _owned(state, "/".join(parts))
+            if refused is not None:
+                return refused
         if request.method == "PUT":
             await asyncio.to_thread(state.put_data, parts, await request.json())
             return Response(status_code=204)

@@ -4,7 +4,8 @@ No Docker engine runs here, so each service is started as the process it would r
 ``caddy`` with ``deploy/Caddyfile`` (its internal CA terminates TLS on 127.0.0.2), two
 ``gateway serve`` replicas (127.0.0.3, 127.0.0.4) started with the compose file's own command and
 environment, the ``migrate`` service's command, a throwaway PostgreSQL cluster, and the
-OPA-compatible server (real OPA evaluation; the replicas publish the policy bundle to it).
+OPA-compatible server (real OPA evaluation) with OPA's bundle plugin: it pulls the signed policy bundle
+from the replica ``deploy/opa/config.yaml`` names and verifies it with the policy owner's public key.
 
 One source of settings: the replicas' environment is the compose file's ``x-gateway``
 environment, and Caddy's upstreams are the Caddyfile's own default, with only host names, paths
@@ -38,6 +39,8 @@ from sqlalchemy.engine import make_url
 
 from crypto.keys import generate_signing_seed, save_signing_seed
 from gateway.keyring import KeyRing
+from gateway.policy.bundle import PolicyBundle
+from gateway.policy.signed import build_signed_bundle, generate_signing_key
 
 from .postgres import restart as restart_postgres
 
@@ -192,16 +195,35 @@ class Replica:
 
 
 _OPA_MAIN = ("import signal, sys\n"
+             "from pathlib import Path\n"
+             "from tests.support.opa_bundles import BundleConfig, BundlePlugin\n"
              "from tests.support.opa_server import OpaServer\n"
-             "OpaServer(host=sys.argv[1], port=int(sys.argv[2])).start()\n"
+             "server = OpaServer(host=sys.argv[1], port=int(sys.argv[2])).start()\n"
+             "if len(sys.argv) > 3:  # OPA's bundle plugin: pull the signed bundle, as deploy/opa/config.yaml says\n"
+             "    BundlePlugin(server.store, BundleConfig(url=sys.argv[3], key_pem=Path(sys.argv[4]).read_text(),\n"
+             "                                            key_id=sys.argv[5])).start(0.2)\n"
              "signal.sigwait({signal.SIGTERM})\n")
+
+
+def opa_bundle_source(replicas: dict[str, str], key_file: Path) -> list[str]:
+    """deploy/opa/config.yaml's bundle source (service URL + resource, key id), with the replica it names here,
+    as the OPA process's extra arguments."""
+    config = yaml.safe_load((ROOT / "deploy" / "opa" / "config.yaml").read_text())
+    bundle = config["bundles"]["gateway"]
+    service = config["services"][bundle["service"]]["url"]
+    host = re.fullmatch(r"http://(gateway-\d):8000", service)
+    assert host, f"deploy/opa/config.yaml names a bundle service tests/support/topology.py cannot map: {service}"
+    key_id = bundle["signing"]["keyid"]
+    assert config["keys"][key_id]["algorithm"] == "ES256"
+    return [f"http://{replicas[host.group(1)]}{bundle['resource']}", str(key_file), key_id]
 
 
 class OpaProcess:
     """The OPA-compatible server in its own process (as the compose file's ``opa`` service), on a fixed port."""
 
-    def __init__(self, host: str, port: int, log: Path) -> None:
+    def __init__(self, host: str, port: int, log: Path, bundle_source: list[str] | None = None) -> None:
         self.host, self.port, self.log = host, port, log
+        self.bundle_source = bundle_source or []
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -212,7 +234,8 @@ class OpaProcess:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # inherited: sigwait receives it
         try:
             with self.log.open("ab") as out:
-                self.proc = subprocess.Popen([sys.executable, "-c", _OPA_MAIN, self.host, str(self.port)],
+                self.proc = subprocess.Popen([sys.executable, "-c", _OPA_MAIN, self.host, str(self.port),
+                                              *self.bundle_source],
                                              cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
@@ -310,7 +333,11 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
     save_signing_seed(sources_dir / "gateway_signing_key", signing_seed)
     save_signing_seed(sources_dir / "gateway_checkpoint_key", generate_signing_seed())  # as `gateway init` makes
     KeyRing.generate(sources_dir / "gateway_keyring").save()
+    # The policy owner signs the bundle on their own machine; the stack gets the bundle and the public key.
+    policy_owner = generate_signing_key()
     sources = {
+        "policy_bundle": build_signed_bundle(PolicyBundle.load(), policy_owner),
+        "policy_verification_key": policy_owner.as_pem(private=False),
         "gateway_owner_database_url": owner_url.render_as_string(hide_password=False).encode(),
         "gateway_database_url": runtime_url.render_as_string(hide_password=False).encode(),
         **{name: (sources_dir / name).read_bytes()
@@ -329,8 +356,12 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
     # second. Readiness never waits for a publication (gateway/policy/readiness.py), so this bounds only how
     # long one call to OPA may take.
     env["GATEWAY_OPA_TIMEOUT_S"] = "30"
+    replicas = [Replica(name, host, _free_port(host), env, work / f"{name}.log")
+                for name, host in REPLICA_HOSTS.items()]
+    bundle_source = opa_bundle_source({r.name: f"{r.host}:{r.port}" for r in replicas},
+                                      secrets_dir / "policy_verification_key")
     with ExitStack() as stack:
-        opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log")
+        opa = OpaProcess(OPA_HOST, opa_port, work / "opa.log", bundle_source)
         stack.callback(opa.stop)
         opa.start()
         migrate = [str(a).replace("/run/secrets", str(migrate_secrets_dir))
@@ -338,8 +369,6 @@ def production_shape(database_url: str, work: Path, signing_seed: bytes) -> Iter
         migrate_env = {**env, "GATEWAY_SECRETS_DIR": str(migrate_secrets_dir)}
         done = subprocess.run(_command(migrate), env=migrate_env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
-        replicas = [Replica(name, host, _free_port(host), env, work / f"{name}.log")
-                    for name, host in REPLICA_HOSTS.items()]
         for replica in replicas:
             stack.callback(replica.stop)
             replica.start()
