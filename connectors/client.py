@@ -239,6 +239,11 @@ class GatewayClient(Operations):
             response = self._http.request(method, path, json=json, params=params, headers=all_headers)
         return self._check(response)
 
+    def download(self, path: str) -> bytes:
+        response = self._http.get(path, headers={"Authorization": f"Bearer {self.token()}"})
+        self._check(response)
+        return response.content
+
     @staticmethod
     def _check(response: httpx.Response) -> Any:
         if response.status_code >= 400:

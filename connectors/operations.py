@@ -33,6 +33,10 @@ class Operations:
                 headers: dict[str, str] | None = None) -> Any:
         raise NotImplementedError
 
+    def download(self, path: str) -> bytes:
+        """The body of a GET as bytes (for files: bundles, exports)."""
+        raise NotImplementedError
+
     # -- the service ------------------------------------------------------------------------------
     def authorization_server(self) -> wire.AuthorizationServerOut:
         """RFC 8414 metadata: the token endpoint and the client authentication it accepts."""
@@ -48,6 +52,11 @@ class Operations:
     def checkpoint_key(self) -> str:
         """The checkpoint key as a C2SP note verifier key (compare it with the one you were given)."""
         return str(self.request("GET", "/v1/audit/checkpoint/key")).strip()
+
+    def policy_bundle(self) -> bytes:
+        """The signed policy bundle (.tar.gz) OPA pulls; ``gateway policy verify`` checks it against the
+        policy owner's public key."""
+        return self.download("/v1/policy/bundle.tar.gz")
 
     # -- the registry -----------------------------------------------------------------------------
     def agency(self, agency_id: str) -> wire.AgencyOut:
@@ -310,6 +319,7 @@ SDK_OPERATIONS: dict[str, str] = {
     "GET /v1/audit/checkpoint": "connectors.witness:Witness.run_once",
     "GET /v1/audit/checkpoint/witnessed": "connectors.client:GatewayClient.check_log",
     "GET /v1/audit/checkpoint/key": "connectors.operations:Operations.checkpoint_key",
+    "GET /v1/policy/bundle.tar.gz": "connectors.operations:Operations.policy_bundle",
     "GET /v1/audit/proof/consistency": "connectors.client:GatewayClient._consistency",
     "POST /v1/audit/checkpoint/cosignatures": "connectors.witness:Witness.run_once",
     "POST /v1/subjects": "connectors.operations:Operations.create_subject",

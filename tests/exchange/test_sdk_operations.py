@@ -44,7 +44,8 @@ def test_every_operation_of_the_document_has_an_sdk_call_that_addresses_it() -> 
         # Each literal piece of the path template is in the call's code, and so is the HTTP method.
         for piece in filter(None, re.split(r"\{[^}]+\}", path)):
             assert piece in source, f"{target} does not address {operation} ({piece!r} missing)"
-        assert (f'"{method}"' in source or f".{method.lower()}(" in source), f"{target} does not {method}"
+        assert (f'"{method}"' in source or f".{method.lower()}(" in source
+                or (method == "GET" and ".download(" in source)), f"{target} does not {method}"
 
 
 def test_the_typed_results_are_generated_from_the_document_and_equal_to_it() -> None:
@@ -115,5 +116,8 @@ def test_people_consents_portal_staff_and_service_calls_answer_their_types(live_
         _conforms(ngo.agency("shelter"), wire.AgencyOut)
         key_id = ngo.agency("shelter")["keys"][0]["id"]
         _conforms(ngo.key("shelter", key_id), wire.KeyOut)
+        with pytest.raises(GatewayAPIError) as no_bundle:  # this test gateway pushes no bundle to an OPA
+            ngo.policy_bundle()
+        assert (no_bundle.value.status, no_bundle.value.reason) == (404, "policy_bundle_not_served")
         for event in ngo.key_events("ngo"):
             _conforms(event, wire.EntryOut)
