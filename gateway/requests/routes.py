@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
-from ..deps import Caller, ContextDep, SessionDep, person_token, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..exchange.catalogue import field_classes
 from ..exchange.routes import planning_person
 from ..responses import InformationRequestOut, PlanOut
@@ -23,6 +23,9 @@ from .models import DeclineReason
 router = APIRouter(prefix="/v1/information-requests", tags=["information requests"])
 Writer = Annotated[Caller, Depends(require_scope("referrals:write"))]
 Reader = Annotated[Caller, Depends(require_scope("referrals:read"))]
+Decliner = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.REFERRAL_WORK))]
+"""Declining is a person's decision (the same people who may answer): the agency's system alone is
+refused with ``person_token_required``, audited."""
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
 
 
@@ -81,9 +84,11 @@ def show_request(request_id: str, caller: Reader, ctx: ContextDep, session: Sess
         return service.document(service.get(session, caller, request_id), caller, ctx.clock.now())
 
 
-@router.post("/{request_id}/decline", response_model=InformationRequestOut, response_model_exclude_unset=True)
-def decline_request(request_id: str, body: DeclineBody, caller: Writer, ctx: ContextDep,
+@router.post("/{request_id}/decline", response_model=InformationRequestOut, response_model_exclude_unset=True,
+             openapi_extra=person_token(Entitlement.REFERRAL_WORK))
+def decline_request(request_id: str, body: DeclineBody, caller: Decliner, ctx: ContextDep,
                     session: SessionDep) -> dict[str, Any]:
+    """Decline with a closed reason code, as the signed-in person the token acts for (audited with them)."""
     with session.begin():
         request = service.decline(session, ctx, caller, request_id, str(body.reason))
         return service.document(request, caller, ctx.clock.now())
