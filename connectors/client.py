@@ -477,6 +477,8 @@ class GatewayClient:
         return dict(self.request("POST", f"/v1/information-requests/{request_id}/answer", json={}))
 
     def decline_information_request(self, request_id: str, reason: str) -> JSONDict:
+        """Decline with a closed reason code: a person's decision, so call it on
+        ``acting_for(person_token)``; the agency's client alone is refused (``person_token_required``)."""
         return dict(self.request("POST", f"/v1/information-requests/{request_id}/decline", json={"reason": reason}))
 
 

@@ -114,13 +114,17 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
         refusal = staff.answer_information_request(refused_ask["id"])
         assert refusal["allow"] is False and refusal["plan_id"] is None and "no_consent" in refusal["reasons"]
 
-        # Declined by the holder, with a closed reason; a free-text reason is refused.
-        with pytest.raises(GatewayAPIError) as free_text:
-            ngo.decline_information_request(declined_ask["id"], "Amina is not here")
-        assert free_text.value.status == 422
-        ngo.decline_information_request(declined_ask["id"], "not_held")
-        with pytest.raises(GatewayAPIError) as twice:
+        # Declined by a signed-in person of the holder, with a closed reason; a free-text reason is
+        # refused, and so is the agency's system alone (a decline is a person's decision).
+        with pytest.raises(GatewayAPIError) as machine:
             ngo.decline_information_request(declined_ask["id"], "not_held")
+        assert machine.value.status == 403 and machine.value.reason == "person_token_required"
+        with pytest.raises(GatewayAPIError) as free_text:
+            staff.decline_information_request(declined_ask["id"], "Amina is not here")
+        assert free_text.value.status == 422
+        staff.decline_information_request(declined_ask["id"], "not_held")
+        with pytest.raises(GatewayAPIError) as twice:
+            staff.decline_information_request(declined_ask["id"], "not_held")
         assert twice.value.reason == "request_declined"
 
         outbox = {r["id"]: r for r in shelter.information_requests("outbox")}
