@@ -126,13 +126,17 @@ def test_a_plan_without_its_planner_is_refused_at_submit_not_decided_as_a_casewo
 
 # ------------------------------------------------------------------------------ declining needs a person
 
-def test_declining_an_information_request_needs_the_signed_in_person(
+def test_asking_for_and_declining_information_need_the_signed_in_person(
     client: TestClient, auth: Any, people: People, registry: Registry, ctx: GatewayContext,
 ) -> None:
-    asked = client.post("/v1/information-requests", headers=auth("shelter"), json={
-        "holder_agency_id": OWNER, "subject_ref": "ref-unknown-42", "purpose": "shelter",
-        "fields": ["risk.level"], "basis": "consent"})
+    ask = {"holder_agency_id": OWNER, "subject_ref": "ref-unknown-42", "purpose": "shelter",
+           "fields": ["risk.level"], "basis": "consent"}
+    unasked = client.post("/v1/information-requests", headers=auth("shelter", system=True), json=ask)
+    assert unasked.status_code == 403 and unasked.json()["reason"] == "person_token_required"
+    assert _entries(ctx, "staff:person:refuse")[-1].details["operation"] == "/v1/information-requests"
+    asked = client.post("/v1/information-requests", headers=people.headers("shelter", "sue"), json=ask)
     assert asked.status_code == 201, asked.text
+    assert _entries(ctx, "request:information:create")[-1].actor_user == people.id("shelter", "sue")
     request_id = asked.json()["id"]
     path = f"/v1/information-requests/{request_id}/decline"
     alone = client.post(path, headers=auth(OWNER, system=True), json={"reason": "not_held"})
