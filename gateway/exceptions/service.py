@@ -268,9 +268,10 @@ def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_i
         grant = _own_grant(session, caller, grant_id, lock=True)
         reason: str
         error: GatewayError
+        requester_issuer = credentials_issuer(session, grant.requested_by)
+        approver_issuer = credentials_issuer(session, approver_id)
         relation = not_independent(requester_id=grant.requested_by, approver_id=approver_id,
-                                   requester_issuer=credentials_issuer(session, grant.requested_by),
-                                   approver_issuer=credentials_issuer(session, approver_id))
+                                   requester_issuer=requester_issuer, approver_issuer=approver_issuer)
         if approver_id == grant.requested_by:
             reason, error = "exception_self_approval", Unprocessable(
                 "exception_self_approval", "The requester cannot approve their own exception.")
@@ -290,8 +291,13 @@ def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_i
             grant.status = GrantStatus.APPROVED
             grant.approved_by = approver_id
             grant.approved_at = now
+            # Both credentials from one administrator is allowed (a small agency has one), and said,
+            # so a DPO can review those approvals: that administrator could hold both accounts.
+            shared = requester_issuer is not None and requester_issuer == approver_issuer
             record(session, _event(AuditTag.EXCEPTION_APPROVE, grant, decision="allow",
-                                   details={"grant_id": grant.id, "requested_by": grant.requested_by}),
+                                   details={"grant_id": grant.id, "requested_by": grant.requested_by,
+                                            **({"credentials_issued_by_one_administrator": True}
+                                               if shared else {})}),
                    actor=_actor(caller, approver_id), at=now)
             return grant_view(grant)
         snapshot = _snapshot(grant)

@@ -221,3 +221,22 @@ def test_one_administrator_is_not_two_pairs_of_eyes(
     assert approved.json()["approved_by"] == people.id(OWNER, "victor")
     assert [e.reason for e in _entries(ctx, "exception:grant:refuse")].count(
         "exception_approver_not_independent") == 3
+
+
+def test_two_accounts_from_one_administrator_are_flagged_for_the_dpo(
+    client: TestClient, auth: Any, people: People, registry: Registry, ctx: GatewayContext, act_for: ActFor,
+) -> None:
+    """The limit of the rule, stated as a test: an administrator who issues both a caseworker's and a
+    supervisor's credentials could hold both. A small agency has one administrator, so this is allowed,
+    and the approval's audit entry says so for the DPO's review."""
+    publish(ctx, OWNER, [{"basis": "L4", "scenarios": ["suicide_risk_primary_doctor"]}])
+    subject_id = open_case(client, auth).subject_id
+    dora = people.headers(OWNER, "dora", "administrator")
+    caseworker = _member(client, dora, ["caseworker"])
+    supervisor = _member(client, dora, ["supervisor"])
+    grant = client.post("/v1/exceptions", headers=act_for(caseworker), json=grant_body(subject_id))
+    assert grant.status_code == 201, grant.text
+    approved = client.post(f"/v1/exceptions/{grant.json()['id']}/approvals", headers=act_for(supervisor))
+    assert approved.status_code == 200, approved.text
+    entry = _entries(ctx, "exception:grant:approve")[-1]
+    assert entry.details["credentials_issued_by_one_administrator"] is True
