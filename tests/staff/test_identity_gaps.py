@@ -151,6 +151,9 @@ def test_asking_for_and_declining_information_need_the_signed_in_person(
         still = session.get(InformationRequest, request_id)
         assert still is not None and still.status == "open"
     assert _entries(ctx, "request:information:decline") == []
+    # A free-text reason is refused even from a person (closed codes only), and not echoed.
+    free = client.post(path, headers=people.headers(OWNER, "carol"), json={"reason": "Amina is not here"})
+    assert free.status_code == 422 and "Amina" not in free.text
     # The signed-in caseworker declines, and the audit entry names her, from her token.
     declined = client.post(path, headers=people.headers(OWNER, "carol"), json={"reason": "not_held"})
     assert declined.status_code == 200 and declined.json()["status"] == "declined"
