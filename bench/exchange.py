@@ -216,7 +216,8 @@ def floor_costs(settings: Settings, subject_id: str, recipient: str, token: str)
     def decide_with_input() -> None:
         with ctx.sessions() as session, session.begin():
             decision, _ = _decide(session, ctx, caller, subject_id=subject_id, recipient_id=recipient,
-                                  purpose="shelter", fields=list(FIELDS))
+                                  purpose="shelter", fields=list(FIELDS), user_role="caseworker",
+                                  user_id="bench-caseworker")
         if not decision.allow:
             raise RuntimeError(f"the floor's decision is a deny: {decision.reasons}")
 

@@ -469,7 +469,8 @@ class GatewayClient(Operations):
     def request_information(self, holder_agency_id: str, subject_ref: str, purpose: str, fields: list[str], *,
                             basis: str = "consent", urgency: str = "medium") -> JSONDict:
         """Ask ``holder_agency_id`` for ``fields`` about ``subject_ref`` (its own subject id, given to you
-        earlier, or an opaque reference: never a name)."""
+        earlier, or an opaque reference: never a name). A person's request: call it on
+        ``acting_for(person_token)``; the agency's client alone is refused (``person_token_required``)."""
         return dict(self.request("POST", "/v1/information-requests", json={
             "holder_agency_id": holder_agency_id, "subject_ref": subject_ref, "purpose": purpose,
             "fields": sorted(fields), "basis": basis, "urgency": urgency}))
@@ -483,6 +484,8 @@ class GatewayClient(Operations):
         return dict(self.request("POST", f"/v1/information-requests/{request_id}/answer", json={}))
 
     def decline_information_request(self, request_id: str, reason: str) -> JSONDict:
+        """Decline with a closed reason code: a person's decision, so call it on
+        ``acting_for(person_token)``; the agency's client alone is refused (``person_token_required``)."""
         return dict(self.request("POST", f"/v1/information-requests/{request_id}/decline", json={"reason": reason}))
 
 

@@ -333,5 +333,8 @@ def query(client: GatewayClient, subject_id: str) -> dict[str, Any]:
     The answer lists ``{"agency_id", "strength", "match_id"}`` for the agencies the policy lets
     this agency learn about, or nothing; it never carries another agency's subject id or data:
     follow up with an information request or a referral naming the ``match_id``.
+
+    A question is asked for a signed-in person, whose role the policy decides with: pass
+    ``client.acting_for(person_token)``; the agency's client alone is refused (``person_token_required``).
     """
     return dict(client.request("POST", "/v1/linkage/queries", json={"subject_id": subject_id}))

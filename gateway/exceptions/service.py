@@ -32,6 +32,7 @@ from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
 from ..exchange.inputs import rfc3339
 from ..registry.models import Agency
+from ..staff.independence import credentials_issuer, not_independent
 from ..staff.service import deferral_max_days, legal_deferral_max_days
 from .models import AgencyNotice, ExceptionGrant, ExceptionPolicyExplanation, GrantStatus
 
@@ -258,15 +259,29 @@ def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_i
     """Four eyes: a second person of the same agency, not the requester, approves before expiry.
 
     ``approver_id`` is the authenticated staff account (never a name from the request): the same
-    account cannot approve what it requested however its name is spelled."""
+    account cannot approve what it requested however its name is spelled, and neither can an account
+    whose current credentials the requester issued, or that issued the requester's
+    (:mod:`gateway.staff.independence`): one administrator is not two pairs of eyes."""
     now = ctx.clock.now()
+    details: dict[str, Any] = {"grant_id": grant_id}
     with session.begin():
         grant = _own_grant(session, caller, grant_id, lock=True)
         reason: str
         error: GatewayError
+        requester_issuer = credentials_issuer(session, grant.requested_by)
+        approver_issuer = credentials_issuer(session, approver_id)
+        relation = not_independent(requester_id=grant.requested_by, approver_id=approver_id,
+                                   requester_issuer=requester_issuer, approver_issuer=approver_issuer)
         if approver_id == grant.requested_by:
             reason, error = "exception_self_approval", Unprocessable(
                 "exception_self_approval", "The requester cannot approve their own exception.")
+        elif relation is not None:
+            details["relation"] = relation
+            reason, error = "exception_approver_not_independent", Unprocessable(
+                "exception_approver_not_independent",
+                "The approver's and the requester's accounts are not independent: one of them created or "
+                "recovered the other's credentials. Another supervisor must approve.",
+                extra={"relation": relation})
         elif grant.status != GrantStatus.REQUESTED:
             reason, error = "exception_not_pending", Conflict("exception_not_pending",
                                                               f"The grant is {grant.status}.")
@@ -276,12 +291,17 @@ def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_i
             grant.status = GrantStatus.APPROVED
             grant.approved_by = approver_id
             grant.approved_at = now
+            # Both credentials from one administrator is allowed (a small agency has one), and said,
+            # so a DPO can review those approvals: that administrator could hold both accounts.
+            shared = requester_issuer is not None and requester_issuer == approver_issuer
             record(session, _event(AuditTag.EXCEPTION_APPROVE, grant, decision="allow",
-                                   details={"grant_id": grant.id, "requested_by": grant.requested_by}),
+                                   details={"grant_id": grant.id, "requested_by": grant.requested_by,
+                                            **({"credentials_issued_by_one_administrator": True}
+                                               if shared else {})}),
                    actor=_actor(caller, approver_id), at=now)
             return grant_view(grant)
         snapshot = _snapshot(grant)
-    raise _refuse(ctx, caller, snapshot, reason, approver_id, error, {"grant_id": grant_id})
+    raise _refuse(ctx, caller, snapshot, reason, approver_id, error, details)
 
 
 def _snapshot(grant: ExceptionGrant) -> GrantRequest:

@@ -13,12 +13,21 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
 
 
-def agency_document(agency: Agency, *, user_role: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+class MissingUserRole(ValueError):
+    """A decision was about to be made without the role of the person it is made for. There is no
+    default role: every caller passes the role of a signed-in person (from their account)."""
+
+
+def agency_document(agency: Agency, *, user_role: str, user_id: str | None = None) -> dict[str, Any]:
+    """The requester as the policy sees it. ``user_role`` is required and never defaulted (fail closed):
+    a missing role used to become "caseworker", lifting the volunteer firewall for the agency's system."""
+    if not user_role:
+        raise MissingUserRole("a policy decision needs the role of the person it is made for")
     return {
         "agency_id": agency.id,
         "kind": agency.kind,
         "jurisdiction": agency.jurisdiction,
-        "user_role": user_role or "caseworker",
+        "user_role": user_role,
         "user_id": user_id,
     }
 
@@ -34,8 +43,9 @@ def policy_input(
     fields: Sequence[str],
     subject: dict[str, Any],
     consents: list[dict[str, Any]],
-    user_role: str | None = None,
+    user_role: str,
     user_id: str | None = None,
+    recipient_user_role: str | None = None,
     exception: dict[str, Any] | None = None,
     court_order: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -51,6 +61,8 @@ def policy_input(
             "registered": recipient.vetting_status == "vetted",
             "key_verified": recipient_key_verified,
         }
+    if recipient_user_role is not None:
+        recipient_doc["user_role"] = recipient_user_role
     return {
         "now": rfc3339(now),
         "requester": agency_document(requester, user_role=user_role, user_id=user_id),

@@ -51,6 +51,11 @@ class Plan(Base):
     status: Mapped[str] = mapped_column(String(10), default=PlanStatus.OPEN)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    planner_role: Mapped[str | None] = mapped_column(String(30))
+    """The policy role of the signed-in person the plan was made for (from their account); the submit
+    decides again with it. None only for plans made before migration 0027: their submit is refused."""
+    planner_account_id: Mapped[str | None] = mapped_column(String(64))
+    """That person's staff account; the submit is refused once it can no longer act."""
 
 
 class PreviewApproval(Base):

@@ -62,21 +62,25 @@ def _rid(request: Request) -> str | None:
 
 
 def planning_person(caller: Caller, ctx: GatewayContext, operation: str) -> tuple[str, str]:
-    """The policy role and account id of the person a plan is made for: from their account, never
-    from the request. The policy decides with a person's role, so there is no plan without a person:
-    the agency's system alone is refused (``person_token_required``, audited), whatever its agency
-    publishes."""
+    """The policy role and account id of the person a decision is made for (a plan, an answer, a
+    linkage question): from their account, never from the request. The policy decides with a person's
+    role and there is no default role, so the agency's system alone is refused
+    (``person_token_required``), and so is a person with no referral role (``role_not_entitled``);
+    both audited, whatever the agency publishes."""
+    error: Forbidden | None = None
     if caller.person is None:
-        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny",
-                                                reason="person_token_required",
-                                                details={"operation": operation}),
+        error = Forbidden("person_token_required", "This decision is made with a person's role: act for the "
+                          "signed-in staff member with their person token (RFC 8693).")
+    elif caller.person.policy_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):
+        error = Forbidden("role_not_entitled", "The signed-in person's roles do not include referral work.")
+    if error is not None:
+        record_refusal(ctx.sessions, AuditEvent(AuditTag.STAFF_PERSON_REFUSE, decision="deny", reason=error.reason,
+                                                details={"entitlement": Entitlement.REFERRAL_WORK.value,
+                                                         "operation": operation}),
                        actor=caller.actor(), at=ctx.clock.now())
-        raise Forbidden("person_token_required", "A plan is decided with a person's role: act for the signed-in "
-                        "staff member with their person token (RFC 8693).")
-    user_role, user_id = caller.person.policy_role, caller.person.account_id
-    if user_role is None or not entitled(caller.person.roles, Entitlement.REFERRAL_WORK):
-        raise Forbidden("role_not_entitled", "The signed-in person's roles do not include referral work.")
-    return user_role, user_id
+        raise error
+    assert caller.person is not None and caller.person.policy_role is not None  # narrowed above
+    return caller.person.policy_role, caller.person.account_id
 
 
 @router.post("/plans", response_model=PlanOut, openapi_extra=person_token(Entitlement.REFERRAL_WORK))

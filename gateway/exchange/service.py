@@ -36,11 +36,12 @@ from crypto.errors import CryptoError
 from crypto.signing import verify_document
 
 from .. import db
+from ..accounts import AccountStatus, StaffAccount
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
-from ..errors import BadRequest, Conflict, GatewayError, NotFound, Unprocessable
+from ..errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound, Unprocessable
 from ..exceptions import children as exception_children
 from ..exceptions import service as exceptions
 from ..policy.decision import Decision
@@ -72,8 +73,10 @@ class PlanRequest:
     recipient_agency_id: str
     purpose: str
     fields: tuple[str, ...]
-    user_role: str | None = None
-    user_id: str | None = None
+    user_role: str
+    """The policy role of the signed-in person the plan is made for (from their account), required."""
+    user_id: str
+    """That person's staff account."""
     exception_grant_id: str | None = None
 
 
@@ -92,10 +95,15 @@ def _prefetch(session: Session, entity: type[Agency] | type[AgencyKey], ids: set
 
 def _decide(
     session: Session, ctx: GatewayContext, caller: Caller, *, subject_id: str, recipient_id: str, purpose: str,
-    fields: tuple[str, ...] | list[str], user_role: str | None = None, user_id: str | None = None,
+    fields: tuple[str, ...] | list[str], user_role: str, user_id: str | None = None,
     exception_grant_id: str | None = None, recipient_key_verified: bool | None = None,
+    recipient_user_role: str | None = None,
 ) -> tuple[Decision, dict[str, Any]]:
     """Evaluate the policy now, from the database state this transaction sees.
+
+    ``user_role`` is the policy role of the signed-in person the decision is made for, from their
+    account (a plan's, at submit): required, never defaulted. Without one nothing is decided
+    (``person_role_required``), so a missing role can never lift the volunteer firewall.
 
     ``recipient_key_verified`` is passed when this transaction already resolved a verified key of
     the recipient (the submit, for the manifest's key); otherwise it is looked up here.
@@ -103,6 +111,9 @@ def _decide(
     Also returns the audit details a decision about a child carries (CH2): ``child`` and the
     best-interests justification reference relied on (the subject's recorded decision or the grant's).
     """
+    if not user_role:
+        raise Forbidden("person_role_required", "A decision is made for a signed-in person, with the role "
+                        "from their account; there is no default role.")
     now = ctx.clock.now()
     # Held until the decision is made, so later reads of the subject come from the session.
     subject_row = state.own_subject(session, subject_id, caller.agency_id)
@@ -126,6 +137,7 @@ def _decide(
         now=now, requester=requester, recipient=recipient, recipient_id=recipient_id,
         recipient_key_verified=key_verified, purpose=purpose, fields=fields, subject=subject,
         consents=state.consents_in_force(session, subject_id, now), user_role=user_role, user_id=user_id,
+        recipient_user_role=recipient_user_role,
     )
     document["requester"]["exception_policy"] = exceptions.policy_document(requester)
     exception_children.enrich_input(session, document)
@@ -221,6 +233,7 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
             requested_fields=sorted(set(request.fields)), permitted_fields=list(decision.permitted_fields),
             decision=body, status=PlanStatus.OPEN, created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.plan_ttl_s),
+            planner_role=request.user_role, planner_account_id=request.user_id,
         )
         session.add(the_plan)
         event = AuditEvent(**{**event.__dict__, "details": {**event.details, "plan_id": the_plan.id}})
@@ -462,8 +475,12 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
     grant_id = body.get("exception_grant_id")
     if (the_plan.decision.get("basis") or {}).get("exception") and not grant_id:
         raise Unprocessable("exception_grant_required", "This plan relied on an exception grant; send its id.")
+    # With the planner's role and account, kept on the plan: the submit is machine work, but the
+    # decision is the planning person's, so the submitting token can neither raise nor lose the role.
+    planner_role, planner_id = _planner(session, the_plan)
     decision, child = _decide(session, ctx, caller, subject_id=the_plan.subject_id,
                               recipient_id=the_plan.recipient_agency_id, purpose=the_plan.purpose, fields=fields,
+                              user_role=planner_role, user_id=planner_id,
                               exception_grant_id=str(grant_id) if grant_id else None,
                               recipient_key_verified=True)  # the manifest's key, resolved above
     if not decision.allow or set(fields) - set(decision.permitted_fields):
@@ -512,6 +529,21 @@ def _check_and_store(session: Session, ctx: GatewayContext, caller: Caller, body
                            policy_version=decision.policy_version)
     del held
     return envelope, decision
+
+
+def _planner(session: Session, the_plan: Plan) -> tuple[str, str]:
+    """The role and account of the person the plan was made for, if that person can still act.
+
+    A plan without them (made before migration 0027) is refused rather than decided with a default
+    role; so is one whose planner was revoked, suspended or moved since (the plan dies with them)."""
+    if not the_plan.planner_role or not the_plan.planner_account_id:
+        raise Unprocessable("plan_without_person", "This plan records no planning person; ask for a new plan.")
+    account = session.get(StaffAccount, the_plan.planner_account_id)
+    if (account is None or account.agency_id != the_plan.sender_agency_id or account.disabled
+            or account.status != AccountStatus.ACTIVE):
+        raise Unprocessable("planner_not_active", "The person this plan was made for can no longer act; "
+                            "a signed-in colleague must plan again.")
+    return the_plan.planner_role, the_plan.planner_account_id
 
 
 def _refusal_reason(session: Session, ctx: GatewayContext, the_plan: Plan, decision: Decision,

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..deps import Caller, ContextDep, OperatorDep, SessionDep, require_scope
+from ..deps import Caller, ContextDep, OperatorDep, SessionDep, person_token, require_scope
+from ..exchange.routes import planning_person
 from ..responses import LinkageEpochOut, LinkageKeyOut, LinkageMatchOut, LinkageQueryOut
+from ..staff.roles import Entitlement
 from . import service
 
 router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
@@ -57,10 +59,14 @@ def remove_key(subject_id: SubjectId, caller: Agency, ctx: ContextDep, session: 
     return Response(status_code=204)
 
 
-@router.post("/queries", response_model=LinkageQueryOut)
+@router.post("/queries", response_model=LinkageQueryOut, openapi_extra=person_token(Entitlement.REFERRAL_WORK))
 def ask(body: QueryBody, caller: Agency, ctx: ContextDep, session: SessionDep, request: Request) -> dict[str, Any]:
-    """Which agencies may already know this subject of yours? Agencies and strengths only, never data."""
-    return service.query(session, ctx, caller, body.subject_id, request_id=_rid(request))
+    """Which agencies may already know this subject of yours? Agencies and strengths only, never data.
+    Asked by a signed-in person (their person token): the policy decides with the role from their
+    account, so the volunteer firewall applies; the agency's system alone is refused."""
+    user_role, user_id = planning_person(caller, ctx, "/v1/linkage/queries")
+    return service.query(session, ctx, caller, body.subject_id, user_role=user_role, user_id=user_id,
+                         request_id=_rid(request))
 
 
 @router.get("/matches/{match_id}", response_model=LinkageMatchOut, response_model_exclude_unset=True)

@@ -71,7 +71,8 @@ def _deleted(result: object) -> int:
 
 
 def _actor(caller: Caller) -> Actor:
-    return Actor(agency_id=caller.agency_id, role=caller.kind)
+    """The agency and, when its client acts for one, the signed-in person (a question names its asker)."""
+    return Actor(agency_id=caller.agency_id, role=caller.kind, user=caller.user)
 
 
 # ------------------------------------------------------------------------------ epochs
@@ -201,13 +202,23 @@ class _Refusal(Exception):
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def query(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str,
-          request_id: str | None = None) -> dict[str, Any]:
-    """Answer "which agencies may already know this subject?" (see the module's promises)."""
+@dataclass(frozen=True)
+class Asker:
+    """The signed-in person a question is asked for: the policy role and account from their account."""
+
+    user_role: str
+    user_id: str
+
+
+def query(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str, *, user_role: str,
+          user_id: str, request_id: str | None = None) -> dict[str, Any]:
+    """Answer "which agencies may already know this subject?" (see the module's promises), for the
+    signed-in person ``user_id`` with their policy role ``user_role`` (required: no default role)."""
     now = ctx.clock.now()
+    asker = Asker(user_role, user_id)
     try:
         with session.begin():
-            return _query(session, ctx, caller, subject_id, now, request_id)
+            return _query(session, ctx, caller, asker, subject_id, now, request_id)
     except _Refusal as refusal:
         _record_refused(ctx, caller, refusal, now, request_id)
         raise refusal.error from None
@@ -226,7 +237,7 @@ def _record_refused(ctx: GatewayContext, caller: Caller, refusal: _Refusal, now:
     ), actor=_actor(caller), at=now, request_id=request_id)
 
 
-def _query(session: Session, ctx: GatewayContext, caller: Caller, subject_id: str, now: datetime,
+def _query(session: Session, ctx: GatewayContext, caller: Caller, asker: Asker, subject_id: str, now: datetime,
            request_id: str | None) -> dict[str, Any]:
     asked = session.scalar(select(func.count()).select_from(LinkageQuery).where(
         LinkageQuery.agency_id == caller.agency_id, LinkageQuery.at > now - timedelta(hours=1))) or 0
@@ -255,7 +266,8 @@ def _query(session: Session, ctx: GatewayContext, caller: Caller, subject_id: st
     reasons: list[str] = []
     for agency in agencies:
         decision, _child = decide_exchange(session, ctx, caller, subject_id=subject_id, recipient_id=agency.id,
-                                           purpose=PURPOSE, fields=[FIELD])
+                                           purpose=PURPOSE, fields=[FIELD], user_role=asker.user_role,
+                                           user_id=asker.user_id)
         if decision.allow:
             allowed[agency.id] = decision
         else:
@@ -280,7 +292,7 @@ def _query(session: Session, ctx: GatewayContext, caller: Caller, subject_id: st
     session.flush()
     answers: list[dict[str, Any]] = []
     for holder_id, found in sorted(by_agency.items(), key=lambda item: -item[1][0].strength):
-        match = _holder_allows(session, ctx, caller, holder_id, found, query_row, now, request_id)
+        match = _holder_allows(session, ctx, caller, asker, holder_id, found, query_row, now, request_id)
         if match is not None:
             answers.append(match)
     query_row.matches = len(answers)
@@ -297,16 +309,23 @@ def _query(session: Session, ctx: GatewayContext, caller: Caller, subject_id: st
     return {"query_id": query_row.id, "subject_id": subject_id, "epoch": epoch.id, "matches": answers}
 
 
-def _holder_allows(session: Session, ctx: GatewayContext, caller: Caller, holder_id: str, found: list[Candidate],
-                   query_row: LinkageQuery, now: datetime, request_id: str | None) -> dict[str, Any] | None:
-    """The first candidate of ``holder_id`` whose own consents let its holder be named to the asker."""
+def _holder_allows(session: Session, ctx: GatewayContext, caller: Caller, asker: Asker, holder_id: str,
+                   found: list[Candidate], query_row: LinkageQuery, now: datetime,
+                   request_id: str | None) -> dict[str, Any] | None:
+    """The first candidate of ``holder_id`` whose own consents let its holder be named to the asker.
+
+    Nobody at the holder acts: the gateway decides on the holder's behalf whether its knowing the
+    person may reach the asking person. The only person in the exchange is the asker, so both sides
+    are decided with the asker's role (never a default): a volunteer asking stays behind the
+    volunteer firewall on the holder's side too."""
     holder = session.get(Agency, holder_id)
     if holder is None:
         return None
     as_holder = Caller(agency_id=holder.id, kind=holder.kind, jurisdiction=holder.jurisdiction, scopes=frozenset())
     for candidate in found[:HOLDER_TRIES]:
         decision, _child = decide_exchange(session, ctx, as_holder, subject_id=candidate.subject_id,
-                                           recipient_id=caller.agency_id, purpose=PURPOSE, fields=[FIELD])
+                                           recipient_id=caller.agency_id, purpose=PURPOSE, fields=[FIELD],
+                                           user_role=asker.user_role, recipient_user_role=asker.user_role)
         basis = {"consent_ids": list(decision.basis.consent_ids), "exception": decision.basis.exception}
         if not decision.allow:
             # Under the holder's subject: its DPO sees that a match was withheld; the asker never does.

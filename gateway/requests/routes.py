@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
-from ..deps import Caller, ContextDep, SessionDep, person_token, require_scope
+from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..exchange.catalogue import field_classes
 from ..exchange.routes import planning_person
 from ..responses import InformationRequestOut, PlanOut
@@ -23,6 +23,10 @@ from .models import DeclineReason
 router = APIRouter(prefix="/v1/information-requests", tags=["information requests"])
 Writer = Annotated[Caller, Depends(require_scope("referrals:write"))]
 Reader = Annotated[Caller, Depends(require_scope("referrals:read"))]
+Person = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.REFERRAL_WORK))]
+"""Asking for information about a person, and declining to give it, are a person's decisions (the same
+people who may answer): the agency's system alone is refused with ``person_token_required``, audited,
+and the audit entry names the signed-in person."""
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
 
 
@@ -55,8 +59,11 @@ def _purposes(policy_dir: Path) -> frozenset[str]:
     return frozenset(document["purposes"])
 
 
-@router.post("", status_code=201, response_model=InformationRequestOut, response_model_exclude_unset=True)
-def create_request(body: RequestBody, caller: Writer, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+@router.post("", status_code=201, response_model=InformationRequestOut, response_model_exclude_unset=True,
+             openapi_extra=person_token(Entitlement.REFERRAL_WORK))
+def create_request(body: RequestBody, caller: Person, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Ask another agency for named information, as the signed-in person the token acts for (audited
+    with them): the request claims a basis, so a person answers for it."""
     policy_dir = ctx.settings.policy_dir
     with session.begin():
         request = service.create(session, ctx, caller, service.RequestSpec(
@@ -81,9 +88,11 @@ def show_request(request_id: str, caller: Reader, ctx: ContextDep, session: Sess
         return service.document(service.get(session, caller, request_id), caller, ctx.clock.now())
 
 
-@router.post("/{request_id}/decline", response_model=InformationRequestOut, response_model_exclude_unset=True)
-def decline_request(request_id: str, body: DeclineBody, caller: Writer, ctx: ContextDep,
+@router.post("/{request_id}/decline", response_model=InformationRequestOut, response_model_exclude_unset=True,
+             openapi_extra=person_token(Entitlement.REFERRAL_WORK))
+def decline_request(request_id: str, body: DeclineBody, caller: Person, ctx: ContextDep,
                     session: SessionDep) -> dict[str, Any]:
+    """Decline with a closed reason code, as the signed-in person the token acts for (audited with them)."""
     with session.begin():
         request = service.decline(session, ctx, caller, request_id, str(body.reason))
         return service.document(request, caller, ctx.clock.now())

@@ -47,7 +47,8 @@ class RequestSpec:
 
 
 def _actor(caller: Caller) -> Actor:
-    return Actor(agency_id=caller.agency_id, role=caller.kind)
+    """The agency and, when its client acts for one, the signed-in person (a decline names its decliner)."""
+    return Actor(agency_id=caller.agency_id, role=caller.kind, user=caller.user)
 
 
 def due_at(spec: RequestSpec, now: datetime) -> datetime | None:
@@ -116,7 +117,8 @@ def _open(request: InformationRequest) -> None:
 
 
 def decline(session: Session, ctx: GatewayContext, caller: Caller, request_id: str, reason: str) -> InformationRequest:
-    """The holder declines with a closed reason code (the caller's transaction)."""
+    """The holder declines with a closed reason code (the caller's transaction). A person's decision:
+    the route lets only a signed-in staff member's token through, and the audit entry names them."""
     if reason not in set(DeclineReason):
         raise Unprocessable("decline_reason_invalid", "Decline with one of: " + ", ".join(DeclineReason) + ".")
     request = get(session, caller, request_id, holder_only=True)
@@ -131,7 +133,7 @@ def decline(session: Session, ctx: GatewayContext, caller: Caller, request_id: s
 
 
 def answer(session: Session, ctx: GatewayContext, caller: Caller, request_id: str, *,
-           user_role: str | None = None, user_id: str | None = None,
+           user_role: str, user_id: str,
            request_id_header: str | None = None) -> dict[str, Any]:
     """The holder answers with a referral the policy decides as usual; the request records the outcome.
 

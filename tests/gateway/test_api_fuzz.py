@@ -386,6 +386,13 @@ REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
     ("post", "/v1/subjects/{subject_id}/portal-access/unlock", 409):
         ("tests/gateway/test_documented_statuses.py::"
          "test_portal_access_of_a_person_without_an_access_code_is_409", "/unlock"),
+    # Issue 16: asking for and declining information are a person's; a machine token stops at 403.
+    ("post", "/v1/information-requests", 422):
+        ("tests/rules/test_information_requests.py::test_a_request_carries_no_personal_data",
+         "/v1/information-requests"),
+    ("post", "/v1/information-requests/{request_id}/decline", 422):
+        ("tests/staff/test_identity_gaps.py::test_asking_for_and_declining_information_need_the_signed_in_person",
+         "/decline"),
 }
 """(method, path, status) -> (the test that reaches it, the path segment or helper it calls): for a
 status that needs an object in a particular state, reached by that module's own tests."""

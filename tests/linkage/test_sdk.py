@@ -41,16 +41,21 @@ def test_two_agencies_sdks_find_the_same_person_through_the_gateway(live_gateway
         linkage.enrol(shelter, shelter_subject, linkage.encode(AMINA_ARABIC, at_shelter))
         linkage.enrol(police, police_subject, linkage.encode(AMINA_LATIN, at_ngo))
 
-        answer = linkage.query(ngo, ngo_subject)
+        # A question is a person's (the policy decides with their role): the agency's system acts for
+        # its signed-in caseworker; alone it is refused.
+        with pytest.raises(GatewayAPIError) as alone:
+            linkage.query(ngo, ngo_subject)
+        assert alone.value.status == 403 and alone.value.reason == "person_token_required"
+        answer = linkage.query(sdk_staff(live_gateway.ctx, ngo), ngo_subject)
         assert [m["agency_id"] for m in answer["matches"]] == ["shelter"]
         assert answer["matches"][0]["band"] in {"possible", "strong"}
 
         # The police's subject consented to the NGO being asked, but no holder may ever be named
         # to the police: the same person, the same key, and an empty answer.
-        assert linkage.query(police, police_subject)["matches"] == []
+        assert linkage.query(sdk_staff(live_gateway.ctx, police), police_subject)["matches"] == []
 
         # The SDK raises the gateway's precise refusal: no key enrolled for this subject.
         unenrolled = _consenting_subject(ngo, ["shelter"], live_gateway)
         with pytest.raises(GatewayAPIError) as refused:
-            linkage.query(ngo, unenrolled)
+            linkage.query(sdk_staff(live_gateway.ctx, ngo), unenrolled)
         assert refused.value.status == 422 and refused.value.reason == "linkage_key_missing"

@@ -89,7 +89,8 @@ def _generous_request(agency: Agency, purpose: str, subject: dict[str, Any], gra
     ]
     doc = policy_input(now=NOW, requester=Agency(id="a-iom", kind="iom", jurisdiction=HOME, vetting_status="vetted"),
                        recipient=agency, recipient_id=agency.id, recipient_key_verified=True, purpose=purpose,
-                       fields=FIELDS, subject=subject, consents=consents, user_id="u-1")
+                       fields=FIELDS, subject=subject, consents=consents, user_role="caseworker",
+                       user_id="u-1")
     doc["requester"]["exception_policy"] = i.EXCEPTION_POLICY
     if grant:
         doc["exception"] = i.grant("L1", "imminent_harm", agency.id, list(CLASSES))

@@ -80,9 +80,14 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
         subject = staff.request("POST", "/v1/subjects", json=subject_body())
         staff.request("POST", "/v1/consents", json=consent_body(subject["id"], recipients=[{"agency_id": "shelter"}]))
 
-        asked = shelter.request_information("ngo", subject["id"], "shelter", list(FIELDS), urgency="urgent")
-        refused_ask = shelter.request_information("ngo", subject["id"], "healthcare", ["subject.preferred_name"])
-        declined_ask = shelter.request_information("ngo", "ref-unknown-42", "shelter", ["risk.level"])
+        # Asking is a person's too: the shelter's system acts for its signed-in caseworker; alone it is refused.
+        with pytest.raises(GatewayAPIError) as unasked:
+            shelter.request_information("ngo", subject["id"], "shelter", list(FIELDS))
+        assert unasked.value.status == 403 and unasked.value.reason == "person_token_required"
+        asker = sdk_staff(live.ctx, shelter)
+        asked = asker.request_information("ngo", subject["id"], "shelter", list(FIELDS), urgency="urgent")
+        refused_ask = asker.request_information("ngo", subject["id"], "healthcare", ["subject.preferred_name"])
+        declined_ask = asker.request_information("ngo", "ref-unknown-42", "shelter", ["risk.level"])
         assert asked["status"] == "open" and asked["due_at"] is not None  # urgent: due within 24 hours
         assert "plan_id" not in asked
 
@@ -114,13 +119,17 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
         refusal = staff.answer_information_request(refused_ask["id"])
         assert refusal["allow"] is False and refusal["plan_id"] is None and "no_consent" in refusal["reasons"]
 
-        # Declined by the holder, with a closed reason; a free-text reason is refused.
-        with pytest.raises(GatewayAPIError) as free_text:
-            ngo.decline_information_request(declined_ask["id"], "Amina is not here")
-        assert free_text.value.status == 422
-        ngo.decline_information_request(declined_ask["id"], "not_held")
-        with pytest.raises(GatewayAPIError) as twice:
+        # Declined by a signed-in person of the holder, with a closed reason; a free-text reason is
+        # refused, and so is the agency's system alone (a decline is a person's decision).
+        with pytest.raises(GatewayAPIError) as machine:
             ngo.decline_information_request(declined_ask["id"], "not_held")
+        assert machine.value.status == 403 and machine.value.reason == "person_token_required"
+        with pytest.raises(GatewayAPIError) as free_text:
+            staff.decline_information_request(declined_ask["id"], "Amina is not here")
+        assert free_text.value.status == 422
+        staff.decline_information_request(declined_ask["id"], "not_held")
+        with pytest.raises(GatewayAPIError) as twice:
+            staff.decline_information_request(declined_ask["id"], "not_held")
         assert twice.value.reason == "request_declined"
 
         outbox = {r["id"]: r for r in shelter.information_requests("outbox")}
@@ -146,10 +155,11 @@ def test_a_request_is_answered_refused_or_declined_through_the_sdk(live: Live, t
 
 def test_a_request_carries_no_personal_data(live: Live) -> None:
     with _client(live, "shelter") as shelter:
+        asker = sdk_staff(live.ctx, shelter)
         for bad in ({"subject_ref": "Amina Yusuf"}, {"fields": ["subject.shoe_size"]}, {"purpose": "gossip"},
                     {"holder_agency_id": "shelter"}, {"basis": "because"}):
             body = {"holder_agency_id": "ngo", "subject_ref": "ref-000001", "purpose": "shelter",
                     "fields": ["risk.level"], "basis": "consent", **bad}
             with pytest.raises(GatewayAPIError) as refused:
-                shelter.request("POST", "/v1/information-requests", json=body)
+                asker.request("POST", "/v1/information-requests", json=body)
             assert refused.value.status == 422, bad

@@ -32,6 +32,9 @@ PERSON_BOUND = {
     ("post", "/v1/plans"), ("post", "/v1/information-requests/{request_id}/answer"), ("post", "/v1/consents"),
     ("post", "/v1/consents/{consent_id}/withdraw"), ("post", "/v1/subjects"),
     ("post", "/v1/subjects/{subject_id}/attributes"), ("post", "/v1/subjects/{subject_id}/mandated-reporter-notices"),
+    # A linkage question is decided with the asker's role; a decline is the holder's person's decision.
+    ("post", "/v1/linkage/queries"), ("post", "/v1/information-requests/{request_id}/decline"),
+    ("post", "/v1/information-requests"),
 }
 #: No request body names a staff member any more: consent and subject records name the signed-in person
 #: (tests/staff/test_person_bound.py).
