@@ -133,6 +133,7 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("post", "/v1/statistics/releases"): {403},
     ("get", "/v1/statistics/releases/{release_id}.json"): {403},
     ("get", "/v1/statistics/releases/{release_id}.csv"): {403},
+    ("get", "/v1/policy/bundle.tar.gz"): {404},  # a gateway that verified no signed bundle serves none
 }
 """Statuses a handler raises beyond those its dependencies and parameters imply."""
 

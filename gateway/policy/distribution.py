@@ -23,7 +23,9 @@ BUNDLE_PATH = "/v1/policy/bundle.tar.gz"
 router = APIRouter(tags=["policy"])
 
 
-@router.get(BUNDLE_PATH, response_class=Response)
+@router.get(BUNDLE_PATH, response_class=Response, responses={
+    200: {"content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
+    304: {"description": "Not modified: the bundle's revision is the ``If-None-Match`` tag"}})
 def policy_bundle(request: Request, ctx: ContextDep) -> Response:
     """The verified signed policy bundle (OPA's bundle format, ``.signatures.json`` inside)."""
     signed = ctx.extras.get("signed_policy")

@@ -261,6 +261,12 @@ def asserts_status(test: str, status: int, path: str, marker: str) -> bool:
 _STAFF_FIELDS_REFUSED = ("tests/staff/test_person_bound.py::"
                          "test_every_record_route_refuses_a_staff_field_from_the_signed_in_person_too")
 REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
+    ("get", "/v1/policy/bundle.tar.gz", 404):
+        ("tests/trust/test_signed_policy_opa.py::test_a_gateway_without_a_signed_bundle_serves_none",
+         "/bundle.tar.gz"),
+    ("get", "/v1/policy/bundle.tar.gz", 304):
+        ("tests/trust/test_signed_policy_opa.py::"
+         "test_the_gateway_serves_the_verified_bundle_byte_for_byte_with_its_revision", "/bundle.tar.gz"),
     ("get", "/v1/subjects", 404):
         ("tests/workspace/test_people_api.py::test_an_agency_lists_only_its_own_people_newest_first", "/v1/subjects"),
     ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation", 404):

@@ -234,12 +234,12 @@ def test_the_gateway_serves_the_verified_bundle_byte_for_byte_with_its_revision(
     response = httpx.get(stack.url + BUNDLE_PATH)
     assert response.status_code == 200 and response.content == stack.bundle_file.read_bytes()
     assert response.headers["etag"] == f'"{stack.ctx.policy.version}"'  # type: ignore[union-attr]
-    again = httpx.get(stack.url + BUNDLE_PATH, headers={"If-None-Match": response.headers["etag"]})
+    again = httpx.get(stack.url + "/v1/policy/bundle.tar.gz", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
 
 
 def test_a_gateway_without_a_signed_bundle_serves_none(client: TestClient) -> None:
-    response = client.get(BUNDLE_PATH)
+    response = client.get("/v1/policy/bundle.tar.gz")
     assert response.status_code == 404 and response.json()["reason"] == "policy_bundle_not_served"
 
 
