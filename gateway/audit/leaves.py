@@ -26,8 +26,11 @@ from typing import Any
 from sqlalchemy import String, Text, cast, select, type_coerce
 from sqlalchemy.sql import Select
 
+from crypto.audit_leaf import entry_leaf_hash
 from crypto.canonical import canonical_json
+from crypto.merkle import leaf_hash
 
+from .log import document_of_values
 from .models import AuditEntry
 
 __all__ = [
@@ -163,7 +166,7 @@ def fast_leaf_hash(row: EntryRow) -> bytes:
             "null" if reason is None else enc(reason), "null" if recipient is None else enc(recipient),
             "null" if request_id is None else enc(request_id), seq, "null" if subject is None else enc(subject),
         )
-        return hashlib.sha256(b"\x00" + text.encode()).digest()
+        return leaf_hash(text.encode())
     except (_Slow, UnicodeEncodeError, TypeError, ValueError, AttributeError, RecursionError):
         return slow_leaf_hash(row)
 
@@ -185,36 +188,21 @@ def leaf_matches(row: EntryRow) -> tuple[bytes, bool]:
 
 
 def document_of_row(row: EntryRow, *, seq: int | None = None) -> dict[str, Any]:
-    """The entry document of ``row`` (as :func:`gateway.audit.log.entry_document` builds it)."""
-    at = row[2]
-    return {
-        "seq": row[0] if seq is None else seq,
-        "entry_id": row[1],
-        "at": _iso(at),
-        "request_id": row[3],
-        "actor": {"agency_id": row[4], "role": row[5], "user": row[6]},
-        "action": row[7],
-        "subject_id": row[8],
-        "purpose": row[9],
-        "recipient_agency_id": row[10],
-        "classes_requested": json.loads(row[11]),
-        "classes_released": json.loads(row[12]),
-        "policy_version": row[13],
-        "basis": json.loads(row[14]),
-        "decision": row[15],
-        "reason": row[16],
-        "details": json.loads(row[17]),
-    }
+    """The entry document of ``row`` (:func:`gateway.audit.log.document_of_values`)."""
+    loads = json.loads
+    return document_of_values((
+        row[0] if seq is None else seq, row[1], _iso(row[2]), *row[3:11], loads(row[11]), loads(row[12]), row[13],
+        loads(row[14]), row[15], row[16], loads(row[17]),
+    ))
 
 
 def slow_leaf_hash(row: EntryRow, *, seq: int | None = None) -> bytes:
-    """The reference computation with the general RFC 8785 encoder.
+    """The reference computation (:func:`crypto.audit_leaf.entry_leaf_hash` with the general RFC 8785 encoder).
 
     A row that cannot be canonicalised at all (it was tampered with) gets a hash that
     matches no stored one.
     """
     try:
-        data = canonical_json(document_of_row(row, seq=seq))
+        return entry_leaf_hash(document_of_row(row, seq=seq))
     except (TypeError, ValueError, RecursionError):
         return hashlib.sha256(b"\xffuncanonicalisable").digest()
-    return hashlib.sha256(b"\x00" + data).digest()

@@ -55,6 +55,7 @@ from sqlalchemy import BigInteger, String, Text, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consent.orm import Base
+from crypto.audit_leaf import entry_leaf_data
 from crypto.canonical import canonical_json
 
 from .leaves import ENTRY_COLUMNS, EntryRow, document_of_row, leaf_matches
@@ -136,7 +137,7 @@ class RedactionBatch:
 
 def redacted_digest(row: EntryRow) -> str:
     """SHA-256 (hex) of the canonical document of ``row`` as it is stored."""
-    return hashlib.sha256(canonical_json(document_of_row(row))).hexdigest()
+    return hashlib.sha256(entry_leaf_data(document_of_row(row))).hexdigest()
 
 
 def _record_document(r: AuditRedaction) -> list[Any]:
