@@ -9,7 +9,6 @@ and how to withdraw. The gateway passes the seed and ``kid`` in; consent never r
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crypto.jws import sign_jws, verify_jws
 from crypto.keys import jwk_kid, signing_public_key
+from kernel.ids import SHORT, new_id
 
 from .directory import AgencyDirectory
 from .models import ConsentReceipt, ConsentRecord
@@ -126,7 +126,7 @@ def issue_receipt(
     withdrawn_at: datetime | None = None,
 ) -> ConsentReceipt:
     """Sign and store a receipt for ``record`` in the caller's transaction."""
-    receipt_id = "rcpt_" + secrets.token_urlsafe(12)
+    receipt_id = new_id("rcpt", size=SHORT)
     claims = receipt_claims(record, receipt_id=receipt_id, kind=kind, issued_at=now, directory=directory,
                             issuer=signer.issuer, portal_url=signer.portal_url, withdrawn_at=withdrawn_at)
     receipt = ConsentReceipt(id=receipt_id, consent_id=record.id, kind=kind, issued_at=now,

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -57,6 +56,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from consent.orm import Base
 from crypto.audit_leaf import entry_leaf_data
 from crypto.canonical import canonical_json
+from kernel.ids import SHORT, new_id
 
 from .leaves import ENTRY_COLUMNS, EntryRow, document_of_row, leaf_matches
 from .log import Actor, AuditEvent, record
@@ -197,7 +197,7 @@ def redact_entries(session: Session, redactions: Sequence[Redaction], *, reason:
         return None
     if len({r.seq for r in redactions}) != len(redactions):
         raise RedactionRefused("an entry is named twice")
-    batch_id = "rdb_" + secrets.token_urlsafe(12)
+    batch_id = new_id("rdb", size=SHORT)
     records: list[AuditRedaction] = []
     changes: list[tuple[int, dict[str, Any]]] = []
     for redaction in sorted(redactions, key=lambda r: r.seq):
