@@ -24,13 +24,13 @@ from consent.notices import notify_person
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject, coarse_language
 from kernel.ids import new_id
+from kernel.timestamps import rfc3339
 
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
-from ..exchange.inputs import rfc3339
 from ..registry.models import Agency
 from ..staff.service import deferral_max_days, legal_deferral_max_days
 from .models import AgencyNotice, ExceptionGrant, ExceptionPolicyExplanation, GrantStatus
