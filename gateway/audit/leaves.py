@@ -27,7 +27,7 @@ from sqlalchemy import String, Text, cast, select, type_coerce
 from sqlalchemy.sql import Select
 
 from crypto.audit_leaf import entry_leaf_hash
-from crypto.canonical import canonical_json
+from crypto.canonical import canonical_json, canonical_string
 from crypto.merkle import leaf_hash
 
 from .log import document_of_values
@@ -59,13 +59,7 @@ ENTRY_COLUMNS = (
 )
 
 _MAX_SAFE = 2**53 - 1
-# The C escaper: escapes exactly what RFC 8785 escapes (quote, backslash and control
-# characters, with the same short forms) and writes everything else as is.
-_enc = json.encoder.encode_basestring
-# The C encoder behind json.dumps, made once: compact separators, sorted keys, no NaN.
-_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]  # NOTE: private C helper, stable since 3.1
-    None, None, _enc, None, ":", ",", True, False, False
-)
+_enc = canonical_string
 # The canonical document with its keys in RFC 8785 order (all ASCII, so code-point order).
 _TEMPLATE = (
     '{"action":%s,"actor":{"agency_id":%s,"role":%s,"user":%s},"at":"%s","basis":%s,"classes_released":%s,'
@@ -110,9 +104,9 @@ def _canonical_text(stored: str) -> str:
     one JSON value cannot shift text into a neighbouring field of the document.
 
     * Compact text (how SQLite stores it, see ``CompactJSON``) is then used as it is.
-    * Other text is written by the C encoder, which matches RFC 8785 for what JSON parsing
-      yields, unless a float, an integer beyond I-JSON or an object key at or above U+D800
-      (ordered differently by UTF-16) is present: those take the general encoder.
+    * Other text is written again by :func:`crypto.canonical.canonical_json`, from the parsed
+      value when it holds no float, no integer beyond I-JSON and no object key at or above
+      U+D800, else from a fresh general parse.
 
     Text that is not canonical (keys stored unsorted by an older writer, say) makes the leaf
     hash miss, and :func:`leaf_matches` re-checks that entry the slow way.
@@ -126,7 +120,7 @@ def _canonical_text(stored: str) -> str:
         value, end = _scan(stored, 0)
         if end != len(stored):
             raise _Slow
-        text = stored if ", " not in stored and ": " not in stored else "".join(_encode(value, 0))
+        text = stored if ", " not in stored and ": " not in stored else canonical_json(value).decode()
     except (_Slow, StopIteration, ValueError, RecursionError):
         text = canonical_json(json.loads(stored)).decode()
     if len(_canonical_cache) >= _CACHE_LIMIT:
@@ -155,7 +149,7 @@ def fast_leaf_hash(row: EntryRow) -> bytes:
     try:
         if type(seq) is not int:
             raise _Slow
-        # encode_basestring raises TypeError for anything but a str, which sends the row to
+        # canonical_string raises TypeError for anything but a str, which sends the row to
         # the general encoder; None is the only non-str a column may legitimately hold.
         text = _TEMPLATE % (
             enc(action), "null" if agency is None else enc(agency), "null" if role is None else enc(role),
