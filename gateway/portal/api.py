@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from consent.portal_access import PIN_MAX, PIN_MIN, PortalAccess, lift_lockout, set_pins
 from consent.service import get_subject_for_agency
-from crypto.passwords import SecretHasher
 
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
@@ -100,7 +99,7 @@ def set_portal_pin(subject_id: str, body: PinIn, caller: WithThePerson, ctx: Con
                    session: SessionDep) -> PortalAccessOut:
     """Set (or replace) the PIN and the optional duress PIN with the person present (the signed-in
     advocate's person token attests it); any lock is lifted and every open portal session ends."""
-    hasher = SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
+    hasher = ctx.secret_hasher()
     now = ctx.clock.now()
     with session.begin():
         _access(session, subject_id, caller)

@@ -57,7 +57,7 @@ def _refused(ctx: GatewayContext, caller: Caller, exc: GatewayError, details: di
 
 
 def _hasher(ctx: ContextDep) -> SecretHasher:
-    return SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
+    return ctx.secret_hasher()
 
 
 @router.get("/roles", response_model=StaffRolesOut)
