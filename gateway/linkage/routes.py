@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, OperatorDep, SessionDep, require_scope
 from ..responses import LinkageEpochOut, LinkageKeyOut, LinkageMatchOut, LinkageQueryOut
 from . import service
 
 router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
-Agency = Annotated[Caller, Depends(require_scope("referrals:write"))]
+Agency = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
 SubjectId = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 

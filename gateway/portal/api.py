@@ -23,6 +23,7 @@ from consent.service import get_subject_for_agency
 
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Conflict, NotFound, Unprocessable
 from ..staff.roles import Entitlement
@@ -30,8 +31,8 @@ from .auth import PortalAuth
 from .models import PortalAlert
 
 router = APIRouter(prefix="/v1", tags=["portal"])
-SubjectWriter = Annotated[Caller, Depends(require_scope("subjects:write"))]
-WithThePerson = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.ATTEST_PERSON_PRESENT))]
+SubjectWriter = Annotated[Caller, Depends(require_scope(Permission.SUBJECTS_WRITE))]
+WithThePerson = Annotated[Caller, Depends(require_person(Permission.SUBJECTS_WRITE, Entitlement.ATTEST_PERSON_PRESENT))]
 """The advocate, signed in, with the person: proven by the advocate's person token, not a flag."""
 
 

@@ -25,6 +25,7 @@ from kernel.ids import SHORT, new_id
 
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
+from ..auth.permission import AGENCY_PERMISSIONS, OPERATOR_PERMISSIONS
 from ..errors import Conflict, NotFound, Unprocessable
 from .binding_chain import chain, unbound_reason
 from .jurisdiction import alpha2
@@ -40,16 +41,9 @@ from .models import (
 )
 
 DEFAULT_SCOPES: dict[str, list[str]] = {
-    "gateway_operator": ["registry:read", "registry:admin", "audit:read"],
+    "gateway_operator": [str(permission) for permission in OPERATOR_PERMISSIONS],
 }
-AGENCY_SCOPES = [
-    "registry:read",
-    "subjects:write",
-    "consents:write",
-    "referrals:write",
-    "referrals:read",
-    "audit:read",
-]
+AGENCY_SCOPES: list[str] = [str(permission) for permission in AGENCY_PERMISSIONS]
 
 
 def endpoint_fingerprint(url: str) -> str:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_scope
 from ..exchange.catalogue import field_classes
 from ..exchange.routes import planning_person
@@ -21,8 +22,8 @@ from . import service
 from .models import DeclineReason
 
 router = APIRouter(prefix="/v1/information-requests", tags=["information requests"])
-Writer = Annotated[Caller, Depends(require_scope("referrals:write"))]
-Reader = Annotated[Caller, Depends(require_scope("referrals:read"))]
+Writer = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
+Reader = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_READ))]
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
 
 
