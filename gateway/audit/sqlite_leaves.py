@@ -45,7 +45,7 @@ from typing import Any
 try:
     from crypto.merkle import leaf_hash, parent_level
 except ImportError:  # a worker process (python -I -S): no package is on its path, so the file itself is loaded
-    # crypto/merkle.py imports only the standard library (tests/audit/test_formats.py checks it).
+    # crypto/merkle.py imports only the standard library (tests/kernel/test_format_homes.py checks it).
     _file = Path(__file__).resolve().parents[2] / "crypto" / "merkle.py"
     _spec = importlib.util.spec_from_file_location("merkle", _file)
     assert _spec is not None and _spec.loader is not None
