@@ -14,6 +14,7 @@ COPY gateway ./gateway
 COPY consent ./consent
 COPY crypto ./crypto
 COPY connectors ./connectors
+COPY kernel ./kernel
 COPY policies ./policies
 RUN pip install --no-cache-dir . && mkdir -p /var/lib/gateway && chown gateway /var/lib/gateway
 COPY --from=workspace-js /js/node_modules ./node_modules

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crypto.canonical import canonical_json
+from crypto import audit_leaf
 from crypto.checkpoint import Checkpoint, verify_checkpoint
 from crypto.errors import CryptoError
-from crypto.merkle import leaf_hash, verify_consistency, verify_inclusion
+from crypto.merkle import verify_consistency, verify_inclusion
 
 __all__ = [
     "Checkpoint",
@@ -105,7 +105,7 @@ def check_checkpoint_update(
 def entry_leaf_hash(document: Mapping[str, Any]) -> bytes:
     """The RFC 9162 leaf hash of an audit entry as the API returns it (``leaf_hash`` excluded)."""
     body = {k: v for k, v in document.items() if k != "leaf_hash"}
-    return leaf_hash(canonical_json(body))
+    return audit_leaf.entry_leaf_hash(body)
 
 
 def verify_entry_inclusion(

@@ -46,6 +46,7 @@ from crypto.envelope import ciphertext_hash, open_field, seal_field
 from crypto.errors import CryptoError
 from crypto.keys import AgencyKeyPair
 from crypto.signing import sign_document, verify_document
+from kernel.timestamps import rfc3339
 
 from .errors import VerificationError
 
@@ -135,7 +136,7 @@ def seal_referral(
         "recipient_key_id": str(recipient_key["key_id"]),
         "fields": entries,
         "preview": sealed_preview,
-        "created_at": (now or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": rfc3339(now or datetime.now(UTC)),
     }
     return {"plan_id": str(plan["plan_id"]), "manifest": manifest,
             "signature": sign_document(sender_keys.signing_seed, manifest), "ciphertexts": ciphertexts}

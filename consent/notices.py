@@ -10,13 +10,14 @@ them at risk; the portal shows it from then on.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from kernel.ids import SHORT, new_id
 
 from .orm import Base
 from .vocabulary import NoticeKind, Purpose
@@ -75,7 +76,7 @@ def notify_person(
     if defer_reason is not None:
         _check_codes(defer_reason)
     notice = PersonNotice(
-        id="ntc_" + secrets.token_urlsafe(12), subject_id=subject_id, kind=str(NoticeKind(kind)),
+        id=new_id("ntc", size=SHORT), subject_id=subject_id, kind=str(NoticeKind(kind)),
         details=_check_codes(dict(details or {})), created_at=now, defer_until=defer_until,
         defer_reason=defer_reason,
     )

@@ -32,9 +32,10 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Protocol
 
+from kernel.timestamps import rfc3339
+
 from .age import is_child
 from .models import ConsentEnding, ConsentRecord
-from .receipts import rfc3339
 from .subjects import Subject
 
 __all__ = [

@@ -9,35 +9,25 @@ and how to withdraw. The gateway passes the seed and ``kid`` in; consent never r
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from crypto.jws import sign_jws, verify_jws
 from crypto.keys import jwk_kid, signing_public_key
+from kernel.ids import SHORT, new_id
+from kernel.timestamps import rfc3339
 
 from .directory import AgencyDirectory
 from .models import ConsentReceipt, ConsentRecord
 
-__all__ = ["RECEIPT_TYPE", "ReceiptSigner", "issue_receipt", "receipt_claims", "rfc3339", "verify_receipt"]
+__all__ = ["RECEIPT_TYPE", "ReceiptSigner", "issue_receipt", "receipt_claims", "verify_receipt"]
 
 RECEIPT_TYPE = "consent-receipt+jws"
 RECEIPT_VERSION = 1
-
-
-def rfc3339(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``; whole seconds when there is no fraction."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime refused")
-    utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
 
 
 @dataclass(frozen=True)
@@ -126,7 +116,7 @@ def issue_receipt(
     withdrawn_at: datetime | None = None,
 ) -> ConsentReceipt:
     """Sign and store a receipt for ``record`` in the caller's transaction."""
-    receipt_id = "rcpt_" + secrets.token_urlsafe(12)
+    receipt_id = new_id("rcpt", size=SHORT)
     claims = receipt_claims(record, receipt_id=receipt_id, kind=kind, issued_at=now, directory=directory,
                             issuer=signer.issuer, portal_url=signer.portal_url, withdrawn_at=withdrawn_at)
     receipt = ConsentReceipt(id=receipt_id, consent_id=record.id, kind=kind, issued_at=now,

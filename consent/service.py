@@ -13,7 +13,6 @@ commits; the caller owns the transaction.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, 
 from sqlalchemy.orm import Session
 
 from crypto.passwords import SecretHasher
+from kernel.ids import new_id
 
 from .age import is_child
 from .audit import Actor, AuditAction, AuditSink
@@ -167,9 +167,6 @@ class WithdrawalResult:
     receipt: ConsentReceipt
     notices: tuple[PersonNoticeView, ...]
 
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 class ConsentService:
@@ -319,7 +316,7 @@ class ConsentService:
 
         purpose = draft.purpose
         record = ConsentRecord(
-            id=_new_id("cns"),
+            id=new_id("cns"),
             lineage_id=old.lineage_id if old else "",
             version=old.version + 1 if old else 1,
             supersedes_id=old.id if old else None,
@@ -362,7 +359,7 @@ class ConsentService:
             ))
         if old is not None:
             self.session.add(ConsentEnding(
-                id=_new_id("end"), consent_id=old.id, kind=str(EndingKind.SUPERSEDED), at=now,
+                id=new_id("end"), consent_id=old.id, kind=str(EndingKind.SUPERSEDED), at=now,
                 by_kind=str(actor.kind), by_agency_id=actor.agency_id, by_user=actor.user,
                 channel=str(draft.channel), superseded_by_id=record.id,
             ))
@@ -449,7 +446,7 @@ class ConsentService:
         if state == EndingKind.EXPIRED:
             raise ConflictError("consent_expired", "This consent has expired: nothing is shared under it.")
         ending = ConsentEnding(
-            id=_new_id("end"), consent_id=record.id, kind=str(EndingKind.WITHDRAWN), at=now,
+            id=new_id("end"), consent_id=record.id, kind=str(EndingKind.WITHDRAWN), at=now,
             by_kind=str(actor.kind), by_agency_id=actor.agency_id, by_user=actor.user, channel=str(channel),
         )
         self.session.add(ending)
@@ -509,7 +506,7 @@ class ConsentService:
             query = query.where(ConsentRecord.subject_id == subject_id)
         endings = []
         for record in self.session.scalars(query.order_by(ConsentRecord.expires_at).limit(limit)).all():
-            ending = ConsentEnding(id=_new_id("end"), consent_id=record.id, kind=str(EndingKind.EXPIRED),
+            ending = ConsentEnding(id=new_id("end"), consent_id=record.id, kind=str(EndingKind.EXPIRED),
                                    at=record.expires_at, by_kind=str(ActorKind.SYSTEM))
             self.session.add(ending)
             notify_person(self.session, record.subject_id, NoticeKind.CONSENT_EXPIRED, now=now,

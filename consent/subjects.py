@@ -14,7 +14,6 @@ value codes) written in the same transaction as its audit entry.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +23,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crypto.canonical import canonical_json
+from kernel.ids import SHORT, new_id
 
 from .age import coming_of_age, is_child
 from .audit import Actor, AuditAction, AuditSink
@@ -65,7 +65,7 @@ __all__ = [
 
 def new_subject_id() -> str:
     """A random pseudonym; it encodes nothing about the person or the order of creation."""
-    return "subj_" + secrets.token_urlsafe(16)
+    return new_id("subj")
 
 
 class Subject(Base):
@@ -388,7 +388,7 @@ class MandatedNoticeSpec:
 
 
 def _new_change_id() -> str:
-    return "chg_" + secrets.token_urlsafe(12)
+    return new_id("chg", size=SHORT)
 
 
 def _add_notice(session: Session, subject_id: str, agency_id: str, spec: MandatedNoticeSpec,
@@ -396,7 +396,7 @@ def _add_notice(session: Session, subject_id: str, agency_id: str, spec: Mandate
     if spec.given_at > now:
         raise RefusedError([Failure("notice_in_future", "CR8", "given_at")])
     notice = MandatedReporterNotice(
-        id="mrn_" + secrets.token_urlsafe(12), subject_id=subject_id, agency_id=agency_id,
+        id=new_id("mrn", size=SHORT), subject_id=subject_id, agency_id=agency_id,
         given_at=spec.given_at, given_by=spec.given_by, notice_version=spec.notice_version,
         language=coarse_language(spec.language), recorded_at=now,
     )

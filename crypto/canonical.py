@@ -33,12 +33,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeAlias, cast
 
 import rfc8785
 
-__all__ = ["JSON", "MAX_DEPTH", "canonical_json", "parse_json", "sha256_hex"]
+__all__ = ["JSON", "MAX_DEPTH", "canonical_json", "canonical_string", "parse_json", "sha256_hex"]
 
 #: A JSON value as returned by :func:`parse_json` / :func:`crypto.envelope.open_field`.
 JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
@@ -49,11 +49,17 @@ MAX_DEPTH = 64
 _MAX_SAFE_INTEGER = 2**53 - 1
 
 
+canonical_string: Callable[[str], str] = json.encoder.encode_basestring
+"""A ``str`` as an RFC 8785 JSON string (quotes included), in C: escapes exactly what RFC 8785
+escapes (quote, backslash and control characters, with the same short forms and lower-case
+``\\u00xx``) and writes everything else as it is. Raises :class:`TypeError` for anything but a
+``str``; a lone surrogate passes through and fails when the text is encoded to UTF-8. For
+code that writes a fixed JSON layout itself (the audit verifier's fast path)."""
+
 # The C encoder json.dumps uses, made once: compact separators, sorted keys, UTF-8 output
-# (escapes exactly what RFC 8785 escapes: quote, backslash and control characters, with the
-# same short forms and lower-case \u00xx), NaN refused.
+# (strings as canonical_string writes them), NaN refused.
 _c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]  # NOTE: private C helper, stable since 3.1
-    None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    None, None, canonical_string, None, ":", ",", True, False, False
 )
 _FIRST_SURROGATE = "\ud800"
 

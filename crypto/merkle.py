@@ -37,6 +37,8 @@ __all__ = [
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "node_hash_unchecked",
+    "parent_level",
     "root",
     "verify_consistency",
     "verify_inclusion",
@@ -48,9 +50,14 @@ _NODE_PREFIX = b"\x01"
 _EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
-def _node(left: bytes, right: bytes) -> bytes:
-    # Unchecked inner loop version of node_hash().
+def node_hash_unchecked(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)`` without checking the lengths: the one definition of a node hash.
+
+    For inner loops and for values read from storage, where a child of the wrong length must
+    give a hash that matches no honest node (and the mismatch is reported) instead of raising.
+    """
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+
 
 
 def _is_hash(value: object) -> bool:
@@ -86,7 +93,7 @@ def leaf_hash(data: bytes) -> bytes:
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Return the interior-node hash ``SHA-256(0x01 || left || right)`` (RFC 9162 §2.1.1)."""
-    return _node(_check_hash(left, "left"), _check_hash(right, "right"))
+    return node_hash_unchecked(_check_hash(left, "left"), _check_hash(right, "right"))
 
 
 def empty_root() -> bytes:
@@ -94,12 +101,20 @@ def empty_root() -> bytes:
     return _EMPTY_ROOT
 
 
-def _next_level(level: list[bytes]) -> list[bytes]:
-    # zip(it, it) walks the list two at a time; strict=False drops an odd last node,
-    # which is re-added below.
+def parent_level(level: Sequence[bytes]) -> list[bytes]:
+    """The node hashes of neighbouring pairs, left to right; an unpaired last node is dropped.
+
+    One level up of a tree built level by level (unchecked, like :func:`node_hash_unchecked`):
+    a caller that wants RFC 9162's carried right-most node adds it itself.
+    """
+    # zip(it, it) walks the list two at a time; strict=False drops an odd last node.
     pairs = iter(level)
-    sha256 = hashlib.sha256
-    parents = [sha256(_NODE_PREFIX + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+    node = node_hash_unchecked
+    return [node(a, b) for a, b in zip(pairs, pairs, strict=False)]
+
+
+def _next_level(level: list[bytes]) -> list[bytes]:
+    parents = parent_level(level)
     if len(level) % 2:
         parents.append(level[-1])  # unpaired right-most node moves up as is
     return parents
@@ -165,13 +180,13 @@ def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: Sequen
         if sn == 0:  # 4a: proof longer than the path
             return False
         if fn & 1 or fn == sn:  # 4b
-            r = _node(p, r)
+            r = node_hash_unchecked(p, r)
             if not fn & 1:
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = _node(r, p)
+            r = node_hash_unchecked(r, p)
         fn >>= 1  # 4c
         sn >>= 1
     # Step 5: sn == 0 also rejects proofs shorter than the path.
@@ -261,14 +276,14 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         if sn == 0:  # 6a
             return False
         if fn & 1 or fn == sn:  # 6b
-            fr = _node(c, fr)
-            sr = _node(c, sr)
+            fr = node_hash_unchecked(c, fr)
+            sr = node_hash_unchecked(c, sr)
             if not fn & 1:
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            sr = _node(sr, c)
+            sr = node_hash_unchecked(sr, c)
         fn >>= 1  # 6c
         sn >>= 1
     # Step 7.
@@ -309,7 +324,7 @@ class CompactRange:
         carry = self._size
         while carry & 1:
             right = nodes.pop()
-            nodes[-1] = _node(nodes[-1], right)
+            nodes[-1] = node_hash_unchecked(nodes[-1], right)
             carry >>= 1
         self._size += 1
 
@@ -325,7 +340,7 @@ class CompactRange:
         # Fold right to left: the smallest subtree is the deepest right child.
         result = self._nodes[-1]
         for left in reversed(self._nodes[:-1]):
-            result = _node(left, result)
+            result = node_hash_unchecked(left, result)
         return result
 
     def to_list(self) -> list[bytes]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent.clock import Clock
 from crypto.at_rest import derive_key
 from crypto.note import Verifier
+from crypto.passwords import SecretHasher
 
 from .at_rest import AtRest
 from .audit.notes import NoteSigner, parse_witnesses
@@ -36,6 +37,16 @@ class GatewayContext:
     """Receipts and webhook keys (:mod:`gateway.keyring`); None only in contexts built without one."""
     """Signs checkpoint notes only (a key of its own, not the token-signing key)."""
     extras: dict[str, Any] = field(default_factory=dict)
+    hasher: SecretHasher | None = field(default=None, repr=False)
+    """The Argon2id hasher of passwords, access codes and PINs (:meth:`secret_hasher`); None until first use.
+    Tests may put a counting subclass here to count the work of a sign-in (tests/support/work_counter.py)."""
+
+    def secret_hasher(self) -> SecretHasher:
+        """The one hasher, at the settings' Argon2id cost, built on first use."""
+        if self.hasher is None:
+            self.hasher = SecretHasher(time_cost=self.settings.argon2_time_cost,
+                                       memory_cost=self.settings.argon2_memory_kib)
+        return self.hasher
 
     def note_signer(self) -> NoteSigner | None:
         """The checkpoint key with the log's origin, or None if the context was built without one."""

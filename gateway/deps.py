@@ -20,6 +20,7 @@ from . import db
 from .accounts import AccountStatus, StaffAccount
 from .audit.log import Actor, AuditEvent, record_refusal
 from .audit.tags import AuditTag
+from .auth.permission import Permission
 from .context import GatewayContext
 from .errors import Forbidden, Unauthenticated
 from .registry.models import Agency, AgencyKind, VettingStatus
@@ -142,7 +143,7 @@ def get_caller(request: Request, ctx: ContextDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
+def require_scope(scope: Permission) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that demands ``scope`` of the caller's token (function-level authorisation)."""
 
     async def check(caller: CallerDep) -> Caller:
@@ -165,7 +166,7 @@ def person_token(entitlement: Entitlement) -> dict[str, object]:
     }}
 
 
-def require_person(scope: str, entitlement: Entitlement) -> Callable[[Caller, Request], Caller]:
+def require_person(scope: Permission, entitlement: Entitlement) -> Callable[[Caller, Request], Caller]:
     """A dependency for person-bound actions: ``scope`` on the token, and the token acts for a
     signed-in staff member whose account holds a role entitled to ``entitlement``."""
     def check(caller: CallerDep, request: Request) -> Caller:
@@ -193,7 +194,7 @@ def require_person(scope: str, entitlement: Entitlement) -> Callable[[Caller, Re
 
 
 async def require_operator(caller: CallerDep) -> Caller:
-    if not caller.is_operator or "registry:admin" not in caller.scopes:
+    if not caller.is_operator or Permission.REGISTRY_ADMIN not in caller.scopes:
         raise Forbidden("operator_only", "Only the gateway operator may do this.")
     return caller
 
@@ -203,7 +204,7 @@ OperatorDep = Annotated[Caller, Depends(require_operator)]
 
 def require_operator_person(entitlement: Entitlement) -> Callable[[Caller, Request], Caller]:
     """The gateway operator's client acting for one of the operator's signed-in staff members."""
-    person_check = require_person("registry:admin", entitlement)
+    person_check = require_person(Permission.REGISTRY_ADMIN, entitlement)
 
     def check(caller: OperatorDep, request: Request) -> Caller:
         return person_check(caller, request)

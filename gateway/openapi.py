@@ -22,6 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from .auth.permission import Permission
 from .console.auth import COOKIE
 from .deps import get_caller, require_operator
 
@@ -216,10 +217,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                            "assertion (RFC 7523) signed with the agency's verified Ed25519 key. Send it as "
                            "`Authorization: Bearer <token>`.",
             "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {
-                "registry:read": "Read the registry", "registry:admin": "Administer the registry (operator)",
-                "subjects:write": "Create subjects", "consents:write": "Record and withdraw consents",
-                "referrals:write": "Plan and submit referrals", "referrals:read": "Pull and acknowledge",
-                "audit:read": "Read the agency's own audit entries and proofs"}}},
+                str(permission): permission.description for permission in Permission}}},
         },
         "consoleSession": {"type": "apiKey", "in": "cookie", "name": COOKIE,
                            "description": f"A DPO console session of {base} (audit reads only)"},
@@ -245,7 +243,7 @@ def _rewrite(operation: dict[str, Any], dependant: Dependant, method: str, path:
                                   "content": {PROBLEM: {"schema": PROBLEM_REF}}}
     calls = list(_calls(dependant))
     if _reader(calls):
-        operation["security"] = [{"agencyToken": ["audit:read"]}, {"consoleSession": []}]
+        operation["security"] = [{"agencyToken": [str(Permission.AUDIT_READ)]}, {"consoleSession": []}]
     elif get_caller in calls:
         operation["security"] = [{"agencyToken": []}]
 

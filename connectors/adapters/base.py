@@ -6,6 +6,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from kernel.timestamps import rfc3339
+
 from ..client import GatewayClient
 from ..errors import ConnectorError
 from ..referral import OpenedReferral
@@ -38,7 +40,7 @@ def referral_document(opened: OpenedReferral, received_at: datetime | None = Non
     return {
         "$schema": SCHEMA_ID,
         "referral_id": opened.envelope_id,
-        "received_at": (received_at or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "received_at": rfc3339(received_at or datetime.now(UTC)),
         "sender_agency_id": opened.sender_agency_id,
         "subject_id": opened.subject_id,
         "purpose": opened.purpose,

@@ -25,7 +25,6 @@ verification recorded (``--incremental``).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from crypto.checkpoint import Checkpoint, verify_checkpoint
 from crypto.errors import CryptoError
+from crypto.merkle import node_hash_unchecked
 
 from ..db import READ_ONLY
 from .checkpoints import to_checkpoint
@@ -54,10 +54,6 @@ from .verify import (
 __all__ = ["last_verified_checkpoint", "verify_since"]
 
 _MISSING = b"\x00" * 32  # stands in for the leaf of a deleted entry
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def last_verified_checkpoint(session: Session) -> Checkpoint | None:
@@ -208,7 +204,7 @@ def _push(stack: list[tuple[int, int, bytes]], seq: int, leaf: bytes, computed: 
     level, idx, value = 0, seq, leaf
     while stack and stack[-1][0] == level:
         _, left_idx, left = stack.pop()
-        value = _node(left, value)
+        value = node_hash_unchecked(left, value)
         level, idx = level + 1, left_idx >> 1
         computed[(level, idx)] = value
     stack.append((level, idx, value))

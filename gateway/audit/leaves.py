@@ -26,8 +26,11 @@ from typing import Any
 from sqlalchemy import String, Text, cast, select, type_coerce
 from sqlalchemy.sql import Select
 
-from crypto.canonical import canonical_json
+from crypto.audit_leaf import entry_leaf_hash
+from crypto.canonical import canonical_json, canonical_string
+from crypto.merkle import leaf_hash
 
+from .log import document_of_values
 from .models import AuditEntry
 
 __all__ = [
@@ -56,13 +59,7 @@ ENTRY_COLUMNS = (
 )
 
 _MAX_SAFE = 2**53 - 1
-# The C escaper: escapes exactly what RFC 8785 escapes (quote, backslash and control
-# characters, with the same short forms) and writes everything else as is.
-_enc = json.encoder.encode_basestring
-# The C encoder behind json.dumps, made once: compact separators, sorted keys, no NaN.
-_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]  # NOTE: private C helper, stable since 3.1
-    None, None, _enc, None, ":", ",", True, False, False
-)
+_enc = canonical_string
 # The canonical document with its keys in RFC 8785 order (all ASCII, so code-point order).
 _TEMPLATE = (
     '{"action":%s,"actor":{"agency_id":%s,"role":%s,"user":%s},"at":"%s","basis":%s,"classes_released":%s,'
@@ -107,9 +104,9 @@ def _canonical_text(stored: str) -> str:
     one JSON value cannot shift text into a neighbouring field of the document.
 
     * Compact text (how SQLite stores it, see ``CompactJSON``) is then used as it is.
-    * Other text is written by the C encoder, which matches RFC 8785 for what JSON parsing
-      yields, unless a float, an integer beyond I-JSON or an object key at or above U+D800
-      (ordered differently by UTF-16) is present: those take the general encoder.
+    * Other text is written again by :func:`crypto.canonical.canonical_json`, from the parsed
+      value when it holds no float, no integer beyond I-JSON and no object key at or above
+      U+D800, else from a fresh general parse.
 
     Text that is not canonical (keys stored unsorted by an older writer, say) makes the leaf
     hash miss, and :func:`leaf_matches` re-checks that entry the slow way.
@@ -123,7 +120,7 @@ def _canonical_text(stored: str) -> str:
         value, end = _scan(stored, 0)
         if end != len(stored):
             raise _Slow
-        text = stored if ", " not in stored and ": " not in stored else "".join(_encode(value, 0))
+        text = stored if ", " not in stored and ": " not in stored else canonical_json(value).decode()
     except (_Slow, StopIteration, ValueError, RecursionError):
         text = canonical_json(json.loads(stored)).decode()
     if len(_canonical_cache) >= _CACHE_LIMIT:
@@ -152,7 +149,7 @@ def fast_leaf_hash(row: EntryRow) -> bytes:
     try:
         if type(seq) is not int:
             raise _Slow
-        # encode_basestring raises TypeError for anything but a str, which sends the row to
+        # canonical_string raises TypeError for anything but a str, which sends the row to
         # the general encoder; None is the only non-str a column may legitimately hold.
         text = _TEMPLATE % (
             enc(action), "null" if agency is None else enc(agency), "null" if role is None else enc(role),
@@ -163,7 +160,7 @@ def fast_leaf_hash(row: EntryRow) -> bytes:
             "null" if reason is None else enc(reason), "null" if recipient is None else enc(recipient),
             "null" if request_id is None else enc(request_id), seq, "null" if subject is None else enc(subject),
         )
-        return hashlib.sha256(b"\x00" + text.encode()).digest()
+        return leaf_hash(text.encode())
     except (_Slow, UnicodeEncodeError, TypeError, ValueError, AttributeError, RecursionError):
         return slow_leaf_hash(row)
 
@@ -185,36 +182,21 @@ def leaf_matches(row: EntryRow) -> tuple[bytes, bool]:
 
 
 def document_of_row(row: EntryRow, *, seq: int | None = None) -> dict[str, Any]:
-    """The entry document of ``row`` (as :func:`gateway.audit.log.entry_document` builds it)."""
-    at = row[2]
-    return {
-        "seq": row[0] if seq is None else seq,
-        "entry_id": row[1],
-        "at": _iso(at),
-        "request_id": row[3],
-        "actor": {"agency_id": row[4], "role": row[5], "user": row[6]},
-        "action": row[7],
-        "subject_id": row[8],
-        "purpose": row[9],
-        "recipient_agency_id": row[10],
-        "classes_requested": json.loads(row[11]),
-        "classes_released": json.loads(row[12]),
-        "policy_version": row[13],
-        "basis": json.loads(row[14]),
-        "decision": row[15],
-        "reason": row[16],
-        "details": json.loads(row[17]),
-    }
+    """The entry document of ``row`` (:func:`gateway.audit.log.document_of_values`)."""
+    loads = json.loads
+    return document_of_values((
+        row[0] if seq is None else seq, row[1], _iso(row[2]), *row[3:11], loads(row[11]), loads(row[12]), row[13],
+        loads(row[14]), row[15], row[16], loads(row[17]),
+    ))
 
 
 def slow_leaf_hash(row: EntryRow, *, seq: int | None = None) -> bytes:
-    """The reference computation with the general RFC 8785 encoder.
+    """The reference computation (:func:`crypto.audit_leaf.entry_leaf_hash` with the general RFC 8785 encoder).
 
     A row that cannot be canonicalised at all (it was tampered with) gets a hash that
     matches no stored one.
     """
     try:
-        data = canonical_json(document_of_row(row, seq=seq))
+        return entry_leaf_hash(document_of_row(row, seq=seq))
     except (TypeError, ValueError, RecursionError):
         return hashlib.sha256(b"\xffuncanonicalisable").digest()
-    return hashlib.sha256(b"\x00" + data).digest()

@@ -26,6 +26,7 @@ and ``details["defer_reason"]`` (a code) on an entry the person's portal must hi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,8 +34,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.canonical import canonical_json
-from crypto.merkle import leaf_hash
+from crypto.audit_leaf import entry_leaf_hash
 
 from . import subject_keys, tree
 from .models import AuditEntry
@@ -71,33 +71,51 @@ class AuditEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def entry_document(entry: AuditEntry) -> dict[str, Any]:
-    """The canonical content of an entry: what its leaf hash covers (everything but the hash)."""
+def document_of_values(values: Sequence[Any]) -> dict[str, Any]:
+    """The canonical content of an entry (what its leaf hash covers: everything but the hash).
+
+    ``values`` are the entry's columns in :data:`gateway.audit.leaves.ENTRY_COLUMNS` order, up
+    to ``details``, with ``at`` already written as ``datetime.isoformat()`` of the UTC time and
+    the JSON columns as values. The one definition of the document's shape: the log, the API,
+    exports and the verifier build it here, and :func:`crypto.audit_leaf.entry_leaf_hash` hashes it.
+    """
+    (seq, entry_id, at, request_id, agency_id, role, user, action, subject_id, purpose, recipient_agency_id,
+     classes_requested, classes_released, policy_version, basis, decision, reason, details) = values[:18]
     return {
-        "seq": entry.seq,
-        "entry_id": entry.entry_id,
-        "at": entry.at.isoformat(),
-        "request_id": entry.request_id,
-        "actor": {"agency_id": entry.actor_agency_id, "role": entry.actor_role, "user": entry.actor_user},
-        "action": entry.action,
-        "subject_id": entry.subject_id,
-        "purpose": entry.purpose,
-        "recipient_agency_id": entry.recipient_agency_id,
-        "classes_requested": list(entry.classes_requested),
-        "classes_released": list(entry.classes_released),
-        "policy_version": entry.policy_version,
-        "basis": entry.basis,
-        "decision": entry.decision,
-        "reason": entry.reason,
-        "details": entry.details,
+        "seq": seq,
+        "entry_id": entry_id,
+        "at": at,
+        "request_id": request_id,
+        "actor": {"agency_id": agency_id, "role": role, "user": user},
+        "action": action,
+        "subject_id": subject_id,
+        "purpose": purpose,
+        "recipient_agency_id": recipient_agency_id,
+        "classes_requested": classes_requested,
+        "classes_released": classes_released,
+        "policy_version": policy_version,
+        "basis": basis,
+        "decision": decision,
+        "reason": reason,
+        "details": details,
     }
+
+
+def entry_document(entry: AuditEntry) -> dict[str, Any]:
+    """The canonical content of ``entry`` (see :func:`document_of_values`)."""
+    return document_of_values((
+        entry.seq, entry.entry_id, entry.at.isoformat(), entry.request_id, entry.actor_agency_id, entry.actor_role,
+        entry.actor_user, entry.action, entry.subject_id, entry.purpose, entry.recipient_agency_id,
+        list(entry.classes_requested), list(entry.classes_released), entry.policy_version, entry.basis,
+        entry.decision, entry.reason, entry.details,
+    ))
 
 
 _INSERT_ENTRY = insert(cast(Table, AuditEntry.__table__))
 
 
 def compute_leaf_hash(entry: AuditEntry) -> str:
-    return leaf_hash(canonical_json(entry_document(entry))).hex()
+    return entry_leaf_hash(entry_document(entry)).hex()
 
 
 def _key_sorted(value: Any) -> Any:
@@ -155,7 +173,7 @@ def record(
         "details": _key_sorted(event.details),
     }
     entry = AuditEntry(**values)
-    leaf = leaf_hash(canonical_json(entry_document(entry)))
+    leaf = entry_leaf_hash(entry_document(entry))
     entry.leaf_hash = values["leaf_hash"] = leaf.hex()
     # One INSERT, without the unit of work's bookkeeping. The entry returned is not attached
     # to the session (a rollback leaves no stale object behind; session.get reads the row).

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -55,7 +54,9 @@ from sqlalchemy import BigInteger, String, Text, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consent.orm import Base
+from crypto.audit_leaf import entry_leaf_data
 from crypto.canonical import canonical_json
+from kernel.ids import SHORT, new_id
 
 from .leaves import ENTRY_COLUMNS, EntryRow, document_of_row, leaf_matches
 from .log import Actor, AuditEvent, record
@@ -136,7 +137,7 @@ class RedactionBatch:
 
 def redacted_digest(row: EntryRow) -> str:
     """SHA-256 (hex) of the canonical document of ``row`` as it is stored."""
-    return hashlib.sha256(canonical_json(document_of_row(row))).hexdigest()
+    return hashlib.sha256(entry_leaf_data(document_of_row(row))).hexdigest()
 
 
 def _record_document(r: AuditRedaction) -> list[Any]:
@@ -196,7 +197,7 @@ def redact_entries(session: Session, redactions: Sequence[Redaction], *, reason:
         return None
     if len({r.seq for r in redactions}) != len(redactions):
         raise RedactionRefused("an entry is named twice")
-    batch_id = "rdb_" + secrets.token_urlsafe(12)
+    batch_id = new_id("rdb", size=SHORT)
     records: list[AuditRedaction] = []
     changes: list[tuple[int, dict[str, Any]]] = []
     for redaction in sorted(redactions, key=lambda r: r.seq):

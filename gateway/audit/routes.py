@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_
 from crypto.checkpoint import Checkpoint
 
 from .. import db
+from ..auth.permission import Permission
 from ..console.auth import ConsoleAuth
 from ..deps import ContextDep, OperatorDep, get_caller
 from ..errors import Conflict, Forbidden, NotFound, Unauthenticated, Unprocessable
@@ -43,7 +44,7 @@ class Reader:
 def get_reader(request: Request, ctx: ContextDep) -> Reader:
     if request.headers.get("authorization"):
         caller = get_caller(request, ctx)
-        if "audit:read" not in caller.scopes:
+        if Permission.AUDIT_READ not in caller.scopes:
             raise Forbidden("insufficient_scope", "This call needs the scope audit:read.")
         return Reader(actor=caller.actor(), agency_id=caller.agency_id, staff=False)
     with ctx.sessions() as session, session.begin():

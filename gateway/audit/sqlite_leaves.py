@@ -23,7 +23,8 @@ It is optimistic and sound, like :func:`gateway.audit.leaves.fast_leaf_hash`:
   belongs makes SQLite refuse the query (its JSON functions hold no BLOBs): those entries
   come back unknown too.
 
-Only the standard library is imported, so a worker process starts in a few tens of
+Only the standard library (and the stdlib-only :mod:`crypto.merkle`, the one definition of the
+leaf and node hashes, loaded from its file) is imported, so a worker process starts in a few tens of
 milliseconds: ``python -I -S sqlite_leaves.py DATABASE`` opens its own read-only snapshot,
 writes its :func:`bounds`, then answers each ``LO HI BATCH TOP`` line on stdin with a
 :func:`piece`: the leaf hashes of seq ``[LO, HI)`` and, when every entry there came out
@@ -33,13 +34,24 @@ as stored, levels 1..TOP of the tree over them, compared with the stored nodes
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import pickle
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+try:
+    from crypto.merkle import leaf_hash, parent_level
+except ImportError:  # a worker process (python -I -S): no package is on its path, so the file itself is loaded
+    # crypto/merkle.py imports only the standard library (tests/kernel/test_format_homes.py checks it).
+    _file = Path(__file__).resolve().parents[2] / "crypto" / "merkle.py"
+    _spec = importlib.util.spec_from_file_location("merkle", _file)
+    assert _spec is not None and _spec.loader is not None
+    _merkle = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_merkle)
+    leaf_hash, parent_level = _merkle.leaf_hash, _merkle.parent_level
 
 __all__ = ["LEAF_TEXT", "Chunk", "Piece", "bounds", "chunks", "open_snapshot", "piece", "receive", "send", "subtrees"]
 
@@ -118,7 +130,6 @@ def bounds(connection: sqlite3.Connection) -> tuple[int, int]:
 
 def _rows(connection: sqlite3.Connection, lo: int, hi: int | None, batch: int) -> Iterator[Chunk]:
     """Entry by entry, from ``lo`` (below ``hi`` if given)."""
-    sha256 = hashlib.sha256
     last: Any = lo - 1  # continue after the last seq read: "seq > last" also steps over a REAL or TEXT seq
     while True:
         args = (lo, last, batch) if hi is None else (lo, last, hi, batch)
@@ -134,7 +145,7 @@ def _rows(connection: sqlite3.Connection, lo: int, hi: int | None, batch: int) -
         unknown: list[int] = []
         for i, (_, text, stored) in enumerate(rows):
             if text is not None:
-                leaf = sha256(text).digest()
+                leaf = leaf_hash(text[1:])  # the text is 0x00 || the document (LEAF_TEXT)
                 if leaf.hex() == stored:
                     digests += leaf
                     continue
@@ -151,7 +162,6 @@ def chunks(connection: sqlite3.Connection, lo: int, hi: int | None, batch: int) 
     exactly its seqs, each with a text that hashes to its stored leaf hash, is read again
     entry by entry (``batch`` at a time).
     """
-    sha256 = hashlib.sha256
     while hi is None or lo < hi:
         if hi is None:
             yield from _rows(connection, lo, None, batch)
@@ -167,7 +177,7 @@ def chunks(connection: sqlite3.Connection, lo: int, hi: int | None, batch: int) 
                 and seqs == ",".join(map(str, range(lo, end)))):
             documents = texts.split(b"\x00")
             if len(documents) == count + 1 and not documents[0]:
-                leaves = [sha256(b"\x00" + document).digest() for document in documents[1:]]
+                leaves = [leaf_hash(document) for document in documents[1:]]
                 # Hex digests hold no comma and every stored one is 64 hex digits: equal joins mean
                 # equal hashes, one by one.
                 if ",".join([leaf.hex() for leaf in leaves]) == stored:
@@ -193,12 +203,10 @@ def subtrees(connection: sqlite3.Connection, lo: int, leaves: bytes, top: int) -
     Each level comes with whether the stored nodes of that stretch are exactly these: the
     caller then need not read them (odd last nodes are not carried, as in the verifier).
     """
-    sha256 = hashlib.sha256
     level = [leaves[i : i + 32] for i in range(0, len(leaves), 32)]
     out: list[tuple[bytes, bool]] = []
     for height in range(1, top + 1):
-        pairs = iter(level)
-        level = [sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
+        level = parent_level(level)
         first = lo >> height
         stored = [value for (value,) in connection.execute(
             "SELECT hash FROM audit_tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",

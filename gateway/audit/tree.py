@@ -15,7 +15,6 @@ read those nodes in one query. Their answers equal :mod:`crypto.merkle`'s over a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import cast
@@ -23,7 +22,7 @@ from typing import cast
 from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from crypto.merkle import empty_root
+from crypto.merkle import empty_root, node_hash_unchecked
 
 from ..db import APPEND_LOCK_ID, is_postgres
 from .models import AuditEntry, AuditTreeNode
@@ -49,11 +48,6 @@ NodeKey = tuple[int, int]
 """``(level, idx)``: the perfect subtree over leaves ``[idx << level, (idx + 1) << level)``."""
 
 _APPEND_LOCK_ID = APPEND_LOCK_ID
-_NODE_PREFIX = b"\x01"
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
 
 
 # --- pure planning -------------------------------------------------------------------
@@ -134,7 +128,7 @@ def fold(group: Sequence[NodeKey], nodes: Mapping[NodeKey, bytes]) -> bytes:
         return empty_root()
     result = nodes[group[-1]]
     for key in reversed(group[:-1]):
-        result = _node(nodes[key], result)
+        result = node_hash_unchecked(nodes[key], result)
     return result
 
 
@@ -253,7 +247,7 @@ def append_leaf(session: Session, seq: int, leaf: bytes, *, previous_leaf: bytes
     right = leaf
     rows = []
     for (level, idx), left in completed:
-        right = _node(lefts[left], right)
+        right = node_hash_unchecked(lefts[left], right)
         rows.append({"level": level, "idx": idx, "hash": right})
     connection.execute(_INSERT_NODES, rows)
 

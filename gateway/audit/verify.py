@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from crypto.checkpoint import Checkpoint, verify_checkpoint
 from crypto.errors import CryptoError
-from crypto.merkle import empty_root, verify_consistency
+from crypto.merkle import empty_root, parent_level, verify_consistency
 
 from ..db import READ_ONLY
 from . import sqlite_leaves
@@ -119,10 +119,6 @@ class VerificationReport:
         return f"FAILED: {self.problem_count} problem(s) in {self.entries_checked} entries"
 
 
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
 def _build_levels(leaves: list[bytes], given: Sequence[list[bytes]] = ()) -> list[list[bytes]]:
     """Every perfect subtree, level by level (level 0 = leaves); odd last nodes are not carried.
 
@@ -130,10 +126,8 @@ def _build_levels(leaves: list[bytes], given: Sequence[list[bytes]] = ()) -> lis
     """
     levels = [leaves, *given]
     level = levels[-1]
-    sha = hashlib.sha256
     while len(level) > 1:
-        it = iter(level)
-        level = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
+        level = parent_level(level)
         levels.append(level)
     return levels
 

@@ -82,7 +82,7 @@ def receipt_signer(ctx: GatewayContext) -> ReceiptSigner:
 
 
 def secret_hasher(ctx: GatewayContext) -> SecretHasher:
-    return SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
+    return ctx.secret_hasher()
 
 
 def consent_service(ctx: GatewayContext, session: Session, request_id: str | None = None) -> ConsentService:

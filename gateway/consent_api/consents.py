@@ -30,6 +30,7 @@ from consent import (
 from consent.vocabulary import Purpose
 
 from .. import i18n
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import NotFound, Unprocessable
 from ..staff.roles import Entitlement
@@ -47,9 +48,9 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["consents"])
-ConsentWriter = Annotated[Caller, Depends(require_scope("consents:write"))]
+ConsentWriter = Annotated[Caller, Depends(require_scope(Permission.CONSENTS_WRITE))]
 #: Recording or withdrawing a consent names the staff member with the person: the signed-in person.
-ConsentRecorder = Annotated[Caller, Depends(require_person("consents:write", Entitlement.RECORD_FOR_PERSON))]
+ConsentRecorder = Annotated[Caller, Depends(require_person(Permission.CONSENTS_WRITE, Entitlement.RECORD_FOR_PERSON))]
 RECORDED_BY_PERSON = person_token(Entitlement.RECORD_FOR_PERSON)
 
 

@@ -16,6 +16,7 @@ from consent import subjects as service
 from consent.placement import PLACEMENT_KEY_LABEL
 
 from ..audit.log import Actor
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import NotFound
 from ..exceptions import children
@@ -31,10 +32,10 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
-SubjectWriter = Annotated[Caller, Depends(require_scope("subjects:write"))]
+SubjectWriter = Annotated[Caller, Depends(require_scope(Permission.SUBJECTS_WRITE))]
 #: A new subject, an attribute change or a mandated-reporter notice names the staff member: the
 #: signed-in person the token acts for.
-SubjectRecorder = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.RECORD_FOR_PERSON))]
+SubjectRecorder = Annotated[Caller, Depends(require_person(Permission.SUBJECTS_WRITE, Entitlement.RECORD_FOR_PERSON))]
 RECORDED_BY_PERSON = person_token(Entitlement.RECORD_FOR_PERSON)
 
 

@@ -74,7 +74,7 @@ class ConsoleAuth:
         )
         self.throttle = Throttle(REALM, ctx.clock)
         self.work = Throttle(WORK_REALM, ctx.clock)
-        self.hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+        self.hasher = ctx.secret_hasher()
         self._dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     # -- sessions ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ after an age correction is automatic; what this module adds are the notices.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from consent.age import handled_as_child
 from consent.models import ConsentRecord
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject
+from kernel.ids import SHORT, new_id
 
 from ..audit import subject_keys
 from ..audit.log import Actor, AuditEvent, record
@@ -76,7 +76,7 @@ def record_best_interests(session: Session, ctx: GatewayContext, caller: Caller,
     with session.begin():
         if get_subject_for_agency(session, subject_id, caller.agency_id) is None:
             raise NotFound("unknown_subject")
-        row = BestInterestsDecision(id="bid_" + secrets.token_urlsafe(12), subject_id=subject_id,
+        row = BestInterestsDecision(id=new_id("bid", size=SHORT), subject_id=subject_id,
                                     agency_id=caller.agency_id, reference=reference, decision_code=decision_code,
                                     recorded_by=recorded_by, recorded_at=now)
         session.add(row)

@@ -9,7 +9,6 @@ and never a guardian suspected of involvement (CH8, CH7); an interpreter is a ch
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from consent.age import handled_as_child
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject
+from kernel.ids import SHORT, new_id
 
 from ..audit.log import AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
@@ -101,7 +101,7 @@ def schedule(session: Session, ctx: GatewayContext, caller: Caller, subject_id: 
                                    "best_interests_ref": best_interests_ref(session, subject_id)}
         if not found:
             row = ChildInterview(
-                id="int_" + secrets.token_urlsafe(12), subject_id=subject_id, agency_id=caller.agency_id,
+                id=new_id("int", size=SHORT), subject_id=subject_id, agency_id=caller.agency_id,
                 kind=str(request.kind), scheduled_for=request.scheduled_for,
                 guardian_advocate_id=request.guardian_advocate_id or "", parent_attending=request.parent_attending,
                 parent_safety_ref=request.parent_safety_ref, interpreter=str(request.interpreter),

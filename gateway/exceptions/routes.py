@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..responses import (
     AgencyNoticeOut,
@@ -22,11 +23,12 @@ from . import children, interviews, service
 
 router = APIRouter(prefix="/v1/exceptions", tags=["exceptions"])
 children_router = APIRouter(prefix="/v1/children", tags=["children"])
-Sender = Annotated[Caller, Depends(require_scope("referrals:write"))]
-Requester = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.REQUEST_EXCEPTION))]
-Approver = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.APPROVE_EXCEPTION))]
-WithThePerson = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.ATTEST_PERSON_PRESENT))]
-CaseDecider = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.CASE_DECISION))]
+Sender = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
+Requester = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE, Entitlement.REQUEST_EXCEPTION))]
+Approver = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE, Entitlement.APPROVE_EXCEPTION))]
+WithThePerson = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE,
+                                                        Entitlement.ATTEST_PERSON_PRESENT))]
+CaseDecider = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE, Entitlement.CASE_DECISION))]
 
 CODE = r"^[A-Za-z0-9_.:\-]+$"
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"

@@ -10,7 +10,6 @@ module keeps what the policy cannot: who asked, who approved, and that a grant i
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,13 +23,14 @@ from sqlalchemy.orm import Session
 from consent.notices import notify_person
 from consent.service import get_subject_for_agency
 from consent.subjects import Subject, coarse_language
+from kernel.ids import new_id
+from kernel.timestamps import rfc3339
 
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
 from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
-from ..exchange.inputs import rfc3339
 from ..registry.models import Agency
 from ..staff.independence import credentials_issuer, not_independent
 from ..staff.service import deferral_max_days, legal_deferral_max_days
@@ -48,9 +48,6 @@ class DeferReason(StrEnum):
 
     COVERT_INVESTIGATION = "covert_investigation"
 
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 @cache
@@ -107,7 +104,7 @@ def record_explanation(session: Session, ctx: GatewayContext, caller: Caller, su
         if given_at - subject.created_at > EXPLANATION_WINDOW:
             raise Unprocessable("explanation_not_at_outset",
                                 "L1 needs the exception policy explained at the outset, within a week of intake.")
-        row = ExceptionPolicyExplanation(id=_new_id("epx"), subject_id=subject_id, agency_id=caller.agency_id,
+        row = ExceptionPolicyExplanation(id=new_id("epx"), subject_id=subject_id, agency_id=caller.agency_id,
                                          given_at=given_at, given_by=given_by, policy_version=policy_version,
                                          language=coarse_language(language), recorded_at=now)
         session.add(row)
@@ -212,7 +209,7 @@ def request_grant(session: Session, ctx: GatewayContext, caller: Caller, req: Gr
             error = Unprocessable(reason, "The person was not told of your agency's exception policy at the outset.")
         else:
             grant = ExceptionGrant(
-                id=_new_id("exg"), agency_id=caller.agency_id, subject_id=req.subject_id, basis=req.basis,
+                id=new_id("exg"), agency_id=caller.agency_id, subject_id=req.subject_id, basis=req.basis,
                 scenario=req.scenario, justification_code=req.justification_code,
                 justification_ref=req.justification_ref, recipient_agency_id=req.recipient_agency_id,
                 purpose=req.purpose, classes=sorted(set(req.classes)), fields=sorted(set(req.fields)),
@@ -412,7 +409,7 @@ def consume(session: Session, ctx: GatewayContext, caller: Caller, grant_id: str
 
 def notify_agency(session: Session, agency_id: str, subject_id: str, kind: str, *, now: datetime,
                   details: dict[str, Any] | None = None) -> AgencyNotice:
-    notice = AgencyNotice(id=_new_id("anc"), agency_id=agency_id, subject_id=subject_id, kind=kind,
+    notice = AgencyNotice(id=new_id("anc"), agency_id=agency_id, subject_id=subject_id, kind=kind,
                           details=dict(details or {}), created_at=now)
     session.add(notice)
     session.flush()

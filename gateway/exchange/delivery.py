@@ -11,7 +11,6 @@ push time: a revoked endpoint gets nothing more, and the envelope waits in the i
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
+from crypto.canonical import canonical_json
 from crypto.encoding import b64u_encode
 from crypto.signing import sign
 
@@ -67,7 +67,7 @@ def _claim(ctx: GatewayContext, limit: int) -> list[_Claim]:
                 envelope.last_error = "endpoint_not_verified"
                 continue
             envelope.next_attempt_at = now + LEASE
-            body = json.dumps(envelope_document(envelope), separators=(",", ":"), sort_keys=True).encode()
+            body = canonical_json(envelope_document(envelope))
             claims.append(_Claim(envelope.id, endpoint.url, endpoint.id, body))
     return claims
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
+from ..auth.permission import Permission
 from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Forbidden
@@ -18,9 +19,10 @@ from ..staff.roles import Entitlement, entitled
 from . import service
 
 router = APIRouter(prefix="/v1", tags=["exchange"])
-Sender = Annotated[Caller, Depends(require_scope("referrals:write"))]
-Receiver = Annotated[Caller, Depends(require_scope("referrals:read"))]
-WithThePerson = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.ATTEST_PERSON_PRESENT))]
+Sender = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
+Receiver = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_READ))]
+WithThePerson = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE,
+                                                        Entitlement.ATTEST_PERSON_PRESENT))]
 
 FIELD_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,4}$"
 

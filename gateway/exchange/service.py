@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -34,6 +33,7 @@ from crypto.encoding import b64u_decode, b64u_encode
 from crypto.envelope import ciphertext_hash
 from crypto.errors import CryptoError
 from crypto.signing import verify_document
+from kernel.ids import new_id
 
 from .. import db
 from ..accounts import AccountStatus, StaffAccount
@@ -62,9 +62,6 @@ UNRECOGNISED = "(unrecognised)"
 """What a refusal's audit entry says in place of an id that does not exist or is not the caller's:
 the client's text (a name, an address) never reaches the permanent log."""
 
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 @dataclass(frozen=True)
@@ -228,7 +225,7 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
                     "subject_id": request.subject_id, "recipient_agency_id": request.recipient_agency_id,
                     "purpose": request.purpose}
         the_plan = Plan(
-            id=_new_id("plan"), envelope_id=_new_id("env"), sender_agency_id=caller.agency_id,
+            id=new_id("plan"), envelope_id=new_id("env"), sender_agency_id=caller.agency_id,
             recipient_agency_id=request.recipient_agency_id, subject_id=request.subject_id, purpose=request.purpose,
             requested_fields=sorted(set(request.fields)), permitted_fields=list(decision.permitted_fields),
             decision=body, status=PlanStatus.OPEN, created_at=now,

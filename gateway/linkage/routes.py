@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, OperatorDep, SessionDep, person_token, require_scope
 from ..exchange.routes import planning_person
 from ..responses import LinkageEpochOut, LinkageKeyOut, LinkageMatchOut, LinkageQueryOut
@@ -15,7 +16,7 @@ from ..staff.roles import Entitlement
 from . import service
 
 router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
-Agency = Annotated[Caller, Depends(require_scope("referrals:write"))]
+Agency = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
 SubjectId = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 

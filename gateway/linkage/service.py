@@ -22,13 +22,14 @@ import base64
 import binascii
 import math
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+
+from kernel.ids import new_id
 
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
@@ -60,9 +61,6 @@ HOLDER_TRIES: Final = 3
 _EPOCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _CHECK = re.compile(r"^[0-9a-f]{24}$")
 
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 def _deleted(result: object) -> int:
@@ -228,7 +226,7 @@ def _record_refused(ctx: GatewayContext, caller: Caller, refusal: _Refusal, now:
                     request_id: str | None) -> None:
     """A refused question: its row (rate limit, DPO page) and its audit entry, in their own transaction."""
     with ctx.sessions() as session, session.begin():
-        session.add(LinkageQuery(id=_new_id("lq"), agency_id=caller.agency_id, subject_id=refusal.subject_id, at=now,
+        session.add(LinkageQuery(id=new_id("lq"), agency_id=caller.agency_id, subject_id=refusal.subject_id, at=now,
                                  outcome=refusal.outcome, reason=refusal.error.reason, matches=0,
                                  key_age_s=refusal.key_age_s))
     record_refusal(ctx.sessions, AuditEvent(
@@ -286,7 +284,7 @@ def _query(session: Session, ctx: GatewayContext, caller: Caller, asker: Asker, 
     for candidate in candidates:
         if candidate.seq in current:
             by_agency.setdefault(candidate.agency_id, []).append(candidate)
-    query_row = LinkageQuery(id=_new_id("lq"), agency_id=caller.agency_id, subject_id=subject_id, at=now,
+    query_row = LinkageQuery(id=new_id("lq"), agency_id=caller.agency_id, subject_id=subject_id, at=now,
                              outcome=QueryOutcome.ANSWERED, reason=None, matches=0, key_age_s=key_age)
     session.add(query_row)
     session.flush()
@@ -338,7 +336,7 @@ def _holder_allows(session: Session, ctx: GatewayContext, caller: Caller, asker:
             ), actor=Actor.system(), at=now, request_id=request_id)
             continue
         strength = round(candidate.strength, 3)
-        match = LinkageMatch(id=_new_id("lm"), query_id=query_row.id, asking_agency_id=caller.agency_id,
+        match = LinkageMatch(id=new_id("lm"), query_id=query_row.id, asking_agency_id=caller.agency_id,
                              asking_subject_id=query_row.subject_id, holding_agency_id=holder.id,
                              holding_subject_id=candidate.subject_id, strength=strength, created_at=now)
         session.add(match)

@@ -7,7 +7,6 @@ replica's insert fails and that case's transaction is rolled back without effect
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent.age import handled_as_child
 from consent.subjects import Subject, SubjectAttributeChange
 from consent.vocabulary import NrmOutcome
+from kernel.ids import SHORT, new_id
 
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
@@ -91,7 +91,7 @@ def _raise(session: Session, subject: Subject, due: Due, now: datetime) -> dict[
     if exists is not None:
         return None
     notified = _recipients(session, subject, due)
-    alert = SlaAlert(id="sla_" + secrets.token_urlsafe(12), subject_id=subject.id,
+    alert = SlaAlert(id=new_id("sla", size=SHORT), subject_id=subject.id,
                      owner_agency_id=subject.owner_agency_id, kind=str(due.kind), rule=due.rule, due_at=due.due_at,
                      raised_at=now, missing=list(due.missing), notified=notified)
     session.add(alert)

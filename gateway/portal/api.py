@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from consent.portal_access import PIN_MAX, PIN_MIN, PortalAccess, lift_lockout, set_pins
 from consent.service import get_subject_for_agency
-from crypto.passwords import SecretHasher
 
 from ..audit.log import AuditEvent, record
 from ..audit.tags import AuditTag
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Conflict, NotFound, Unprocessable
 from ..staff.roles import Entitlement
@@ -31,8 +31,8 @@ from .auth import PortalAuth
 from .models import PortalAlert
 
 router = APIRouter(prefix="/v1", tags=["portal"])
-SubjectWriter = Annotated[Caller, Depends(require_scope("subjects:write"))]
-WithThePerson = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.ATTEST_PERSON_PRESENT))]
+SubjectWriter = Annotated[Caller, Depends(require_scope(Permission.SUBJECTS_WRITE))]
+WithThePerson = Annotated[Caller, Depends(require_person(Permission.SUBJECTS_WRITE, Entitlement.ATTEST_PERSON_PRESENT))]
 """The advocate, signed in, with the person: proven by the advocate's person token, not a flag."""
 
 
@@ -100,7 +100,7 @@ def set_portal_pin(subject_id: str, body: PinIn, caller: WithThePerson, ctx: Con
                    session: SessionDep) -> PortalAccessOut:
     """Set (or replace) the PIN and the optional duress PIN with the person present (the signed-in
     advocate's person token attests it); any lock is lifted and every open portal session ends."""
-    hasher = SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
+    hasher = ctx.secret_hasher()
     now = ctx.clock.now()
     with session.begin():
         _access(session, subject_id, caller)

@@ -18,7 +18,6 @@ an alert for the advocate is written in the same transaction (:class:`PortalAler
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -37,6 +36,7 @@ from consent.portal_access import (
 )
 from consent.subjects import Subject
 from crypto.passwords import SecretHasher
+from kernel.ids import SHORT, new_id
 
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
@@ -93,7 +93,7 @@ class PortalAuth:
         )
         self.throttle = Throttle(REALM, ctx.clock)
         self.work = Throttle(WORK_REALM, ctx.clock)
-        self.hasher = SecretHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+        self.hasher = ctx.secret_hasher()
         self._dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     # -- sessions ---------------------------------------------------------------------
@@ -208,11 +208,11 @@ class PortalAuth:
         subject = session.get(Subject, subject_id)
         if subject is None:  # pragma: no cover - portal_access rows reference a subject
             return
-        alert = PortalAlert(id="alr_" + secrets.token_urlsafe(12), owner_agency_id=subject.owner_agency_id,
+        alert = PortalAlert(id=new_id("alr", size=SHORT), owner_agency_id=subject.owner_agency_id,
                             subject_id=subject_id, code=str(code), raised_at=now)
         session.add(alert)
         if code == AlertCode.CODE_GUESSED:  # in the agency's notices too: somebody holds the card and guesses
-            session.add(AgencyNotice(id="ntc_" + secrets.token_urlsafe(12), agency_id=subject.owner_agency_id,
+            session.add(AgencyNotice(id=new_id("ntc", size=SHORT), agency_id=subject.owner_agency_id,
                                      subject_id=subject_id, kind=str(code), details={"alert_id": alert.id},
                                      created_at=now))
         # For the advocate's agency (it reads its own entries) and the DPO; the person never sees

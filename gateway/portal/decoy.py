@@ -12,7 +12,6 @@ decoy account where nothing has happened yet. The silent alert to the advocate s
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from consent import ConflictError, NotFoundError
 from consent.models import ConsentEnding, ConsentRecord
 from consent.service import status_at
 from consent.subjects import Subject
+from kernel.ids import SHORT, new_id
 
 from . import content
 from .models import PortalSessionState, RequestStatus
@@ -93,7 +93,7 @@ def requests(session: Session, row: PortalSessionState) -> list[content.RequestV
 
 def record_request(row: PortalSessionState, *, kind: str, about: str | None, now: datetime) -> None:
     state = _state(row)
-    state["requests"] = [*state["requests"], {"id": "req_" + secrets.token_urlsafe(12), "kind": kind,
+    state["requests"] = [*state["requests"], {"id": new_id("req", size=SHORT), "kind": kind,
                                                "about": about, "at": now.isoformat()}]
     row.decoy = state
 

@@ -15,7 +15,6 @@ card shows them, every action answered as in a real session and kept only in tha
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from consent import Actor as ConsentActor
 from consent import ConflictError, NotFoundError
 from consent.subjects import Subject
 from consent.vocabulary import DATA_CLASSES, Channel
+from kernel.ids import SHORT, new_id
 
 from .. import i18n
 from ..audit import subject_keys
@@ -377,7 +377,7 @@ def send_request(request: Request, ctx: ContextDep, csrf_token: Field = "", kind
         if person.duress and page.state is not None:  # listed as sent in this session, kept nowhere else
             decoy.record_request(page.state, kind=kind, about=about_id, now=now)
             return _redirect("/p/requests?sent=1")
-        request_id = "req_" + secrets.token_urlsafe(12)
+        request_id = new_id("req", size=SHORT)
         row = PortalRequest(
             id=request_id, subject_id=person.subject_id, kind=kind,
             about_agency_id=about_id,
@@ -389,7 +389,7 @@ def send_request(request: Request, ctx: ContextDep, csrf_token: Field = "", kind
         )
         session.add(row)
         session.flush()
-        session.add(PortalRequestEvent(id="rqe_" + secrets.token_urlsafe(12), request_id=row.id,
+        session.add(PortalRequestEvent(id=new_id("rqe", size=SHORT), request_id=row.id,
                                        status=RequestStatus.RECEIVED, outcome=None, at=now, by_role="person",
                                        by_user=None, note=None))
         # No agency id in the entry: agencies read only entries they acted in or received, and

@@ -10,7 +10,6 @@ and visible to the person in the portal (the status and outcome, not staff notes
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from crypto.errors import DecryptionFailed
+from kernel.ids import SHORT, new_id
 
 from ..at_rest import AtRest
 from ..audit import subject_keys
@@ -141,7 +141,7 @@ def update_request(request_id: str, request: Request, ctx: ContextDep, csrf_toke
         row.status = status
         row.outcome = outcome if status == RequestStatus.RESOLVED else None
         row.updated_at = now
-        event_id = "rqe_" + secrets.token_urlsafe(12)
+        event_id = new_id("rqe", size=SHORT)
         text = note.strip()[:2000]
         session.add(PortalRequestEvent(id=event_id, request_id=row.id, status=status,
                                        outcome=row.outcome, at=now, by_role=staff.role, by_user=staff.username,

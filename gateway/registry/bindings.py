@@ -25,6 +25,7 @@ from crypto.binding import verify_binding
 from crypto.encoding import b64u_decode
 from crypto.passwords import random_token
 from crypto.revocation import verify_revocation
+from kernel.ids import SHORT, new_id
 
 from ..audit import tree
 from ..audit.log import Actor, AuditEvent, entry_document, record
@@ -34,7 +35,7 @@ from ..audit.tags import AuditTag
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from .binding_chain import chain
 from .models import AgencyKey, EnrolmentSecret, KeyKind, TrustStatus
-from .service import add_key, get_agency, new_id, verified_signing_keys
+from .service import add_key, get_agency, verified_signing_keys
 
 KEY_ACTIONS = tuple(str(t) for t in (AuditTag.REGISTRY_KEY_ADD, AuditTag.REGISTRY_KEY_VERIFY,
                                      AuditTag.REGISTRY_KEY_BIND, AuditTag.REGISTRY_KEY_REVOKE,
@@ -103,7 +104,7 @@ def issue_enrolment_secret(session: Session, agency_id: str, *, actor: Actor, no
     """A one-time enrolment secret for ``agency_id`` (shown once; give it to the agency out of band)."""
     get_agency(session, agency_id)
     secret = random_token(24)
-    row = EnrolmentSecret(id=new_id("enrol"), agency_id=agency_id, secret_hash=_secret_hash(secret),
+    row = EnrolmentSecret(id=new_id("enrol", size=SHORT), agency_id=agency_id, secret_hash=_secret_hash(secret),
                           created_at=now, expires_at=now + ENROLMENT_TTL)
     session.add(row)
     session.flush()

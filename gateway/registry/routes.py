@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from .. import db
 from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
+from ..auth.permission import Permission
 from ..context import GatewayContext
 from ..deps import (
     Caller,
@@ -37,7 +38,7 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/v1/agencies", tags=["registry"])
-RegistryReader = Annotated[Caller, Depends(require_scope("registry:read"))]
+RegistryReader = Annotated[Caller, Depends(require_scope(Permission.REGISTRY_READ))]
 FingerprintVerifier = Annotated[Caller, Depends(require_operator_person(Entitlement.VERIFY_FINGERPRINT))]
 """A person of the operator confirms a read-back fingerprint: their person token, not the operator's system."""
 

@@ -9,7 +9,6 @@ ever addressed to a pending or revoked key or endpoint.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from base64 import b32encode
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +21,11 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from crypto.encoding import b64u_decode
 from crypto.keys import fingerprint as key_fingerprint
 from crypto.keys import normalise_fingerprint
+from kernel.ids import SHORT, new_id
 
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
+from ..auth.permission import AGENCY_PERMISSIONS, OPERATOR_PERMISSIONS
 from ..errors import Conflict, NotFound, Unprocessable
 from .binding_chain import chain, unbound_reason
 from .jurisdiction import alpha2
@@ -40,21 +41,9 @@ from .models import (
 )
 
 DEFAULT_SCOPES: dict[str, list[str]] = {
-    "gateway_operator": ["registry:read", "registry:admin", "audit:read"],
+    "gateway_operator": [str(permission) for permission in OPERATOR_PERMISSIONS],
 }
-AGENCY_SCOPES = [
-    "registry:read",
-    "subjects:write",
-    "consents:write",
-    "referrals:write",
-    "referrals:read",
-    "audit:read",
-]
-
-
-def new_id(prefix: str) -> str:
-    """A random, unguessable object id (ids are never sequential: they must not leak counts)."""
-    return f"{prefix}_{secrets.token_urlsafe(12)}"
+AGENCY_SCOPES: list[str] = [str(permission) for permission in AGENCY_PERMISSIONS]
 
 
 def endpoint_fingerprint(url: str) -> str:
@@ -164,7 +153,7 @@ def add_key(
     if session.scalar(select(AgencyKey).where(AgencyKey.fingerprint == fp)) is not None:
         raise Conflict("key_exists", "This public key is already registered.")
     key = AgencyKey(
-        id=new_id("key"),
+        id=new_id("key", size=SHORT),
         agency_id=agency.id,
         kind=str(kind),
         public_key=public_key_b64,
@@ -251,7 +240,7 @@ def add_endpoint(session: Session, agency_id: str, url: str, *, actor: Actor, no
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
         raise Unprocessable("invalid_endpoint_url", "Endpoints must be https URLs without credentials.")
     endpoint = AgencyEndpoint(
-        id=new_id("ep"),
+        id=new_id("ep", size=SHORT),
         agency_id=agency.id,
         url=url,
         fingerprint=endpoint_fingerprint(url),

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import db
+from ..auth.permission import Permission
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..exchange.catalogue import field_classes
 from ..exchange.routes import planning_person
@@ -21,9 +22,9 @@ from . import service
 from .models import DeclineReason
 
 router = APIRouter(prefix="/v1/information-requests", tags=["information requests"])
-Writer = Annotated[Caller, Depends(require_scope("referrals:write"))]
-Reader = Annotated[Caller, Depends(require_scope("referrals:read"))]
-Person = Annotated[Caller, Depends(require_person("referrals:write", Entitlement.REFERRAL_WORK))]
+Writer = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
+Reader = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_READ))]
+Person = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE, Entitlement.REFERRAL_WORK))]
 """Asking for information about a person, and declining to give it, are a person's decisions (the same
 people who may answer): the agency's system alone is refused with ``person_token_required``, audited,
 and the audit entry names the signed-in person."""

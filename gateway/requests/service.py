@@ -12,13 +12,14 @@ step is audited. Deadlines follow the urgency levels of digest 6.5: an urgent re
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+
+from kernel.ids import SHORT, new_id
 
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
@@ -78,7 +79,7 @@ def create(session: Session, ctx: GatewayContext, caller: Caller, spec: RequestS
     if spec.urgency not in URGENCIES:
         raise Unprocessable("urgency_invalid", "Urgency is urgent, medium or low.")
     request = InformationRequest(
-        id=f"ireq_{secrets.token_urlsafe(12)}", requester_agency_id=caller.agency_id,
+        id=new_id("ireq", size=SHORT), requester_agency_id=caller.agency_id,
         holder_agency_id=holder.id, subject_ref=spec.subject_ref, purpose=spec.purpose,
         fields=sorted(set(spec.fields)), basis=spec.basis, urgency=spec.urgency, status=RequestStatus.OPEN,
         created_at=now, due_at=due_at(spec, now), closed_at=None, decline_reason=None, refusal_reasons=None,

@@ -14,6 +14,7 @@ from crypto.passwords import SecretHasher
 from ..accounts import StaffRole
 from ..audit.log import AuditEvent, record_refusal
 from ..audit.tags import AuditTag
+from ..auth.permission import Permission
 from ..context import GatewayContext
 from ..deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from ..errors import Forbidden, GatewayError, Unprocessable
@@ -22,9 +23,9 @@ from . import service
 from .roles import ENTITLEMENTS, Entitlement
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
-Administrator = Annotated[Caller, Depends(require_person("registry:read", Entitlement.MANAGE_STAFF))]
-Publisher = Annotated[Caller, Depends(require_person("registry:read", Entitlement.PUBLISH_RULES))]
-Agency = Annotated[Caller, Depends(require_scope("registry:read"))]
+Administrator = Annotated[Caller, Depends(require_person(Permission.REGISTRY_READ, Entitlement.MANAGE_STAFF))]
+Publisher = Annotated[Caller, Depends(require_person(Permission.REGISTRY_READ, Entitlement.PUBLISH_RULES))]
+Agency = Annotated[Caller, Depends(require_scope(Permission.REGISTRY_READ))]
 ROLE = r"^[a-z_]{3,30}$"
 
 
@@ -57,7 +58,7 @@ def _refused(ctx: GatewayContext, caller: Caller, exc: GatewayError, details: di
 
 
 def _hasher(ctx: ContextDep) -> SecretHasher:
-    return SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
+    return ctx.secret_hasher()
 
 
 @router.get("/roles", response_model=StaffRolesOut)

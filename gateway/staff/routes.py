@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from crypto.passwords import SecretHasher
-
 from ..accounts import StaffAccount
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
@@ -234,7 +232,7 @@ def enrol(body: EnrolIn, request: Request, ctx: ContextDep) -> Response:
     """Register the passkey, set the chosen password, and show the TOTP secret for the fallback."""
     auth = ConsoleAuth(ctx)
     now = ctx.clock.now()
-    hasher = SecretHasher(time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib)
+    hasher = ctx.secret_hasher()
     password_hash = hasher.hash(body.password)  # outside the transaction (it is slow on purpose)
     with ctx.sessions() as session, session.begin():
         row = _json_session(auth, session, request)

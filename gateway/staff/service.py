@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from crypto.passwords import SecretHasher
+from kernel.ids import SHORT, new_id
 
 from ..accounts import AccountStatus, StaffAccount
 from ..audit.log import Actor, AuditEvent, record
@@ -90,7 +91,7 @@ def create_account(session: Session, *, agency_id: str | None, roles: list[str],
     if session.scalar(select(StaffAccount.id).where(StaffAccount.username == name)) is not None:
         raise Conflict("username_taken", "Choose another username.")
     account = StaffAccount(
-        id=f"stf_{secrets.token_urlsafe(12)}", username=name, role=roles[0], roles=sorted(set(roles)),
+        id=new_id("stf", size=SHORT), username=name, role=roles[0], roles=sorted(set(roles)),
         agency_id=agency_id, password_hash=hasher.hash(secrets.token_urlsafe(32)),
         totp_secret=pyotp.random_base32(), created_at=now, status=AccountStatus.ACTIVE,
         webauthn_user_id=secrets.token_urlsafe(32),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from crypto.keys import jwk_kid, signing_public_key
 from crypto.signing import sign_document
+from kernel.ids import SHORT, new_id
 
 from ..audit.log import Actor, AuditEvent, record
 from ..audit.tags import AuditTag
@@ -348,7 +348,7 @@ def release(session: Session, request: TableRequest, policy: ReleasePolicy, *, s
     Raises :class:`StatisticsRefused` (``privacy_budget_exhausted``, 409) when a year covered has
     not enough budget left; nothing is spent or published then.
     """
-    release_id = "rel_" + secrets.token_urlsafe(12)
+    release_id = new_id("rel", size=SHORT)
     charge = ledger.micro(request.epsilon)
     try:
         left = ledger.charge(session, request.years, charge, policy.budget_micro)

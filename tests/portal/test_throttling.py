@@ -34,6 +34,7 @@ from tests.console.conftest import sign_in as console_sign_in
 from tests.portal.conftest import OWNER, Auth, PortalPerson, csrf_of, make_person, sign_in
 from tests.support.caddy_proxy import caddy_in_front
 from tests.support.live_server import serve
+from tests.support.work_counter import WorkCounter
 
 BURST = 12
 
@@ -249,35 +250,23 @@ def test_pins_are_six_digits_and_an_old_four_digit_pin_still_opens(client: TestC
 # ---------------------------------------------------------------------------- hash work
 
 
-class CountingHasher:
-    """Counts real Argon2id verifications (the real function runs)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        real = SecretHasher.verify
-
-        def verify(hasher: SecretHasher, encoded: str, secret: str) -> bool:
-            self.count += 1
-            return real(hasher, encoded, secret)
-
-        monkeypatch.setattr(SecretHasher, "verify", verify)
-
-
 @pytest.mark.rule("NIST-800-63B-5.2.2")
 def test_hash_work_per_client_is_bounded(app: FastAPI, person: PortalPerson, ctx: GatewayContext,
-                                         clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    spy = CountingHasher(monkeypatch)
+                                         clock: FixedClock) -> None:
+    counter = WorkCounter(ctx)
     attacker = _from(app, "198.51.100.9")
-    answers = [sign_in(attacker, _unknown(i), "135792").status_code for i in range(BURST * 3)]
+    with counter.measure() as junk:
+        answers = [sign_in(attacker, _unknown(i), "135792").status_code for i in range(BURST * 3)]
     # One verification each while room for a whole attempt (3) is left, then none at all.
     assert answers[:BURST - 2] == [401] * (BURST - 2) and set(answers[BURST - 2:]) == {429}
-    assert spy.count == BURST - 2, "one verification per junk attempt, none once the budget is spent"
+    assert len(junk.verifications) == BURST - 2, "one verification per junk attempt, none once the budget is spent"
     # A wrong PIN with the right code costs three; the budget counts them all.
-    spy.count = 0
     clock.advance(timedelta(seconds=ctx.settings.sign_in_work_refill_s * BURST))
     guesser = _from(app, "198.51.100.10")
-    answers = [sign_in(guesser, person.code, "999999").status_code for _ in range(BURST)]
-    assert spy.count <= BURST
+    with counter.measure() as guesses:
+        answers = [sign_in(guesser, person.code, "999999").status_code for _ in range(BURST)]
+    counter.close()
+    assert len(guesses.verifications) <= BURST
     # Another client is unaffected.
     assert sign_in(_from(app, "198.51.100.11"), person.code, person.pin).status_code == 303
 

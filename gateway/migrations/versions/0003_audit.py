@@ -8,12 +8,11 @@ so the stored tree always covers the whole log.
 """
 from __future__ import annotations
 
-import hashlib
-
 import sqlalchemy as sa
 from alembic import op
 
 import consent.orm
+from crypto.merkle import parent_level
 
 revision = "0003"
 down_revision = "0002"
@@ -99,7 +98,7 @@ def _backfill_tree_nodes() -> None:
     level, height = leaves, 0
     while len(level) > 1:
         height += 1
-        level = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        level = parent_level(level)
         rows = [{"level": height, "idx": i, "hash": h} for i, h in enumerate(level)]
         if rows:
             op.bulk_insert(nodes, rows)

@@ -30,6 +30,7 @@ from consent.clock import SystemClock
 from consent.placement import PLACEMENT_KEY_LABEL, placement_ref
 from consent.subjects import coarse_language
 from crypto.at_rest import derive_key
+from crypto.canonical import canonical_json
 from crypto.keys import load_signing_seed
 from gateway.audit import redaction
 from gateway.audit import guard
@@ -50,7 +51,7 @@ def _as_date(value: Any) -> date | None:
 
 
 def _code(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return canonical_json(value).decode()  # the change log's value code (consent.subjects), RFC 8785
 
 
 _KEY: list[bytes] = []
