@@ -31,6 +31,7 @@ from ..staff.routes import _session_row, _signed_in
 from ..web.csrf import csrf_token_matches
 from ..web.headers import apply_html_headers
 from .assets import SERVED, AssetsMissing, vendor_module
+from .refusals import REFUSALS, UNKNOWN
 
 __all__ = ["WORKSPACE_CSP", "router"]
 
@@ -74,7 +75,8 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        server_time=int(ctx.clock.now().timestamp()),
                        idle_timeout_s=auth.store.policy.idle_s, purposes=[p.value for p in Purpose],
                        field_groups=_field_groups(ctx.settings.policy_dir), age_bands=[b.value for b in AgeBand],
-                       sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType])
+                       sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType],
+                       refusals=sorted(REFUSALS.items()), unknown_refusal=UNKNOWN)
 
 
 def _field_groups(policy_dir: Path) -> list[tuple[str, list[str]]]:

@@ -21,6 +21,32 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const $ = (id) => document.getElementById(id);
 const msg = (key) => document.querySelector(`#messages [data-msg="${key}"]`).textContent;
 
+/**
+ * A refusal's reason code in plain words, in the page's language (the sentences are rendered into
+ * #reasons). A code without a sentence gets the safe generic one plus the code itself.
+ */
+function reasonText(code) {
+  const wanted = String(code ?? "");
+  const known = [...document.querySelectorAll("#reasons [data-reason]")].find((li) => li.dataset.reason === wanted);
+  if (known) return known.textContent;
+  return `${msg("reason-unknown")} (${wanted.replace(/[^A-Za-z0-9_.:-]/g, "").slice(0, 80)})`;
+}
+
+function knownReason(code) {
+  return [...document.querySelectorAll("#reasons [data-reason]")].some((li) => li.dataset.reason === code);
+}
+
+/**
+ * A refused request (an RFC 9457 problem document) in plain words: its reason's sentence; for a reason
+ * without one, the generic sentence with the code, and the policy's own reasons where it gave them.
+ */
+function showRefusal(where, problem) {
+  const reason = typeof problem.reason === "string" ? problem.reason : "";
+  const extra = knownReason(reason) ? [] : (problem.policy_reasons || []).filter(knownReason);
+  where.textContent = reason ? [reason, ...new Set(extra)].map(reasonText).join(" ") : msg("failed");
+  where.dataset.reason = reason;
+}
+
 const state = { keys: null, token: null, tokenRequest: null, tokenExpires: 0, plan: null, preview: null, fields: null, pending: null };
 
 /** Seconds on the gateway's clock (the page carries it; assertions must match the gateway's time). */
@@ -311,6 +337,7 @@ async function openEnvelope(envelope, item) {
 
 async function guarded(where, action) {
   where.textContent = msg("working");
+  delete where.dataset.reason;
   try {
     await action();
     if (where.textContent === msg("working")) where.textContent = "";
@@ -322,10 +349,12 @@ async function guarded(where, action) {
       where.textContent = msg("key-changed");
     } else if (error instanceof E.VerificationError) {
       where.textContent = msg("not-verified");
-    } else if (error.message === "signed-out") {
+    } else if (error.message === "signed-out" || (error instanceof ApiError && error.status === 401)) {
       window.location.assign("/w/");
+    } else if (error instanceof ApiError) {
+      showRefusal(where, error.problem);
     } else {
-      where.textContent = msg("failed") + (error.problem?.reason ? ` (${error.problem.reason})` : "");
+      where.textContent = msg("failed");
     }
   }
 }
@@ -410,6 +439,7 @@ function listItems(list, items) {
 
 async function makePlan() {
   const fields = [...document.querySelectorAll('#plan-form input[name="field"]:checked')].map((box) => box.value);
+  $("plan-result").hidden = true;  // never an earlier answer on screen while this one is asked
   const plan = await api("POST", "/v1/plans", { subject_id: $("subject-id").value.trim(),
     recipient_agency_id: $("recipient").value, purpose: $("purpose").value, fields });
   state.plan = plan;
@@ -417,7 +447,13 @@ async function makePlan() {
   $("preview").hidden = true;
   $("sent").hidden = true;
   listItems($("permitted-list"), plan.permitted_fields);
-  listItems($("denied-list"), plan.denied_fields.map((d) => `${d.field}: ${d.reason}`));
+  listItems($("denied-list"), plan.denied_fields.map((d) => `${d.field}: ${reasonText(d.reason)}`));
+  $("denied-list").querySelectorAll("li").forEach((li, index) => { li.dataset.reason = plan.denied_fields[index].reason; });
+  const refused = plan.allow && plan.permitted_fields.length > 0 ? []
+    : (plan.reasons.length ? plan.reasons : ["no_permitted_fields"]);
+  listItems($("refusal-list"), refused.map(reasonText));
+  $("refusal-list").querySelectorAll("li").forEach((li, index) => { li.dataset.reason = refused[index]; });
+  $("plan-refused").hidden = refused.length === 0;
   listItems($("plan-explanation"), plan.explanation || []);
   const fill = $("fill-fields");
   fill.replaceChildren();
@@ -433,7 +469,7 @@ async function makePlan() {
   });
   $("fill-form").hidden = !plan.allow || plan.permitted_fields.length === 0;
   $("plan-result").hidden = false;
-  if (!plan.allow || plan.permitted_fields.length === 0) $("send-message").textContent = msg("nothing-permitted");
+  if (refused.length) $("plan-refused").scrollIntoView();
 }
 
 function showPreview() {
