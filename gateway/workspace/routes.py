@@ -25,7 +25,7 @@ from .. import i18n
 from ..console.auth import ConsoleAuth
 from ..deps import ContextDep
 from ..errors import NotFound, ServiceUnavailable
-from ..exchange.catalogue import field_classes
+from ..exchange.catalogue import field_classes, risk_summary_fields
 from ..portal.views import LANGUAGE_NAMES, browser_language
 from ..staff.routes import _session_row, _signed_in
 from ..web.csrf import csrf_token_matches
@@ -76,7 +76,19 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        idle_timeout_s=auth.store.policy.idle_s, purposes=[p.value for p in Purpose],
                        field_groups=_field_groups(ctx.settings.policy_dir), age_bands=[b.value for b in AgeBand],
                        sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType],
-                       refusals=sorted(REFUSALS.items()), unknown_refusal=UNKNOWN)
+                       refusals=sorted(REFUSALS.items()), unknown_refusal=UNKNOWN,
+                       field_class=field_classes(ctx.settings.policy_dir),
+                       risk_summary=risk_summary_fields(ctx.settings.policy_dir),
+                       preview_texts=_person_texts("preview_text.html"))
+
+
+def _person_texts(name: str) -> str:
+    """What the person reads (the referral's preview, the consent they confirm, the PIN they choose) in
+    each of the five languages: ``<template>`` elements rendered from our own autoescaped template, which
+    the page includes with ``|safe``. The person reads in their language whatever the page is in."""
+    translations = i18n.translations()
+    return "\n".join(translations.template(lang, f"workspace/{name}").render(
+        lang=lang, direction=i18n.text_direction(lang)) for lang in i18n.LANGUAGES)
 
 
 def _field_groups(policy_dir: Path) -> list[tuple[str, list[str]]]:

@@ -117,3 +117,18 @@ def pin_key(page: Any, fingerprint_text: str) -> None:
     page.wait_for_selector("#pin", state="visible")
     page.fill("#pin-fingerprint", fingerprint_text)
     page.click("#pin-key")
+
+
+def database_text(db_url: str) -> str:
+    """Every row of every table, as text (to show a value is nowhere in the gateway's database)."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    engine = create_engine(db_url)
+    meta = MetaData()
+    meta.reflect(engine)
+    chunks: list[str] = []
+    with engine.connect() as connection:
+        for table in meta.sorted_tables:
+            chunks.extend(repr(tuple(row)) for row in connection.execute(select(table)))
+    engine.dispose()
+    return "\n".join(chunks)

@@ -455,12 +455,20 @@ async function makePlan() {
   $("refusal-list").querySelectorAll("li").forEach((li, index) => { li.dataset.reason = refused[index]; });
   $("plan-refused").hidden = refused.length === 0;
   listItems($("plan-explanation"), plan.explanation || []);
+  showRiskSummary(plan, refused.length === 0);
+  if (refused.length === 0) await showPersonLanguage(plan.subject_id);
   const fill = $("fill-fields");
   fill.replaceChildren();
   plan.permitted_fields.forEach((name, index) => {
     const label = document.createElement("label");
     label.htmlFor = `fill-${index}`;
     label.textContent = name;
+    if (isRiskSummaryField(name)) {
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = ` (${msg("risk-summary-field")})`;
+      label.append(mark);
+    }
     const input = document.createElement("textarea");
     input.id = `fill-${index}`;
     input.dataset.field = name;
@@ -472,14 +480,88 @@ async function makePlan() {
   if (refused.length) $("plan-refused").scrollIntoView();
 }
 
+function fieldBox(name) {
+  return [...document.querySelectorAll('#plan-form input[name="field"]')].find((box) => box.value === name);
+}
+
+function isRiskSummaryField(name) {
+  return fieldBox(name)?.dataset.riskSummary === "true";
+}
+
+/** The data class of a field in plain words, from a list rendered in one language (page or person). */
+function className(list, name) {
+  const code = fieldBox(name)?.dataset.class;
+  const item = [...list.querySelectorAll("[data-class]")].find((li) => li.dataset.class === code);
+  return item ? item.textContent : name;
+}
+
+/**
+ * What the plan means before anything is filled in: what the recipient will see (in plain words),
+ * how much is held back (the reasons are listed above), the basis, how long the plan holds, and
+ * the obligations the rules attach (the risk summary, the person's preview, telling the person,
+ * a second approver). Values never appear here: only field names and their kinds.
+ */
+function showRiskSummary(plan, allowed) {
+  $("risk-summary").hidden = !allowed;
+  if (!allowed) return;
+  listItems($("will-see"), plan.permitted_fields.map((name) => `${className($("class-names"), name)}: ${name}`));
+  $("held-back").textContent = plan.denied_fields.length ? String(plan.denied_fields.length) : msg("nothing-held-back");
+  $("plan-basis").textContent = plan.basis.exception ? `${msg("basis-exception")} (${plan.basis.exception})`
+    : msg("basis-consent");
+  $("plan-expires").textContent = plan.expires_at ? new Date(plan.expires_at).toLocaleString(document.documentElement.lang)
+    : "";
+  const owed = Object.entries(plan.obligations).filter(([name, value]) => value === true).map(([name]) => name);
+  const texts = [...document.querySelectorAll("#obligation-texts [data-obligation]")];
+  $("obligations").replaceChildren(...owed.map((name) => {
+    const li = document.createElement("li");
+    li.dataset.obligation = name;
+    li.textContent = texts.find((t) => t.dataset.obligation === name)?.textContent ?? name;
+    return li;
+  }));
+  $("risk-summary-missing").hidden = !(plan.obligations.include_risk_summary
+    && !plan.permitted_fields.some(isRiskSummaryField));
+}
+
+/** The preview's language: the person's recorded one where the page has it, else a note to interpret. */
+async function showPersonLanguage(subjectId) {
+  const person = await api("GET", `/v1/subjects/${encodeURIComponent(subjectId)}`);
+  const recorded = person.preferred_language || "";
+  const primary = recorded.split("-")[0].toLowerCase();
+  const select = $("preview-language");
+  const available = [...select.options].some((option) => option.value === primary);
+  select.value = available ? primary : document.documentElement.lang;
+  $("person-language").textContent = recorded;
+  $("person-language-known").hidden = !recorded || !available;
+  $("person-language-missing").hidden = !recorded || available;
+  $("person-language-sep").hidden = !recorded;
+}
+
 function showPreview() {
   const fields = {};
   for (const input of document.querySelectorAll("#fill-fields textarea")) {
     if (input.value.trim() !== "") fields[input.dataset.field] = input.value;
   }
   state.fields = fields;
-  state.preview = E.makePreview(sodium, fields, $("preview-language").value);
-  fillTable($("preview-fields"), fields);
+  const lang = $("preview-language").value;
+  state.preview = E.makePreview(sodium, fields, lang);
+  // The person reads it in their language: the words come from the template of that language.
+  const text = document.getElementById(`preview-text-${lang}`).content.firstElementChild.cloneNode(true);
+  const recipient = $("recipient").selectedOptions[0];
+  text.querySelector(".pv-recipient").textContent = recipient ? recipient.textContent : state.plan.recipient_agency_id;
+  const purpose = [...text.querySelectorAll(".pv-purposes [data-purpose]")]
+    .find((li) => li.dataset.purpose === state.plan.purpose);
+  text.querySelector(".pv-purpose").textContent = purpose ? purpose.textContent : state.plan.purpose;
+  const tbody = text.querySelector(".pv-fields");
+  tbody.id = "preview-fields";
+  for (const name of Object.keys(fields).sort()) {
+    const row = tbody.insertRow();
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = className(text.querySelector(".pv-classes"), name);
+    row.append(head);
+    row.insertCell().textContent = fields[name];
+  }
+  $("person-preview").replaceChildren(text);
   $("preview").hidden = false;
   $("approve-send").focus();
 }
