@@ -37,12 +37,15 @@ __all__ = ["WORKSPACE_CSP", "router"]
 
 router = APIRouter(prefix="/w", include_in_schema=False)
 
+_CARD_STYLE = i18n.csp_hash((i18n.TEMPLATE_DIR / "consent" / "card.css").read_text(encoding="utf-8"))
 WORKSPACE_CSP = (
-    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; "
+    f"default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' {_CARD_STYLE}; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
 )
 """Same-origin scripts and styles, none inline; ``wasm-unsafe-eval`` lets libsodium compile its
-WebAssembly (it allows no ``eval`` of script text)."""
+WebAssembly (it allows no ``eval`` of script text). The one hashed style is the consent card's own
+stylesheet: the card opens for printing in a window of its own (a ``blob:`` document, which inherits
+this policy), and no other inline style can match the hash."""
 
 
 def _lang(request: Request) -> str:
@@ -79,7 +82,8 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        refusals=sorted(REFUSALS.items()), unknown_refusal=UNKNOWN,
                        field_class=field_classes(ctx.settings.policy_dir),
                        risk_summary=risk_summary_fields(ctx.settings.policy_dir),
-                       preview_texts=_person_texts("preview_text.html"))
+                       preview_texts=_person_texts("preview_text.html"),
+                       consent_texts=_person_texts("consent_text.html"))
 
 
 def _person_texts(name: str) -> str:

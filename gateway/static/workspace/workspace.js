@@ -42,12 +42,16 @@ function knownReason(code) {
  */
 function showRefusal(where, problem) {
   const reason = typeof problem.reason === "string" ? problem.reason : "";
-  const extra = knownReason(reason) ? [] : (problem.policy_reasons || []).filter(knownReason);
-  where.textContent = reason ? [reason, ...new Set(extra)].map(reasonText).join(" ") : msg("failed");
+  // A refused consent lists every failure (each its own thing to put right); a refused send may
+  // carry the policy's reasons, shown when the problem's own reason has no sentence.
+  const failures = (problem.failures || []).map((f) => String(f.reason || "")).filter(knownReason);
+  const extra = [...failures, ...(knownReason(reason) ? [] : (problem.policy_reasons || []).filter(knownReason))];
+  where.textContent = reason ? [...new Set([reason, ...extra].map(reasonText))].join(" ") : msg("failed");
   where.dataset.reason = reason;
 }
 
-const state = { keys: null, token: null, tokenRequest: null, tokenExpires: 0, plan: null, preview: null, fields: null, pending: null };
+const state = { keys: null, token: null, tokenRequest: null, tokenExpires: 0, plan: null, preview: null, fields: null,
+  pending: null, consent: null, accessCode: null, personLang: null };
 
 /** Seconds on the gateway's clock (the page carries it; assertions must match the gateway's time). */
 function serverNow() {
@@ -263,7 +267,7 @@ function showKeyState() {
   $("unlock-form").hidden = !stored || unlocked || stored.kdf !== "argon2id13";
   $("unlock-passkey").hidden = !stored || unlocked || stored.kdf !== "webauthn-prf";
   $("key-actions").hidden = !unlocked;
-  for (const id of ["sections", "people", "inbox", "send"]) $(id).hidden = !unlocked;
+  for (const id of ["sections", "people", "inbox", "send", "consent"]) $(id).hidden = !unlocked;
 }
 
 function lock() {
@@ -273,6 +277,8 @@ function lock() {
   }
   state.keys = null;
   state.token = null;
+  state.accessCode = null;
+  $("access-code").textContent = "";
   showKeyState();
 }
 
@@ -389,6 +395,9 @@ async function refreshPeople() {
     row.querySelector(".child").textContent = msg(person.is_child ? "yes" : "no");
     row.querySelector(".lang").textContent = person.preferred_language ?? "";
     row.querySelector(".country").textContent = person.country_of_origin ?? "";
+    row.querySelector(".record-consent").addEventListener("click", () => {
+      startConsent(person.id, person.preferred_language || "");
+    });
     row.querySelector(".refer").addEventListener("click", () => {
       $("subject-id").value = person.id;
       $("send").scrollIntoView();
@@ -420,6 +429,20 @@ async function addPerson() {
 
 async function loadRecipients() {
   const agencies = await api("GET", "/v1/agencies");
+  $("c-recipient-list").replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "c-recipient";
+    box.value = a.id;
+    box.dataset.duties = JSON.stringify(a.statutory_duties || []);
+    box.addEventListener("change", showDuties);
+    const name = document.createElement("span");
+    name.textContent = a.name ? `${a.name} (${a.id})` : a.id;
+    label.append(box, " ", name);
+    return label;
+  }));
   const select = $("recipient");
   select.replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
     const option = document.createElement("option");
@@ -597,6 +620,176 @@ async function approveAndSend() {
   $("plan-result").hidden = true;
 }
 
+// --- a consent recorded with the person present ---------------------------------------------
+
+const checked = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((box) => box.value);
+
+/** The page language closest to a recorded language tag (the person reads in it), else the page's own. */
+function personLanguage(tag) {
+  const primary = String(tag || "").split("-")[0].toLowerCase();
+  return document.getElementById(`consent-text-${primary}`) ? primary : document.documentElement.lang;
+}
+
+function startConsent(subjectId, language) {
+  $("consent-form").reset();
+  $("c-subject").value = subjectId;
+  $("c-language").value = language;
+  $("consent-confirm").hidden = true;
+  $("consent-recorded").hidden = true;
+  $("consent-split").hidden = true;
+  showDuties();
+  $("consent").scrollIntoView();
+  $("c-subject").focus();
+}
+
+/** Each statutory duty of a chosen recipient, to be explained to the person and ticked (CR7). */
+function showDuties() {
+  const duties = new Set();
+  for (const box of document.querySelectorAll('input[name="c-recipient"]:checked')) {
+    for (const duty of JSON.parse(box.dataset.duties || "[]")) duties.add(duty);
+  }
+  $("c-duties").replaceChildren(...[...duties].sort().map((duty) => {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "c-duty";
+    box.value = duty;
+    const text = document.createElement("span");
+    text.textContent = `${msg("duty-to-share")}: ${duty}`;
+    label.append(box, " ", text);
+    return label;
+  }));
+}
+
+/** The consent as the API takes it; the staff member is the signed-in person (never a field here). */
+function consentBody() {
+  const purposes = checked("c-purpose");
+  const body = {
+    subject_id: $("c-subject").value.trim(),
+    recipients: checked("c-recipient").map((id) => ({ agency_id: id })),
+    scope: checked("c-scope")[0],
+    data_classes: checked("c-class"),
+    explained_items: checked("c-explained"),
+    notice_version: $("c-notice").value.trim(),
+    language: $("c-language").value.trim(),
+    channel: "in_person",
+    capacity: checked("c-capacity")[0],
+    expires_at: `${$("c-expires").value}T23:59:59+00:00`,
+    duty_to_share_acknowledged: checked("c-duty"),
+  };
+  if (purposes.length === 1) body.purpose = purposes[0]; else body.purposes = purposes;
+  if ($("c-interpreter").value.trim() !== "") {
+    body.interpreter = { interpreter_id: $("c-interpreter").value.trim(),
+      relationship: $("c-interpreter-relationship").value, vetted: $("c-interpreter-vetted").checked };
+  }
+  if ($("c-cj-option").value) body.cj_option = $("c-cj-option").value;
+  return body;
+}
+
+function namesIn(list, attribute, codes) {
+  const items = [...list.querySelectorAll(`[data-${attribute}]`)];
+  return codes.map((code) => items.find((li) => li.dataset[attribute] === code)?.textContent ?? code).join(", ");
+}
+
+/** What the person reads and confirms, in their language, before anything is recorded. */
+function reviewConsent(body) {
+  state.consent = body;
+  state.personLang = personLanguage(body.language);
+  const text = $(`consent-text-${state.personLang}`).content.firstElementChild.cloneNode(true);
+  text.querySelector(".pc-purposes").textContent = namesIn(text.querySelector(".pv-purposes"), "purpose",
+    body.purpose ? [body.purpose] : body.purposes);
+  text.querySelector(".pc-recipients").textContent = body.recipients.map((r) => {
+    const box = [...document.querySelectorAll('input[name="c-recipient"]')].find((b) => b.value === r.agency_id);
+    return box ? box.parentElement.textContent.trim() : r.agency_id;
+  }).join(", ");
+  text.querySelector(".pc-classes").textContent = namesIn(text.querySelector(".pv-classes"), "class", body.data_classes);
+  text.querySelector(".pc-until").textContent = $("c-expires").valueAsDate
+    ? $("c-expires").valueAsDate.toLocaleDateString(state.personLang, { timeZone: "UTC", dateStyle: "long" }) : "";
+  const agree = text.querySelector(".pc-agree");
+  agree.id = "consent-agree";
+  agree.addEventListener("change", () => { $("consent-record").disabled = !agree.checked; });
+  $("consent-record").disabled = true;
+  $("consent-person").replaceChildren(text);
+  $("consent-split").hidden = true;
+  $("consent-recorded").hidden = true;
+  $("consent-confirm").hidden = false;
+  agree.focus();
+}
+
+async function recordConsent() {
+  let answer;
+  try {
+    answer = await api("POST", "/v1/consents", state.consent);
+  } catch (error) {
+    if (error instanceof ApiError && Array.isArray(error.problem.split)) offerSplit(error.problem.split);
+    throw error;
+  }
+  $("consent-confirm").hidden = true;
+  $("consent-id").textContent = answer.consent.id;
+  state.consentId = answer.consent.id;
+  state.accessCode = answer.access_code || null;
+  $("access-code").textContent = state.accessCode || "";
+  $("access-code-box").hidden = !state.accessCode;
+  const pinText = $(`pin-text-${state.personLang}`).content.firstElementChild.cloneNode(true);
+  $("pin-person").replaceChildren(pinText);
+  $("pin-done").hidden = true;
+  $("pin-setup").hidden = false;
+  $("consent-recorded").hidden = false;
+}
+
+/** CR3: a bundle is refused; each purpose is gone through with the person and recorded on its own. */
+function offerSplit(drafts) {
+  $("consent-confirm").hidden = true;
+  const names = $("consent-text-" + state.personLang).content.querySelector(".pv-purposes");
+  $("consent-split-list").replaceChildren(...drafts.map((draft) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.purpose = draft.purpose;
+    button.textContent = `${msg("split-record")}: ${namesIn(names, "purpose", [draft.purpose])}`;
+    button.addEventListener("click", () => {
+      for (const box of document.querySelectorAll('input[name="c-purpose"]')) box.checked = box.value === draft.purpose;
+      $("consent-split").hidden = true;
+      reviewConsent(consentBody());
+    });
+    li.append(button);
+    return li;
+  }));
+  $("consent-split").hidden = false;
+}
+
+/** The person's card, printed from a window of its own (the code is shown only if just issued). */
+async function openCard() {
+  const layout = $("card-separate").checked ? "separate" : "together";
+  const headers = { Authorization: `Bearer ${await accessToken()}` };
+  if (state.accessCode) headers["Portal-Access-Code"] = state.accessCode;
+  const response = await fetch(`/v1/consents/${encodeURIComponent(state.consentId)}/card?lang=${state.personLang}`
+    + `&layout=${layout}`, { headers });
+  if (!response.ok) throw new ApiError(response.status, await response.json());
+  const url = URL.createObjectURL(new Blob([await response.text()], { type: "text/html" }));
+  window.open(url, "_blank");
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+async function setPin() {
+  const box = $("pin-person");
+  const pin = box.querySelector(".pc-pin").value;
+  const again = box.querySelector(".pc-pin-again").value;
+  const duress = box.querySelector(".pc-duress").value;
+  box.querySelector(".pc-mismatch").hidden = pin === again;
+  if (pin !== again) return;
+  const body = { pin };
+  if (duress !== "") body.duress_pin = duress;
+  try {
+    await api("POST", `/v1/subjects/${encodeURIComponent(state.consent.subject_id)}/portal-access/pin`, body);
+  } finally {
+    for (const input of box.querySelectorAll("input")) input.value = "";
+  }
+  $("pin-setup").hidden = true;
+  $("pin-done").hidden = false;
+}
+
 function bind() {
   const importFrom = (usePasskey) => {
     const passphrase = $("new-passphrase").value;
@@ -691,6 +884,17 @@ function bind() {
     showPreview();
   });
   $("approve-send").addEventListener("click", () => guarded($("send-message"), approveAndSend));
+  $("consent-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("consent-message").textContent = "";
+    reviewConsent(consentBody());
+  });
+  $("consent-record").addEventListener("click", () => guarded($("consent-message"), recordConsent));
+  $("print-card").addEventListener("click", () => guarded($("consent-message"), openCard));
+  $("pin-setup").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded($("consent-message"), setPin);
+  });
   $("sign-out-form").addEventListener("submit", lock);
   // A shared office computer: the key leaves memory after the session's idle time.
   let idle = setTimeout(lock, IDLE_MS);
