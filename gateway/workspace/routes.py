@@ -27,10 +27,12 @@ from ..deps import ContextDep
 from ..errors import NotFound, ServiceUnavailable
 from ..exchange.catalogue import field_classes, risk_summary_fields
 from ..portal.views import LANGUAGE_NAMES, browser_language
+from ..staff.roles import Entitlement, entitled
 from ..staff.routes import _session_row, _signed_in
 from ..web.csrf import csrf_token_matches
 from ..web.headers import apply_html_headers
 from .assets import SERVED, AssetsMissing, vendor_module
+from .notices import NOTICE_KINDS, UNKNOWN_NOTICE
 from .refusals import REFUSALS, UNKNOWN
 
 __all__ = ["WORKSPACE_CSP", "router"]
@@ -83,7 +85,10 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        field_class=field_classes(ctx.settings.policy_dir),
                        risk_summary=risk_summary_fields(ctx.settings.policy_dir),
                        preview_texts=_person_texts("preview_text.html"),
-                       consent_texts=_person_texts("consent_text.html"))
+                       consent_texts=_person_texts("consent_text.html"),
+                       notice_kinds=sorted(NOTICE_KINDS.items()), unknown_notice=UNKNOWN_NOTICE,
+                       account_id=account.id,
+                       can_approve=entitled(account.all_roles(), Entitlement.APPROVE_EXCEPTION))
 
 
 def _person_texts(name: str) -> str:

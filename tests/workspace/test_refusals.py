@@ -60,3 +60,26 @@ def test_every_sentence_is_translated(lang: str) -> None:
         assert [m for m in sentences() if catalogue[m].string == m] == []
     # Rendered with Jinja's newstyle gettext, a "%" would be a format error.
     assert not any("%" in str(catalogue[m].string) for m in sentences())
+
+
+def test_every_notice_kind_and_alert_code_has_a_sentence() -> None:
+    from gateway.nrm.timers import AlertKind
+    from gateway.portal.models import AlertCode
+    from gateway.workspace.notices import NOTICE_KINDS
+
+    kinds = {str(k) for k in AlertKind} | {str(c) for c in AlertCode}
+    for source in ("gateway/exceptions/service.py", "gateway/exceptions/children.py"):
+        kinds |= set(re.findall(r'notify_agency\([^)]*?"([a-z_]+)", now=', (ROOT / source).read_text(encoding="utf-8")))
+    assert {"exception_used", "guardian_suspected", "duress_sign_in"} <= kinds
+    assert sorted(kinds - set(NOTICE_KINDS)) == []
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_notice_sentence_is_translated(lang: str) -> None:
+    from gateway.workspace import notices
+
+    catalogue = i18n.read_catalogue(lang)
+    missing = [m for m in notices.sentences() if m not in catalogue or not catalogue[m].string]
+    assert missing == []
+    if lang != "en":
+        assert [m for m in notices.sentences() if catalogue[m].string == m] == []

@@ -66,7 +66,8 @@ def agency_headers(http: httpx.Client, registry: Registry, clock: FixedClock, ag
 
 def key_file(registry: Registry, agency: str, directory: Path) -> Path:
     path = directory / f"{agency}.key.json"
-    save_key_file(path, registry.keys[agency])
+    if not path.exists():
+        save_key_file(path, registry.keys[agency])
     return path
 
 

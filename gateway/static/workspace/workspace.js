@@ -8,6 +8,8 @@ const root = document.getElementById("workspace");
 const AGENCY = root.dataset.agency;
 const TOKEN_URL = root.dataset.tokenUrl;
 const CSRF = root.dataset.csrf;
+const ACCOUNT = root.dataset.account;
+const CAN_APPROVE = root.dataset.approve === "true";
 const IDLE_MS = Math.max(60, Number(root.dataset.idle) || 900) * 1000;
 const SERVER_T0 = Number(root.dataset.serverTime);
 const LOCAL_T0 = performance.now();
@@ -267,7 +269,7 @@ function showKeyState() {
   $("unlock-form").hidden = !stored || unlocked || stored.kdf !== "argon2id13";
   $("unlock-passkey").hidden = !stored || unlocked || stored.kdf !== "webauthn-prf";
   $("key-actions").hidden = !unlocked;
-  for (const id of ["sections", "people", "inbox", "send", "consent"]) $(id).hidden = !unlocked;
+  for (const id of ["sections", "people", "inbox", "send", "consent", "exceptions"]) $(id).hidden = !unlocked;
 }
 
 function lock() {
@@ -790,6 +792,84 @@ async function setPin() {
   $("pin-done").hidden = false;
 }
 
+// --- exceptions (four eyes), notices and alerts addressed to the agency -----------------------
+
+function fromList(listId, attribute, code) {
+  const item = [...$(listId).querySelectorAll(`[data-${attribute}]`)].find((li) => li.dataset[attribute] === code);
+  return item ? item.textContent : null;
+}
+
+function noticeText(kind) {
+  return fromList("notice-kinds", "kind", kind) ?? `${msg("notice-unknown")} (${String(kind).replace(/[^A-Za-z0-9_.:-]/g, "").slice(0, 80)})`;
+}
+
+function when(stamp) {
+  const date = new Date(stamp);
+  return Number.isNaN(date.getTime()) ? String(stamp) : date.toLocaleString(document.documentElement.lang);
+}
+
+function grantItem(grant) {
+  const item = $("grant-item").content.firstElementChild.cloneNode(true);
+  item.dataset.grant = grant.id;
+  item.dataset.status = grant.status;
+  item.querySelector(".g-subject").textContent = grant.subject_id;
+  const basis = fromList("basis-names", "basis", grant.basis);
+  item.querySelector(".g-basis").textContent = basis ? `${grant.basis}: ${basis}` : grant.basis;
+  item.querySelector(".g-recipient").textContent = grant.recipient_agency_id;
+  item.querySelector(".g-purpose").textContent = grant.purpose;
+  item.querySelector(".g-classes").textContent = namesIn($("class-names"), "class", grant.classes);
+  item.querySelector(".g-justification").textContent = `${grant.justification_code} · ${grant.justification_ref}`;
+  item.querySelector(".g-requested-by").textContent = grant.requested_by;
+  item.querySelector(".g-status").textContent = fromList("grant-statuses", "status", grant.status) ?? grant.status;
+  item.querySelector(".g-expires").textContent = when(grant.expires_at);
+  const own = grant.requested_by === ACCOUNT;
+  item.querySelector(".g-own").hidden = !(own && grant.status === "requested");
+  // Offered to someone entitled to approve, for a request that is not their own (the gateway checks
+  // both again: a page that offers it anyway is refused, exception_self_approval).
+  const approve = item.querySelector(".g-approve");
+  approve.hidden = !(CAN_APPROVE && grant.status === "requested" && !own);
+  approve.addEventListener("click", () => guarded(item.querySelector(".message"), async () => {
+    await api("POST", `/v1/exceptions/${encodeURIComponent(grant.id)}/approvals`);
+    await refreshExceptions();
+  }));
+  return item;
+}
+
+function noticeItem(notice) {
+  const item = $("notice-item").content.firstElementChild.cloneNode(true);
+  item.dataset.kind = notice.kind;
+  item.querySelector(".n-text").textContent = noticeText(notice.kind);
+  item.querySelector(".n-subject").textContent = notice.subject_id;
+  item.querySelector(".n-at").textContent = when(notice.created_at);
+  // Codes only (a basis, an agency, a reference): a notice carries no payload value.
+  const details = notice.details || {};
+  item.querySelector(".n-details").textContent = ["basis", "recipient_agency_id", "grant_id", "alert_id"]
+    .filter((key) => typeof details[key] === "string").map((key) => details[key]).join(" · ");
+  return item;
+}
+
+function alertItem(alert) {
+  const item = $("alert-item").content.firstElementChild.cloneNode(true);
+  item.dataset.code = alert.code;
+  item.querySelector(".a-text").textContent = noticeText(alert.code);
+  item.querySelector(".a-subject").textContent = alert.subject_id;
+  item.querySelector(".a-at").textContent = when(alert.raised_at);
+  return item;
+}
+
+async function refreshExceptions() {
+  const [grants, notices, alerts] = await Promise.all([api("GET", "/v1/exceptions"),
+    api("GET", "/v1/exceptions/notices"), api("GET", "/v1/alerts")]);
+  const open = grants.filter((g) => g.status === "requested" || g.status === "approved").reverse().slice(0, 50);
+  $("grant-list").replaceChildren(...open.map(grantItem));
+  $("grants-empty").hidden = open.length > 0;
+  const recent = notices.slice(-50).reverse();
+  $("notice-list").replaceChildren(...recent.map(noticeItem));
+  $("notices-empty").hidden = recent.length > 0;
+  $("alert-list").replaceChildren(...alerts.alerts.map(alertItem));
+  $("alerts-empty").hidden = alerts.alerts.length > 0;
+}
+
 function bind() {
   const importFrom = (usePasskey) => {
     const passphrase = $("new-passphrase").value;
@@ -884,6 +964,7 @@ function bind() {
     showPreview();
   });
   $("approve-send").addEventListener("click", () => guarded($("send-message"), approveAndSend));
+  $("refresh-exceptions").addEventListener("click", () => guarded($("exceptions-message"), refreshExceptions));
   $("consent-form").addEventListener("submit", (event) => {
     event.preventDefault();
     $("consent-message").textContent = "";
@@ -907,6 +988,7 @@ async function start() {
   await guarded($("people-message"), refreshPeople);
   await guarded($("send-message"), loadRecipients);
   await guarded($("inbox-message"), refreshInbox);
+  await guarded($("exceptions-message"), refreshExceptions);
 }
 
 await sodium.ready;
