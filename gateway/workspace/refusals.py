@@ -91,6 +91,8 @@ REFUSALS: dict[str, str] = {
                      "exception_purpose_not_allowed", "exception_scope", "exception_grant_subject_mismatch"],
                     _GRANT_SCOPE),
     **dict.fromkeys(["exception_not_in_agency_policy", "deferral_not_published"], _NOT_PUBLISHED),
+    "exception_policy_not_explained": ("The person was not told at the start when your agency may share without "
+                                       "asking. Tell them, record that you did, then ask again."),
     "exception_requires_child": "This legal basis applies to children only. Ask the person for consent instead.",
     "exception_self_approval": ("You asked for this exception, so you cannot approve it yourself. Another "
                                 "supervisor must approve it."),

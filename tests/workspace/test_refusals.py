@@ -41,7 +41,10 @@ def test_every_reason_raised_on_the_workspace_paths_has_a_sentence() -> None:
     for source in SOURCES:
         for match in RAISED.finditer((ROOT / source).read_text(encoding="utf-8")):
             raised.add(match.group(1) or match.group(2))
-    assert {"preview_not_approved", "risk_summary_missing", "exception_self_approval", "pin_too_simple"} <= raised
+    exceptions = (ROOT / "gateway/exceptions/service.py").read_text(encoding="utf-8")
+    raised |= set(re.findall(r'reason = "([a-z_]+)"', exceptions))
+    assert {"preview_not_approved", "risk_summary_missing", "exception_self_approval", "pin_too_simple",
+            "exception_policy_not_explained"} <= raised
     missing = sorted(code for code in raised - set(REFUSALS) - GENERIC_IS_ENOUGH if " " not in code)
     assert missing == []
 

@@ -1,12 +1,13 @@
 """The lawful-exception second approval and what is addressed to the agency, in real Chromium on
 both databases.
 
-A supervisor asks for an exception (the same account that is signed in in the browser); their
-page shows it waiting and offers them no approval, and a tampered page that offers it anyway is
-refused by the gateway in plain words (four eyes: exception_self_approval). A second supervisor,
-signed in with their own passkey, sees it and approves it. The agency's notices and alerts are
-listed in plain words (a duress sign-in on the portal raises a real alert); a notice kind the page
-has no sentence for shows a safe generic sentence and the kind. Five languages, 360 and 1280 px.
+A supervisor asks for an exception in the browser, for a case the agency published (an unknown
+pseudonym is refused in plain words); their page shows it waiting and offers them no approval, and
+a tampered page that offers it anyway is refused by the gateway in plain words (four eyes:
+exception_self_approval). A second supervisor, signed in with their own passkey, sees it and
+approves it. The agency's notices and alerts are listed in plain words (a duress sign-in on the
+portal raises a real alert); a notice kind the page has no sentence for shows a safe generic
+sentence and the kind. Five languages, 360 and 1280 px.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.conftest import Registry
 from tests.consent.conftest import consent_body, subject_body
 from tests.exceptions.conftest import POLICY, grant_body, publish
 from tests.support.browser import screenshot, serious_axe_violations
-from tests.support.staff import StaffMember, account_generation, exchange_form, new_staff
+from tests.support.staff import new_staff
 from tests.workspace import workspace_support as ws
 from tests.workspace.workspace_support import (
     agency_headers,
@@ -44,16 +45,6 @@ pytestmark = [pytest.mark.browser]
 
 AGENCY = "ngo"
 PIN, DURESS = "582947", "739164"
-
-
-def _acting_for(http: httpx.Client, registry: Registry, clock: FixedClock, base: str, ctx: GatewayContext,
-                member: StaffMember) -> dict[str, str]:
-    person, _ttl = ctx.tokens.issue_person_token(member.account_id, AGENCY, ctx.clock.now(),
-                                                 account_generation(ctx, member.account_id))
-    response = http.post("/oauth/token", data=exchange_form(registry, AGENCY, person, clock,
-                                                            token_url=f"{base}/oauth/token"))
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def test_second_approval_notices_and_alerts_in_the_browser(
@@ -73,13 +64,9 @@ def test_second_approval_notices_and_alerts_in_the_browser(
         pins = http.post(f"/v1/subjects/{subject_id}/portal-access/pin", headers=headers,
                          json={"pin": PIN, "duress_pin": DURESS})
         assert pins.status_code == 200, pins.text
-        asked = http.post("/v1/exceptions", headers=_acting_for(http, registry, clock, base, ctx, requester),
-                          json=grant_body(subject_id))
-        assert asked.status_code == 201, asked.text
-        grant_id = str(asked.json()["id"])
     with ctx.sessions() as session, session.begin():
         notify_agency(session, AGENCY, subject_id, "exception_used", now=clock.now(),
-                      details={"basis": "L4", "grant_id": grant_id, "recipient_agency_id": "clinic"})
+                      details={"basis": "L4", "grant_id": "exg_earlier", "recipient_agency_id": "clinic"})
         notify_agency(session, AGENCY, subject_id, "a_kind_from_a_newer_gateway", now=clock.now())
     # A duress sign-in on the portal: the person sees an empty account, the agency gets a silent alert.
     portal = browser.new_context(viewport={"width": 360, "height": 800}).new_page()
@@ -90,11 +77,36 @@ def test_second_approval_notices_and_alerts_in_the_browser(
     portal.wait_for_selector("#news-title")
     portal.close()
 
-    # The requester, signed in with their passkey: their request waits; no approval is offered to them.
+    # The requester, signed in with their passkey, asks in the browser, for a case the agency published.
     page, _ = signed_in(browser, base, ctx, AGENCY, 360, member=requester)
     import_key(page, key_file(registry, AGENCY, tmp_path))
-    item = page.locator(f"#grant-list li[data-grant='{grant_id}']")
+    body = grant_body(subject_id)
+    page.click("#grant-request summary")
+    page.fill("#g-subject", "subj_nobody_has_this_pseudonym")
+    page.select_option("#g-case", f"{body['basis']}|{body['scenario']}")
+    page.select_option("#g-recipient", body["recipient_agency_id"])
+    page.select_option("#g-purpose", body["purpose"])
+    page.select_option("#g-classes", body["classes"])
+    page.select_option("#g-fields", body["fields"])
+    page.fill("#g-justification", body["justification_code"])
+    page.fill("#g-reference", body["justification_ref"])
+    page.click("#ask-exception")
+    # A pseudonym the agency does not know: refused in plain words, nothing asked.
+    page.wait_for_selector("#exceptions-message[data-reason='unknown_subject']")
+    assert page.text_content("#exceptions-message") == REFUSALS["unknown_subject"]
+    assert page.locator("#grant-list li").count() == 0
+    page.fill("#g-subject", subject_id)
+    page.click("#ask-exception")
+    item = page.locator("#grant-list li[data-status='requested']")
     item.wait_for()
+    grant_id = str(item.get_attribute("data-grant"))
+    with httpx.Client(base_url=base) as http:
+        asked = http.get(f"/v1/exceptions/{grant_id}", headers=headers).json()
+    # The requester is the signed-in person, from their token: the form has no such field.
+    assert asked["requested_by"] == requester.account_id and asked["basis"] == body["basis"]
+    assert asked["classes"] == body["classes"] and asked["fields"] == body["fields"]
+    item = page.locator(f"#grant-list li[data-grant='{grant_id}']")
+    # Their request waits; no approval is offered to them.
     assert item.get_attribute("data-status") == "requested"
     assert item.locator(".g-status").text_content() == "Waiting for a second approval"
     assert item.locator(".g-own").is_visible() and not item.locator(".g-approve").is_visible()

@@ -445,6 +445,12 @@ async function loadRecipients() {
     label.append(box, " ", name);
     return label;
   }));
+  $("g-recipient").replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
+    const option = document.createElement("option");
+    option.value = a.id;
+    option.textContent = a.name ? `${a.name} (${a.id})` : a.id;
+    return option;
+  }));
   const select = $("recipient");
   select.replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
     const option = document.createElement("option");
@@ -857,9 +863,35 @@ function alertItem(alert) {
   return item;
 }
 
+/** The cases this agency published in advance (S35): only those can be asked for. */
+function showPublishedCases(me) {
+  const chosen = $("g-case").value;
+  $("g-case").replaceChildren(...(me.exception_policy || []).flatMap((entry) => (entry.scenarios || []).map((scenario) => {
+    const option = document.createElement("option");
+    option.value = `${entry.basis}|${scenario}`;
+    const basis = fromList("basis-names", "basis", entry.basis);
+    option.textContent = `${entry.basis} · ${scenario}${basis ? ` · ${basis}` : ""}`;
+    return option;
+  })));
+  if (chosen) $("g-case").value = chosen;
+}
+
+const selected = (id) => [...$(id).selectedOptions].map((option) => option.value);
+
+async function askException() {
+  const [basis, scenario] = $("g-case").value.split("|");
+  await api("POST", "/v1/exceptions", { subject_id: $("g-subject").value.trim(), basis, scenario,
+    justification_code: $("g-justification").value.trim(), justification_ref: $("g-reference").value.trim(),
+    recipient_agency_id: $("g-recipient").value, purpose: $("g-purpose").value, classes: selected("g-classes"),
+    fields: selected("g-fields") });
+  $("grant-form").reset();
+  await refreshExceptions();
+}
+
 async function refreshExceptions() {
-  const [grants, notices, alerts] = await Promise.all([api("GET", "/v1/exceptions"),
-    api("GET", "/v1/exceptions/notices"), api("GET", "/v1/alerts")]);
+  const [grants, notices, alerts, me] = await Promise.all([api("GET", "/v1/exceptions"),
+    api("GET", "/v1/exceptions/notices"), api("GET", "/v1/alerts"), api("GET", "/v1/agencies/me")]);
+  showPublishedCases(me);
   const open = grants.filter((g) => g.status === "requested" || g.status === "approved").reverse().slice(0, 50);
   $("grant-list").replaceChildren(...open.map(grantItem));
   $("grants-empty").hidden = open.length > 0;
@@ -965,6 +997,10 @@ function bind() {
   });
   $("approve-send").addEventListener("click", () => guarded($("send-message"), approveAndSend));
   $("refresh-exceptions").addEventListener("click", () => guarded($("exceptions-message"), refreshExceptions));
+  $("grant-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded($("exceptions-message"), askException);
+  });
   $("consent-form").addEventListener("submit", (event) => {
     event.preventDefault();
     $("consent-message").textContent = "";
