@@ -157,6 +157,9 @@ def test_a_consent_recorded_with_the_person_present(
     # Neither the code nor the PIN is kept in the browser's storage.
     stored = page.evaluate("JSON.stringify(Object.assign({}, localStorage, sessionStorage))")
     assert code not in stored and PIN not in stored
+    # The next consent begins: the last access code leaves the screen.
+    page.locator(f"#people-list li:has-text('{subject_id}') .record-consent").click()
+    assert page.text_content("#access-code") == "" and code not in str(page.text_content("body"))
 
     # The person signs in to their portal with the card's code and the PIN they chose.
     portal = browser.new_context(viewport={"width": 360, "height": 800}).new_page()

@@ -639,6 +639,9 @@ function personLanguage(tag) {
 }
 
 function startConsent(subjectId, language) {
+  // The last person's access code leaves the screen (and memory) when the next consent starts.
+  state.accessCode = null;
+  $("access-code").textContent = "";
   $("consent-form").reset();
   $("c-subject").value = subjectId;
   $("c-language").value = language;
