@@ -32,8 +32,6 @@ from ..staff.routes import _session_row, _signed_in
 from ..web.csrf import csrf_token_matches
 from ..web.headers import apply_html_headers
 from .assets import SERVED, AssetsMissing, vendor_module
-from .notices import NOTICE_KINDS, UNKNOWN_NOTICE
-from .refusals import REFUSALS, UNKNOWN
 
 __all__ = ["WORKSPACE_CSP", "router"]
 
@@ -81,12 +79,10 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        idle_timeout_s=auth.store.policy.idle_s, purposes=[p.value for p in Purpose],
                        field_groups=_field_groups(ctx.settings.policy_dir), age_bands=[b.value for b in AgeBand],
                        sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType],
-                       refusals=sorted(REFUSALS.items()), unknown_refusal=UNKNOWN,
                        field_class=field_classes(ctx.settings.policy_dir),
                        risk_summary=risk_summary_fields(ctx.settings.policy_dir),
                        preview_texts=_person_texts("preview_text.html"),
                        consent_texts=_person_texts("consent_text.html"),
-                       notice_kinds=sorted(NOTICE_KINDS.items()), unknown_notice=UNKNOWN_NOTICE,
                        account_id=account.id,
                        can_approve=entitled(account.all_roles(), Entitlement.APPROVE_EXCEPTION))
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway import i18n
-from gateway.workspace.refusals import REFUSALS, UNKNOWN, plain_words, sentences
+from gateway.workspace.refusals import UNKNOWN, plain_words, refusals, sentences
+
+REFUSALS = refusals()
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Problem reasons the workspace's own requests can meet only through a bug in the page or a replay:
@@ -86,3 +88,12 @@ def test_every_notice_sentence_is_translated(lang: str) -> None:
     assert missing == []
     if lang != "en":
         assert [m for m in notices.sentences() if catalogue[m].string == m] == []
+
+
+def test_the_generic_sentences_are_the_pages_own() -> None:
+    from gateway.workspace.notices import UNKNOWN_NOTICE
+
+    page = (i18n.TEMPLATE_DIR / "workspace" / "home.html").read_text(encoding="utf-8")
+    assert f'data-msg="reason-unknown">{{{{ _("{UNKNOWN}") }}}}' in page
+    assert f'data-msg="notice-unknown">{{{{ _("{UNKNOWN_NOTICE}") }}}}' in page
+    assert len(REFUSALS) > 90 and len(set(REFUSALS.values())) > 60

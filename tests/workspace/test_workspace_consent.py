@@ -25,7 +25,7 @@ import pytest
 from consent.clock import FixedClock
 from gateway import i18n
 from gateway.context import GatewayContext
-from gateway.workspace.refusals import REFUSALS
+from gateway.workspace.refusals import refusals
 from tests.conftest import Registry
 from tests.consent.conftest import subject_body
 from tests.support.browser import screenshot, serious_axe_violations
@@ -41,6 +41,7 @@ from tests.workspace.workspace_support import (
 
 base, settings, server = ws.base, ws.settings, ws.server  # the live gateway's fixtures
 
+REFUSALS = refusals()
 pytestmark = [pytest.mark.browser]
 
 AGENCY, RECIPIENT = "ngo", "shelter"

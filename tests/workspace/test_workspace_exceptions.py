@@ -23,7 +23,7 @@ from gateway import i18n
 from gateway.context import GatewayContext
 from gateway.exceptions.service import notify_agency
 from gateway.workspace.notices import NOTICE_KINDS, UNKNOWN_NOTICE
-from gateway.workspace.refusals import REFUSALS
+from gateway.workspace.refusals import refusals
 from tests.conftest import Registry
 from tests.consent.conftest import consent_body, subject_body
 from tests.exceptions.conftest import POLICY, grant_body, publish
@@ -41,6 +41,7 @@ from tests.workspace.workspace_support import (
 
 base, settings, server = ws.base, ws.settings, ws.server  # the live gateway's fixtures
 
+REFUSALS = refusals()
 pytestmark = [pytest.mark.browser]
 
 AGENCY = "ngo"

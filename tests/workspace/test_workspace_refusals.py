@@ -20,7 +20,7 @@ from consent.clock import FixedClock
 from crypto.keys import fingerprint
 from gateway import i18n
 from gateway.context import GatewayContext
-from gateway.workspace.refusals import REFUSALS, UNKNOWN
+from gateway.workspace.refusals import UNKNOWN, refusals
 from tests.conftest import Registry
 from tests.consent.conftest import consent_body, subject_body
 from tests.support.browser import screenshot, serious_axe_violations
@@ -37,6 +37,7 @@ from tests.workspace.workspace_support import (
 
 base, settings, server = ws.base, ws.settings, ws.server  # the live gateway's fixtures
 
+REFUSALS = refusals()
 pytestmark = [pytest.mark.browser]
 
 SENDER, RECIPIENT = "ngo", "shelter"

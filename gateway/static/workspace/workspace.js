@@ -23,19 +23,24 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const $ = (id) => document.getElementById(id);
 const msg = (key) => document.querySelector(`#messages [data-msg="${key}"]`).textContent;
 
+/** Whether a sentence's list of codes (space-separated: several codes may share one sentence) names ``code``. */
+function listsCode(codes, code) {
+  return String(codes || "").split(" ").includes(code);
+}
+
 /**
  * A refusal's reason code in plain words, in the page's language (the sentences are rendered into
  * #reasons). A code without a sentence gets the safe generic one plus the code itself.
  */
 function reasonText(code) {
   const wanted = String(code ?? "");
-  const known = [...document.querySelectorAll("#reasons [data-reason]")].find((li) => li.dataset.reason === wanted);
+  const known = [...document.querySelectorAll("#reasons [data-reason]")].find((li) => listsCode(li.dataset.reason, wanted));
   if (known) return known.textContent;
   return `${msg("reason-unknown")} (${wanted.replace(/[^A-Za-z0-9_.:-]/g, "").slice(0, 80)})`;
 }
 
 function knownReason(code) {
-  return [...document.querySelectorAll("#reasons [data-reason]")].some((li) => li.dataset.reason === code);
+  return [...document.querySelectorAll("#reasons [data-reason]")].some((li) => listsCode(li.dataset.reason, code));
 }
 
 /**
@@ -804,7 +809,7 @@ async function setPin() {
 // --- exceptions (four eyes), notices and alerts addressed to the agency -----------------------
 
 function fromList(listId, attribute, code) {
-  const item = [...$(listId).querySelectorAll(`[data-${attribute}]`)].find((li) => li.dataset[attribute] === code);
+  const item = [...$(listId).querySelectorAll(`[data-${attribute}]`)].find((li) => listsCode(li.dataset[attribute], code));
   return item ? item.textContent : null;
 }
 
