@@ -25,8 +25,9 @@ from .. import i18n
 from ..console.auth import ConsoleAuth
 from ..deps import ContextDep
 from ..errors import NotFound, ServiceUnavailable
-from ..exchange.catalogue import field_classes
+from ..exchange.catalogue import field_classes, risk_summary_fields
 from ..portal.views import LANGUAGE_NAMES, browser_language
+from ..staff.roles import Entitlement, entitled
 from ..staff.routes import _session_row, _signed_in
 from ..web.csrf import csrf_token_matches
 from ..web.headers import apply_html_headers
@@ -36,12 +37,15 @@ __all__ = ["WORKSPACE_CSP", "router"]
 
 router = APIRouter(prefix="/w", include_in_schema=False)
 
+_CARD_STYLE = i18n.csp_hash((i18n.TEMPLATE_DIR / "consent" / "card.css").read_text(encoding="utf-8"))
 WORKSPACE_CSP = (
-    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; "
+    f"default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' {_CARD_STYLE}; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
 )
 """Same-origin scripts and styles, none inline; ``wasm-unsafe-eval`` lets libsodium compile its
-WebAssembly (it allows no ``eval`` of script text)."""
+WebAssembly (it allows no ``eval`` of script text). The one hashed style is the consent card's own
+stylesheet: the card opens for printing in a window of its own (a ``blob:`` document, which inherits
+this policy), and no other inline style can match the hash."""
 
 
 def _lang(request: Request) -> str:
@@ -74,7 +78,22 @@ def workspace(request: Request, ctx: ContextDep) -> Response:
                        server_time=int(ctx.clock.now().timestamp()),
                        idle_timeout_s=auth.store.policy.idle_s, purposes=[p.value for p in Purpose],
                        field_groups=_field_groups(ctx.settings.policy_dir), age_bands=[b.value for b in AgeBand],
-                       sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType])
+                       sexes=[v.value for v in Sex], exploitation_types=[v.value for v in ExploitationType],
+                       field_class=field_classes(ctx.settings.policy_dir),
+                       risk_summary=risk_summary_fields(ctx.settings.policy_dir),
+                       preview_texts=_person_texts("preview_text.html"),
+                       consent_texts=_person_texts("consent_text.html"),
+                       account_id=account.id,
+                       can_approve=entitled(account.all_roles(), Entitlement.APPROVE_EXCEPTION))
+
+
+def _person_texts(name: str) -> str:
+    """What the person reads (the referral's preview, the consent they confirm, the PIN they choose) in
+    each of the five languages: ``<template>`` elements rendered from our own autoescaped template, which
+    the page includes with ``|safe``. The person reads in their language whatever the page is in."""
+    translations = i18n.translations()
+    return "\n".join(translations.template(lang, f"workspace/{name}").render(
+        lang=lang, direction=i18n.text_direction(lang)) for lang in i18n.LANGUAGES)
 
 
 def _field_groups(policy_dir: Path) -> list[tuple[str, list[str]]]:

@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_file
 
 from gateway import i18n
 
-SAME_IN_TRANSLATION = {("es", "no")}
+SAME_IN_TRANSLATION = {("es", "no"), ("es", "No")}
 TEMPLATES = sorted((i18n.TEMPLATE_DIR / "workspace").glob("*.html"))
 
 

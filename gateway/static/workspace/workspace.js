@@ -8,6 +8,8 @@ const root = document.getElementById("workspace");
 const AGENCY = root.dataset.agency;
 const TOKEN_URL = root.dataset.tokenUrl;
 const CSRF = root.dataset.csrf;
+const ACCOUNT = root.dataset.account;
+const CAN_APPROVE = root.dataset.approve === "true";
 const IDLE_MS = Math.max(60, Number(root.dataset.idle) || 900) * 1000;
 const SERVER_T0 = Number(root.dataset.serverTime);
 const LOCAL_T0 = performance.now();
@@ -21,7 +23,42 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const $ = (id) => document.getElementById(id);
 const msg = (key) => document.querySelector(`#messages [data-msg="${key}"]`).textContent;
 
-const state = { keys: null, token: null, tokenRequest: null, tokenExpires: 0, plan: null, preview: null, fields: null, pending: null };
+/** Whether a sentence's list of codes (space-separated: several codes may share one sentence) names ``code``. */
+function listsCode(codes, code) {
+  return String(codes || "").split(" ").includes(code);
+}
+
+/**
+ * A refusal's reason code in plain words, in the page's language (the sentences are rendered into
+ * #reasons). A code without a sentence gets the safe generic one plus the code itself.
+ */
+function reasonText(code) {
+  const wanted = String(code ?? "");
+  const known = [...document.querySelectorAll("#reasons [data-reason]")].find((li) => listsCode(li.dataset.reason, wanted));
+  if (known) return known.textContent;
+  return `${msg("reason-unknown")} (${wanted.replace(/[^A-Za-z0-9_.:-]/g, "").slice(0, 80)})`;
+}
+
+function knownReason(code) {
+  return [...document.querySelectorAll("#reasons [data-reason]")].some((li) => listsCode(li.dataset.reason, code));
+}
+
+/**
+ * A refused request (an RFC 9457 problem document) in plain words: its reason's sentence; for a reason
+ * without one, the generic sentence with the code, and the policy's own reasons where it gave them.
+ */
+function showRefusal(where, problem) {
+  const reason = typeof problem.reason === "string" ? problem.reason : "";
+  // A refused consent lists every failure (each its own thing to put right); a refused send may
+  // carry the policy's reasons, shown when the problem's own reason has no sentence.
+  const failures = (problem.failures || []).map((f) => String(f.reason || "")).filter(knownReason);
+  const extra = [...failures, ...(knownReason(reason) ? [] : (problem.policy_reasons || []).filter(knownReason))];
+  where.textContent = reason ? [...new Set([reason, ...extra].map(reasonText))].join(" ") : msg("failed");
+  where.dataset.reason = reason;
+}
+
+const state = { keys: null, token: null, tokenRequest: null, tokenExpires: 0, plan: null, preview: null, fields: null,
+  pending: null, consent: null, accessCode: null, personLang: null };
 
 /** Seconds on the gateway's clock (the page carries it; assertions must match the gateway's time). */
 function serverNow() {
@@ -237,7 +274,7 @@ function showKeyState() {
   $("unlock-form").hidden = !stored || unlocked || stored.kdf !== "argon2id13";
   $("unlock-passkey").hidden = !stored || unlocked || stored.kdf !== "webauthn-prf";
   $("key-actions").hidden = !unlocked;
-  for (const id of ["sections", "people", "inbox", "send"]) $(id).hidden = !unlocked;
+  for (const id of ["sections", "people", "inbox", "send", "consent", "exceptions"]) $(id).hidden = !unlocked;
 }
 
 function lock() {
@@ -247,6 +284,8 @@ function lock() {
   }
   state.keys = null;
   state.token = null;
+  state.accessCode = null;
+  $("access-code").textContent = "";
   showKeyState();
 }
 
@@ -311,6 +350,7 @@ async function openEnvelope(envelope, item) {
 
 async function guarded(where, action) {
   where.textContent = msg("working");
+  delete where.dataset.reason;
   try {
     await action();
     if (where.textContent === msg("working")) where.textContent = "";
@@ -322,10 +362,12 @@ async function guarded(where, action) {
       where.textContent = msg("key-changed");
     } else if (error instanceof E.VerificationError) {
       where.textContent = msg("not-verified");
-    } else if (error.message === "signed-out") {
+    } else if (error.message === "signed-out" || (error instanceof ApiError && error.status === 401)) {
       window.location.assign("/w/");
+    } else if (error instanceof ApiError) {
+      showRefusal(where, error.problem);
     } else {
-      where.textContent = msg("failed") + (error.problem?.reason ? ` (${error.problem.reason})` : "");
+      where.textContent = msg("failed");
     }
   }
 }
@@ -360,6 +402,9 @@ async function refreshPeople() {
     row.querySelector(".child").textContent = msg(person.is_child ? "yes" : "no");
     row.querySelector(".lang").textContent = person.preferred_language ?? "";
     row.querySelector(".country").textContent = person.country_of_origin ?? "";
+    row.querySelector(".record-consent").addEventListener("click", () => {
+      startConsent(person.id, person.preferred_language || "");
+    });
     row.querySelector(".refer").addEventListener("click", () => {
       $("subject-id").value = person.id;
       $("send").scrollIntoView();
@@ -391,6 +436,26 @@ async function addPerson() {
 
 async function loadRecipients() {
   const agencies = await api("GET", "/v1/agencies");
+  $("c-recipient-list").replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "c-recipient";
+    box.value = a.id;
+    box.dataset.duties = JSON.stringify(a.statutory_duties || []);
+    box.addEventListener("change", showDuties);
+    const name = document.createElement("span");
+    name.textContent = a.name ? `${a.name} (${a.id})` : a.id;
+    label.append(box, " ", name);
+    return label;
+  }));
+  $("g-recipient").replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
+    const option = document.createElement("option");
+    option.value = a.id;
+    option.textContent = a.name ? `${a.name} (${a.id})` : a.id;
+    return option;
+  }));
   const select = $("recipient");
   select.replaceChildren(...agencies.filter((a) => a.id !== AGENCY).map((a) => {
     const option = document.createElement("option");
@@ -410,6 +475,7 @@ function listItems(list, items) {
 
 async function makePlan() {
   const fields = [...document.querySelectorAll('#plan-form input[name="field"]:checked')].map((box) => box.value);
+  $("plan-result").hidden = true;  // never an earlier answer on screen while this one is asked
   const plan = await api("POST", "/v1/plans", { subject_id: $("subject-id").value.trim(),
     recipient_agency_id: $("recipient").value, purpose: $("purpose").value, fields });
   state.plan = plan;
@@ -417,14 +483,28 @@ async function makePlan() {
   $("preview").hidden = true;
   $("sent").hidden = true;
   listItems($("permitted-list"), plan.permitted_fields);
-  listItems($("denied-list"), plan.denied_fields.map((d) => `${d.field}: ${d.reason}`));
+  listItems($("denied-list"), plan.denied_fields.map((d) => `${d.field}: ${reasonText(d.reason)}`));
+  $("denied-list").querySelectorAll("li").forEach((li, index) => { li.dataset.reason = plan.denied_fields[index].reason; });
+  const refused = plan.allow && plan.permitted_fields.length > 0 ? []
+    : (plan.reasons.length ? plan.reasons : ["no_permitted_fields"]);
+  listItems($("refusal-list"), refused.map(reasonText));
+  $("refusal-list").querySelectorAll("li").forEach((li, index) => { li.dataset.reason = refused[index]; });
+  $("plan-refused").hidden = refused.length === 0;
   listItems($("plan-explanation"), plan.explanation || []);
+  showRiskSummary(plan, refused.length === 0);
+  if (refused.length === 0) await showPersonLanguage(plan.subject_id);
   const fill = $("fill-fields");
   fill.replaceChildren();
   plan.permitted_fields.forEach((name, index) => {
     const label = document.createElement("label");
     label.htmlFor = `fill-${index}`;
     label.textContent = name;
+    if (isRiskSummaryField(name)) {
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = ` (${msg("risk-summary-field")})`;
+      label.append(mark);
+    }
     const input = document.createElement("textarea");
     input.id = `fill-${index}`;
     input.dataset.field = name;
@@ -433,7 +513,63 @@ async function makePlan() {
   });
   $("fill-form").hidden = !plan.allow || plan.permitted_fields.length === 0;
   $("plan-result").hidden = false;
-  if (!plan.allow || plan.permitted_fields.length === 0) $("send-message").textContent = msg("nothing-permitted");
+  if (refused.length) $("plan-refused").scrollIntoView();
+}
+
+function fieldBox(name) {
+  return [...document.querySelectorAll('#plan-form input[name="field"]')].find((box) => box.value === name);
+}
+
+function isRiskSummaryField(name) {
+  return fieldBox(name)?.dataset.riskSummary === "true";
+}
+
+/** The data class of a field in plain words, from a list rendered in one language (page or person). */
+function className(list, name) {
+  const code = fieldBox(name)?.dataset.class;
+  const item = [...list.querySelectorAll("[data-class]")].find((li) => li.dataset.class === code);
+  return item ? item.textContent : name;
+}
+
+/**
+ * What the plan means before anything is filled in: what the recipient will see (in plain words),
+ * how much is held back (the reasons are listed above), the basis, how long the plan holds, and
+ * the obligations the rules attach (the risk summary, the person's preview, telling the person,
+ * a second approver). Values never appear here: only field names and their kinds.
+ */
+function showRiskSummary(plan, allowed) {
+  $("risk-summary").hidden = !allowed;
+  if (!allowed) return;
+  listItems($("will-see"), plan.permitted_fields.map((name) => `${className($("class-names"), name)}: ${name}`));
+  $("held-back").textContent = plan.denied_fields.length ? String(plan.denied_fields.length) : msg("nothing-held-back");
+  $("plan-basis").textContent = plan.basis.exception ? `${msg("basis-exception")} (${plan.basis.exception})`
+    : msg("basis-consent");
+  $("plan-expires").textContent = plan.expires_at ? new Date(plan.expires_at).toLocaleString(document.documentElement.lang)
+    : "";
+  const owed = Object.entries(plan.obligations).filter(([name, value]) => value === true).map(([name]) => name);
+  const texts = [...document.querySelectorAll("#obligation-texts [data-obligation]")];
+  $("obligations").replaceChildren(...owed.map((name) => {
+    const li = document.createElement("li");
+    li.dataset.obligation = name;
+    li.textContent = texts.find((t) => t.dataset.obligation === name)?.textContent ?? name;
+    return li;
+  }));
+  $("risk-summary-missing").hidden = !(plan.obligations.include_risk_summary
+    && !plan.permitted_fields.some(isRiskSummaryField));
+}
+
+/** The preview's language: the person's recorded one where the page has it, else a note to interpret. */
+async function showPersonLanguage(subjectId) {
+  const person = await api("GET", `/v1/subjects/${encodeURIComponent(subjectId)}`);
+  const recorded = person.preferred_language || "";
+  const primary = recorded.split("-")[0].toLowerCase();
+  const select = $("preview-language");
+  const available = [...select.options].some((option) => option.value === primary);
+  select.value = available ? primary : document.documentElement.lang;
+  $("person-language").textContent = recorded;
+  $("person-language-known").hidden = !recorded || !available;
+  $("person-language-missing").hidden = !recorded || available;
+  $("person-language-sep").hidden = !recorded;
 }
 
 function showPreview() {
@@ -442,8 +578,26 @@ function showPreview() {
     if (input.value.trim() !== "") fields[input.dataset.field] = input.value;
   }
   state.fields = fields;
-  state.preview = E.makePreview(sodium, fields, $("preview-language").value);
-  fillTable($("preview-fields"), fields);
+  const lang = $("preview-language").value;
+  state.preview = E.makePreview(sodium, fields, lang);
+  // The person reads it in their language: the words come from the template of that language.
+  const text = document.getElementById(`preview-text-${lang}`).content.firstElementChild.cloneNode(true);
+  const recipient = $("recipient").selectedOptions[0];
+  text.querySelector(".pv-recipient").textContent = recipient ? recipient.textContent : state.plan.recipient_agency_id;
+  const purpose = [...text.querySelectorAll(".pv-purposes [data-purpose]")]
+    .find((li) => li.dataset.purpose === state.plan.purpose);
+  text.querySelector(".pv-purpose").textContent = purpose ? purpose.textContent : state.plan.purpose;
+  const tbody = text.querySelector(".pv-fields");
+  tbody.id = "preview-fields";
+  for (const name of Object.keys(fields).sort()) {
+    const row = tbody.insertRow();
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = className(text.querySelector(".pv-classes"), name);
+    row.append(head);
+    row.insertCell().textContent = fields[name];
+  }
+  $("person-preview").replaceChildren(text);
   $("preview").hidden = false;
   $("approve-send").focus();
 }
@@ -477,6 +631,283 @@ async function approveAndSend() {
   $("sent").hidden = false;
   $("preview").hidden = true;
   $("plan-result").hidden = true;
+}
+
+// --- a consent recorded with the person present ---------------------------------------------
+
+const checked = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((box) => box.value);
+
+/** The page language closest to a recorded language tag (the person reads in it), else the page's own. */
+function personLanguage(tag) {
+  const primary = String(tag || "").split("-")[0].toLowerCase();
+  return document.getElementById(`consent-text-${primary}`) ? primary : document.documentElement.lang;
+}
+
+function startConsent(subjectId, language) {
+  // The last person's access code leaves the screen (and memory) when the next consent starts.
+  state.accessCode = null;
+  $("access-code").textContent = "";
+  $("consent-form").reset();
+  $("c-subject").value = subjectId;
+  $("c-language").value = language;
+  $("consent-confirm").hidden = true;
+  $("consent-recorded").hidden = true;
+  $("consent-split").hidden = true;
+  showDuties();
+  $("consent").scrollIntoView();
+  $("c-subject").focus();
+}
+
+/** Each statutory duty of a chosen recipient, to be explained to the person and ticked (CR7). */
+function showDuties() {
+  const duties = new Set();
+  for (const box of document.querySelectorAll('input[name="c-recipient"]:checked')) {
+    for (const duty of JSON.parse(box.dataset.duties || "[]")) duties.add(duty);
+  }
+  $("c-duties").replaceChildren(...[...duties].sort().map((duty) => {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "c-duty";
+    box.value = duty;
+    const text = document.createElement("span");
+    text.textContent = `${msg("duty-to-share")}: ${duty}`;
+    label.append(box, " ", text);
+    return label;
+  }));
+}
+
+/** The consent as the API takes it; the staff member is the signed-in person (never a field here). */
+function consentBody() {
+  const purposes = checked("c-purpose");
+  const body = {
+    subject_id: $("c-subject").value.trim(),
+    recipients: checked("c-recipient").map((id) => ({ agency_id: id })),
+    scope: checked("c-scope")[0],
+    data_classes: checked("c-class"),
+    explained_items: checked("c-explained"),
+    notice_version: $("c-notice").value.trim(),
+    language: $("c-language").value.trim(),
+    channel: "in_person",
+    capacity: checked("c-capacity")[0],
+    expires_at: `${$("c-expires").value}T23:59:59+00:00`,
+    duty_to_share_acknowledged: checked("c-duty"),
+  };
+  if (purposes.length === 1) body.purpose = purposes[0]; else body.purposes = purposes;
+  if ($("c-interpreter").value.trim() !== "") {
+    body.interpreter = { interpreter_id: $("c-interpreter").value.trim(),
+      relationship: $("c-interpreter-relationship").value, vetted: $("c-interpreter-vetted").checked };
+  }
+  if ($("c-cj-option").value) body.cj_option = $("c-cj-option").value;
+  return body;
+}
+
+function namesIn(list, attribute, codes) {
+  const items = [...list.querySelectorAll(`[data-${attribute}]`)];
+  return codes.map((code) => items.find((li) => li.dataset[attribute] === code)?.textContent ?? code).join(", ");
+}
+
+/** What the person reads and confirms, in their language, before anything is recorded. */
+function reviewConsent(body) {
+  state.consent = body;
+  state.personLang = personLanguage(body.language);
+  const text = $(`consent-text-${state.personLang}`).content.firstElementChild.cloneNode(true);
+  text.querySelector(".pc-purposes").textContent = namesIn(text.querySelector(".pv-purposes"), "purpose",
+    body.purpose ? [body.purpose] : body.purposes);
+  text.querySelector(".pc-recipients").textContent = body.recipients.map((r) => {
+    const box = [...document.querySelectorAll('input[name="c-recipient"]')].find((b) => b.value === r.agency_id);
+    return box ? box.parentElement.textContent.trim() : r.agency_id;
+  }).join(", ");
+  text.querySelector(".pc-classes").textContent = namesIn(text.querySelector(".pv-classes"), "class", body.data_classes);
+  text.querySelector(".pc-until").textContent = $("c-expires").valueAsDate
+    ? $("c-expires").valueAsDate.toLocaleDateString(state.personLang, { timeZone: "UTC", dateStyle: "long" }) : "";
+  const agree = text.querySelector(".pc-agree");
+  agree.id = "consent-agree";
+  agree.addEventListener("change", () => { $("consent-record").disabled = !agree.checked; });
+  $("consent-record").disabled = true;
+  $("consent-person").replaceChildren(text);
+  $("consent-split").hidden = true;
+  $("consent-recorded").hidden = true;
+  $("consent-confirm").hidden = false;
+  agree.focus();
+}
+
+async function recordConsent() {
+  let answer;
+  try {
+    answer = await api("POST", "/v1/consents", state.consent);
+  } catch (error) {
+    if (error instanceof ApiError && Array.isArray(error.problem.split)) offerSplit(error.problem.split);
+    throw error;
+  }
+  $("consent-confirm").hidden = true;
+  $("consent-id").textContent = answer.consent.id;
+  state.consentId = answer.consent.id;
+  state.accessCode = answer.access_code || null;
+  $("access-code").textContent = state.accessCode || "";
+  $("access-code-box").hidden = !state.accessCode;
+  const pinText = $(`pin-text-${state.personLang}`).content.firstElementChild.cloneNode(true);
+  $("pin-person").replaceChildren(pinText);
+  $("pin-done").hidden = true;
+  $("pin-setup").hidden = false;
+  $("consent-recorded").hidden = false;
+}
+
+/** CR3: a bundle is refused; each purpose is gone through with the person and recorded on its own. */
+function offerSplit(drafts) {
+  $("consent-confirm").hidden = true;
+  const names = $("consent-text-" + state.personLang).content.querySelector(".pv-purposes");
+  $("consent-split-list").replaceChildren(...drafts.map((draft) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.purpose = draft.purpose;
+    button.textContent = `${msg("split-record")}: ${namesIn(names, "purpose", [draft.purpose])}`;
+    button.addEventListener("click", () => {
+      for (const box of document.querySelectorAll('input[name="c-purpose"]')) box.checked = box.value === draft.purpose;
+      $("consent-split").hidden = true;
+      reviewConsent(consentBody());
+    });
+    li.append(button);
+    return li;
+  }));
+  $("consent-split").hidden = false;
+}
+
+/** The person's card, printed from a window of its own (the code is shown only if just issued). */
+async function openCard() {
+  const layout = $("card-separate").checked ? "separate" : "together";
+  const headers = { Authorization: `Bearer ${await accessToken()}` };
+  if (state.accessCode) headers["Portal-Access-Code"] = state.accessCode;
+  const response = await fetch(`/v1/consents/${encodeURIComponent(state.consentId)}/card?lang=${state.personLang}`
+    + `&layout=${layout}`, { headers });
+  if (!response.ok) throw new ApiError(response.status, await response.json());
+  const url = URL.createObjectURL(new Blob([await response.text()], { type: "text/html" }));
+  window.open(url, "_blank");
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+async function setPin() {
+  const box = $("pin-person");
+  const pin = box.querySelector(".pc-pin").value;
+  const again = box.querySelector(".pc-pin-again").value;
+  const duress = box.querySelector(".pc-duress").value;
+  box.querySelector(".pc-mismatch").hidden = pin === again;
+  if (pin !== again) return;
+  const body = { pin };
+  if (duress !== "") body.duress_pin = duress;
+  try {
+    await api("POST", `/v1/subjects/${encodeURIComponent(state.consent.subject_id)}/portal-access/pin`, body);
+  } finally {
+    for (const input of box.querySelectorAll("input")) input.value = "";
+  }
+  $("pin-setup").hidden = true;
+  $("pin-done").hidden = false;
+}
+
+// --- exceptions (four eyes), notices and alerts addressed to the agency -----------------------
+
+function fromList(listId, attribute, code) {
+  const item = [...$(listId).querySelectorAll(`[data-${attribute}]`)].find((li) => listsCode(li.dataset[attribute], code));
+  return item ? item.textContent : null;
+}
+
+function noticeText(kind) {
+  return fromList("notice-kinds", "kind", kind) ?? `${msg("notice-unknown")} (${String(kind).replace(/[^A-Za-z0-9_.:-]/g, "").slice(0, 80)})`;
+}
+
+function when(stamp) {
+  const date = new Date(stamp);
+  return Number.isNaN(date.getTime()) ? String(stamp) : date.toLocaleString(document.documentElement.lang);
+}
+
+function grantItem(grant) {
+  const item = $("grant-item").content.firstElementChild.cloneNode(true);
+  item.dataset.grant = grant.id;
+  item.dataset.status = grant.status;
+  item.querySelector(".g-subject").textContent = grant.subject_id;
+  const basis = fromList("basis-names", "basis", grant.basis);
+  item.querySelector(".g-basis").textContent = basis ? `${grant.basis}: ${basis}` : grant.basis;
+  item.querySelector(".g-recipient").textContent = grant.recipient_agency_id;
+  item.querySelector(".g-purpose").textContent = grant.purpose;
+  item.querySelector(".g-classes").textContent = namesIn($("class-names"), "class", grant.classes);
+  item.querySelector(".g-justification").textContent = `${grant.justification_code} · ${grant.justification_ref}`;
+  item.querySelector(".g-requested-by").textContent = grant.requested_by;
+  item.querySelector(".g-status").textContent = fromList("grant-statuses", "status", grant.status) ?? grant.status;
+  item.querySelector(".g-expires").textContent = when(grant.expires_at);
+  const own = grant.requested_by === ACCOUNT;
+  item.querySelector(".g-own").hidden = !(own && grant.status === "requested");
+  // Offered to someone entitled to approve, for a request that is not their own (the gateway checks
+  // both again: a page that offers it anyway is refused, exception_self_approval).
+  const approve = item.querySelector(".g-approve");
+  approve.hidden = !(CAN_APPROVE && grant.status === "requested" && !own);
+  approve.addEventListener("click", () => guarded(item.querySelector(".message"), async () => {
+    await api("POST", `/v1/exceptions/${encodeURIComponent(grant.id)}/approvals`);
+    await refreshExceptions();
+  }));
+  return item;
+}
+
+function noticeItem(notice) {
+  const item = $("notice-item").content.firstElementChild.cloneNode(true);
+  item.dataset.kind = notice.kind;
+  item.querySelector(".n-text").textContent = noticeText(notice.kind);
+  item.querySelector(".n-subject").textContent = notice.subject_id;
+  item.querySelector(".n-at").textContent = when(notice.created_at);
+  // Codes only (a basis, an agency, a reference): a notice carries no payload value.
+  const details = notice.details || {};
+  item.querySelector(".n-details").textContent = ["basis", "recipient_agency_id", "grant_id", "alert_id"]
+    .filter((key) => typeof details[key] === "string").map((key) => details[key]).join(" · ");
+  return item;
+}
+
+function alertItem(alert) {
+  const item = $("alert-item").content.firstElementChild.cloneNode(true);
+  item.dataset.code = alert.code;
+  item.querySelector(".a-text").textContent = noticeText(alert.code);
+  item.querySelector(".a-subject").textContent = alert.subject_id;
+  item.querySelector(".a-at").textContent = when(alert.raised_at);
+  return item;
+}
+
+/** The cases this agency published in advance (S35): only those can be asked for. */
+function showPublishedCases(me) {
+  const chosen = $("g-case").value;
+  $("g-case").replaceChildren(...(me.exception_policy || []).flatMap((entry) => (entry.scenarios || []).map((scenario) => {
+    const option = document.createElement("option");
+    option.value = `${entry.basis}|${scenario}`;
+    const basis = fromList("basis-names", "basis", entry.basis);
+    option.textContent = `${entry.basis} · ${scenario}${basis ? ` · ${basis}` : ""}`;
+    return option;
+  })));
+  if (chosen) $("g-case").value = chosen;
+}
+
+const selected = (id) => [...$(id).selectedOptions].map((option) => option.value);
+
+async function askException() {
+  const [basis, scenario] = $("g-case").value.split("|");
+  await api("POST", "/v1/exceptions", { subject_id: $("g-subject").value.trim(), basis, scenario,
+    justification_code: $("g-justification").value.trim(), justification_ref: $("g-reference").value.trim(),
+    recipient_agency_id: $("g-recipient").value, purpose: $("g-purpose").value, classes: selected("g-classes"),
+    fields: selected("g-fields") });
+  $("grant-form").reset();
+  await refreshExceptions();
+}
+
+async function refreshExceptions() {
+  const [grants, notices, alerts, me] = await Promise.all([api("GET", "/v1/exceptions"),
+    api("GET", "/v1/exceptions/notices"), api("GET", "/v1/alerts"), api("GET", "/v1/agencies/me")]);
+  showPublishedCases(me);
+  const open = grants.filter((g) => g.status === "requested" || g.status === "approved").reverse().slice(0, 50);
+  $("grant-list").replaceChildren(...open.map(grantItem));
+  $("grants-empty").hidden = open.length > 0;
+  const recent = notices.slice(-50).reverse();
+  $("notice-list").replaceChildren(...recent.map(noticeItem));
+  $("notices-empty").hidden = recent.length > 0;
+  $("alert-list").replaceChildren(...alerts.alerts.map(alertItem));
+  $("alerts-empty").hidden = alerts.alerts.length > 0;
 }
 
 function bind() {
@@ -573,6 +1004,22 @@ function bind() {
     showPreview();
   });
   $("approve-send").addEventListener("click", () => guarded($("send-message"), approveAndSend));
+  $("refresh-exceptions").addEventListener("click", () => guarded($("exceptions-message"), refreshExceptions));
+  $("grant-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded($("exceptions-message"), askException);
+  });
+  $("consent-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("consent-message").textContent = "";
+    reviewConsent(consentBody());
+  });
+  $("consent-record").addEventListener("click", () => guarded($("consent-message"), recordConsent));
+  $("print-card").addEventListener("click", () => guarded($("consent-message"), openCard));
+  $("pin-setup").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded($("consent-message"), setPin);
+  });
   $("sign-out-form").addEventListener("submit", lock);
   // A shared office computer: the key leaves memory after the session's idle time.
   let idle = setTimeout(lock, IDLE_MS);
@@ -585,6 +1032,7 @@ async function start() {
   await guarded($("people-message"), refreshPeople);
   await guarded($("send-message"), loadRecipients);
   await guarded($("inbox-message"), refreshInbox);
+  await guarded($("exceptions-message"), refreshExceptions);
 }
 
 await sodium.ready;
