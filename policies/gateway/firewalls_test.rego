@@ -323,3 +323,27 @@ test_a_dpo_neither_sends_nor_reads_the_trauma_narrative if {
 	d2 := decide(narrative_request("caseworker", "dpo"))
 	reason_of(d2, "history.trafficking_account") == "trauma_narrative_role"
 }
+
+# rules: CR34 SEC13
+test_an_asylum_seeker_is_behind_the_immigration_firewall_like_anyone if {
+	every flags in [{"asylum_claimed": false}, {"asylum_claimed": true}, {"possible_refugee": true}] {
+		inp := object.union(
+			immigration_request("protection_support", ["subject.first_name", "immigration.status"], ["D1", "D15"]),
+			{"subject": object.union(fx.subject, flags)},
+		)
+		d := decide(inp)
+		"immigration_firewall" in d.reasons
+		d.permitted_fields == []
+	}
+}
+
+# rules: CR34
+test_an_asylum_claim_never_widens_what_goes if {
+	plain := decide(fx.ngo_referral)
+	every flags in [{"asylum_claimed": true}, {"possible_refugee": true}] {
+		d := decide(object.union(fx.ngo_referral, {"subject": object.union(fx.subject, flags)}))
+		every f in d.permitted_fields {
+			f in plain.permitted_fields
+		}
+	}
+}
