@@ -383,3 +383,21 @@ test_a_child_still_relies_on_the_guardians_consent if {
 	d.allow == true
 	d.basis.consent_ids == ["c-guardian"]
 }
+
+# ---------------------------------------------------------------- CR37 the person's own views
+
+views_request(consents) := object.union(
+	fx.request("data_sharing", fx.recipient("a-news", "ngo"), ["child.views_record", "subject.first_name"], consents),
+	{
+		"exception": object.union(l6_grant, {"classes": ["D1", "D14"], "fields": ["child.views_record", "subject.first_name"]}),
+		"subject": object.union(fx.subject, {"is_child": true}),
+	},
+)
+
+# rules: CR37 CH9
+test_a_grant_never_carries_the_childs_recorded_views if {
+	d := decide(views_request([]))
+	"subject.first_name" in d.permitted_fields
+	not "child.views_record" in d.permitted_fields
+	reason_of(d, "child.views_record") == "exception_scope"
+}

@@ -281,6 +281,11 @@ MUTATIONS = [
         ("gateway/minimisation.rego", "\tdata.gateway_data.purposes.purposes[s.purpose].risk_summary == true\n",
          "\tfalse\n"),
     )),
+    Mutation("an exception grant carries the person's own views", ("CR37",), (
+        ("gateway/exceptions.rego", "\t_field_in_grant(f)\n\tnot _consent_only(f)\n", "\t_field_in_grant(f)\n"),
+        ("data/exceptions.json", '"fields": [\n        "status.unaccompanied_or_separated",',
+         '"fields": [\n        "child.views_record",\n        "status.unaccompanied_or_separated",'),
+    )),
 ]
 
 PYTEST_REFS = [ref for ref in rules.scan_python_tests(REPO / "tests", REPO) if ref.node.startswith("tests/policy/")]

@@ -295,3 +295,42 @@ def test_the_receiving_staff_hear_of_the_risks(engine: PolicyEngine) -> None:
                                         [i.consent("c-s", "protection_support", ["a-shelter"], ["D1"])]))
     assert decision.obligations.include_risk_summary
     assert {"risk.known_risks", "risk.level"} <= set(decision.permitted_fields)
+
+
+# ---------------------------------------------------------------- CR37
+
+OWN_VIEWS = set(FIREWALLS["own_views"]["fields"])
+FIELD_CLASS = {f: spec["class"] for f, spec in _DOCS["fields"]["fields"].items()}
+
+
+def _views_request(grant_fields: list[str], consents: list[dict[str, Any]]) -> dict[str, Any]:
+    grant = i.grant("L6", "family_tracing_appeal", "a-trace", ["D1", "D14"], fields=grant_fields)
+    doc = i.request("data_sharing", i.recipient("a-trace", "child_protection"),
+                    ["child.views_record", "subject.first_name"], consents, exception=grant)
+    return _with_subject(doc, is_child=True, guardian_advocate_id="ga-1")
+
+
+@pytest.mark.rule("CR37", "CH9")
+def test_the_persons_own_views_go_only_on_their_consent(engine: PolicyEngine) -> None:
+    granted = decide(engine, _views_request(["child.views_record", "subject.first_name"], []))
+    assert "subject.first_name" in granted.permitted_fields
+    assert i.reason_of(granted, "child.views_record") == "exception_scope"
+    consented = i.consent("c-views", "data_sharing", ["a-trace"], ["D1", "D14"], scope="full",
+                          guardian_consent=True, child_views_recorded=True)
+    doc = _views_request(["subject.first_name"], [consented])
+    doc["exception"] = None
+    assert "child.views_record" in decide(engine, doc).permitted_fields
+
+
+@pytest.mark.rule("CR37")
+@PROPERTY
+@given(doc=safety_inputs(), views=st.lists(st.sampled_from(sorted(OWN_VIEWS)), min_size=1, unique=True))
+def test_own_views_never_go_without_a_consent_listing_them_for_every_input(
+        embedded: PolicyEngine, doc: dict[str, Any], views: list[str]) -> None:
+    doc["fields"] = sorted(set(doc["fields"]) | set(views))
+    if doc["exception"] is not None:
+        doc["exception"]["fields"] = sorted(set(doc["exception"]["fields"]) | set(views))
+    decision = decide(embedded, doc)
+    relied_on = [c for c in doc["consents"] if c["id"] in decision.basis.consent_ids]
+    for field in set(decision.permitted_fields) & OWN_VIEWS:
+        assert any(FIELD_CLASS[field] in c["data_classes"] for c in relied_on), field
