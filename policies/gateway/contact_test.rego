@@ -90,3 +90,15 @@ test_the_golden_day_is_a_childs if {
 	d := decide(adult)
 	"contact.phone" in d.permitted_fields
 }
+
+# rules: T6
+test_a_routine_referral_never_carries_the_contact_record if {
+	d := decide(fx.request(
+		"protection_support",
+		fx.recipient("a-ngo", "ngo"),
+		["contact.phone", "subject.preferred_name"],
+		[fx.consent("c-ngo", "protection_support", ["a-ngo"], "full", ["D1", "D3"])],
+	))
+	reason_of(d, "contact.phone") == "not_in_profile"
+	"contact.phone" in decide(advocate_request("verified_safe")).permitted_fields
+}

@@ -334,3 +334,40 @@ def test_own_views_never_go_without_a_consent_listing_them_for_every_input(
     relied_on = [c for c in doc["consents"] if c["id"] in decision.basis.consent_ids]
     for field in set(decision.permitted_fields) & OWN_VIEWS:
         assert any(FIELD_CLASS[field] in c["data_classes"] for c in relied_on), field
+
+
+# ---------------------------------------------------------------- SEC5, T6: what the profiles keep back
+
+PROFILES = _DOCS["profiles"]["profiles"]
+ALL_CLASSES = sorted(_DOCS["classes"]["classes"], key=lambda k: int(k[1:]))
+
+
+def _generous(purpose: str, kind: str, fields: list[str]) -> dict[str, Any]:
+    consent = i.consent("c-all", purpose, ["a-x"], ALL_CLASSES, scope="full", guardian_consent=True,
+                        child_views_recorded=True)
+    if purpose == "criminal_justice":
+        consent["cj_option"] = "formal_report_and_witness"
+    return i.request(purpose, i.recipient("a-x", kind), fields, [consent])
+
+
+@pytest.mark.rule("SEC5")
+def test_no_court_or_prosecutor_ever_gets_a_staff_members_name(engine: PolicyEngine) -> None:
+    """SEC5: court-related exchanges carry the organisation, never the referring professional's name."""
+    pairs = [(p, k) for p, kinds in PROFILES.items() for k in kinds if k in ("court", "prosecutor")]
+    assert pairs
+    for purpose, kind in pairs:
+        decision = decide(engine, _generous(purpose, kind, ["envelope.referring_professional"]))
+        assert "envelope.referring_professional" not in decision.permitted_fields, (purpose, kind)
+
+
+@pytest.mark.rule("T6")
+def test_key_contact_details_are_not_part_of_routine_referrals(engine: PolicyEngine) -> None:
+    """T6: the contact record stays with the lead advocate; no routine referral carries it, even
+    verified safe and with a full consent to every class (release on a disappearance is L11)."""
+    holders = {("criminal_justice", "police")} | {(p, k) for p in PROFILES for k in ("independent_advocate",
+                                                                                     "guardian_advocate_service")}
+    for purpose, kinds in PROFILES.items():
+        for kind in kinds:
+            permitted = decide(engine, _generous(purpose, kind, sorted(CHANNELS))).permitted_fields
+            if (purpose, kind) not in holders:
+                assert not set(permitted) & CHANNELS, (purpose, kind)

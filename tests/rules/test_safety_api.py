@@ -176,3 +176,36 @@ def test_at_a_mandated_reporter_nothing_is_entered_before_the_notice(
     assert told.status_code == 201, told.text
     # An agency that is not a mandated reporter needs no notice.
     assert client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).status_code == 201
+
+
+@pytest.mark.rule("SEC1")
+def test_an_agency_sees_only_its_own_cases(client: TestClient, auth: Auth, registry: Registry) -> None:
+    """SEC1, need to know: another agency can neither read a person's record nor plan a share about
+    them (the gateway answers as if the person did not exist); what a role may see is the
+    policy's (SEC8 volunteers, SEC18 the narrative)."""
+    sid = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
+    assert client.get(f"/v1/subjects/{sid}", headers=auth("ngo")).status_code == 200
+    for other in ("shelter", "police", "iom"):
+        read = client.get(f"/v1/subjects/{sid}", headers=auth(other))
+        assert read.status_code == 404 and read.json()["reason"] == "unknown_subject", other
+        planned = client.post("/v1/plans", headers=auth(other), json={
+            "subject_id": sid, "recipient_agency_id": "ngo", "purpose": "protection_support",
+            "fields": ["subject.preferred_name"]})
+        assert planned.status_code == 404 and planned.json()["reason"] == "unknown_subject", other
+        assert sid not in client.get("/v1/subjects", headers=auth(other)).text
+
+
+@pytest.mark.rule("SEC17")
+def test_an_agency_records_the_version_of_its_confidentiality_policy(client: TestClient, auth: Auth,
+                                                                     registry: Registry) -> None:
+    created = client.post("/v1/agencies", headers=auth("operator"), json={
+        "id": "ngo-two", "name": "Second NGO", "kind": "ngo", "jurisdiction": "NL", "vetted": True,
+        "confidentiality_policy_version": "conf-2026-03"})
+    assert created.status_code == 201, created.text
+    assert created.json()["confidentiality_policy_version"] == "conf-2026-03"
+    listed = client.get("/v1/agencies/ngo-two", headers=auth("ngo"))
+    assert listed.status_code == 200 and listed.json()["confidentiality_policy_version"] == "conf-2026-03"
+    too_long = client.post("/v1/agencies", headers=auth("operator"), json={
+        "id": "ngo-three", "name": "Third NGO", "kind": "ngo", "jurisdiction": "NL",
+        "confidentiality_policy_version": "x" * 65})
+    assert too_long.status_code == 422
