@@ -126,16 +126,16 @@ test_preview_only_for_referral_purposes if {
 profile_request(agency_id, kind) := fx.request(
 	"protection_support",
 	fx.recipient(agency_id, kind),
-	["history.summary", "subject.preferred_name"],
-	[fx.consent("c-both", "protection_support", ["a-ngo", "a-shelter"], "full", ["D1", "D11"])],
+	["subject.preferred_name", "welfare.subsistence"],
+	[fx.consent("c-both", "protection_support", ["a-ngo", "a-shelter"], "relevant_portion", ["D1", "D19"])],
 )
 
 # rules: T2
 test_the_same_consent_gives_each_recipient_the_profile_of_its_role if {
 	ngo := decide(profile_request("a-ngo", "ngo"))
-	"history.summary" in ngo.permitted_fields
+	"welfare.subsistence" in ngo.permitted_fields
 	shelter := decide(profile_request("a-shelter", "shelter"))
-	reason_of(shelter, "history.summary") == "not_in_profile"
+	reason_of(shelter, "welfare.subsistence") == "not_in_profile"
 	"subject.preferred_name" in shelter.permitted_fields
 }
 
