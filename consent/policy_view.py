@@ -5,7 +5,8 @@ The shapes are a contract with ``policies/gateway/*.rego``::
     subject:  {"id", "is_child", "age_disputed", "asylum_claimed", "possible_refugee",
                "country_of_origin", "declined_nrm", "placement_agency_id",
                "guardian_advocate_id", "guardian_advocate_agency_id", "guardian_suspected",
-               "open_cases": [{"recipient_agency_id"}], "cj_role"}
+               "open_cases": [{"recipient_agency_id"}], "cj_role", "contact_safety",
+               "golden_day_until": RFC 3339 "Z" | null}
     consents: [{"id", "purpose", "recipients": [agency ids], "scope", "data_classes": [...],
                 "cj_option": null | ..., "expires_at": RFC 3339 "Z",
                 "guardian_consent": bool | null, "child_views_recorded": bool | null,
@@ -27,7 +28,7 @@ the same function, and the tests check that both reads agree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
 from typing import Any, Protocol
@@ -68,7 +69,23 @@ def subject_fragment(subject: Subject, at: datetime, *, placement_agency_id: str
         "guardian_suspected": bool(subject.guardian_suspected),
         "open_cases": [{"recipient_agency_id": c["recipient_agency_id"]} for c in subject.open_cases],
         "cj_role": subject.cj_role,
+        "contact_safety": subject.contact_safety,
+        "golden_day_until": _golden_day_until(subject, at),
     }
+
+
+#: A child's Golden Day: at least 72 hours from the referral (CH14, Standard 55), during which
+#: nothing may reach the child's own device (digest 8.2 item 11, SEC11); ``policies/data/
+#: firewalls.json`` ``golden_day.hours`` says the same (tests/rules check both agree).
+GOLDEN_DAY = timedelta(hours=72)
+
+
+def _golden_day_until(subject: Subject, at: datetime) -> str | None:
+    """The end of a child's Golden Day, counted from the NRM referral; None for an adult or a child
+    not yet referred (the referral starts it)."""
+    if subject.nrm_referred_at is None or not is_child(subject, at):
+        return None
+    return rfc3339(subject.nrm_referred_at + GOLDEN_DAY)
 
 
 def _child_flag(present: bool, recorded_for_child: bool) -> bool | None:

@@ -38,6 +38,7 @@ from .vocabulary import (
     CapacityStatus,
     ChangeReason,
     CJRole,
+    ContactSafety,
     ExploitationType,
     NrmOutcome,
     Purpose,
@@ -109,6 +110,11 @@ class Subject(Base):
     stage1_decided_at: Mapped[datetime | None]
     stage2_outcome: Mapped[str | None] = mapped_column(String(8))
     stage2_decided_at: Mapped[datetime | None]
+    contact_safety: Mapped[str | None] = mapped_column(String(20))
+    """:class:`ContactSafety`: whether the person's contact channels are verified safe (SEC12, S40)."""
+    declined_protection: Mapped[bool] = mapped_column(default=False)
+    """The person refused an offered protection or shelter (CR38): recorded, and never read by the
+    policy, the timers or anything that decides a service (it closes nothing)."""
     sex: Mapped[str | None] = mapped_column(String(8))
     """Coarse, optional, for anonymised statistics only (gateway.statistics)."""
     exploitation_type: Mapped[str | None] = mapped_column(String(20))
@@ -279,6 +285,8 @@ ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
     "stage1_decided_at": _instant,
     "stage2_outcome": _optional_code(NrmOutcome),
     "stage2_decided_at": _instant,
+    "contact_safety": _optional_code(ContactSafety),
+    "declined_protection": _bool,
     "sex": _optional_code(Sex),
     "exploitation_type": _optional_code(ExploitationType),
 }
@@ -291,7 +299,8 @@ _DEFAULTS: dict[str, Any] = {
     "declined_nrm": False, "capacity": {},
     "cj_role": str(CJRole.NONE), "open_cases": [], "placement_ref": None,
     "nrm_referred_at": None, "stage1_outcome": None, "stage1_decided_at": None, "stage2_outcome": None,
-    "stage2_decided_at": None, "sex": None, "exploitation_type": None,
+    "stage2_decided_at": None, "contact_safety": None, "declined_protection": False, "sex": None,
+    "exploitation_type": None,
 }
 
 

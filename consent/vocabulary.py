@@ -145,6 +145,17 @@ class AppealStatus(StrEnum):
     EXHAUSTED = "exhausted"
 
 
+class ContactSafety(StrEnum):
+    """Whether reaching the person through their contact channels (D3) is safe (digest 8.2 item 12,
+    SEC12, S40; seed 001 lines 18590, 18604). Only ``verified_safe`` lets a channel go; unrecorded
+    is treated as unverified."""
+
+    VERIFIED_SAFE = "verified_safe"
+    UNVERIFIED = "unverified"
+    THIRD_PARTY_ACCESS = "third_party_access"
+    """Owned by or accessible to someone else (a trafficker, an employer, a partner)."""
+
+
 class CJRole(StrEnum):
     """The person's role in criminal proceedings (D17, D18)."""
 

@@ -32,6 +32,7 @@ from consent.vocabulary import (
     Channel,
     CJOption,
     CJRole,
+    ContactSafety,
     ExplainedItem,
     ExploitationType,
     InterpreterRelationship,
@@ -106,11 +107,14 @@ class SubjectAttributesIn(Strict):
     stage1_decided_at: AwareDatetime | None = None
     stage2_outcome: NrmOutcome | None = None
     stage2_decided_at: AwareDatetime | None = None
+    contact_safety: ContactSafety | None = None
+    declined_protection: bool | None = None
     sex: Sex | None = None
     exploitation_type: ExploitationType | None = None
 
     _NOT_NULLABLE = frozenset({"age_disputed", "age_appeal_status", "asylum_claimed", "possible_refugee",
-                               "guardian_suspected", "declined_nrm", "capacity", "cj_role", "open_cases"})
+                               "guardian_suspected", "declined_nrm", "declined_protection", "capacity", "cj_role",
+                               "open_cases"})
 
     @model_validator(mode="after")
     def _no_null_flags(self) -> SubjectAttributesIn:
@@ -183,6 +187,10 @@ class SubjectOut(BaseModel):
     stage1_decided_at: datetime | None
     stage2_outcome: str | None
     stage2_decided_at: datetime | None
+    contact_safety: str | None = Field(default=None, description="verified_safe, unverified or third_party_access "
+                                       "(SEC12, S40): only verified_safe lets a contact channel go.")
+    declined_protection: bool = Field(default=False, description="The person refused an offered protection or "
+                                      "shelter (CR38); it closes nothing.")
     sex: str | None = None
     exploitation_type: str | None = None
 
@@ -200,7 +208,8 @@ class SubjectOut(BaseModel):
             cj_role=s.cj_role, open_cases=list(s.open_cases), placement_recorded=s.placement_ref is not None,
             nrm_referred_at=s.nrm_referred_at, stage1_outcome=s.stage1_outcome,
             stage1_decided_at=s.stage1_decided_at, stage2_outcome=s.stage2_outcome,
-            stage2_decided_at=s.stage2_decided_at, sex=s.sex, exploitation_type=s.exploitation_type,
+            stage2_decided_at=s.stage2_decided_at, contact_safety=s.contact_safety,
+            declined_protection=s.declined_protection, sex=s.sex, exploitation_type=s.exploitation_type,
         )
 
 

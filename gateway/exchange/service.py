@@ -50,7 +50,7 @@ from ..registry import service as registry
 from ..registry.binding_chain import chain as binding_chain
 from ..registry.binding_chain import unbound_reason
 from ..registry.models import Agency, AgencyEndpoint, AgencyKey, KeyKind, TrustStatus
-from . import state
+from . import state, unsafe_contact
 from .catalogue import classes_of, risk_summary_fields
 from .inputs import policy_input
 from .manifest import check_manifest
@@ -216,6 +216,10 @@ def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRe
                      **child},
         )
         body = decision.to_document()
+        unsafe_contact.alert_blocked_contact(session, decision, subject_id=request.subject_id,
+                                             requester_agency_id=caller.agency_id,
+                                             recipient_agency_id=request.recipient_agency_id,
+                                             purpose=request.purpose, now=now)
         if not decision.allow:
             if "no_consent" in decision.reasons or "recipient_not_named" in decision.reasons:
                 state.notify_consent_needed(session, request.subject_id, request.recipient_agency_id,

@@ -6,6 +6,8 @@
 #   (CH7); legal-consequence purposes need the guardian's consent and the child's recorded
 #   views (CH6, CH9); return needs a best-interests decision (CH19); a child's identity is
 #   never made public except for family tracing with a second approver (CH11, L6, S18).
+#   At 18 (CH22) a consent the guardian gave while the person was a child stops counting: the
+#   young adult's own consent governs from then on.
 #   Lawful exceptions (e.g. L3 emergency, L5c indicators) are not held up by CH3: a child
 #   is never refused emergency help because no guardian advocate is appointed yet.
 package gateway.children
@@ -24,7 +26,7 @@ is_child if data.gateway.model.subject_flag("age_disputed")
 # request unless a valid exception grant covers a requested field; even then they close the
 # consent route: the grant reaches only its own classes (digest 4), and the other fields are
 # denied with the children's reason.
-findings := data.gateway.model.no_findings if not is_child else := object.union(data.gateway.model.no_findings, {
+findings := _adult_findings if not is_child else := object.union(data.gateway.model.no_findings, {
 	"overall_reasons": overall_reasons,
 	"hard_denials": hard_denials,
 	"diagnostics": diagnostics,
@@ -33,7 +35,7 @@ findings := data.gateway.model.no_findings if not is_child else := object.union(
 # The consents that count (data.gateway.consent.applicable): for a child, none while CH3 closes
 # the route, else those whose guardian is not suspected (CH7) and, for a legal action, only the
 # complete ones: the guardian's consent with the child's recorded views (CH6, CH9).
-counting := _child_counting if is_child else := data.gateway.consent.named
+counting := _child_counting if is_child else := _adult_counting
 
 _child_counting := [] if _guardian_advocate_missing else := [c | some c in data.gateway.consent.named; _counts(c)]
 
@@ -165,3 +167,20 @@ _other_reasons contains "child_return_requires_best_interests" if {
 	data.gateway.model.strings.purpose in return_purposes
 	not _best_interests_recorded
 }
+
+# ---------------------------------------------------------------- CH22 coming of age
+
+# For an adult, the consents that count are the named ones the guardian did not give: a
+# guardian's consent for a child (guardian_consent: true) lapses when the person turns 18, and
+# the young adult's own consent governs the handover and everything after it.
+_adult_counting := [c | some c in data.gateway.consent.named; not _guardian_given(c)]
+
+default _guardian_given(_) := false
+
+_guardian_given(c) if c.guardian_consent == true
+
+_adult_findings := object.union(data.gateway.model.no_findings, {"overall_reasons": {"adult_own_consent_required" |
+	some _ in data.gateway.consent.named
+	count(_adult_counting) == 0
+	not _exception_grants
+}})

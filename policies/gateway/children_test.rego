@@ -334,3 +334,70 @@ test_family_tracing_releases_only_the_identity_needed_for_tracing if {
 	reason_of(d, "family.partner") != "not_permitted"
 	reason_of(d, "subject.religion") == "child_identity_public"
 }
+
+# ---------------------------------------------------------------- CH22 coming of age
+
+# A young adult: the NGO consent the guardian gave while they were a child, and (optionally)
+# their own.
+young_adult(consents) := fx.request(
+	"protection_support",
+	fx.recipient("a-ngo", "ngo"),
+	["subject.preferred_name"],
+	consents,
+)
+
+guardian_given := object.union(
+	fx.consent("c-guardian", "protection_support", ["a-ngo"], "relevant_portion", ["D1"]),
+	{"guardian_consent": true, "child_views_recorded": true},
+)
+
+own_consent := object.union(
+	fx.consent("c-own", "protection_support", ["a-ngo"], "relevant_portion", ["D1"]),
+	{"guardian_consent": false, "child_views_recorded": false},
+)
+
+# rules: CH22
+test_at_18_the_guardians_consent_lapses if {
+	d := decide(young_adult([guardian_given]))
+	d.allow == false
+	"adult_own_consent_required" in d.reasons
+	d.permitted_fields == []
+}
+
+# rules: CH22
+test_at_18_the_young_persons_own_consent_governs if {
+	d := decide(young_adult([guardian_given, own_consent]))
+	d.allow == true
+	d.basis.consent_ids == ["c-own"]
+	d2 := decide(young_adult([fx.consent("c-adult", "protection_support", ["a-ngo"], "relevant_portion", ["D1"])]))
+	d2.allow == true
+}
+
+# rules: CH22
+test_a_child_still_relies_on_the_guardians_consent if {
+	child := object.union(young_adult([guardian_given]), {"subject": object.union(fx.subject, {
+		"is_child": true,
+		"guardian_advocate_id": "ga-1",
+	})})
+	d := decide(child)
+	d.allow == true
+	d.basis.consent_ids == ["c-guardian"]
+}
+
+# ---------------------------------------------------------------- CR37 the person's own views
+
+views_request(consents) := object.union(
+	fx.request("data_sharing", fx.recipient("a-news", "ngo"), ["child.views_record", "subject.first_name"], consents),
+	{
+		"exception": object.union(l6_grant, {"classes": ["D1", "D14"], "fields": ["child.views_record", "subject.first_name"]}),
+		"subject": object.union(fx.subject, {"is_child": true}),
+	},
+)
+
+# rules: CR37 CH9
+test_a_grant_never_carries_the_childs_recorded_views if {
+	d := decide(views_request([]))
+	"subject.first_name" in d.permitted_fields
+	not "child.views_record" in d.permitted_fields
+	reason_of(d, "child.views_record") == "exception_scope"
+}

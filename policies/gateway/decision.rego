@@ -74,6 +74,7 @@ _findings := [
 	data.gateway.cj.findings,
 	data.gateway.health.findings,
 	data.gateway.firewalls.findings,
+	data.gateway.contact.findings,
 	data.gateway.children.findings,
 	data.gateway.exceptions.findings,
 ]

@@ -199,7 +199,13 @@ granted_fields contains f if {
 	k in _grant_classes
 	_field_in_basis(f)
 	_field_in_grant(f)
+	not _consent_only(f)
 }
+
+# CR37: the person's own views and requests go only on their consent, never under a grant.
+default _consent_only(_) := false
+
+_consent_only(f) if f in data.gateway_data.firewalls.firewalls.own_views.fields
 
 # reason code -> requested fields it explains
 diagnostics := {"exception_scope": {f |

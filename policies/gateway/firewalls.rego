@@ -4,14 +4,15 @@
 #   Hard limits no consent or exception opens (digest 8.2): verified recipients only
 #   (item 2, S12), shelter location to the accommodation provider only (item 4, CR26),
 #   volunteers never see S3/S4 (item 8, S27), the immigration firewall (item 13, S26)
-#   and the country-of-origin rules (item 14, CR24).
+#   the country-of-origin rules (item 14, CR24), preferences for scheduling only (CR35)
+#   and the trauma narrative for the professional roles that work with it (item 18, SEC18).
 package gateway.firewalls
 
 import rego.v1
 
 findings := {
 	"overall_reasons": overall_reasons(s),
-	"hard_denials": {},
+	"hard_denials": field_denials(s, data.gateway.model.request.known_fields),
 	"hard_class_denials": hard_denials(s, data.gateway.model.request.requested_classes),
 	"diagnostics": {},
 	"class_diagnostics": {},
@@ -122,3 +123,45 @@ _max_level(s) := min({
 	data.gateway_data.roles.user_roles[s.requester_user_role].max_level,
 	object.get(data.gateway_data.roles.user_roles, [s.recipient_user_role, "max_level"], 4),
 })
+
+# ---------------------------------------------------------------- CR35, item 18: single fields
+
+# reason code -> requested fields no basis opens: preferences (the gender of the interpreter or
+# professional) only where a meeting with the person is arranged (CR35); the trauma narrative
+# only for the professional roles that work with it, on either side (SEC18).
+field_denials(s, requested) := {
+	"preference_scheduling_only": {f |
+		not _schedules_meeting(s)
+		preferences := {x | some x in data.gateway_data.firewalls.firewalls.preferences.fields}
+		some f in requested
+		f in preferences
+	},
+	"trauma_narrative_role": {f |
+		not _narrative_roles(s)
+		narrative := {x | some x in data.gateway_data.firewalls.firewalls.trauma_narrative.fields}
+		some f in requested
+		f in narrative
+	},
+}
+
+default _schedules_meeting(_) := false
+
+_schedules_meeting(s) if {
+	preferences := data.gateway_data.firewalls.firewalls.preferences
+	s.recipient_kind in preferences.recipient_kinds
+	s.purpose in preferences.purposes
+}
+
+# Both the sending user and, when known, the reading user hold a role that works with the
+# narrative (a recipient user role "" is not known: the recipient agency's own access rules apply).
+default _narrative_roles(_) := false
+
+_narrative_roles(s) if {
+	roles := data.gateway_data.firewalls.firewalls.trauma_narrative.user_roles
+	s.requester_user_role in roles
+	_recipient_narrative_role(s, roles)
+}
+
+_recipient_narrative_role(s, _) if s.recipient_user_role == ""
+
+_recipient_narrative_role(s, roles) if s.recipient_user_role in roles

@@ -272,3 +272,78 @@ test_the_country_of_origin_receives_only_on_a_return_consent_naming_it if {
 	under_grant := decide(object.union(named, {"exception": grant}))
 	"country_of_origin_requires_return_consent" in under_grant.reasons
 }
+
+# ---------------------------------------------------------------- CR35 preferences, SEC18 narrative
+
+preference_request(purpose) := fx.request(
+	purpose,
+	fx.recipient("a-ngo", "ngo"),
+	["subject.interpreter_gender_preference", "subject.language", "subject.professional_gender_preference"],
+	[fx.consent("c-ngo", purpose, ["a-ngo"], "full", ["D1", "D5"])],
+)
+
+# rules: CR35
+test_preferences_go_where_a_meeting_is_arranged if {
+	d := decide(preference_request("protection_support"))
+	"subject.interpreter_gender_preference" in d.permitted_fields
+	"subject.professional_gender_preference" in d.permitted_fields
+}
+
+# rules: CR35
+test_preferences_never_go_with_general_data_sharing if {
+	d := decide(preference_request("data_sharing"))
+	"subject.language" in d.permitted_fields
+	reason_of(d, "subject.interpreter_gender_preference") == "preference_scheduling_only"
+	reason_of(d, "subject.professional_gender_preference") == "preference_scheduling_only"
+}
+
+narrative_request(requester_role, recipient_role) := object.union(
+	fx.request(
+		"protection_support",
+		object.union(fx.recipient("a-ngo", "ngo"), {"user_role": recipient_role}),
+		["history.trafficking_account", "subject.preferred_name"],
+		[fx.consent("c-ngo", "protection_support", ["a-ngo"], "full", ["D1", "D11"])],
+	),
+	{"requester": object.union(fx.requester, {"user_role": requester_role})},
+)
+
+# rules: SEC18
+test_the_trauma_narrative_goes_between_the_roles_that_work_with_it if {
+	d := decide(narrative_request("caseworker", "advocate"))
+	"history.trafficking_account" in d.permitted_fields
+	d2 := decide(json.patch(narrative_request("advocate", null), [{"op": "remove", "path": "/recipient/user_role"}]))
+	"history.trafficking_account" in d2.permitted_fields
+}
+
+# rules: SEC18
+test_a_dpo_neither_sends_nor_reads_the_trauma_narrative if {
+	d := decide(narrative_request("dpo", "advocate"))
+	reason_of(d, "history.trafficking_account") == "trauma_narrative_role"
+	"subject.preferred_name" in d.permitted_fields
+	d2 := decide(narrative_request("caseworker", "dpo"))
+	reason_of(d2, "history.trafficking_account") == "trauma_narrative_role"
+}
+
+# rules: CR34 SEC13
+test_an_asylum_seeker_is_behind_the_immigration_firewall_like_anyone if {
+	every flags in [{"asylum_claimed": false}, {"asylum_claimed": true}, {"possible_refugee": true}] {
+		inp := object.union(
+			immigration_request("protection_support", ["subject.first_name", "immigration.status"], ["D1", "D15"]),
+			{"subject": object.union(fx.subject, flags)},
+		)
+		d := decide(inp)
+		"immigration_firewall" in d.reasons
+		d.permitted_fields == []
+	}
+}
+
+# rules: CR34
+test_an_asylum_claim_never_widens_what_goes if {
+	plain := decide(fx.ngo_referral)
+	every flags in [{"asylum_claimed": true}, {"possible_refugee": true}] {
+		d := decide(object.union(fx.ngo_referral, {"subject": object.union(fx.subject, flags)}))
+		every f in d.permitted_fields {
+			f in plain.permitted_fields
+		}
+	}
+}

@@ -39,6 +39,7 @@ subject := {
 	"guardian_advocate_id": null,
 	"guardian_advocate_agency_id": null,
 	"guardian_suspected": false,
+	"contact_safety": "verified_safe",
 	"open_cases": [],
 	"cj_role": "none",
 }

@@ -121,3 +121,33 @@ test_preview_only_for_referral_purposes if {
 	d.obligations.person_preview_required == false
 	d.obligations.include_risk_summary == false
 }
+
+# Issue 21: T2 (each recipient sees the profile of its role) and SEC7 (staff hear of the risks).
+profile_request(agency_id, kind) := fx.request(
+	"protection_support",
+	fx.recipient(agency_id, kind),
+	["subject.preferred_name", "welfare.subsistence"],
+	[fx.consent("c-both", "protection_support", ["a-ngo", "a-shelter"], "relevant_portion", ["D1", "D19"])],
+)
+
+# rules: T2
+test_the_same_consent_gives_each_recipient_the_profile_of_its_role if {
+	ngo := decide(profile_request("a-ngo", "ngo"))
+	"welfare.subsistence" in ngo.permitted_fields
+	shelter := decide(profile_request("a-shelter", "shelter"))
+	reason_of(shelter, "welfare.subsistence") == "not_in_profile"
+	"subject.preferred_name" in shelter.permitted_fields
+}
+
+# rules: SEC7
+test_the_receiving_staff_hear_of_the_risks_to_the_person_and_themselves if {
+	d := decide(fx.request(
+		"protection_support",
+		fx.recipient("a-shelter", "shelter"),
+		["risk.known_risks", "risk.level", "subject.preferred_name"],
+		[fx.consent("c-s", "protection_support", ["a-shelter"], "relevant_portion", ["D1"])],
+	))
+	d.obligations.include_risk_summary == true
+	"risk.known_risks" in d.permitted_fields
+	"risk.level" in d.permitted_fields
+}

@@ -24,7 +24,7 @@ from tests.conftest import register
 SUBJECT_KEYS = {"id", "is_child", "age_disputed", "asylum_claimed", "possible_refugee", "country_of_origin",
                 "declined_nrm", "placement_agency_id", "guardian_advocate_id", "guardian_advocate_agency_id",
                 "guardian_suspected", "open_cases",
-                "cj_role"}
+                "cj_role", "contact_safety", "golden_day_until"}
 CONSENT_KEYS = {"id", "purpose", "recipients", "scope", "data_classes", "cj_option", "expires_at",
                 "guardian_consent", "child_views_recorded",
                 # required by policies/input.schema.json (consent.rego: subject check, CR25 countries)
@@ -51,6 +51,7 @@ def test_subject_fragment_has_exactly_the_agreed_keys(ctx: GatewayContext, new_s
         "country_of_origin": "ER", "declined_nrm": False, "placement_agency_id": "shelter",
         "guardian_advocate_id": "ga-1", "guardian_advocate_agency_id": None, "guardian_suspected": False,
         "open_cases": [{"recipient_agency_id": "police"}], "cj_role": "witness",
+        "contact_safety": None, "golden_day_until": None,
     }
 
 

@@ -20,6 +20,7 @@ def test_seal_then_open_returns_the_text(text: str, where: str) -> None:
     assert open_text(KEY, sealed, where=where) == text
 
 
+@pytest.mark.rule("SEC3")
 def test_two_seals_of_one_text_differ_and_hide_it() -> None:
     first, second = (seal_text(KEY, "my address is 12 Elm St", where="req_1") for _ in range(2))
     assert first != second

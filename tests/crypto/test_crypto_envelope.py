@@ -99,6 +99,7 @@ def test_short_values_of_different_lengths_are_indistinguishable_by_length() -> 
 # --- failures: all of them the same opaque DecryptionFailed --------------------------------------
 
 
+@pytest.mark.rule("SEC3")
 def test_sealed_field_cannot_be_opened_with_another_agencys_key() -> None:
     other = generate_agency_keys().encryption_private
     _assert_opaque_failure(lambda: open_field("env-1", "name", _seal("secret"), other))

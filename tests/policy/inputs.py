@@ -55,6 +55,7 @@ def subject(**extra: Any) -> dict[str, Any]:
         "guardian_advocate_id": None,
         "guardian_advocate_agency_id": None,
         "guardian_suspected": False,
+        "contact_safety": "verified_safe",
         "open_cases": [],
         "cj_role": "none",
     }

@@ -82,9 +82,11 @@ def _authority_of_another_state(agency: Agency) -> bool:
 
 def _generous_request(agency: Agency, purpose: str, subject: dict[str, Any], grant: bool) -> dict[str, Any]:
     countries = sorted({agency.jurisdiction, *( [agency.represents_state] if agency.represents_state else [])})
+    # Complete for a child (CH6, CH9); for an adult the person's own (a guardian's lapses at 18, CH22).
+    child = flag_set(subject.get("is_child")) or flag_set(subject.get("age_disputed"))
     consents = [
         i.consent("c-id", purpose, [agency.id], list(CLASSES), scope="full", countries=countries,
-                  guardian_consent=True, child_views_recorded=True),
+                  guardian_consent=True if child else None, child_views_recorded=True if child else None),
         i.consent("c-kind", purpose, [f"kind:{agency.kind}"], list(CLASSES), scope="full", countries=countries),
     ]
     doc = policy_input(now=NOW, requester=Agency(id="a-iom", kind="iom", jurisdiction=HOME, vetting_status="vetted"),

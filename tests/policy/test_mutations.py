@@ -246,6 +246,46 @@ MUTATIONS = [
         ("gateway/exceptions.rego",
          "\tf in l8.fields\n\tdata.gateway_data.fields.fields[f].court_disclosable == true\n", ""),
     )),
+    # Issue 21, the last planned ids: contact safety, the Golden Day, preferences, the narrative,
+    # coming of age, immigration status, profiles per role and the risk summary for staff.
+    Mutation("a contact channel goes without verified safety", ("SEC12", "S40"), (
+        ("gateway/contact.rego", '"contact_not_verified_safe": {f | not verified_safe;',
+         '"contact_not_verified_safe": {f | false;'),
+    )),
+    Mutation("a child's device is reached during the Golden Day", ("SEC11",), (
+        ("gateway/contact.rego", "\t\tgolden_day\n\t\tdevice :=", "\t\tfalse\n\t\tdevice :="),
+    )),
+    Mutation("preferences go beyond scheduling", ("CR35",), (
+        ("gateway/firewalls.rego", "\t\tnot _schedules_meeting(s)\n", "\t\tfalse\n"),
+    )),
+    Mutation("any role reads the trauma narrative", ("SEC18",), (
+        ("gateway/firewalls.rego", "\t\tnot _narrative_roles(s)\n", "\t\tfalse\n"),
+    )),
+    Mutation("a guardian's consent still counts once the person is 18", ("CH22",), (
+        ("gateway/children.rego",
+         "_adult_counting := [c | some c in data.gateway.consent.named; not _guardian_given(c)]",
+         "_adult_counting := data.gateway.consent.named"),
+    )),
+    Mutation("an asylum claim opens the immigration firewall", ("CR34",), (
+        ("gateway/firewalls.rego",
+         "immigration_recipient(s) if s.recipient_kind in "
+         "data.gateway_data.firewalls.firewalls.immigration.recipient_kinds",
+         "immigration_recipient(s) if {\n\ts.recipient_kind in data.gateway_data.firewalls.firewalls.immigration"
+         ".recipient_kinds\n\tnot asylum_or_refugee\n}"),
+    )),
+    Mutation("every recipient gets the same profile whatever its role", ("T2",), (
+        ("gateway/minimisation.rego", '_part("core", requested, p, _) := {k | some k in requested; p.core[k]}',
+         '_part("core", requested, p, _) := requested'),
+    )),
+    Mutation("the receiving staff no longer hear of the risks", ("SEC7",), (
+        ("gateway/minimisation.rego", "\tdata.gateway_data.purposes.purposes[s.purpose].risk_summary == true\n",
+         "\tfalse\n"),
+    )),
+    Mutation("an exception grant carries the person's own views", ("CR37",), (
+        ("gateway/exceptions.rego", "\t_field_in_grant(f)\n\tnot _consent_only(f)\n", "\t_field_in_grant(f)\n"),
+        ("data/exceptions.json", '"fields": [\n        "status.unaccompanied_or_separated",',
+         '"fields": [\n        "child.views_record",\n        "status.unaccompanied_or_separated",'),
+    )),
 ]
 
 PYTEST_REFS = [ref for ref in rules.scan_python_tests(REPO / "tests", REPO) if ref.node.startswith("tests/policy/")]
