@@ -3,7 +3,7 @@ subjects.declined_protection (CR38: a refused protection or shelter is recorded 
 (issue 21)
 
 Revision ID: 0029
-Revises: 0024
+Revises: 0027
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0029"
-down_revision = "0024"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
