@@ -35,7 +35,7 @@ from crypto.envelope import ciphertext_hash
 from crypto.errors import CryptoError
 from crypto.signing import verify_document
 
-from .. import db
+from .. import db, sealing
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
 from ..context import GatewayContext
@@ -158,6 +158,10 @@ def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanReq
         ), actor=_actor(caller, request.user_id), at=ctx.clock.now(), request_id=request_id)
         raise Unprocessable("unknown_recipient",
                             "No agency has this id (agency ids are letters, digits and - _ . : only).")
+    # Sealed classes (issue 22): refused, audited, without a court access order for this recipient.
+    sealing.refuse_sealed(session, ctx, agency_id=caller.agency_id, actor=_actor(caller, request.user_id),
+                          subject_id=request.subject_id, recipient_agency_id=request.recipient_agency_id,
+                          classes=classes_of(ctx.settings.policy_dir, request.fields))
     try:
         return _plan(session, ctx, caller, request, request_id)
     except GatewayError as exc:
