@@ -31,9 +31,9 @@ from gateway.retention_models import RetentionNotice
 from gateway.retention_purge import apply_schedule
 from gateway.statistics.service import StatisticsService
 from tests.conftest import Registry
+from tests.consent.conftest import consent_body, subject_body
 from tests.console.conftest import make_staff
 from tests.console.conftest import sign_in as console_sign_in
-from tests.consent.conftest import consent_body, subject_body
 from tests.exchange.conftest import Case, plan, sealed, submit
 from tests.retention.test_erasure import dump, linking_attack
 
