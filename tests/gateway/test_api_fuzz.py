@@ -250,6 +250,13 @@ def asserts_status(test: str, status: int, path: str, marker: str) -> bool:
 _STAFF_FIELDS_REFUSED = ("tests/staff/test_person_bound.py::"
                          "test_every_record_route_refuses_a_staff_field_from_the_signed_in_person_too")
 REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
+    # Issue 22: a court order or legal hold on the subject.
+    ("post", "/v1/retention/subjects/{subject_id}/seals", 409):
+        ("tests/retention/test_broadcast.py::"
+         "test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells_every_recipient", "/seals"),
+    ("post", "/v1/retention/subjects/{subject_id}/erasure", 409):
+        ("tests/retention/test_broadcast.py::"
+         "test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells_every_recipient", "/erasure"),
     ("get", "/v1/subjects", 404):
         ("tests/workspace/test_people_api.py::test_an_agency_lists_only_its_own_people_newest_first", "/v1/subjects"),
     ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation", 404):

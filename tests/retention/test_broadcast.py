@@ -40,7 +40,6 @@ from tests.retention.test_erasure import dump, linking_attack
 Auth = Callable[..., dict[str, str]]
 SEAL = "/v1/retention/subjects/{}/seals"
 ORDERS = "/v1/retention/subjects/{}/orders"
-ERASE = "/v1/retention/subjects/{}/erasure"
 
 
 def two_recipients(client: TestClient, auth: Auth, registry: Registry) -> tuple[str, dict[str, str]]:
@@ -181,9 +180,9 @@ def test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells
                         json={"kind": "court_order", "classes": ["D12"], "reference": "court:2026/201"})
     assert court.status_code == 201
 
-    refused = client.post(ERASE.format(subject_id), headers=auth("ngo"))
+    refused = client.post(f"/v1/retention/subjects/{subject_id}/erasure", headers=auth("ngo"))
     assert refused.status_code == 409 and refused.json()["reason"] == "court_order_conflict"
-    conflict = client.post(SEAL.format(subject_id), headers=auth("ngo"),
+    conflict = client.post(f"/v1/retention/subjects/{subject_id}/seals", headers=auth("ngo"),
                            json={"kind": "expunged", "classes": ["D12"], "reference": "court:2026/202"})
     assert conflict.status_code == 409 and conflict.json()["reason"] == "court_order_conflict"
     reasons = [e.reason for e in entries(ctx, "retention:request:refuse")]
@@ -197,7 +196,7 @@ def test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells
 
     # The court order is lifted: the legal hold alone still refuses the erasure.
     assert client.post(f"/v1/retention/orders/{court.json()['id']}/lift", headers=auth("ngo")).status_code == 200
-    held = client.post(ERASE.format(subject_id), headers=auth("ngo"))
+    held = client.post(f"/v1/retention/subjects/{subject_id}/erasure", headers=auth("ngo"))
     assert held.status_code == 409 and held.json()["reason"] == "legal_hold_active"
     # An agency cannot lift another agency's hold.
     assert client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=auth("shelter")).status_code == 404
@@ -206,7 +205,7 @@ def test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells
 
     with ctx.sessions() as session:
         pseudonym = session.get(subject_keys.SubjectKey, subject_id).pseudonym  # type: ignore[union-attr]
-    erased = client.post(ERASE.format(subject_id), headers=auth("ngo"))
+    erased = client.post(f"/v1/retention/subjects/{subject_id}/erasure", headers=auth("ngo"))
     assert erased.status_code == 200, erased.text
     assert sorted(n["agency_id"] for n in erased.json()["notices"]) == ["iom", "shelter"]
     assert erased.json()["deleted"]["subjects"] == 1
