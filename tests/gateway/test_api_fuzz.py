@@ -254,6 +254,10 @@ REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
     ("post", "/v1/retention/subjects/{subject_id}/seals", 409):
         ("tests/retention/test_broadcast.py::"
          "test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells_every_recipient", "/seals"),
+    ("post", "/v1/retention/subjects/{subject_id}/seals", 422):
+        ("tests/retention/test_broadcast.py::test_a_malformed_seal_is_refused_and_nothing_is_sealed", "/seals"),
+    ("post", "/v1/retention/subjects/{subject_id}/orders", 422):
+        ("tests/retention/test_broadcast.py::test_a_malformed_order_is_refused", "/orders"),
     ("post", "/v1/retention/subjects/{subject_id}/erasure", 409):
         ("tests/retention/test_broadcast.py::"
          "test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells_every_recipient", "/erasure"),

@@ -244,6 +244,21 @@ def test_lifting_a_hold_resumes_the_schedule(
 ])
 def test_a_malformed_order_is_refused(client: TestClient, auth: Auth, registry: Registry, body: dict[str, Any]) -> None:
     subject = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
-    refused = client.post(ORDERS.format(subject), headers=auth("ngo"), json=body)
+    refused = client.post(f"/v1/retention/subjects/{subject}/orders", headers=auth("ngo"), json=body)
     assert refused.status_code == 422, refused.text
     assert "Jane" not in refused.text
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "legal_hold", "classes": ["D12"], "reference": "c-1"},  # a hold is not a seal
+    {"kind": "sealed", "classes": ["health"], "reference": "c-1"},
+    {"kind": "sealed", "reference": "Jane Doe v. State"},
+])
+def test_a_malformed_seal_is_refused_and_nothing_is_sealed(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, body: dict[str, Any],
+) -> None:
+    subject = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
+    refused = client.post(f"/v1/retention/subjects/{subject}/seals", headers=auth("ngo"), json=body)
+    assert refused.status_code == 422, refused.text
+    assert "Jane" not in refused.text
+    assert entries(ctx, "subject:record:seal") == []
