@@ -9,8 +9,12 @@ and stops the retention schedule until it is lifted.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +26,14 @@ from connectors.retention import open_notice
 from consent.clock import FixedClock
 from consent.models import ConsentRecord
 from consent.subjects import Subject
-from crypto.keys import signing_public_key
+from crypto.keys import save_signing_seed, signing_public_key
 from gateway.audit import subject_keys
 from gateway.audit.models import AuditEntry
 from gateway.audit.verify import verify_database
 from gateway.context import GatewayContext
 from gateway.retention_models import RetentionNotice
 from gateway.retention_purge import apply_schedule
+from gateway.settings import Settings
 from gateway.statistics.service import StatisticsService
 from tests.conftest import Registry
 from tests.consent.conftest import consent_body, subject_body
@@ -262,3 +267,25 @@ def test_a_malformed_seal_is_refused_and_nothing_is_sealed(
     assert refused.status_code == 422, refused.text
     assert "Jane" not in refused.text
     assert entries(ctx, "subject:record:seal") == []
+
+
+def test_the_cli_refuses_to_erase_a_held_subject_and_tells_every_recipient_once_free(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, signing_seed: bytes, tmp_path: Path,
+    db_url: str,
+) -> None:
+    subject_id, envelopes = two_recipients(client, auth, registry)
+    hold = client.post(ORDERS.format(subject_id), headers=auth("ngo"), json={"kind": "legal_hold", "reference": "h-9"})
+    save_signing_seed(Settings(data_dir=tmp_path, database_url="").signing_key_path, signing_seed)
+    env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_DATA_DIR": str(tmp_path)}
+    run = [sys.executable, "-m", "gateway", "erase-subject", subject_id, "--yes"]
+    refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert refused.returncode != 0 and "legal_hold_active" in refused.stderr
+    with ctx.sessions() as session:
+        assert session.get(Subject, subject_id) is not None
+    client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=auth("ngo"))
+    done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "told 2 recipient" in done.stdout
+    for agency in ("shelter", "iom"):
+        (notice,) = notices_of(client, auth, registry, agency, signing_seed)
+        assert (notice.action, notice.envelope_ids) == ("erased", (envelopes[agency],))
