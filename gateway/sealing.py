@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from consent.subjects import Subject
@@ -36,6 +36,7 @@ from .audit.tags import AuditTag
 from .context import GatewayContext
 from .erasure import Erasure, erase_subject
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
+from .exchange.models import Plan, PlanStatus
 from .retention_broadcast import broadcast, recipients
 from .retention_models import RetentionNotice, SubjectOrder
 from .retention_schedule import load_schedule
@@ -141,6 +142,10 @@ def seal(session: Session, ctx: GatewayContext, *, agency_id: str, actor: Actor,
                                  kind=kind, classes=sorted(set(classes)), reference=reference, created_at=now,
                                  created_by=actor.user)
             session.add(order)
+            # A plan made before the seal must not carry the sealed classes out: every open plan of the
+            # subject ends now (the sender plans again, and the seal decides).
+            session.execute(update(Plan).where(Plan.subject_id == subject_id, Plan.status == PlanStatus.OPEN,
+                                               Plan.expires_at > now).values(expires_at=now))
             wanted = set(classes)
             told = [r for r in recipients(session, subject_id) if not wanted or r.classes & wanted]
             schedule = load_schedule(ctx.settings.policy_dir)

@@ -87,6 +87,10 @@ def test_a_sealing_reaches_every_past_recipient_and_a_sealed_class_needs_a_court
     client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, clock: FixedClock, signing_seed: bytes,
 ) -> None:
     subject_id, envelopes = two_recipients(client, auth, registry)
+    with ctx.sessions() as session:
+        consent_id = session.scalars(select(ConsentRecord.id).where(ConsentRecord.subject_id == subject_id)).one()
+    early = plan(client, auth, Case(subject_id, consent_id), fields=["risk.level"], recipient="shelter")
+    early_body = sealed(client, auth, registry, early)
 
     # The agency's system alone may not seal: a signed-in person decides.
     alone = client.post(SEAL.format(subject_id), headers=auth("ngo", system=True),
@@ -136,6 +140,9 @@ def test_a_sealing_reaches_every_past_recipient_and_a_sealed_class_needs_a_court
     assert stolen.status_code == 404 and stolen.json()["reason"] == "unknown_notice"
     assert len(entries(ctx, "retention:notice:ack")) == 2
 
+    # A plan made before the seal carries nothing out after it.
+    late = submit(client, auth, early_body, key="k-early")
+    assert late.status_code == 409 and late.json()["reason"] == "plan_expired"
     # A later plan for the sealed class is refused without a court order, and audited.
     refused = plan_status(client, auth, subject_id, "shelter", ["risk.level"])
     assert refused.status_code == 403 and refused.json()["reason"] == "sealed_class_requires_court_order"
