@@ -296,3 +296,11 @@ def test_the_cli_refuses_to_erase_a_held_subject_and_tells_every_recipient_once_
     for agency in ("shelter", "iom"):
         (notice,) = notices_of(client, auth, registry, agency, signing_seed)
         assert (notice.action, notice.envelope_ids) == ("erased", (envelopes[agency],))
+
+
+def test_the_retention_page_needs_a_signed_in_dpo(client: TestClient, auth: Auth, ctx: GatewayContext) -> None:
+    response = client.get("/console/retention", follow_redirects=False, headers=auth("ngo"))
+    assert response.status_code == 303 and response.headers["location"].startswith("/console/login")
+    assert console_sign_in(client, make_staff(ctx, "rapporteur", "rapporteur")).status_code == 303
+    rapporteur = client.get("/console/retention", follow_redirects=False)
+    assert rapporteur.status_code == 303 and rapporteur.headers["location"] == "/console/statistics"
