@@ -8,7 +8,8 @@ with the retention schedule) raises, once per subject and due date, a :class:`Re
 to the holding agency (the subject's owner), audited as ``retention:record:warn`` under the
 person's pseudonym, and listed on the DPO console:
 
-* ``key_details_stale``: ``review.key_details_days`` (90, quarterly) after the last verification;
+* ``key_details_stale``: ``review.key_details_days`` (90, quarterly) after the last verification, and
+  again each further period while the details stay unchecked;
 * ``purge_due:<kind>``: ``review.warn_days_before_purge`` (14) days before the schedule deletes an
   ended consent or a resolved portal request (what the agency may still want to act on). A subject
   under a legal hold is not warned: nothing of it is deleted while the hold stands.
@@ -90,8 +91,10 @@ def warn(session: Session, schedule: Schedule, at: datetime, due: Due, held: set
         since = verified_at or created_at
         if subject_id in held or since > stale_before:
             continue
+        # Due at the start of the review period it is in: one warning per period while still stale.
+        period = timedelta(days=max(schedule.key_details_days, 1))
         raised += _raise(session, agency_id=owner, subject_id=subject_id, kind=KEY_DETAILS_STALE,
-                         due_at=since + timedelta(days=schedule.key_details_days), at=at, seen=seen)
+                         due_at=since + period * ((at - since) // period), at=at, seen=seen)
     horizon = at + timedelta(days=schedule.warn_days)
     owners = {sid: owner for sid, owner in session.execute(select(Subject.id, Subject.owner_agency_id))}
     for consent, ended in session.execute(select(ConsentRecord, ConsentEnding.at).join(

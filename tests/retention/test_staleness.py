@@ -90,3 +90,18 @@ def test_a_deletion_is_announced_before_it_happens_and_shown_to_the_dpo(
     assert 'data-kind="purge_due:consents_ended"' in page and subject not in page
     clock.set(ended + timedelta(days=30))
     assert apply_schedule(ctx)["consents_ended"] == 1
+
+
+def test_unchecked_key_details_warn_once_per_review_period_even_after_old_warnings_go(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, clock: FixedClock,
+) -> None:
+    created = clock.now()
+    subject = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
+    client.post("/v1/consents", headers=auth("ngo"), json=consent_body(subject))  # keeps the subject
+    for day in (91, 120, 182, 183, 200):
+        clock.set(created + timedelta(days=day))
+        apply_schedule(ctx)
+    with ctx.sessions() as session:
+        warned = [e.details["due_at"] for e in session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "retention:record:warn").order_by(AuditEntry.seq))]
+    assert warned == [(created + timedelta(days=90)).isoformat(), (created + timedelta(days=180)).isoformat()]
