@@ -31,12 +31,17 @@ from consent.subjects import Subject
 
 from .audit.log import Actor, AuditEvent, record
 from .audit.tags import AuditTag
+from .context import GatewayContext
 from .errors import NotFound
+from .exchange.catalogue import classes_of
 from .portal.models import PortalRequest, RequestStatus
 from .retention_models import RetentionWarning, SubjectReview
-from .retention_schedule import Schedule
+from .retention_schedule import Schedule, load_schedule
 
-__all__ = ["KEY_DETAILS_STALE", "verify_key_details", "warn", "warnings_for"]
+__all__ = ["KEY_DETAILS", "KEY_DETAILS_STALE", "plan_warnings", "verify_key_details", "warn", "warnings_for"]
+
+KEY_DETAILS = frozenset({"D1", "D2", "D3", "D4"})
+"""The key details the handbooks ask to re-check at each review (digest 7.1)."""
 
 KEY_DETAILS_STALE = "key_details_stale"
 
@@ -59,6 +64,22 @@ def verify_key_details(session: Session, *, agency_id: str, subject_id: str, act
     record(session, AuditEvent(AuditTag.SUBJECT_REVIEW, decision="allow", subject_id=subject_id,
                                classes_requested=("D1", "D2", "D3", "D4")), actor=actor, at=at)
     return review
+
+
+def plan_warnings(session: Session, ctx: GatewayContext, *, subject_id: str, fields: Sequence[str]) -> list[str]:
+    """``["key_details_stale"]`` when the permitted fields carry key details of a subject whose details were
+    not re-checked within ``review.key_details_days``; else nothing (read in its own transaction)."""
+    if not fields or not KEY_DETAILS & set(classes_of(ctx.settings.policy_dir, list(fields))):
+        return []
+    now = ctx.clock.now()
+    with session.begin():
+        subject = session.get(Subject, subject_id)
+        if subject is None:
+            return []
+        review = session.get(SubjectReview, subject_id)
+        since = review.last_verified_at if review is not None else subject.created_at
+    days = load_schedule(ctx.settings.policy_dir).key_details_days
+    return [KEY_DETAILS_STALE] if since + timedelta(days=days) <= now else []
 
 
 def _raise(session: Session, *, agency_id: str, subject_id: str, kind: str, due_at: datetime, at: datetime,

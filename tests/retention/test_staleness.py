@@ -105,3 +105,24 @@ def test_unchecked_key_details_warn_once_per_review_period_even_after_old_warnin
         warned = [e.details["due_at"] for e in session.scalars(select(AuditEntry).where(
             AuditEntry.action == "retention:record:warn").order_by(AuditEntry.seq))]
     assert warned == [(created + timedelta(days=90)).isoformat(), (created + timedelta(days=180)).isoformat()]
+
+
+def test_a_plan_relying_on_stale_key_details_warns_the_sender(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, clock: FixedClock,
+) -> None:
+    subject = client.post("/v1/subjects", headers=auth("ngo"), json=subject_body()).json()["id"]
+    client.post("/v1/consents", headers=auth("ngo"), json=consent_body(
+        subject, expires_at=(clock.now() + timedelta(days=365)).isoformat()))
+
+    def planned(fields: list[str]) -> list[str]:
+        answer = client.post("/v1/plans", headers=auth("ngo"), json={
+            "subject_id": subject, "recipient_agency_id": "shelter", "purpose": "shelter", "fields": fields})
+        assert answer.status_code == 200 and answer.json()["allow"], answer.text
+        return list(answer.json()["warnings"])
+
+    assert planned(["subject.preferred_name"]) == []
+    clock.set(clock.now() + timedelta(days=91))
+    assert planned(["subject.preferred_name"]) == ["key_details_stale"]  # D1: a key detail
+    assert planned(["risk.level"]) == []  # no key detail relied on
+    assert client.post(f"/v1/retention/subjects/{subject}/key-details-review", headers=auth("ngo")).status_code == 200
+    assert planned(["subject.preferred_name"]) == []
