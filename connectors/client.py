@@ -25,6 +25,7 @@ from .key_pins import KeyNotTrusted, KeyPins
 from .operations import Operations
 from .records import AgencyNotice, ExceptionGrant, Explanation
 from .referral import OpenedReferral, Preview, make_preview, open_referral, seal_referral
+from .retention import RetentionNotice, open_notice
 from .tree_head import TreeHead, WitnessedLog
 
 JSONDict = dict[str, Any]
@@ -414,6 +415,17 @@ class GatewayClient(Operations):
         """What your agency must be told (exceptions used on your cases, suspected guardians, age
         corrections, NRM deadline alerts)."""
         return [AgencyNotice.from_json(n) for n in self.request("GET", "/v1/exceptions/notices")]
+
+    # -- retention: sealing and erasure notices (issue 22) ---------------------------------
+    def retention_notices(self) -> list[RetentionNotice]:
+        """The sealing and erasure notices sent to your agency, each checked against the gateway's key
+        and its reference (the envelopes you received about the person) opened with your key."""
+        return [open_notice(item, agency_id=self.agency_id, gateway_public=self.gateway_public_key(), keys=self.keys)
+                for item in self.request("GET", "/v1/retention/notices")]
+
+    def acknowledge_retention_notice(self, notice_id: str) -> JSONDict:
+        """Confirm your agency sealed or erased its copies as the notice asks (idempotent)."""
+        return dict(self.request("POST", f"/v1/retention/notices/{notice_id}/ack"))
 
     # -- audit log: checkpoint pinning ----------------------------------------------------
     def gateway_public_key(self) -> bytes:

@@ -48,6 +48,8 @@ from .registry.key_routes import router as key_router
 from .registry.routes import router as registry_router
 from .requests.routes import router as information_requests_router
 from .responses import AuthorizationServerOut, HealthOut, JwksOut, ReadinessOut
+from .retention_console import router as retention_console_router
+from .retention_routes import router as retention_router
 from .scheduler import ScheduledJobs, token_refusals
 from .settings import PACKAGE_ROOT, Settings
 from .staff import api as staff_api
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     # Routes are matched in this order, router by router: the exchange and the registry, which
     # carry the traffic, come first (no path of theirs overlaps another router's).
     app.include_router(exchange_router)
+    app.include_router(retention_router)
     app.include_router(key_router)
     app.include_router(registry_router)
     app.include_router(audit_router)
@@ -197,6 +200,7 @@ def create_app(settings: Settings | None = None, *, context: GatewayContext | No
     app.include_router(policy_bundle_router)
     app.include_router(console_router)
     app.include_router(linkage_console_router)
+    app.include_router(retention_console_router)
     app.include_router(console_insight_router)
     app.include_router(console_consent_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_ROOT / "static"), name="static")

@@ -472,6 +472,9 @@ def erase_subject_command(
 
     from .audit.log import Actor
     from .erasure import erase_subject
+    from .retention_broadcast import broadcast, recipients
+    from .retention_schedule import load_schedule
+    from .sealing import active_holds
     from .statistics.store import UNIT_LABEL, UnitKey
 
     if not yes:
@@ -479,12 +482,20 @@ def erase_subject_command(
     settings = _settings(data_dir)
     engine, sessions = _session(settings)
     try:
-        units = UnitKey(derive_key(load_signing_seed(settings.signing_key_path), UNIT_LABEL))
+        seed = load_signing_seed(settings.signing_key_path)
+        units = UnitKey(derive_key(seed, UNIT_LABEL))
+        now, actor, subject_id = datetime.now(UTC), Actor(role="operator", user="cli"), subject_id[:64]
         with sessions() as session, session.begin():
-            done = erase_subject(session, subject_id[:64], actor=Actor(role="operator", user="cli"),
-                                 at=datetime.now(UTC), units=units)
+            if active_holds(session, now, [subject_id]):
+                _fail("legal_hold_active: a legal hold or court order preserves this subject's data; lift it first")
+            # Every agency that received data about the person is told first (gateway.retention_broadcast).
+            told = broadcast(session, signing_seed=seed, action="erased", told=recipients(session, subject_id),
+                             classes=None, subject_id=None, actor=actor, at=now,
+                             ack_days=load_schedule(settings.policy_dir).ack_days)
+            done = erase_subject(session, subject_id, actor=actor, at=now, units=units)
     finally:
         engine.dispose()
+    out.print(f"told {len(told)} recipient agenc(y/ies)")
     out.print(f"erased: {sum(done.deleted.values())} row(s) in {len(done.deleted)} table(s); "
               f"{'key destroyed' if done.pseudonym else 'no key'}; "
               f"{done.legacy_linked_entries} older entr(y/ies) still carry the id")

@@ -8,7 +8,9 @@ proves it), so erasure does two things in one transaction:
    envelopes and their parts and attempts; information requests about those envelopes;
    idempotency answers that mention them; portal access, sessions, requests and their
    events; notices, alerts, exception grants and explanations, interviews, best-interests
-   decisions; linkage keys, queries and matches; attribute changes and the subject row),
+   decisions; linkage keys, queries and matches; seals, holds and orders, key-detail reviews and
+   retention warnings; attribute changes and the subject row; a sealing notice sent to a
+   recipient stays, without the subject),
    and unlinks the statistics store (the person's row goes; their counted events lose
    their unit);
 2. it writes one ``subject:record:erase`` entry (counts per table, and how many entries from
@@ -50,6 +52,7 @@ from .linkage.models import LinkageKeyRecord, LinkageMatch, LinkageQuery
 from .nrm.models import SlaAlert
 from .portal.models import PortalAlert, PortalRequest, PortalRequestEvent, PortalSessionState
 from .requests.models import InformationRequest
+from .retention_models import RetentionNotice, RetentionWarning, SubjectOrder, SubjectReview
 from .statistics.models import StatEvent, StatPerson
 from .statistics.store import UnitKey
 from .web.models import WebSession
@@ -148,6 +151,10 @@ def erase_subject(session: Session, subject_id: str, *, actor: Actor, at: dateti
                   AgencyNotice, BestInterestsDecision, ChildInterview, ExceptionPolicyExplanation, ExceptionGrant,
                   SlaAlert):
         d.run(model.__tablename__, delete(model).where(model.subject_id == subject_id))
+    for retention_model in (SubjectOrder, SubjectReview, RetentionWarning):
+        d.run(retention_model.__tablename__, delete(retention_model).where(retention_model.subject_id == subject_id))
+    # A sealing notice outlives the person: the recipient's acknowledgement trail stays, unlinked.
+    session.execute(update(RetentionNotice).where(RetentionNotice.subject_id == subject_id).values(subject_id=None))
     d.run(Subject.__tablename__, delete(Subject).where(Subject.id == subject_id))
 
     legacy = int(session.scalar(select(func.count()).select_from(AuditEntry)

@@ -9,6 +9,7 @@ from consent import subjects as _consent_subjects
 from consent.orm import Base
 
 from . import accounts as _accounts
+from . import retention_models as _retention_models
 from .audit import models as _audit_models
 from .audit import redaction as _audit_redaction
 from .audit import subject_keys as _subject_keys
@@ -29,5 +30,5 @@ __all__ = ["Base", "metadata"]
 metadata = Base.metadata
 _loaded = (_accounts, _audit_models, _auth_models, _exceptions_models, _exchange_models, _linkage_models,
            _nrm_models, _portal_models, _registry_models, _web_models, _statistics_models,
-           _staff_models, _requests_models, _audit_redaction, _subject_keys)
+           _staff_models, _requests_models, _audit_redaction, _subject_keys, _retention_models)
 _consent_tables = (_consent_models, _consent_notices, _consent_portal_access, _consent_subjects)

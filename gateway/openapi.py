@@ -135,6 +135,9 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/statistics/releases/{release_id}.json"): {403},
     ("get", "/v1/statistics/releases/{release_id}.csv"): {403},
     ("get", "/v1/policy/bundle.tar.gz"): {404},  # a gateway that verified no signed bundle serves none
+    # Issue 22: a court order or legal hold on the subject refuses a seal or an erasure.
+    ("post", "/v1/retention/subjects/{subject_id}/seals"): {409},
+    ("post", "/v1/retention/subjects/{subject_id}/erasure"): {409},
 }
 """Statuses a handler raises beyond those its dependencies and parameters imply."""
 

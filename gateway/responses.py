@@ -96,6 +96,9 @@ class PlanOut(Answer):
     obligations: Obligations
     policy_version: str
     explanation: list[str]
+    warnings: list[str] = []
+    """For the sender: ``key_details_stale`` when permitted key details (D1-D4) were not re-checked within the
+    review period (issue 22)."""
 
 
 class PreviewApprovalOut(Answer):

@@ -11,27 +11,44 @@ are idempotent, so every replica may run the job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentEnding, ConsentReceipt, ConsentRecipient, ConsentRecord
 from consent.notices import PersonNotice
 from consent.subjects import Subject
 
+from . import staleness
 from .audit import subject_keys
 from .audit.log import Actor, AuditEvent, record
 from .audit.tags import AuditTag
 from .auth.models import UsedAssertion
 from .context import GatewayContext
 from .erasure import erase_subject
-from .exchange.models import Envelope, EnvelopeStatus, IdempotencyRecord, Plan, PreviewApproval
-from .portal.models import PortalRequest, PortalRequestEvent, RequestStatus
+from .exceptions.models import AgencyNotice, ExceptionGrant
+from .exchange.models import (
+    DeliveryAttempt,
+    Envelope,
+    EnvelopePart,
+    EnvelopeStatus,
+    IdempotencyRecord,
+    Plan,
+    PreviewApproval,
+)
+from .linkage.models import LinkageMatch, LinkageQuery
+from .nrm.models import SlaAlert
+from .nrm.service import _candidates as nrm_candidates
+from .portal.models import PortalAlert, PortalRequest, PortalRequestEvent, RequestStatus
 from .registry.models import Agency
+from .requests.models import InformationRequest
+from .retention_broadcast import sweep_overdue
+from .retention_models import RetentionNotice, RetentionWarning, SubjectOrder
 from .retention_schedule import Schedule, load_schedule
+from .sealing import SEALS, active_holds
 from .statistics.service import StatisticsService
 from .web.throttle import Throttle
 
@@ -45,6 +62,8 @@ class _Run:
         self.session, self.schedule, self.now = session, schedule, now
         self.counts: dict[str, int] = {}
         self._jurisdictions: dict[str, str | None] = {}
+        # Subjects under a legal hold or a preserving court order: nothing about them is deleted.
+        self.held = {h.subject_id for h in active_holds(session, now)}
 
     def jurisdiction(self, subject_id: str) -> str | None:
         if subject_id not in self._jurisdictions:
@@ -56,9 +75,20 @@ class _Run:
     def due(self, kind: str, since: datetime, subject_id: str | None, *, classes: Sequence[str] = (),
             purpose: str | None = None) -> str | None:
         """The profile whose period has run out for this record, or None if it is kept."""
+        if subject_id is not None and subject_id in self.held:
+            return None
         days, source = self.schedule.keep_days(kind, classes=classes, purpose=purpose,
                                                jurisdiction=self.jurisdiction(subject_id) if subject_id else None)
         return source if since + timedelta(days=days) <= self.now else None
+
+    def deletes_at(self, kind: str, since: datetime, subject_id: str, classes: Sequence[str],
+                   purpose: str | None) -> datetime | None:
+        """When the schedule deletes this record (None while a hold keeps it)."""
+        if subject_id in self.held:
+            return None
+        days, _ = self.schedule.keep_days(kind, classes=classes, purpose=purpose,
+                                          jurisdiction=self.jurisdiction(subject_id))
+        return since + timedelta(days=days)
 
     def audit(self, kind: str, record_id: str, subject_id: str, source: str, classes: Sequence[str] = ()) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -118,6 +148,90 @@ def _plans(run: _Run) -> None:
             run.audit("plans", plan.id, plan.subject_id, source)
 
 
+def _per_record(run: _Run, kind: str, rows: Sequence[Any], remove: Callable[[Any], None]) -> None:
+    """Each row: ``(row, id, since, subject id, classes, purpose)``; delete and audit the ones past due."""
+    for row, record_id, since, subject_id, classes, purpose in rows:
+        source = run.due(kind, since, subject_id, classes=classes, purpose=purpose)
+        if source is None:
+            continue
+        remove(row)
+        if subject_id is not None:
+            run.audit(kind, record_id, subject_id, source, classes)
+        else:
+            run.counts[kind] = run.counts.get(kind, 0) + 1
+            record(run.session, AuditEvent(AuditTag.RETENTION_PURGE, decision="info", details={
+                "kind": kind, "id": record_id, "profile": source, "schedule": run.schedule.version}),
+                actor=Actor.system(), at=run.now)
+
+
+def _delete(model: Any, column: Any, run: _Run) -> Callable[[Any], None]:
+    def remove(row: Any) -> None:
+        run.session.execute(delete(model).where(column == getattr(row, column.key)))
+    return remove
+
+
+def _issue_22_tables(run: _Run) -> None:
+    """Agency notices, exception grants, linkage questions, alerts, envelope metadata, information
+    requests, and this issue's own notices, orders and warnings."""
+    s, cut = run.session, run.cutoff
+    _per_record(run, "agency_notices", [
+        (n, n.id, n.created_at, n.subject_id, (), None)
+        for n in s.scalars(select(AgencyNotice).where(AgencyNotice.created_at <= cut("agency_notices")))],
+        _delete(AgencyNotice, AgencyNotice.id, run))
+    _per_record(run, "exception_grants", [
+        (g, g.id, g.expires_at, g.subject_id, g.classes, g.purpose)
+        for g in s.scalars(select(ExceptionGrant).where(ExceptionGrant.expires_at <= cut("exception_grants")))],
+        _delete(ExceptionGrant, ExceptionGrant.id, run))
+
+    def remove_query(query: LinkageQuery) -> None:
+        s.execute(delete(LinkageMatch).where(LinkageMatch.query_id == query.id))
+        s.execute(delete(LinkageQuery).where(LinkageQuery.id == query.id))
+    _per_record(run, "linkage_rows", [
+        (q, q.id, q.at, q.subject_id, (), None)
+        for q in s.scalars(select(LinkageQuery).where(LinkageQuery.at <= cut("linkage_rows")))], remove_query)
+    _per_record(run, "alerts", [
+        (a, a.id, a.raised_at, a.subject_id, (), None)
+        for a in s.scalars(select(PortalAlert).where(PortalAlert.raised_at <= cut("alerts")))],
+        _delete(PortalAlert, PortalAlert.id, run))
+    # An NRM deadline alert goes only once its case waits no more (else the timer would raise it again).
+    waiting = set(nrm_candidates(s, run.now))
+    _per_record(run, "alerts", [
+        (a, a.id, a.raised_at, a.subject_id, (), None)
+        for a in s.scalars(select(SlaAlert).where(SlaAlert.raised_at <= cut("alerts"))) if a.subject_id not in waiting],
+        _delete(SlaAlert, SlaAlert.id, run))
+
+    def remove_envelope(envelope: Envelope) -> None:
+        s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.envelope_id == envelope.id))
+        s.execute(delete(EnvelopePart).where(EnvelopePart.envelope_id == envelope.id))
+        s.execute(delete(Envelope).where(Envelope.id == envelope.id))
+    _per_record(run, "envelope_metadata", [
+        (e, e.id, e.purged_at, e.subject_id, (), e.purpose)
+        for e in s.scalars(select(Envelope).where(Envelope.purged_at.is_not(None),
+                                                  Envelope.purged_at <= cut("envelope_metadata")))],
+        remove_envelope)
+    _per_record(run, "information_requests", [
+        (r, r.id, r.closed_at, r.subject_ref, (), r.purpose)
+        for r in s.scalars(select(InformationRequest).where(
+            InformationRequest.status != "open", InformationRequest.closed_at.is_not(None),
+            InformationRequest.closed_at <= cut("information_requests")))],
+        _delete(InformationRequest, InformationRequest.id, run))
+    _per_record(run, "retention_notices", [
+        (n, n.id, n.acknowledged_at, None, (), None)
+        for n in s.scalars(select(RetentionNotice).where(RetentionNotice.acknowledged_at.is_not(None),
+                                                         RetentionNotice.acknowledged_at <= cut("retention_notices")))],
+        _delete(RetentionNotice, RetentionNotice.id, run))
+    ended = [(o, o.id, o.lifted_at or o.ends_at, o.subject_id, (), None) for o in s.scalars(
+        select(SubjectOrder).where(SubjectOrder.kind.not_in(SEALS), or_(
+            SubjectOrder.lifted_at <= cut("subject_orders"), SubjectOrder.ends_at <= cut("subject_orders"))))]
+    # Held subjects keep their rows; an ended order of a held subject is not a hold any more.
+    _per_record(run, "subject_orders", [r for r in ended if r[2] is not None],
+                _delete(SubjectOrder, SubjectOrder.id, run))
+    _per_record(run, "retention_warnings", [
+        (w, w.id, w.created_at, w.subject_id, (), None)
+        for w in s.scalars(select(RetentionWarning).where(RetentionWarning.created_at <= cut("retention_warnings")))],
+        _delete(RetentionWarning, RetentionWarning.id, run))
+
+
 def _rows(run: _Run) -> None:
     """Rows about no one: counted, one entry per kind."""
     s, now, default = run.session, run.now, run.schedule.default
@@ -172,7 +286,11 @@ def apply_schedule(ctx: GatewayContext, schedule: Schedule | None = None) -> dic
         _notices(run)
         _portal_requests(run)
         _plans(run)
+        _issue_22_tables(run)
         _rows(run)
         session.flush()
         _subjects(run, ctx)
-        return dict(run.counts)
+        overdue = sweep_overdue(session, run.now)
+        warned = staleness.warn(session, schedule, run.now, run.deletes_at, run.held)
+        return {**run.counts, **({"notices_overdue": overdue} if overdue else {}),
+                **({"warnings": warned} if warned else {})}

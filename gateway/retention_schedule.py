@@ -17,7 +17,8 @@ from typing import Any
 __all__ = ["KINDS", "Profile", "Schedule", "load_schedule"]
 
 KINDS = ("subject_attributes", "consents_ended", "person_notices", "portal_requests", "plans", "idempotency_keys",
-         "assertions", "throttles")
+         "assertions", "throttles", "agency_notices", "exception_grants", "linkage_rows", "alerts", "envelope_metadata",
+         "information_requests", "retention_notices", "subject_orders", "retention_warnings")
 _CONDITIONS = ("data_class", "purpose", "jurisdiction")
 
 
@@ -43,6 +44,12 @@ class Schedule:
     version: str
     default: Mapping[str, int]
     profiles: tuple[Profile, ...]
+    ack_days: int = 7
+    """Days a recipient has to acknowledge a sealing or erasure notice."""
+    key_details_days: int = 90
+    """Days after the last verification of a subject's key details before they are stale."""
+    warn_days: int = 14
+    """Days before a scheduled deletion that the holding agency and the DPO are warned."""
 
     def keep_days(self, kind: str, *, classes: Iterable[str] = (), purpose: str | None = None,
                   jurisdiction: str | None = None) -> tuple[int, str]:
@@ -84,8 +91,12 @@ def parse_schedule(document: Mapping[str, Any]) -> Schedule:
             when={k: frozenset(str(v).upper() if k == "jurisdiction" else str(v) for v in values)
                   for k, values in when.items()},
             keep_days={k: _days(v, f"{where}.keep_days.{k}") for k, v in keep.items()}))
+    broadcast, review = document.get("broadcast") or {}, document.get("review") or {}
     return Schedule(version=str(document.get("version") or "unversioned"),
-                    default={k: _days(v, f"default.{k}") for k, v in default.items()}, profiles=tuple(profiles))
+                    default={k: _days(v, f"default.{k}") for k, v in default.items()}, profiles=tuple(profiles),
+                    ack_days=_days(broadcast.get("ack_days", 7), "broadcast.ack_days"),
+                    key_details_days=_days(review.get("key_details_days", 90), "review.key_details_days"),
+                    warn_days=_days(review.get("warn_days_before_purge", 14), "review.warn_days_before_purge"))
 
 
 @cache

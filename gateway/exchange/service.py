@@ -35,7 +35,7 @@ from crypto.errors import CryptoError
 from crypto.signing import verify_document
 from kernel.ids import new_id
 
-from .. import db
+from .. import db, sealing, staleness
 from ..accounts import AccountStatus, StaffAccount
 from ..audit.log import Actor, AuditEvent, record, record_refusal
 from ..audit.tags import AuditTag
@@ -167,8 +167,12 @@ def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanReq
         ), actor=_actor(caller, request.user_id), at=ctx.clock.now(), request_id=request_id)
         raise Unprocessable("unknown_recipient",
                             "No agency has this id (agency ids are letters, digits and - _ . : only).")
+    # Sealed classes (issue 22): refused, audited, without a court access order for this recipient.
+    sealing.refuse_sealed(session, ctx, agency_id=caller.agency_id, actor=_actor(caller, request.user_id),
+                          subject_id=request.subject_id, recipient_agency_id=request.recipient_agency_id,
+                          classes=classes_of(ctx.settings.policy_dir, request.fields))
     try:
-        return _plan(session, ctx, caller, request, request_id)
+        answer = _plan(session, ctx, caller, request, request_id)
     except GatewayError as exc:
         if request.exception_grant_id and exc.reason.startswith("exception_"):
             # Past the subject check and the grant's ownership (an unknown one is ``unknown_*``): those
@@ -181,6 +185,10 @@ def plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanReq
                 details={"grant_id": request.exception_grant_id, "stage": "plan"},
             ), actor=_actor(caller, request.user_id), at=ctx.clock.now(), request_id=request_id)
         raise
+    # Decisions that rely on stale key details warn the sender (issue 22; digest 7.1 re-checking).
+    answer["warnings"] = staleness.plan_warnings(session, ctx, subject_id=request.subject_id,
+                                                 fields=answer.get("permitted_fields") or [])
+    return answer
 
 
 def _plan(session: Session, ctx: GatewayContext, caller: Caller, request: PlanRequest,

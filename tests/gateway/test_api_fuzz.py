@@ -267,6 +267,17 @@ REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
     ("get", "/v1/policy/bundle.tar.gz", 304):
         ("tests/trust/test_signed_policy_opa.py::"
          "test_the_gateway_serves_the_verified_bundle_byte_for_byte_with_its_revision", "/bundle.tar.gz"),
+    # Issue 22: a court order or legal hold on the subject.
+    ("post", "/v1/retention/subjects/{subject_id}/seals", 409):
+        ("tests/retention/test_broadcast.py::"
+         "test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells_every_recipient", "/seals"),
+    ("post", "/v1/retention/subjects/{subject_id}/seals", 422):
+        ("tests/retention/test_broadcast.py::test_a_malformed_seal_is_refused_and_nothing_is_sealed", "/seals"),
+    ("post", "/v1/retention/subjects/{subject_id}/orders", 422):
+        ("tests/retention/test_broadcast.py::test_a_malformed_order_is_refused", "/orders"),
+    ("post", "/v1/retention/subjects/{subject_id}/erasure", 409):
+        ("tests/retention/test_broadcast.py::"
+         "test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells_every_recipient", "/erasure"),
     ("get", "/v1/subjects", 404):
         ("tests/workspace/test_people_api.py::test_an_agency_lists_only_its_own_people_newest_first", "/v1/subjects"),
     ("post", "/v1/agencies/{agency_id}/keys/{key_id}/revocation", 404):

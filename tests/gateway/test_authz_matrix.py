@@ -157,6 +157,18 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("PUT", "/v1/staff/plans-need-person"): ("directory", None),
     ("POST", "/v1/staff/accounts/{account_id}/recovery"): ("owned", None),
     ("POST", "/v1/staff/accounts/{account_id}/revocation"): ("owned", None),
+    # Retention (tests/retention/test_broadcast.py): the subject's owner seals, erases, places and lifts
+    # orders; a notice is its recipient's alone; lists are the caller's own.
+    ("POST", "/v1/retention/subjects/{subject_id}/seals"): ("owned", lambda: {
+        "kind": "sealed", "classes": ["D12"], "reference": "matrix-3"}),
+    ("POST", "/v1/retention/subjects/{subject_id}/erasure"): ("owned", None),
+    ("POST", "/v1/retention/subjects/{subject_id}/orders"): ("owned", lambda: {
+        "kind": "legal_hold", "reference": "matrix-4"}),
+    ("POST", "/v1/retention/subjects/{subject_id}/key-details-review"): ("owned", None),
+    ("POST", "/v1/retention/orders/{order_id}/lift"): ("owned", None),
+    ("GET", "/v1/retention/notices"): ("directory", None),
+    ("POST", "/v1/retention/notices/{notice_id}/ack"): ("owned", None),
+    ("GET", "/v1/retention/warnings"): ("directory", None),
 }
 _TABLE = {"source": "persons", "dimensions": ["sex"], "period_from": "2026-01", "period_to": "2026-12"}
 
@@ -251,7 +263,16 @@ def owned_ids(client: TestClient, auth: Auth, registry: Registry, ctx: GatewayCo
         "holder_agency_id": OWNER, "subject_ref": subject["id"], "purpose": "shelter",
         "fields": ["subject.language"], "basis": "consent", "urgency": "medium"})
     assert asked.status_code == 201, asked.text
+    # A court access order on OWNER's subject, and a sealing notice to OWNER about the IOM's subject.
+    order = client.post(f"/v1/retention/subjects/{subject['id']}/orders", headers=auth(OWNER), json={
+        "kind": "access_order", "reference": "matrix-1", "recipient_agency_id": "shelter", "days": 1})
+    assert order.status_code == 201, order.text
+    told = client.post(f"/v1/retention/subjects/{incoming_case.subject_id}/seals", headers=auth("iom"),
+                       json={"kind": "sealed", "reference": "matrix-2"})
+    assert told.status_code == 201, told.text
+    (notice,) = [n for n in told.json()["notices"] if n["agency_id"] == OWNER]
     return {"request_id": asked.json()["id"], "match_id": match_id, "plan_id": pending_plan["plan_id"],
+            "order_id": order.json()["id"], "notice_id": notice["notice_id"],
             "outbox_envelope_id": sent["envelope_id"],
             "envelope_id": incoming["envelope_id"], "agency_id": OWNER, "key_id": registry.key_ids[OWNER]["x25519"],
             "endpoint_id": ep["id"],
