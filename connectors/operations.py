@@ -247,6 +247,32 @@ class Operations:
         return cast(wire.InformationRequestOut,
                     self.request("GET", f"/v1/information-requests/{_seg(request_id)}"))
 
+    # -- retention: seals, erasure, orders, staleness (notices: GatewayClient.retention_notices) --
+    def seal_records(self, subject_id: str, body: wire.SealBody) -> wire.SealOut:
+        """Person-bound (the owner agency): seal, vacate or expunge classes; every past recipient is told."""
+        return cast(wire.SealOut, self.request("POST", f"/v1/retention/subjects/{_seg(subject_id)}/seals", json=body))
+
+    def erase(self, subject_id: str) -> wire.ErasureOut:
+        """Person-bound (the owner agency): erase the person (refused under a legal hold or court order)."""
+        return cast(wire.ErasureOut, self.request("POST", f"/v1/retention/subjects/{_seg(subject_id)}/erasure"))
+
+    def record_order(self, subject_id: str, body: wire.OrderBody) -> wire.OrderOut:
+        """A legal hold, court order or court access order on the person's records."""
+        return cast(wire.OrderOut, self.request("POST", f"/v1/retention/subjects/{_seg(subject_id)}/orders",
+                                                json=body))
+
+    def lift_order(self, order_id: str) -> wire.OrderOut:
+        return cast(wire.OrderOut, self.request("POST", f"/v1/retention/orders/{_seg(order_id)}/lift"))
+
+    def record_key_details_review(self, subject_id: str) -> wire.ReviewOut:
+        """The key details were checked with the person again (ends the staleness warning)."""
+        return cast(wire.ReviewOut,
+                    self.request("POST", f"/v1/retention/subjects/{_seg(subject_id)}/key-details-review"))
+
+    def retention_warnings(self) -> list[wire.WarningOut]:
+        """Data of your agency's people that is stale or about to be deleted."""
+        return cast(list[wire.WarningOut], self.request("GET", "/v1/retention/warnings"))
+
     # -- staff administration ---------------------------------------------------------------------
     def staff_roles(self) -> wire.StaffRolesOut:
         return cast(wire.StaffRolesOut, self.request("GET", "/v1/staff/roles"))
@@ -364,6 +390,15 @@ SDK_OPERATIONS: dict[str, str] = {
     "POST /v1/linkage/queries": "connectors.linkage:query",
     "GET /v1/linkage/matches/{match_id}": "connectors.operations:Operations.linkage_match",
     "POST /v1/linkage/epochs": "connectors.operations:Operations.open_linkage_epoch",
+    "POST /v1/retention/subjects/{subject_id}/seals": "connectors.operations:Operations.seal_records",
+    "POST /v1/retention/subjects/{subject_id}/erasure": "connectors.operations:Operations.erase",
+    "POST /v1/retention/subjects/{subject_id}/orders": "connectors.operations:Operations.record_order",
+    "POST /v1/retention/orders/{order_id}/lift": "connectors.operations:Operations.lift_order",
+    "POST /v1/retention/subjects/{subject_id}/key-details-review":
+        "connectors.operations:Operations.record_key_details_review",
+    "GET /v1/retention/notices": "connectors.client:GatewayClient.retention_notices",
+    "POST /v1/retention/notices/{notice_id}/ack": "connectors.client:GatewayClient.acknowledge_retention_notice",
+    "GET /v1/retention/warnings": "connectors.operations:Operations.retention_warnings",
     "GET /v1/staff/roles": "connectors.operations:Operations.staff_roles",
     "GET /v1/staff/me": "connectors.operations:Operations.staff_me",
     "GET /v1/staff/accounts": "connectors.operations:Operations.staff_accounts",

@@ -178,6 +178,9 @@ class ConsistencyProofOut(TypedDict):
     second: int
 
 
+ContactSafety: TypeAlias = Literal['verified_safe', 'unverified', 'third_party_access']
+
+
 class CosignaturesOut(TypedDict, closed=True):
     witnesses: list[str]
 
@@ -501,10 +504,10 @@ class MandatedNoticeOut(TypedDict):
     subject_id: str
 
 
-class NoticeOut(TypedDict):
-    details: dict[str, Any]
-    kind: str
-    rule: str
+class NoticeSentOut(TypedDict, closed=True):
+    agency_id: str
+    classes: list[str]
+    notice_id: str
 
 
 NrmOutcome: TypeAlias = Literal['positive', 'negative']
@@ -520,6 +523,24 @@ class Obligations(TypedDict, closed=True):
 
 class OpenCase(TypedDict, closed=True):
     recipient_agency_id: str
+
+
+class OrderBody(TypedDict, closed=True):
+    classes: NotRequired[list[Class]]
+    days: NotRequired[int | None]
+    kind: str
+    recipient_agency_id: NotRequired[str | None]
+    reference: str
+
+
+class OrderOut(TypedDict, closed=True):
+    classes: list[str]
+    created_at: str
+    ends_at: str | None
+    id: str
+    kind: str
+    lifted_at: str | None
+    recipient_agency_id: str | None
 
 
 class OutboxOut(TypedDict, closed=True):
@@ -566,6 +587,7 @@ class PlanOut(TypedDict, closed=True):
     reasons: list[str]
     recipient_agency_id: str
     subject_id: str
+    warnings: NotRequired[list[str]]
 
 
 class PlansNeedPersonIn(TypedDict, closed=True):
@@ -698,6 +720,10 @@ class ReviewNotice(TypedDict, closed=True):
     kind: str
 
 
+class ReviewOut(TypedDict, closed=True):
+    last_verified_at: str
+
+
 class Revocation(TypedDict, closed=True):
     reason: str
 
@@ -718,6 +744,17 @@ class ScheduledInterviewOut(TypedDict, closed=True):
 
 
 ScopeTier: TypeAlias = Literal['full', 'relevant_portion', 'case_specific_no_personal_data']
+
+
+class SealBody(TypedDict, closed=True):
+    classes: NotRequired[list[Class]]
+    kind: str
+    reference: str
+
+
+class SealOut(TypedDict, closed=True):
+    notices: list[NoticeSentOut]
+    order: OrderOut
 
 
 Sex: TypeAlias = Literal['female', 'male', 'other']
@@ -779,9 +816,11 @@ class SubjectAttributesIn(TypedDict, closed=True):
     asylum_claimed: NotRequired[bool | None]
     capacity: NotRequired[dict[Purpose, CapacityStatus] | None]
     cj_role: NotRequired[CJRole | None]
+    contact_safety: NotRequired[ContactSafety | None]
     country_of_origin: NotRequired[str | None]
     date_of_birth: NotRequired[str | None]
     declined_nrm: NotRequired[bool | None]
+    declined_protection: NotRequired[bool | None]
     exploitation_type: NotRequired[ExploitationType | None]
     guardian_advocate_agency_id: NotRequired[str | None]
     guardian_advocate_id: NotRequired[str | None]
@@ -813,9 +852,11 @@ class SubjectOut(TypedDict):
     asylum_claimed: bool
     capacity: dict[str, str]
     cj_role: str
+    contact_safety: NotRequired[str | None]
     country_of_origin: str | None
     created_at: str
     declined_nrm: bool
+    declined_protection: NotRequired[bool]
     exploitation_type: NotRequired[str | None]
     guardian_advocate_agency_id: str | None
     guardian_advocate_id: str | None
@@ -881,6 +922,14 @@ class TokenResponse(TypedDict):
     token_type: Literal['Bearer']
 
 
+class WarningOut(TypedDict, closed=True):
+    created_at: str
+    due_at: str
+    id: str
+    kind: str
+    subject_id: str
+
+
 class WhoAmIOut(TypedDict, closed=True):
     agency_id: str
     person: PersonOut | None
@@ -888,6 +937,12 @@ class WhoAmIOut(TypedDict, closed=True):
 
 class WithdrawIn(TypedDict, closed=True):
     channel: Channel
+
+
+class GatewayConsentApiSchemasNoticeOut(TypedDict):
+    details: dict[str, Any]
+    kind: str
+    rule: str
 
 
 class GatewayRegistryKeyRoutesEnrolmentOut(TypedDict):
@@ -901,6 +956,13 @@ class GatewayResponsesEnrolmentOut(TypedDict, closed=True):
     enrolment_path: str
     expires_at: str
     username: str
+
+
+class GatewayRetentionRoutesNoticeOut(TypedDict, closed=True):
+    acknowledged_at: str | None
+    notice: dict[str, Any]
+    overdue: bool
+    signature: str
 
 
 class AgencyCreate(TypedDict, closed=True):
@@ -983,6 +1045,12 @@ class EnrolmentIn(TypedDict, closed=True):
     secret: str
 
 
+class ErasureOut(TypedDict, closed=True):
+    deleted: dict[str, int]
+    erased: bool
+    notices: list[NoticeSentOut]
+
+
 class InterpreterIn(TypedDict, closed=True):
     interpreter_id: str
     relationship: InterpreterRelationship
@@ -1031,7 +1099,7 @@ class StatisticsCostOut(TypedDict, closed=True):
 class WithdrawalOut(TypedDict):
     card_url: str
     consent: ConsentOut
-    notices: list[NoticeOut]
+    notices: list[GatewayConsentApiSchemasNoticeOut]
     receipt: str
     receipt_id: str
 
