@@ -29,6 +29,7 @@ from ..audit import subject_keys
 from ..audit.models import AuditEntry
 from ..audit.tags import AuditTag
 from ..registry.models import Agency, AgencyKind
+from ..retention_models import RetentionNotice
 from .models import PortalRequest, PortalRequestEvent
 
 __all__ = [
@@ -204,6 +205,31 @@ def disclosures(session: Session, subject_id: str, now: datetime) -> list[Disclo
                               consent=bool((entry.basis or {}).get("consent_ids")),
                               safety_summary=details.get("risk_summary_basis") is True))
     return out
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """Records about the person that were sealed, vacated or expunged, and the agencies told to do the same."""
+
+    at: datetime
+    action: str
+    classes: tuple[str, ...]
+    told: tuple[str, ...]
+    """Names of the agencies that received the notice (every past recipient of those classes)."""
+
+
+def sealings(session: Session, subject_id: str) -> list[Sealing]:
+    """Each seal of the person's records (one per broadcast: the notices sent at one moment for one
+    action and the same classes), newest first, with the names of the agencies told."""
+    notices = list(session.scalars(select(RetentionNotice).where(RetentionNotice.subject_id == subject_id)
+                                   .order_by(RetentionNotice.created_at.desc(), RetentionNotice.id)))
+    names = agency_names(session, (n.agency_id for n in notices))
+    grouped: dict[tuple[datetime, str, tuple[str, ...]], list[str]] = {}
+    for notice in notices:
+        key = (notice.created_at, notice.action, tuple(sorted(set(notice.classes), key=_class_order)))
+        grouped.setdefault(key, []).append(_name(names, notice.agency_id))
+    return [Sealing(at=at, action=action, classes=classes, told=tuple(sorted(set(told))))
+            for (at, action, classes), told in grouped.items()]
 
 
 def _class_order(code: str) -> tuple[int, str]:

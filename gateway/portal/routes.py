@@ -304,7 +304,8 @@ def past(request: Request, ctx: ContextDep) -> Response:
 def shared(request: Request, ctx: ContextDep) -> Response:
     def view(page: Page, session: Session, person: Person) -> Response:
         rows = [] if person.duress else content.disclosures(session, person.subject_id, ctx.clock.now())
-        return page.render("shared.html", disclosures=rows, nav="shared")
+        sealed = [] if person.duress else content.sealings(session, person.subject_id)
+        return page.render("shared.html", disclosures=rows, sealings=sealed, nav="shared")
 
     return _person_page(ctx, request, view)
 
