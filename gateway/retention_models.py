@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.orm import Base
@@ -59,8 +59,9 @@ class SubjectOrder(Base):
     ``access_order`` (opens sealed classes to ``recipient_agency_id`` until ``ends_at``)."""
     classes: Mapped[list[str]]
     """The classes concerned; empty = every class."""
-    reference: Mapped[str] = mapped_column(String(120))
-    """The court order's or hold's reference (a docket code, never personal data)."""
+    reference: Mapped[str] = mapped_column(Text)
+    """The court order's or hold's reference, sealed at rest under the subject's key
+    (``gateway.sealing.REFERENCE_KEY``): a docket code names a case, and so a person."""
     recipient_agency_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(120))

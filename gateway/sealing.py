@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from consent.subjects import Subject
 from kernel.ids import SHORT, new_id
 
+from .audit import subject_keys
 from .audit.log import Actor, AuditEvent, record, record_refusal
 from .audit.tags import AuditTag
 from .context import GatewayContext
@@ -121,6 +122,19 @@ def refuse_sealed(session: Session, ctx: GatewayContext, *, agency_id: str, acto
                   recipient=recipient_agency_id, what="plan")
 
 
+REFERENCE_KEY = "subject-order-reference"
+"""The at-rest key label of court-order references."""
+
+
+def _sealed_reference(session: Session, ctx: GatewayContext, subject_id: str, order_id: str, reference: str,
+                      now: datetime) -> str:
+    """A docket reference names a court case, and a court case names a person: it is kept sealed at rest
+    under the person's subject key too (erasure shreds it), never in clear where a dictionary of docket
+    numbers could confirm who the order is about."""
+    return ctx.at_rest().seal(REFERENCE_KEY, reference, where=order_id,
+                              subject_key=subject_keys.text_key(session, subject_id, at=now))
+
+
 @dataclass(frozen=True)
 class Sealing:
     order: SubjectOrder
@@ -138,9 +152,11 @@ def seal(session: Session, ctx: GatewayContext, *, agency_id: str, actor: Actor,
         blocking = [h for h in active_holds(session, now, [subject_id])
                     if h.kind == "court_order" and (not h.classes or not classes or set(h.classes) & set(classes))]
         if not blocking:
-            order = SubjectOrder(id=new_id("sord", size=SHORT), subject_id=subject_id, agency_id=agency_id,
-                                 kind=kind, classes=sorted(set(classes)), reference=reference, created_at=now,
-                                 created_by=actor.user)
+            order_id = new_id("sord", size=SHORT)
+            order = SubjectOrder(id=order_id, subject_id=subject_id, agency_id=agency_id,
+                                 kind=kind, classes=sorted(set(classes)),
+                                 reference=_sealed_reference(session, ctx, subject_id, order_id, reference, now),
+                                 created_at=now, created_by=actor.user)
             session.add(order)
             # A plan made before the seal must not carry the sealed classes out: every open plan of the
             # subject ends now (the sender plans again, and the seal decides).
@@ -176,8 +192,10 @@ def place_order(session: Session, ctx: GatewayContext, *, agency_id: str, actor:
     now = ctx.clock.now()
     with session.begin():
         _owned(session, subject_id, agency_id)
-        order = SubjectOrder(id=new_id("sord", size=SHORT), subject_id=subject_id, agency_id=agency_id,
-                             kind=kind, classes=sorted(set(classes)), reference=reference,
+        order_id = new_id("sord", size=SHORT)
+        order = SubjectOrder(id=order_id, subject_id=subject_id, agency_id=agency_id,
+                             kind=kind, classes=sorted(set(classes)),
+                             reference=_sealed_reference(session, ctx, subject_id, order_id, reference, now),
                              recipient_agency_id=recipient_agency_id, created_at=now, created_by=actor.user,
                              ends_at=now + timedelta(days=days) if days else None)
         session.add(order)

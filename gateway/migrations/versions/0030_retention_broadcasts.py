@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("agency_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("classes", sa.JSON(), nullable=False),
-        sa.Column("reference", sa.String(length=120), nullable=False),
+        sa.Column("reference", sa.Text(), nullable=False),  # sealed at rest under the subject's key
         sa.Column("recipient_agency_id", sa.String(length=64), nullable=True),
         _at("created_at"),
         sa.Column("created_by", sa.String(length=120), nullable=True),
