@@ -167,7 +167,8 @@ def bench_refresh(cases: int, seed: int, workdir: Path) -> dict[str, Any]:
     with sessions() as session, session.begin():
         for agency_id, kind in (("ngo", AgencyKind.NGO), ("shelter", AgencyKind.SHELTER)):
             registry.register_agency(session, registry.AgencySpec(id=agency_id, name=agency_id, kind=kind,
-                                                                  jurisdiction="NL", vetted=True),
+                                                                  jurisdiction="NL", vetted=True,
+                                                                  confidentiality_policy_version="bench-1"),
                                      actor=operator, now=START)
         for i in range(cases):
             at = START + timedelta(days=rng.randrange(700))

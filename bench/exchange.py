@@ -136,7 +136,9 @@ def setup(data: Path, threads: int) -> tuple[Settings, dict[str, AgencyKeyPair]]
     with db.make_sessionmaker(engine)() as session, session.begin():
         for agency_id, kind in agencies:
             service.register_agency(session, service.AgencySpec(id=agency_id, name=agency_id, kind=kind,
-                                                                jurisdiction="NL", vetted=True), actor=actor, now=now)
+                                                                jurisdiction="NL", vetted=True,
+                                                                confidentiality_policy_version="bench-1"),
+                                   actor=actor, now=now)
             pair = generate_agency_keys()
             keys[agency_id] = pair
             enrol_demo_keys(session, agency_id, pair, actor=actor, now=now)

@@ -289,7 +289,9 @@ def agency_register(
     jurisdiction: Annotated[str, typer.Option(help="ISO 3166 alpha-2 country code.")],
     mandated_reporter: Annotated[bool, typer.Option(help="Must report crimes by law.")] = False,
     duty: Annotated[list[str] | None, typer.Option(help="Statutory duty to share with (repeat).")] = None,
-    vetted: Annotated[bool, typer.Option(help="Vetting completed.")] = False,
+    vetted: Annotated[bool, typer.Option(help="Vetting completed (needs --confidentiality-policy).")] = False,
+    confidentiality_policy: Annotated[str | None, typer.Option(
+        help="Version of the confidentiality policy the agency attests to (required with --vetted).")] = None,
     represents_state: Annotated[str | None, typer.Option(
         help="ISO 3166 alpha-2 of the state it acts for (embassy, consulate, police liaison).")] = None,
     data_dir: DataDir = None,
@@ -303,7 +305,8 @@ def agency_register(
                 session,
                 service.AgencySpec(id=agency_id, name=name, kind=kind, jurisdiction=jurisdiction,
                                    mandated_reporter=mandated_reporter, statutory_duties=tuple(duty or ()),
-                                   vetted=vetted, represents_state=represents_state),
+                                   vetted=vetted, represents_state=represents_state,
+                                   confidentiality_policy_version=confidentiality_policy),
                 actor=OPERATOR, now=SystemClock().now(),
             )
     except GatewayError as exc:

@@ -186,7 +186,7 @@ def register(ctx: GatewayContext, agency_id: str, kind: AgencyKind, *, verified:
         service.register_agency(
             session,
             service.AgencySpec(id=agency_id, name=f"{agency_id} agency", kind=kind, jurisdiction=jurisdiction,
-                               vetted=vetted, **extra),  # type: ignore[arg-type]
+                               vetted=vetted, **{"confidentiality_policy_version": "conf-2026-1", **extra}),  # type: ignore[arg-type]
             actor=actor, now=now,
         )
         if not verified:

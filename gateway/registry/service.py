@@ -99,6 +99,10 @@ def register_agency(session: Session, spec: AgencySpec, *, actor: Actor, now: da
     if session.get(Agency, spec.id) is not None:
         raise Conflict("agency_exists", "An agency with this id is already registered.")
     state = represented_state(str(spec.kind), spec.jurisdiction, spec.represents_state)
+    if spec.vetted and spec.kind != AgencyKind.GATEWAY_OPERATOR and not spec.confidentiality_policy_version:
+        # SEC17: a member agency is vetted only with the confidentiality policy it attests to on record.
+        raise Unprocessable("confidentiality_policy_required", "A vetted agency attests to a confidentiality "
+                            "policy: give its version (confidentiality_policy_version).")
     agency = Agency(
         id=spec.id,
         name=spec.name,

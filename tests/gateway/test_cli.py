@@ -25,7 +25,8 @@ def _run(env: dict[str, str], *args: str, input: str | None = None):  # type: ig
 
 def test_register_add_verify_revoke_key_from_the_cli(cli_env: dict[str, str]) -> None:
     result = _run(cli_env, "agency", "register", "--id", "shelter-north", "--name", "Shelter North",
-                  "--kind", "shelter", "--jurisdiction", "NL", "--vetted")
+                  "--kind", "shelter", "--jurisdiction", "NL", "--vetted",
+                  "--confidentiality-policy", "conf-2026-1")
     assert result.exit_code == 0, result.output
     public = generate_agency_keys().public()
     added = _run(cli_env, "agency", "add-key", "shelter-north", "--kind", "x25519",

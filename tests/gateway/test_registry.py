@@ -32,6 +32,7 @@ def test_operator_registers_agency_and_its_key_starts_pending(client: TestClient
     response = client.post("/v1/agencies", headers=auth("operator"), json={
         "id": "legal-aid-1", "name": "Legal aid clinic", "kind": "legal_aid", "jurisdiction": "nl",
         "mandated_reporter": False, "statutory_duties": [], "vetted": True,
+        "confidentiality_policy_version": "conf-2026-1",
     })
     assert response.status_code == 201, response.text
     assert response.json()["jurisdiction"] == "NL"

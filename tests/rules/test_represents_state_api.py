@@ -11,7 +11,8 @@ from tests.conftest import Registry
 from tests.consent.conftest import consent_body, subject_body
 
 Auth = Callable[..., dict[str, str]]
-EMBASSY = {"id": "embassy-xx", "name": "Embassy of XX", "kind": "embassy", "jurisdiction": "NL", "vetted": True}
+EMBASSY = {"id": "embassy-xx", "name": "Embassy of XX", "kind": "embassy", "jurisdiction": "NL", "vetted": True,
+           "confidentiality_policy_version": "conf-2026-1"}
 
 
 def test_the_registry_requires_the_represented_state_of_an_embassy(client: TestClient, auth: Auth,

@@ -203,6 +203,13 @@ def test_an_agency_records_the_version_of_its_confidentiality_policy(client: Tes
         "confidentiality_policy_version": "conf-2026-03"})
     assert created.status_code == 201, created.text
     assert created.json()["confidentiality_policy_version"] == "conf-2026-03"
+    # Vetting without an attested confidentiality policy is refused; a pending agency may wait for it.
+    unattested = client.post("/v1/agencies", headers=auth("operator"), json={
+        "id": "ngo-three", "name": "Third NGO", "kind": "ngo", "jurisdiction": "NL", "vetted": True})
+    assert (unattested.status_code, unattested.json()["reason"]) == (422, "confidentiality_policy_required")
+    pending = client.post("/v1/agencies", headers=auth("operator"), json={
+        "id": "ngo-three", "name": "Third NGO", "kind": "ngo", "jurisdiction": "NL"})
+    assert pending.status_code == 201 and pending.json()["vetting_status"] == "pending"
     listed = client.get("/v1/agencies/ngo-two", headers=auth("ngo"))
     assert listed.status_code == 200 and listed.json()["confidentiality_policy_version"] == "conf-2026-03"
     too_long = client.post("/v1/agencies", headers=auth("operator"), json={

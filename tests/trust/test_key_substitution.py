@@ -173,7 +173,8 @@ def test_first_enrolment_by_a_one_time_secret_and_the_operator_minting_another_i
     now = datetime.now(UTC).isoformat()
     with GatewayClient(gw.url, "operator", gw.registry.keys["operator"]) as operator:
         operator.request("POST", "/v1/agencies", json={"id": "newcomer", "name": "New shelter", "kind": "shelter",
-                                                       "jurisdiction": "NL", "vetted": True})
+                                                       "jurisdiction": "NL", "vetted": True,
+                                                       "confidentiality_policy_version": "conf-2026-1"})
         secret = operator.request("POST", "/v1/agencies/newcomer/enrolment-secrets")["secret"]
         # The agency enrols itself with the secret it received out of band: usable at once.
         keys = GatewayClient.enrol(gw.url, "newcomer", newcomer, secret, at=now)
