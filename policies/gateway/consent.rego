@@ -41,6 +41,14 @@ purpose_in_force(p) if {
 	some c in data.gateway.model.consents
 	c.purpose == p
 	in_force(c, ctx)
+	not lapsed_guardian_consent(c)
+}
+
+# CH22: a consent a guardian gave for a child lapses when the person is an adult; their own
+# consent governs from then on (filming and forensic consents included).
+lapsed_guardian_consent(c) if {
+	c.guardian_consent == true
+	not data.gateway.children.is_child
 }
 
 # CR2: consent to one purpose never implies another.

@@ -111,3 +111,15 @@ test_services_do_not_change_with_cooperation if {
 	decide(base) == decide(object.union(base, {"consents": array.concat(base.consents, [formal])}))
 	decide(base) == decide(object.union(base, {"consents": array.concat(base.consents, [anon])}))
 }
+
+# rules: CH22 CR21
+test_a_filming_consent_a_guardian_gave_lapses_when_the_person_is_an_adult if {
+	guardian_filming := object.union(filming, {"guardian_consent": true})
+	inp := object.union(fx.corpus.police_formal, {
+		"fields": ["cj.filmed_interview"],
+		"consents": array.concat(fx.corpus.police_formal.consents, [guardian_filming]),
+	})
+	d := decide(inp)
+	d.permitted_fields == []
+	reason_of(d, "cj.filmed_interview") == "film_requires_filming_consent"
+}
