@@ -1,4 +1,5 @@
-"""Scheduled jobs, in process: NRM deadlines (S37, S38, CH14), consent expiries (CR13), the
+"""Scheduled jobs, in process: NRM deadlines (S37, S38, CH14), consent expiries (CR13), the handover
+prompt at 18 (CH22), the
 aggregated audit of refused token requests and the purges of tables that only grow.
 
 A :class:`~gateway.periodic.PeriodicThread` runs one round every ``scheduled_jobs_interval_s``.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from .auth.refusals import RefusalTally
 from .consent_api.adapters import consent_service
 from .context import GatewayContext
+from .exceptions.handover import prompt_handovers
 from .nrm.service import run_timers
 from .periodic import PeriodicThread
 from .retention import purge_growing_tables
@@ -36,6 +38,12 @@ def expire_consents(ctx: GatewayContext, *, batch: int = 1000) -> int:
             return total
 
 
+def handover_prompts(ctx: GatewayContext) -> int:
+    """CH22: tell the guardian advocate's service and the owner agency of each child who came of age."""
+    with ctx.sessions() as session, session.begin():
+        return prompt_handovers(session, ctx.clock.now())
+
+
 class ScheduledJobs(PeriodicThread):
     def __init__(self, ctx: GatewayContext) -> None:
         super().__init__("scheduled-jobs", ctx.settings.scheduled_jobs_interval_s)
@@ -47,6 +55,7 @@ class ScheduledJobs(PeriodicThread):
         retention = {f"retention_{k}": v for k, v in apply_schedule(self.ctx).items()}
         return {"nrm_alerts": len(run_timers(self.ctx.sessions, self.ctx.clock.now())),
                 "consents_expired": expire_consents(self.ctx),
+                "handover_prompts": handover_prompts(self.ctx),
                 "statistics_entries_read": StatisticsService(self.ctx).refresh(),
                 "token_refusal_entries": token_refusals(self.ctx).flush(self.ctx.sessions, self.ctx.clock.now()),
                 **retention,

@@ -68,6 +68,7 @@ class AuditTag(StrEnum):
     NRM_SLA_ALERT = "nrm:sla:alert"
     CHILD_INTERVIEW_SCHEDULE = "child:interview:schedule"
     CHILD_INTERVIEW_REFUSE = "child:interview:refuse"
+    CHILD_HANDOVER_PROMPT = "child:handover:prompt"
     AUDIT_VIEW = "audit:log:view"
     AUDIT_EXPORT = "audit:log:export"
     AUDIT_VERIFY = "audit:log:verify"

@@ -75,6 +75,10 @@ def test_every_notice_kind_and_alert_code_has_a_sentence() -> None:
     kinds = {str(k) for k in AlertKind} | {str(c) for c in AlertCode}
     for source in ("gateway/exceptions/service.py", "gateway/exceptions/children.py"):
         kinds |= set(re.findall(r'notify_agency\([^)]*?"([a-z_]+)", now=', (ROOT / source).read_text(encoding="utf-8")))
+    from gateway.exceptions.handover import KIND as HANDOVER
+    from gateway.exchange.unsafe_contact import NOTICE_KIND as UNSAFE_CONTACT
+
+    kinds |= {HANDOVER, UNSAFE_CONTACT}
     assert {"exception_used", "guardian_suspected", "duress_sign_in"} <= kinds
     assert sorted(kinds - set(NOTICE_KINDS)) == []
 
