@@ -22,7 +22,10 @@ __all__ = ["SDK_OPERATIONS", "Operations"]
 
 
 def _seg(value: str) -> str:
-    """One path segment, escaped (an id is never allowed to address another path)."""
+    """One path segment, escaped (an id is never allowed to address another path: ``/`` is escaped, and
+    an empty id, ``.`` or ``..``, which a client would resolve against the path, is refused)."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"not an id: {value!r}")
     return quote(value, safe="")
 
 

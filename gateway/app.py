@@ -39,8 +39,8 @@ from .linkage.console import router as linkage_console_router
 from .linkage.routes import router as linkage_router
 from .openapi import install_openapi
 from .outage import DatabaseOutageMiddleware
-from .policy.distribution import router as policy_bundle_router
 from .policy.readiness import PolicyReadiness
+from .policy_bundle_route import router as policy_bundle_router
 from .portal import api as portal_api
 from .portal import routes as portal_routes
 from .portal import staff as portal_staff

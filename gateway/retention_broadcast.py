@@ -107,7 +107,8 @@ def broadcast(session: Session, *, signing_seed: bytes, action: str, told: Itera
     for recipient in told:
         notice_id = new_id("rtn", size=SHORT)
         reference, key_id = _sealed_reference(session, recipient.agency_id, notice_id, recipient.envelope_ids)
-        concerned = sorted(set(classes) if classes is not None else recipient.classes)
+        # Only the classes this recipient received: a notice never tells one agency what else is sealed.
+        concerned = sorted(set(classes) & set(recipient.classes) if classes is not None else recipient.classes)
         notice = RetentionNotice(id=notice_id, agency_id=recipient.agency_id, subject_id=subject_id, action=action,
                                  classes=concerned, reference=reference, key_id=key_id, signature="",
                                  created_at=at, ack_due=at + timedelta(days=ack_days))

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from .auth.permission import Permission
 from .deps import Caller, ContextDep, SessionDep, person_token, require_person, require_scope
 from .responses import Answer, Stamp
 from .retention_broadcast import acknowledge, notice_document, notices_for
@@ -22,10 +23,13 @@ from .staff.roles import Entitlement
 from .staleness import verify_key_details, warnings_for
 
 router = APIRouter(prefix="/v1/retention", tags=["retention"])
-CaseDecider = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.CASE_DECISION))]
-Recorder = Annotated[Caller, Depends(require_person("subjects:write", Entitlement.RECORD_FOR_PERSON))]
-Receiver = Annotated[Caller, Depends(require_scope("referrals:read"))]
-Holder = Annotated[Caller, Depends(require_scope("subjects:write"))]
+CaseDecider = Annotated[Caller, Depends(require_person(Permission.SUBJECTS_WRITE, Entitlement.CASE_DECISION))]
+Recorder = Annotated[Caller, Depends(require_person(Permission.SUBJECTS_WRITE, Entitlement.RECORD_FOR_PERSON))]
+Receiver = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_READ))]
+Holder = Annotated[Caller, Depends(require_scope(Permission.SUBJECTS_WRITE))]
+Lifter = Annotated[Caller, Depends(require_person(Permission.SUBJECTS_WRITE, Entitlement.APPROVE_EXCEPTION))]
+"""Lifting a hold or court order takes a person entitled to approve (a supervisor), and whoever lifts
+one may not then erase the subject themselves (:func:`gateway.sealing.erase`): two people, not one."""
 
 CODE = r"^[A-Za-z0-9_.:/\-]+$"
 CLASS = Annotated[str, Field(pattern=r"^D\d{1,2}$")]
@@ -151,8 +155,9 @@ def place_subject_order(subject_id: str, body: OrderBody, caller: CaseDecider, c
                               recipient_agency_id=body.recipient_agency_id, days=body.days))
 
 
-@router.post("/orders/{order_id}/lift", response_model=OrderOut, openapi_extra=person_token(Entitlement.CASE_DECISION))
-def lift_subject_order(order_id: str, caller: CaseDecider, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+@router.post("/orders/{order_id}/lift", response_model=OrderOut,
+             openapi_extra=person_token(Entitlement.APPROVE_EXCEPTION))
+def lift_subject_order(order_id: str, caller: Lifter, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Lift a hold or order of your agency (idempotent); the retention schedule resumes on its next run."""
     return _order(lift_order(session, ctx, agency_id=caller.agency_id, actor=caller.actor(), order_id=order_id))
 

@@ -235,14 +235,22 @@ def erase(session: Session, ctx: GatewayContext, *, agency_id: str, actor: Actor
     with session.begin():
         _owned(session, subject_id, agency_id)
         held = active_holds(session, now, [subject_id])
-        if not held:
+        lifted_by_self = session.scalar(select(SubjectOrder.id).where(
+            SubjectOrder.subject_id == subject_id, SubjectOrder.kind.in_(HOLDS),
+            SubjectOrder.lifted_by == actor.user).limit(1)) if actor.user else None
+        if not held and lifted_by_self is None:
             schedule = load_schedule(ctx.settings.policy_dir)
             notices = broadcast(session, signing_seed=ctx.signing_seed, action="erased",
                                 told=recipients(session, subject_id), classes=None, subject_id=None, actor=actor,
                                 at=now, ack_days=schedule.ack_days)
             done = erase_subject(session, subject_id, actor=actor, at=now, units=StatisticsService(ctx).units)
             return Erased(erasure=done, notices=notices)
-        reason = "court_order_conflict" if any(h.kind == "court_order" for h in held) else "legal_hold_active"
+        reason = ("court_order_conflict" if any(h.kind == "court_order" for h in held) else
+                  "legal_hold_active" if held else "hold_lifted_by_same_person")
+    if reason == "hold_lifted_by_same_person":
+        raise _refuse(ctx, Conflict(reason, "You lifted a legal hold or court order on this subject: another "
+                                            "person must erase it (four eyes)."),
+                      reason=reason, subject_id=subject_id, actor=actor, what="erase")
     raise _refuse(ctx, Conflict(reason, "A legal hold or court order on this subject preserves its data; it "
                                         "cannot be erased until the hold is lifted."),
                   reason=reason, subject_id=subject_id, actor=actor, what="erase")

@@ -121,3 +121,12 @@ def test_people_consents_portal_staff_and_service_calls_answer_their_types(live_
         assert (no_bundle.value.status, no_bundle.value.reason) == (404, "policy_bundle_not_served")
         for event in ngo.key_events("ngo"):
             _conforms(event, wire.EntryOut)
+
+
+@pytest.mark.parametrize("bad", ["", ".", ".."])
+def test_an_sdk_call_refuses_an_id_that_would_address_another_path(bad: str) -> None:
+    from connectors.operations import _seg
+
+    with pytest.raises(ValueError):
+        _seg(bad)
+    assert _seg("a/../b") == "a%2F..%2Fb"  # a slash never leaves its segment

@@ -54,7 +54,7 @@ TOKENLESS = {
     ("get", "/v1/audit/checkpoint/key"),
     ("get", "/v1/audit/proof/consistency"),
     ("post", "/v1/audit/checkpoint/cosignatures"),
-    # The owner-signed policy bundle OPA pulls: its signature is the authority (gateway/policy/distribution.py).
+    # The owner-signed policy bundle OPA pulls: its signature is the authority (gateway/policy_bundle_route.py).
     ("get", "/v1/policy/bundle.tar.gz"),
 }
 """The /v1 operations that take no token (and so declare no 401)."""

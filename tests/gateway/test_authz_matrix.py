@@ -61,7 +61,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[], Any] | None]] = {
     ("GET", "/v1/audit/checkpoint/key"): ("public", None),
     ("GET", "/v1/audit/proof/consistency"): ("public", None),
     ("POST", "/v1/audit/checkpoint/cosignatures"): ("public", None),
-    # The owner-signed policy bundle OPA pulls (gateway/policy/distribution.py): policy, not secrets.
+    # The owner-signed policy bundle OPA pulls (gateway/policy_bundle_route.py): policy, not secrets.
     ("GET", "/v1/policy/bundle.tar.gz"): ("public", None),
     # Subjects and consents (tests/consent). "create" makes an object owned by the caller and names
     # nobody else's (tests/consent/test_subjects_api.py checks the new subject is the caller's alone).
@@ -184,6 +184,7 @@ PERSON_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/children/{subject_id}/interviews"): ("caseworker",),
     ("POST", "/v1/staff/accounts/{account_id}/recovery"): ("administrator",),
     ("POST", "/v1/staff/accounts/{account_id}/revocation"): ("administrator",),
+    ("POST", "/v1/retention/orders/{order_id}/lift"): ("supervisor",),
 }
 
 

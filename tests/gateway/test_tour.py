@@ -182,8 +182,10 @@ def _workspace_referral(browser: Any, data: Path, cwd: Path) -> None:
     page.wait_for_selector("#plan-result", state="visible")
     assert sorted(page.locator("#permitted-list li").all_text_contents()) == ["risk.known_risks",
                                                                                "subject.preferred_name"]
+    # Refused in plain words (the policy's reason is shelter_location_accommodation_only).
     assert page.locator("#denied-list li").all_text_contents() == [
-        "location.shelter_address: shelter_location_accommodation_only"]
+        "location.shelter_address: Where the person stays goes only to the service that houses them. "
+        "Leave it out, or send it to the accommodation provider."]
     for name in ("subject.preferred_name", "risk.known_risks"):
         page.fill(f"#fill-fields textarea[data-field='{name}']", "A.")
     page.click("#show-preview")

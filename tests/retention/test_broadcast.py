@@ -44,6 +44,11 @@ from tests.retention.test_erasure import dump, linking_attack
 
 Auth = Callable[..., dict[str, str]]
 SEAL = "/v1/retention/subjects/{}/seals"
+
+
+def SUPERVISOR(auth: Auth) -> dict[str, str]:
+    """The NGO's supervisor (entitled to lift a hold), a person other than the default caseworker."""
+    return auth("ngo", person="supervisor-1", roles=("supervisor",))
 ORDERS = "/v1/retention/subjects/{}/orders"
 
 
@@ -206,14 +211,21 @@ def test_a_hold_refuses_erasure_and_the_schedule_until_lifted_then_erasure_tells
     with ctx.sessions() as session:
         assert session.get(ConsentRecord, consent_id) is not None and session.get(Subject, subject_id) is not None
 
-    # The court order is lifted: the legal hold alone still refuses the erasure.
-    assert client.post(f"/v1/retention/orders/{court.json()['id']}/lift", headers=auth("ngo")).status_code == 200
+    # A caseworker alone cannot lift a court order: it takes a person entitled to approve.
+    refused = client.post(f"/v1/retention/orders/{court.json()['id']}/lift", headers=auth("ngo"))
+    assert refused.status_code == 403, refused.text
+    # The court order is lifted by a supervisor: the legal hold alone still refuses the erasure.
+    assert client.post(f"/v1/retention/orders/{court.json()['id']}/lift", headers=SUPERVISOR(auth)).status_code == 200
     held = client.post(f"/v1/retention/subjects/{subject_id}/erasure", headers=auth("ngo"))
     assert held.status_code == 409 and held.json()["reason"] == "legal_hold_active"
     # An agency cannot lift another agency's hold.
-    assert client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=auth("shelter")).status_code == 404
-    lifted = client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=auth("ngo"))
+    assert client.post(f"/v1/retention/orders/{hold.json()['id']}/lift",
+                       headers=auth("shelter", person="shelter-supervisor", roles=("supervisor",))).status_code == 404
+    lifted = client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=SUPERVISOR(auth))
     assert lifted.status_code == 200 and lifted.json()["lifted_at"]
+    # Whoever lifted a hold may not then erase the person themselves: one corrupt person is not enough.
+    alone = client.post(f"/v1/retention/subjects/{subject_id}/erasure", headers=SUPERVISOR(auth))
+    assert alone.status_code == 409 and alone.json()["reason"] == "hold_lifted_by_same_person"
 
     with ctx.sessions() as session:
         pseudonym = session.get(subject_keys.SubjectKey, subject_id).pseudonym  # type: ignore[union-attr]
@@ -241,7 +253,7 @@ def test_lifting_a_hold_resumes_the_schedule(
     hold = client.post(ORDERS.format(subject), headers=auth("ngo"), json={"kind": "legal_hold", "reference": "h-1"})
     clock.set(clock.now() + timedelta(days=400))
     assert "consents_ended" not in apply_schedule(ctx)
-    client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=auth("ngo"))
+    client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=SUPERVISOR(auth))
     purged = apply_schedule(ctx)
     assert purged["consents_ended"] == 1 and purged["subject_attributes"] == 1
     with ctx.sessions() as session:
@@ -289,7 +301,7 @@ def test_the_cli_refuses_to_erase_a_held_subject_and_tells_every_recipient_once_
     assert refused.returncode != 0 and "legal_hold_active" in refused.stderr
     with ctx.sessions() as session:
         assert session.get(Subject, subject_id) is not None
-    client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=auth("ngo"))
+    client.post(f"/v1/retention/orders/{hold.json()['id']}/lift", headers=SUPERVISOR(auth))
     done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "told 2 recipient" in done.stdout
@@ -304,3 +316,17 @@ def test_the_retention_page_needs_a_signed_in_dpo(client: TestClient, auth: Auth
     assert console_sign_in(client, make_staff(ctx, "rapporteur", "rapporteur")).status_code == 303
     rapporteur = client.get("/console/retention", follow_redirects=False)
     assert rapporteur.status_code == 303 and rapporteur.headers["location"] == "/console/statistics"
+
+
+def test_a_notice_names_only_the_sealed_classes_its_recipient_received(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext, signing_seed: bytes,
+) -> None:
+    """IOM received only D12: a seal of D1 and D12 tells it about D12 alone, not that D1 is sealed too."""
+    subject_id, _envelopes = two_recipients(client, auth, registry)
+    done = client.post(SEAL.format(subject_id), headers=auth("ngo"),
+                       json={"kind": "sealed", "classes": ["D1", "D12"], "reference": "court:2026/120"})
+    assert done.status_code == 201, done.text
+    iom = notices_of(client, auth, registry, "iom", signing_seed)
+    shelter = notices_of(client, auth, registry, "shelter", signing_seed)
+    assert [n.classes for n in iom] == [("D12",)]
+    assert [n.classes for n in shelter] == [("D1", "D12")]

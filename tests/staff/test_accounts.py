@@ -35,6 +35,10 @@ PERSON_BOUND = {
     # A linkage question is decided with the asker's role; a decline is the holder's person's decision.
     ("post", "/v1/linkage/queries"), ("post", "/v1/information-requests/{request_id}/decline"),
     ("post", "/v1/information-requests"),
+    # Sealing, erasing, court orders and holds (lifting takes a supervisor), and re-checked key details.
+    ("post", "/v1/retention/subjects/{subject_id}/seals"), ("post", "/v1/retention/subjects/{subject_id}/erasure"),
+    ("post", "/v1/retention/subjects/{subject_id}/orders"), ("post", "/v1/retention/orders/{order_id}/lift"),
+    ("post", "/v1/retention/subjects/{subject_id}/key-details-review"),
 }
 #: No request body names a staff member any more: consent and subject records name the signed-in person
 #: (tests/staff/test_person_bound.py).

@@ -12,9 +12,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..deps import ContextDep
-from ..errors import NotFound
-from .signed import VerifiedBundle
+from .deps import ContextDep
+from .errors import NotFound
+from .policy.signed import VerifiedBundle
 
 __all__ = ["BUNDLE_PATH", "router"]
 
