@@ -29,9 +29,9 @@ from gateway.policy import decide
 from gateway.policy._regorus import EmbeddedPolicyEngine
 from gateway.policy._remote import RemotePolicyEngine
 from gateway.policy.bundle import PolicyBundle
-from gateway.policy_bundle_route import BUNDLE_PATH
 from gateway.policy.engine import PolicyEngineError
 from gateway.policy.signed import build_signed_bundle, generate_signing_key
+from gateway.policy_bundle_route import BUNDLE_PATH
 from gateway.settings import Settings
 from tests.conftest import ISSUER
 from tests.policy import inputs
