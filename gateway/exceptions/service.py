@@ -32,7 +32,7 @@ from ..context import GatewayContext
 from ..deps import Caller
 from ..errors import Conflict, GatewayError, NotFound, Unprocessable
 from ..registry.models import Agency
-from ..staff.independence import credentials_issuer, not_independent
+from ..staff.independence import issuer_chain, not_independent, shared_issuer
 from ..staff.service import deferral_max_days, legal_deferral_max_days
 from .models import AgencyNotice, ExceptionGrant, ExceptionPolicyExplanation, GrantStatus
 
@@ -265,10 +265,10 @@ def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_i
         grant = _own_grant(session, caller, grant_id, lock=True)
         reason: str
         error: GatewayError
-        requester_issuer = credentials_issuer(session, grant.requested_by)
-        approver_issuer = credentials_issuer(session, approver_id)
+        requester_chain = issuer_chain(session, grant.requested_by)
+        approver_chain = issuer_chain(session, approver_id)
         relation = not_independent(requester_id=grant.requested_by, approver_id=approver_id,
-                                   requester_issuer=requester_issuer, approver_issuer=approver_issuer)
+                                   requester_chain=requester_chain, approver_chain=approver_chain)
         if approver_id == grant.requested_by:
             reason, error = "exception_self_approval", Unprocessable(
                 "exception_self_approval", "The requester cannot approve their own exception.")
@@ -290,7 +290,7 @@ def approve_grant(session: Session, ctx: GatewayContext, caller: Caller, grant_i
             grant.approved_at = now
             # Both credentials from one administrator is allowed (a small agency has one), and said,
             # so a DPO can review those approvals: that administrator could hold both accounts.
-            shared = requester_issuer is not None and requester_issuer == approver_issuer
+            shared = shared_issuer(requester_chain, approver_chain)
             record(session, _event(AuditTag.EXCEPTION_APPROVE, grant, decision="allow",
                                    details={"grant_id": grant.id, "requested_by": grant.requested_by,
                                             **({"credentials_issued_by_one_administrator": True}

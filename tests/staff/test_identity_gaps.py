@@ -21,7 +21,7 @@ from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from gateway.exchange.models import Plan
 from gateway.requests.models import InformationRequest
-from gateway.staff.independence import not_independent
+from gateway.staff.independence import not_independent, shared_issuer
 from tests.conftest import Registry
 from tests.exceptions.conftest import grant_body, publish
 from tests.exchange.conftest import open_case, plan, sealed, submit
@@ -164,12 +164,34 @@ def test_asking_for_and_declining_information_need_the_signed_in_person(
 # ------------------------------------------------------------------------------ four eyes against one admin
 
 def test_independence_rule() -> None:
-    assert not_independent(requester_id="a", approver_id="s", requester_issuer="x", approver_issuer="a") == (
+    assert not_independent(requester_id="a", approver_id="s", requester_chain=("x",), approver_chain=("a",)) == (
         "approver_credentials_issued_by_requester")
-    assert not_independent(requester_id="c", approver_id="a", requester_issuer="a", approver_issuer="x") == (
+    assert not_independent(requester_id="c", approver_id="a", requester_chain=("a",), approver_chain=("x",)) == (
         "requester_credentials_issued_by_approver")
-    assert not_independent(requester_id="c", approver_id="s", requester_issuer="a", approver_issuer="a") is None
-    assert not_independent(requester_id="c", approver_id="s", requester_issuer=None, approver_issuer=None) is None
+    # Up the chain: a created a2, who created s.
+    assert not_independent(requester_id="a", approver_id="s", requester_chain=("bootstrap",),
+                           approver_chain=("a2", "a", "bootstrap")) == "approver_credentials_issued_by_requester"
+    assert not_independent(requester_id="c", approver_id="s", requester_chain=("a",), approver_chain=("a",)) is None
+    assert not_independent(requester_id="c", approver_id="s", requester_chain=(), approver_chain=()) is None
+    assert shared_issuer(("a", "bootstrap"), ("a2", "a", "bootstrap"))
+    assert not shared_issuer(("bootstrap",), ("bootstrap",))
+
+
+def test_an_administrator_cannot_launder_a_supervisor_through_a_second_administrator(
+    client: TestClient, auth: Any, people: People, registry: Registry, ctx: GatewayContext, act_for: ActFor,
+) -> None:
+    """Alex creates an administrator account (Alex holds its code), which creates a supervisor: Alex
+    issued that supervisor's credentials too, one step removed, so it is not a second pair of eyes."""
+    publish(ctx, OWNER, [{"basis": "L4", "scenarios": ["suicide_risk_primary_doctor"]}])
+    subject_id = open_case(client, auth).subject_id
+    alex = people.headers(OWNER, "alex", "administrator", "caseworker")
+    second_admin = _member(client, alex, ["administrator"])
+    sock = _member(client, act_for(second_admin), ["supervisor"])
+    grant = client.post("/v1/exceptions", headers=alex, json=grant_body(subject_id))
+    assert grant.status_code == 201, grant.text
+    refused = client.post(f"/v1/exceptions/{grant.json()['id']}/approvals", headers=act_for(sock))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["relation"] == "approver_credentials_issued_by_requester"
 
 
 def _member(client: TestClient, headers: dict[str, str], roles: list[str]) -> StaffMember:
