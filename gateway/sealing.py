@@ -95,6 +95,21 @@ def _refuse(ctx: GatewayContext, error: Exception, *, reason: str, subject_id: s
     return error
 
 
+def sealed_without_order(session: Session, subject_id: str, recipient_agency_id: str, classes: Iterable[str],
+                         at: datetime) -> set[str]:
+    """The classes asked for that are sealed for this subject and that no live court access order for
+    this recipient opens (empty: nothing in the way)."""
+    named, everything = sealed_classes(session, subject_id, at)
+    asked = set(classes)
+    hit = asked if everything else asked & named
+    if hit:
+        for order in session.scalars(select(SubjectOrder).where(
+                SubjectOrder.subject_id == subject_id, SubjectOrder.kind == ACCESS_ORDER,
+                SubjectOrder.recipient_agency_id == recipient_agency_id, _live(at))):  # type: ignore[arg-type]
+            hit -= _covers(order.classes, hit)
+    return hit
+
+
 def refuse_sealed(session: Session, ctx: GatewayContext, *, agency_id: str, actor: Actor, subject_id: str,
                   recipient_agency_id: str, classes: Iterable[str]) -> None:
     """Raise ``403 sealed_class_requires_court_order`` (audited) when a plan asks for a sealed class of the
@@ -104,15 +119,7 @@ def refuse_sealed(session: Session, ctx: GatewayContext, *, agency_id: str, acto
         subject = session.get(Subject, subject_id)
         if subject is None or subject.owner_agency_id != agency_id:
             return  # the plan itself answers for an unknown or foreign subject
-        named, everything = sealed_classes(session, subject_id, now)
-        asked = set(classes)
-        hit = asked if everything else asked & named
-        if not hit:
-            return
-        for order in session.scalars(select(SubjectOrder).where(
-                SubjectOrder.subject_id == subject_id, SubjectOrder.kind == ACCESS_ORDER,
-                SubjectOrder.recipient_agency_id == recipient_agency_id, _live(now))):  # type: ignore[arg-type]
-            hit -= _covers(order.classes, hit)
+        hit = sealed_without_order(session, subject_id, recipient_agency_id, classes, now)
         if not hit:
             return
     raise _refuse(ctx, Forbidden("sealed_class_requires_court_order",

@@ -40,6 +40,7 @@ from ..exchange import state
 from ..exchange.service import _decide as decide_exchange
 from ..policy.decision import Decision
 from ..registry.models import Agency, AgencyKind, VettingStatus
+from ..sealing import sealed_without_order
 from .index import KEY_BYTES, Candidate, forget, index_for
 from .models import EpochStatus, LinkageEpoch, LinkageKeyRecord, LinkageMatch, LinkageQuery, QueryOutcome
 
@@ -321,6 +322,15 @@ def _holder_allows(session: Session, ctx: GatewayContext, caller: Caller, asker:
         return None
     as_holder = Caller(agency_id=holder.id, kind=holder.kind, jurisdiction=holder.jurisdiction, scopes=frozenset())
     for candidate in found[:HOLDER_TRIES]:
+        if sealed_without_order(session, candidate.subject_id, caller.agency_id, ("D22",), now):
+            # A sealed or expunged record is not there to be found: neither that the holder knows the
+            # person nor where they are (issue 22). Its DPO sees the withheld match; the asker never does.
+            record(session, AuditEvent(
+                AuditTag.LINKAGE_DISCLOSE, decision="deny", reason="sealed_class_requires_court_order",
+                subject_id=candidate.subject_id, purpose=PURPOSE, recipient_agency_id=caller.agency_id,
+                classes_requested=("D22",), details={"query_id": query_row.id},
+            ), actor=Actor.system(), at=now, request_id=request_id)
+            continue
         decision, _child = decide_exchange(session, ctx, as_holder, subject_id=candidate.subject_id,
                                            recipient_id=caller.agency_id, purpose=PURPOSE, fields=[FIELD],
                                            user_role=asker.user_role, recipient_user_role=asker.user_role)
