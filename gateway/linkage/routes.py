@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth.permission import Permission
-from ..deps import Caller, ContextDep, OperatorDep, SessionDep, person_token, require_scope
+from ..deps import Caller, ContextDep, OperatorDep, SessionDep, person_token, require_person, require_scope
 from ..exchange.routes import planning_person
 from ..responses import LinkageEpochOut, LinkageKeyOut, LinkageMatchOut, LinkageQueryOut
 from ..staff.roles import Entitlement
@@ -17,6 +17,9 @@ from . import service
 
 router = APIRouter(prefix="/v1/linkage", tags=["linkage"])
 Agency = Annotated[Caller, Depends(require_scope(Permission.REFERRALS_WRITE))]
+Recorder = Annotated[Caller, Depends(require_person(Permission.REFERRALS_WRITE, Entitlement.RECORD_FOR_PERSON))]
+"""Enrolling or removing a person's linkage key records something about them: a signed-in person does
+it (the audit entry names them); the agency's system alone is refused (``person_token_required``)."""
 SubjectId = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -45,15 +48,17 @@ def _rid(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-@router.put("/subjects/{subject_id}/key", response_model=LinkageKeyOut)
-def enrol_key(subject_id: SubjectId, body: KeyBody, caller: Agency, ctx: ContextDep, session: SessionDep,
+@router.put("/subjects/{subject_id}/key", response_model=LinkageKeyOut,
+            openapi_extra=person_token(Entitlement.RECORD_FOR_PERSON))
+def enrol_key(subject_id: SubjectId, body: KeyBody, caller: Recorder, ctx: ContextDep, session: SessionDep,
               request: Request) -> dict[str, Any]:
     """Store (or replace) your subject's linkage key; needs a consent in force for ``record_linkage``."""
     return service.enrol(session, ctx, caller, subject_id, body.model_dump(), request_id=_rid(request))
 
 
-@router.delete("/subjects/{subject_id}/key", status_code=204)
-def remove_key(subject_id: SubjectId, caller: Agency, ctx: ContextDep, session: SessionDep,
+@router.delete("/subjects/{subject_id}/key", status_code=204,
+               openapi_extra=person_token(Entitlement.RECORD_FOR_PERSON))
+def remove_key(subject_id: SubjectId, caller: Recorder, ctx: ContextDep, session: SessionDep,
                request: Request) -> Response:
     """Delete your subject's linkage key."""
     service.remove(session, ctx, caller, subject_id, request_id=_rid(request))

@@ -261,6 +261,12 @@ def asserts_status(test: str, status: int, path: str, marker: str) -> bool:
 _STAFF_FIELDS_REFUSED = ("tests/staff/test_person_bound.py::"
                          "test_every_record_route_refuses_a_staff_field_from_the_signed_in_person_too")
 REACHED_BY: dict[tuple[str, str, int], tuple[str, str]] = {
+    ("put", "/v1/linkage/subjects/{subject_id}/key", 422):
+        ("tests/linkage/test_person_bound_keys.py::"
+         "test_a_linkage_key_is_enrolled_and_removed_by_a_signed_in_person_only", "/key"),
+    ("delete", "/v1/linkage/subjects/{subject_id}/key", 422):
+        ("tests/linkage/test_person_bound_keys.py::"
+         "test_a_linkage_key_is_enrolled_and_removed_by_a_signed_in_person_only", "/key"),
     ("get", "/v1/policy/bundle.tar.gz", 404):
         ("tests/trust/test_signed_policy_opa.py::test_a_gateway_without_a_signed_bundle_serves_none",
          "/bundle.tar.gz"),

@@ -37,9 +37,13 @@ def test_two_agencies_sdks_find_the_same_person_through_the_gateway(live_gateway
         ngo_subject = _consenting_subject(ngo, ["shelter"], live_gateway)
         shelter_subject = _consenting_subject(shelter, ["ngo"], live_gateway)
         police_subject = _consenting_subject(police, ["ngo"], live_gateway)
-        linkage.enrol(ngo, ngo_subject, linkage.encode(AMINA_LATIN, at_ngo))
-        linkage.enrol(shelter, shelter_subject, linkage.encode(AMINA_ARABIC, at_shelter))
-        linkage.enrol(police, police_subject, linkage.encode(AMINA_LATIN, at_ngo))
+        # Enrolling a person's key records something about them: a signed-in person does it.
+        with pytest.raises(GatewayAPIError) as machine:
+            linkage.enrol(ngo, ngo_subject, linkage.encode(AMINA_LATIN, at_ngo))
+        assert machine.value.reason == "person_token_required"
+        linkage.enrol(sdk_staff(live_gateway.ctx, ngo), ngo_subject, linkage.encode(AMINA_LATIN, at_ngo))
+        linkage.enrol(sdk_staff(live_gateway.ctx, shelter), shelter_subject, linkage.encode(AMINA_ARABIC, at_shelter))
+        linkage.enrol(sdk_staff(live_gateway.ctx, police), police_subject, linkage.encode(AMINA_LATIN, at_ngo))
 
         # A question is a person's (the policy decides with their role): the agency's system acts for
         # its signed-in caseworker; alone it is refused.

@@ -39,6 +39,8 @@ PERSON_BOUND = {
     ("post", "/v1/retention/subjects/{subject_id}/seals"), ("post", "/v1/retention/subjects/{subject_id}/erasure"),
     ("post", "/v1/retention/subjects/{subject_id}/orders"), ("post", "/v1/retention/orders/{order_id}/lift"),
     ("post", "/v1/retention/subjects/{subject_id}/key-details-review"),
+    # Enrolling or removing a person's linkage key.
+    ("put", "/v1/linkage/subjects/{subject_id}/key"), ("delete", "/v1/linkage/subjects/{subject_id}/key"),
 }
 #: No request body names a staff member any more: consent and subject records name the signed-in person
 #: (tests/staff/test_person_bound.py).
