@@ -103,3 +103,18 @@ def test_the_migration_runs_as_the_owner_and_the_replicas_as_their_own_role() ->
     pod = _one("Deployment", "gateway")["spec"]["template"]["spec"]
     keys = {i["key"] for v in pod["volumes"] if "secret" in v for i in v["secret"]["items"]}
     assert "gateway_database_url" in keys and "gateway_owner_database_url" not in keys
+
+
+def test_opa_runs_with_the_compose_authentication_and_only_the_gateway_may_reach_it() -> None:
+    """As docker-compose.yml: token authentication and deploy/opa/authz.rego verbatim; and a NetworkPolicy
+    that admits only the gateway's pods (a review found any pod could query or write to OPA)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["opa"]["command"]
+    args = _one("Deployment", "opa")["spec"]["template"]["spec"]["containers"][0]["args"]
+    for flag in ("--authentication=token", "--authorization=basic"):
+        assert flag in compose and flag in args
+    assert "/authz/authz.rego" in args
+    assert _one("ConfigMap", "opa-authz")["data"]["authz.rego"] == (ROOT / "deploy" / "opa" / "authz.rego").read_text()
+    policy = _one("NetworkPolicy", "opa-only-from-gateway")["spec"]
+    assert policy["podSelector"]["matchLabels"] == {"app": "opa"}
+    gateway_labels = _one("Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
+    assert [f["podSelector"]["matchLabels"] for f in policy["ingress"][0]["from"]] == [{"app": gateway_labels["app"]}]
