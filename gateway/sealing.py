@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from consent.subjects import Subject
@@ -37,7 +37,8 @@ from .audit.tags import AuditTag
 from .context import GatewayContext
 from .erasure import Erasure, erase_subject
 from .errors import Conflict, Forbidden, NotFound, Unprocessable
-from .exchange.models import Plan, PlanStatus
+from .exchange.catalogue import field_classes
+from .exchange.models import Envelope, EnvelopePart, EnvelopeStatus, Plan, PlanStatus
 from .retention_broadcast import broadcast, recipients
 from .retention_models import RetentionNotice, SubjectOrder
 from .retention_schedule import load_schedule
@@ -170,6 +171,7 @@ def seal(session: Session, ctx: GatewayContext, *, agency_id: str, actor: Actor,
             session.execute(update(Plan).where(Plan.subject_id == subject_id, Plan.status == PlanStatus.OPEN,
                                                Plan.expires_at > now).values(expires_at=now))
             wanted = set(classes)
+            _withdraw_waiting(session, ctx, subject_id, wanted, now)
             told = [r for r in recipients(session, subject_id) if not wanted or r.classes & wanted]
             schedule = load_schedule(ctx.settings.policy_dir)
             notices = broadcast(session, signing_seed=ctx.signing_seed, action=kind, told=told,
@@ -233,6 +235,34 @@ def lift_order(session: Session, ctx: GatewayContext, *, agency_id: str, actor: 
 class Erased:
     erasure: Erasure
     notices: list[RetentionNotice]
+
+
+def _withdraw_waiting(session: Session, ctx: GatewayContext, subject_id: str, sealed: set[str], now: datetime) -> int:
+    """Envelopes about the subject still waiting for their recipient (queued, or fetched but not yet
+    acknowledged) that carry a sealed class are withdrawn: their ciphertext is deleted now, as an
+    expiry would, so a referral sent before the seal does not arrive after it. Returns how many."""
+    catalogue = field_classes(ctx.settings.policy_dir)
+    withdrawn = 0
+    for envelope in list(session.scalars(select(Envelope).where(
+            Envelope.subject_id == subject_id,
+            Envelope.status.in_((EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED))).order_by(Envelope.id))):
+        fields = [str(e.get("name")) for e in (envelope.manifest or {}).get("fields", []) if isinstance(e, dict)]
+        carried = {catalogue.get(f, "unknown") for f in fields}
+        if sealed and not carried & sealed:
+            continue
+        changed = session.execute(update(Envelope).where(
+            Envelope.id == envelope.id, Envelope.status.in_((EnvelopeStatus.QUEUED, EnvelopeStatus.DELIVERED)))
+            .values(status=EnvelopeStatus.EXPIRED, purged_at=now).execution_options(synchronize_session=False))
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            continue  # acknowledged meanwhile: the notice covers it
+        session.execute(delete(EnvelopePart).where(EnvelopePart.envelope_id == envelope.id))
+        withdrawn += 1
+        record(session, AuditEvent(AuditTag.EXCHANGE_EXPIRE, decision="info", reason="sealed_before_acknowledged",
+                                   subject_id=subject_id, purpose=envelope.purpose,
+                                   recipient_agency_id=envelope.recipient_agency_id,
+                                   details={"envelope_id": envelope.id, "sender_agency_id": envelope.sender_agency_id}),
+               actor=Actor.system(), at=now)
+    return withdrawn
 
 
 def erase(session: Session, ctx: GatewayContext, *, agency_id: str, actor: Actor, subject_id: str) -> Erased:

@@ -330,3 +330,22 @@ def test_a_notice_names_only_the_sealed_classes_its_recipient_received(
     shelter = notices_of(client, auth, registry, "shelter", signing_seed)
     assert [n.classes for n in iom] == [("D12",)]
     assert [n.classes for n in shelter] == [("D1", "D12")]
+
+
+def test_a_referral_still_waiting_for_its_recipient_is_withdrawn_when_its_class_is_sealed(
+    client: TestClient, auth: Auth, registry: Registry, ctx: GatewayContext,
+) -> None:
+    """The shelter's envelope (D1 and D12) and IOM's (D12 only) wait, unacknowledged. Sealing D1 withdraws
+    the shelter's (its ciphertext is deleted, the sender sees it expired); IOM's, without D1, still waits."""
+    subject_id, envelopes = two_recipients(client, auth, registry)
+    done = client.post(SEAL.format(subject_id), headers=auth("ngo"),
+                       json={"kind": "sealed", "classes": ["D1"], "reference": "court:2026/121"})
+    assert done.status_code == 201, done.text
+    shelter_inbox = client.get("/v1/inbox", headers=auth("shelter", system=True)).json()
+    iom_inbox = client.get("/v1/inbox", headers=auth("iom", system=True)).json()
+    assert envelopes["shelter"] not in {e["envelope_id"] for e in shelter_inbox}
+    assert envelopes["iom"] in {e["envelope_id"] for e in iom_inbox}
+    outbox = client.get(f"/v1/outbox/{envelopes['shelter']}", headers=auth("ngo", system=True)).json()
+    assert outbox["status"] == "expired"
+    withdrawn = [e for e in entries(ctx, "exchange:envelope:expire") if e.reason == "sealed_before_acknowledged"]
+    assert [e.details["envelope_id"] for e in withdrawn] == [envelopes["shelter"]]
