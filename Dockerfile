@@ -18,7 +18,9 @@ COPY kernel ./kernel
 COPY policies ./policies
 RUN pip install --no-cache-dir . && mkdir -p /var/lib/gateway && chown gateway /var/lib/gateway
 COPY --from=workspace-js /js/node_modules ./node_modules
-ENV GATEWAY_POLICY_DIR=/app/policies GATEWAY_NODE_MODULES=/app/node_modules
+# The image is the production shape: production checks (a policy bundle signed elsewhere, the runtime
+# database role, ...) apply unless a deployment deliberately says otherwise.
+ENV GATEWAY_ENV=production GATEWAY_POLICY_DIR=/app/policies GATEWAY_NODE_MODULES=/app/node_modules
 USER gateway
 EXPOSE 8000
 CMD ["gateway", "serve", "--host", "0.0.0.0", "--port", "8000"]
