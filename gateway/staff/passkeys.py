@@ -11,10 +11,10 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -145,10 +145,17 @@ def finish_registration(session: Session, rp: RelyingParty, code: str, credentia
             expected_rp_id=rp.rp_id, expected_origin=rp.origin, require_user_verification=True)
     except InvalidRegistrationResponse as exc:
         raise PasskeyError("passkey_registration_failed") from exc
+    # Spend the code in one guarded UPDATE: of two registrations racing with the same code (the person
+    # and whoever else held it), exactly one wins; the other waits for it and then finds the code spent.
+    spent = session.execute(update(StaffEnrolment).where(StaffEnrolment.code_hash == enrolment.code_hash,
+                                                         StaffEnrolment.used_at.is_(None))
+                            .values(used_at=now).execution_options(synchronize_session=False))
+    if cast(CursorResult[Any], spent).rowcount != 1:
+        raise PasskeyError("enrolment_code_invalid")
+    session.refresh(enrolment, ["used_at"])
     session.add(StaffCredential(id=bytes_to_base64url(verified.credential_id), account_id=account.id,
                                 public_key=bytes_to_base64url(verified.credential_public_key),
                                 sign_count=verified.sign_count, created_at=now))
-    enrolment.used_at = now
     return account, enrolment
 
 
