@@ -32,6 +32,7 @@ from tests.consent.conftest import consent_body, subject_body
 from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.live_server import reserve_port, serve
 from tests.support.staff import account_generation, exchange_form, new_staff
+from tests.workspace.workspace_support import signed_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -91,24 +92,7 @@ def _signed_in_workspace(browser: Any, base: str, ctx: GatewayContext, agency: s
                          prf: bool) -> Any:
     """A browser context with its own virtual passkey (with or without the PRF extension); the staff
     member enrols, signs in with it, and opens /w."""
-    member = new_staff(ctx, agency, "caseworker", password=None)
-    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True, "hasPrf": prf}})
-    page.goto(f"{base}/staff/enrol?code={member.enrolment_code}")
-    page.fill("#new-password", "correct horse battery staple")
-    page.click("#create-passkey")
-    page.wait_for_selector("#enrolled", state="visible")
-    page.goto(f"{base}/staff/sign-in")
-    page.wait_for_load_state("load")
-    page.click("#passkey-sign-in")
-    page.wait_for_url(f"{base}/staff")
-    page.goto(f"{base}/w/")
-    page.wait_for_selector("html[data-ready='true']")
+    page, _member = signed_in(browser, base, ctx, agency, width, prf=prf)
     return page
 
 
