@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import Unprocessable
@@ -118,10 +118,18 @@ def test_no_authority_of_a_state_an_asylum_seeker_may_have_fled_receives_anythin
     assert blocked if fled else "country_of_origin_asylum_block" not in decision.reasons, decision
 
 
+_AUTHORITY = Agency(id="a-rcpt", name="recipient", kind=str(AgencyKind.COUNTRY_OF_ORIGIN_AUTHORITY),
+                    jurisdiction=ORIGIN, represents_state=ORIGIN, vetting_status="vetted")
+_RETURN = sorted(RETURN_PURPOSES)[0]
+
+
 @pytest.mark.rule("CR24")
 @ENGINE_SETTINGS
 @given(agency=registrations(), purpose=st.sampled_from(PURPOSES), grant=st.booleans(),
        origin=st.sampled_from([ORIGIN, None]), by_kind_only=st.booleans())
+# Always tried, whatever the draw: a return purpose under a grant, and on a kind: consent only.
+@example(agency=_AUTHORITY, purpose=_RETURN, grant=True, origin=ORIGIN, by_kind_only=False)
+@example(agency=_AUTHORITY, purpose=_RETURN, grant=False, origin=ORIGIN, by_kind_only=True)
 def test_a_country_of_origin_authority_receives_only_on_a_return_consent_naming_it(
     engine: PolicyEngine, agency: Agency, purpose: str, grant: bool, origin: str | None, by_kind_only: bool,
 ) -> None:
