@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from gateway.exchange.inputs import MissingUserRole, agency_document
 from gateway.linkage.models import LinkageQuery
@@ -24,33 +22,9 @@ from gateway.policy import DEFAULT_POLICY_DIR, PolicyBundle
 from gateway.policy.factory import build_engine
 from gateway.registry.models import Agency
 from tests.linkage.conftest import AMINA_ARABIC, AMINA_LATIN, Auth
+from tests.support.recording import Recording
+from tests.support.recording import entries_of as _entries
 from tests.support.staff import People
-
-
-class Recording:
-    """The context's own policy engine, keeping each input document it decides on (no double: every
-    decision is the real engine's)."""
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.name, self.version = engine.name, engine.version
-        self.inputs: list[Mapping[str, Any]] = []
-
-    def evaluate(self, doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        self.inputs.append(doc)
-        result: Mapping[str, Any] | None = self.engine.evaluate(doc)
-        return result
-
-    def ready(self) -> bool:
-        return bool(self.engine.ready())
-
-    def close(self) -> None:
-        return None
-
-
-def _entries(ctx: GatewayContext, action: str) -> list[AuditEntry]:
-    with ctx.sessions() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)))
 
 
 def test_no_decision_is_made_without_a_role() -> None:

@@ -10,14 +10,12 @@ and shown to fail, with an audited denial:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from gateway.audit.models import AuditEntry
 from gateway.context import GatewayContext
 from gateway.exchange.models import Plan
 from gateway.requests.models import InformationRequest
@@ -25,34 +23,11 @@ from gateway.staff.independence import not_independent, shared_issuer
 from tests.conftest import Registry
 from tests.exceptions.conftest import grant_body, publish
 from tests.exchange.conftest import open_case, plan, sealed, submit
+from tests.support.recording import Recording
+from tests.support.recording import entries_of as _entries
 from tests.support.staff import ActFor, People, StaffMember
 
 OWNER = "ngo"
-
-
-class Recording:
-    """The context's own policy engine, keeping each input document it decides on."""
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.name, self.version = engine.name, engine.version
-        self.inputs: list[Mapping[str, Any]] = []
-
-    def evaluate(self, doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        self.inputs.append(doc)
-        result: Mapping[str, Any] | None = self.engine.evaluate(doc)
-        return result
-
-    def ready(self) -> bool:
-        return bool(self.engine.ready())
-
-    def close(self) -> None:
-        return None
-
-
-def _entries(ctx: GatewayContext, action: str) -> list[AuditEntry]:
-    with ctx.sessions() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)))
 
 
 # ------------------------------------------------------------------------------ submit: the planner's role
